@@ -1,0 +1,47 @@
+/**
+ * The one family of errors edgevae throws. Every failure a user can cause (a bad model file, a bad
+ * argument, a request the runtime cannot serve) becomes one of these, with a message that names
+ * what is wrong, so callers can `instanceof`-check or switch on `code`.
+ */
+export type ErrorCode =
+  | 'FORMAT' // the model file is malformed, corrupted or of an unknown version
+  | 'INPUT' // an argument to the API is out of range or of the wrong kind
+  | 'UNSUPPORTED' // a valid thing we do not (yet) handle, e.g. a layer type at export
+  | 'RUNTIME'; // the wasm executor reported a failure or memory could not be had
+
+export class EdgeVaeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The model file cannot be read: truncated, corrupted, wrong magic or version, inconsistent layers. */
+export class FormatError extends EdgeVaeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FORMAT', message, options);
+  }
+}
+
+/** An argument is wrong: out of range, wrong length, wrong type. */
+export class InputError extends EdgeVaeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INPUT', message, options);
+  }
+}
+
+/** Something valid that edgevae does not support, such as a Keras layer with no runtime equivalent. */
+export class UnsupportedError extends EdgeVaeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNSUPPORTED', message, options);
+  }
+}
+
+/** The executor failed: a status code from wasm, or memory that could not be grown. */
+export class RuntimeError extends EdgeVaeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RUNTIME', message, options);
+  }
+}

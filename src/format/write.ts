@@ -1,0 +1,70 @@
+/** Writes the compact model format. The inverse of read.ts; it re-reads what it wrote as a self-check. */
+import { fileCrc, readModel } from './read.ts';
+import {
+  DTYPE_BYTES,
+  FORMAT_MAJOR,
+  FORMAT_MINOR,
+  FRAME_BYTES,
+  MAGIC,
+  TENSOR_ALIGN,
+  product,
+  type DType,
+  type LayerSpec,
+  type ModelMeta,
+  type TensorSpec,
+} from './spec.ts';
+
+export interface TensorInput {
+  dtype: DType;
+  shape: number[];
+  data: Float32Array | Uint16Array | Int8Array;
+}
+
+/** A model to write: layers refer to tensors by their index in `tensors`. */
+export interface ModelDraft {
+  meta: ModelMeta;
+  layers: LayerSpec[];
+  tensors: TensorInput[];
+}
+
+const alignUp = (n: number) => Math.ceil(n / TENSOR_ALIGN) * TENSOR_ALIGN;
+
+export function writeModel(draft: ModelDraft): Uint8Array {
+  for (const [i, t] of draft.tensors.entries()) {
+    if (t.data.length !== product(t.shape)) throw new Error(`tensor ${i}: ${t.data.length} values for shape [${t.shape}]`);
+  }
+  const encoder = new TextEncoder();
+  // Tensor offsets depend on the JSON's length, which depends on the offsets: iterate to a fixed point.
+  let dataStart = alignUp(FRAME_BYTES + 2);
+  let json: Uint8Array;
+  let specs: TensorSpec[];
+  for (;;) {
+    let offset = dataStart;
+    specs = draft.tensors.map(({ dtype, shape, data }) => {
+      const spec = { dtype, shape, offset };
+      offset = alignUp(offset + data.byteLength);
+      return spec;
+    });
+    json = encoder.encode(JSON.stringify({ meta: draft.meta, layers: draft.layers, tensors: specs }));
+    const needed = alignUp(FRAME_BYTES + json.length);
+    if (needed === dataStart) break;
+    dataStart = needed;
+  }
+  const last = specs[specs.length - 1];
+  const fileLength = last ? alignUp(last.offset + product(last.shape) * DTYPE_BYTES[last.dtype]) : dataStart;
+  const bytes = new Uint8Array(fileLength);
+  const view = new DataView(bytes.buffer);
+  bytes.set(MAGIC, 0);
+  view.setUint16(4, FORMAT_MAJOR, true);
+  view.setUint16(6, FORMAT_MINOR, true);
+  view.setUint32(8, fileLength, true);
+  view.setUint32(16, FRAME_BYTES, true);
+  view.setUint32(20, json.length, true);
+  view.setUint32(24, dataStart, true);
+  view.setUint32(28, fileLength - dataStart, true);
+  bytes.set(json, FRAME_BYTES);
+  draft.tensors.forEach((t, i) => bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), specs[i].offset));
+  view.setUint32(12, fileCrc(bytes), true);
+  readModel(bytes); // a writer bug must not produce a file the runtime would refuse
+  return bytes;
+}
