@@ -1,0 +1,72 @@
+// Activations, applied in the store epilogue of every compute kernel (fused bias + activation) and by
+// the standalone activation op. The vector forms are the hot path; the scalar forms serve the lanes
+// of a partial tail so that a value's result never depends on where in a batch it sits.
+
+export const ACT_LINEAR: i32 = 0;
+export const ACT_RELU: i32 = 1;
+export const ACT_LEAKY_RELU: i32 = 2;
+export const ACT_SIGMOID: i32 = 3;
+export const ACT_TANH: i32 = 4;
+
+// exp(x) by Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2, and a degree-6 Taylor
+// polynomial for e^r (relative error about 1.2e-7). Plain mul/add only, so every engine rounds the
+// same way and results are bit-identical across platforms.
+const LOG2E: f32 = 1.44269504;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const EXP_MAX: f32 = 88.0;
+const EXP_MIN: f32 = -87.0;
+
+// @ts-ignore: decorator
+@inline
+export function expF32x4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_MIN)), f32x4.splat(EXP_MAX));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.0 / 720.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  // 2^n built directly in the exponent bits; n is within [-126, 127] after the clamp.
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}
+
+// @ts-ignore: decorator
+@inline
+export function activateF32x4(v: v128, act: i32, alpha: f32): v128 {
+  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == ACT_LEAKY_RELU) {
+    return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.gt(v, f32x4.splat(0)));
+  }
+  if (act == ACT_SIGMOID) {
+    const one = f32x4.splat(1);
+    return f32x4.div(one, f32x4.add(one, expF32x4(f32x4.neg(v))));
+  }
+  if (act == ACT_TANH) {
+    // tanh(x) = 1 - 2 / (e^(2x) + 1): saturates cleanly to ±1 at both ends.
+    const one = f32x4.splat(1);
+    const e2x = expF32x4(f32x4.add(v, v));
+    return f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e2x, one)));
+  }
+  return v;
+}
+
+/** Applies an activation in place to `count` floats (the standalone activation op). */
+export function activateInPlace(ptr: usize, count: i32, act: i32, alpha: f32): void {
+  if (act == ACT_LINEAR) return;
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const at = ptr + (<usize>i << 2);
+    v128.store(at, activateF32x4(v128.load(at), act, alpha));
+  }
+  // Tail lanes go through the same vector code via a splat, so they round identically.
+  for (; i < count; i++) {
+    const at = ptr + (<usize>i << 2);
+    store<f32>(at, f32x4.extract_lane(activateF32x4(f32x4.splat(load<f32>(at)), act, alpha), 0));
+  }
+}

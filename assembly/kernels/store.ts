@@ -1,0 +1,35 @@
+// The store epilogue shared by the compute kernels: scale (int8 weights), bias, activation, then a
+// full or partial store of one 8-wide output panel.
+import { activateF32x4 } from './activation';
+
+// @ts-ignore: decorator
+@inline
+export function finishLanes(acc: v128, scale: v128, bias: v128, quantized: bool, act: i32, alpha: f32): v128 {
+  const scaled = quantized ? f32x4.mul(acc, scale) : acc;
+  return activateF32x4(f32x4.add(scaled, bias), act, alpha);
+}
+
+/** Stores lanes [0, count) of two vectors (8 floats) at `dst`; count in 1..8. */
+// @ts-ignore: decorator
+@inline
+export function storePanel(dst: usize, lo: v128, hi: v128, count: i32): void {
+  if (count == 8) {
+    v128.store(dst, lo);
+    v128.store(dst, hi, 16);
+    return;
+  }
+  storePartial(dst, lo, min(count, 4));
+  if (count > 4) storePartial(dst + 16, hi, count - 4);
+}
+
+// @ts-ignore: decorator
+@inline
+function storePartial(dst: usize, v: v128, count: i32): void {
+  if (count == 4) {
+    v128.store(dst, v);
+    return;
+  }
+  store<f32>(dst, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
+}

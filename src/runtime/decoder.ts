@@ -1,0 +1,263 @@
+/**
+ * The runtime's public API: load a model file, then sample, decode and traverse its latent space.
+ * Free of Node-only imports: the same code runs in Node, Deno, browsers and Cloudflare Workers.
+ */
+import { InputError, RuntimeError } from '../errors.ts';
+import { readModel, type ParsedModel } from '../format/read.ts';
+import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
+import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
+import { ensureMemory, instantiate, type Kernels, type WasmSource } from './wasm.ts';
+
+export interface LoadOptions {
+  /** The edgevae wasm module, compiled or as bytes; by default the copy embedded in this package. */
+  wasm?: WasmSource;
+  /** Largest batch decoded in one pass; larger requests run in chunks (results are identical). Default 256. */
+  maxBatch?: number;
+  /** Refuse to grow wasm memory beyond this many bytes. Default 1 GiB. */
+  maxMemory?: number;
+}
+
+export interface SampleOptions {
+  /** Seed of the latent draws: an integer in 0..2^53-1. Same seed, same bytes, on every platform. */
+  seed?: number;
+  /** Index of the first sample in the seed's stream (default 0): sample(n, {offset: k}) continues a stream. */
+  offset?: number;
+  /** Standard deviation of the latent draws (default 1). */
+  stddev?: number;
+  /** Class of each sample for conditional models: one label for all, or one per sample. Default: i % classes. */
+  labels?: number | ArrayLike<number>;
+}
+
+export interface TraverseOptions {
+  /** Latent dimension to walk along. */
+  dim: number;
+  from?: number;
+  to?: number;
+  steps?: number;
+  /** The other dimensions come from sample 0 of this seed; zeros when absent. */
+  seed?: number;
+  stddev?: number;
+  /** Class for conditional models (default 0). */
+  label?: number;
+}
+
+export interface DecoderInfo {
+  latentSize: number;
+  /** Number of classes of a conditional decoder, 0 otherwise. */
+  classes: number;
+  outputShape: number[];
+  /** Values per sample. */
+  outputSize: number;
+  range: [number, number];
+  dtype: DType;
+  meta: ModelMeta;
+  layers: { type: LayerSpec['type']; name?: string; outputShape: number[] }[];
+  macsPerSample: number;
+  /** Bytes of weights in the file, and once packed in wasm memory. */
+  fileWeightBytes: number;
+  wasmWeightBytes: number;
+}
+
+const DEFAULT_MAX_BATCH = 256;
+const DEFAULT_MAX_MEMORY = 2 ** 30;
+const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
+export class Decoder {
+  readonly info: DecoderInfo;
+  private readonly kernels: Kernels;
+  private readonly plan: Plan;
+  private readonly maxElements: number;
+  private readonly maxBatch: number;
+  private readonly maxMemory: number;
+
+  private constructor(kernels: Kernels, model: ParsedModel, plan: Plan, options: LoadOptions) {
+    this.kernels = kernels;
+    this.plan = plan;
+    this.maxElements = model.maxElements;
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
+    const meta = model.header.meta;
+    this.info = {
+      latentSize: meta.latentSize,
+      classes: meta.conditioning?.classes ?? 0,
+      outputShape: [...meta.output.shape],
+      outputSize: product(meta.output.shape),
+      range: [...meta.output.range],
+      dtype: meta.dtype,
+      meta,
+      layers: model.steps.map((s) => ({ type: s.layer.type, ...(s.layer.name ? { name: s.layer.name } : {}), outputShape: s.outShape })),
+      macsPerSample: model.macsPerSample,
+      fileWeightBytes: storedWeightBytes(model),
+      wasmWeightBytes: plan.weightBytes,
+    };
+  }
+
+  /** Validates a model file and lays it out in a fresh wasm instance. Throws FormatError for bad files. */
+  static async load(model: Uint8Array | ArrayBuffer, options: LoadOptions = {}): Promise<Decoder> {
+    if (options.maxBatch !== undefined) checkInt(options.maxBatch, 'maxBatch', 1, 65536);
+    const parsed = readModel(model);
+    const maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
+    const kernels = await instantiate(options.wasm);
+    // Checked before any memory is grown: a model too large for the budget fails fast and clearly.
+    const needed = kernels.heapBase() + parsed.steps.length * 96 + 2 * storedWeightBytes(parsed) + 1024;
+    if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
+    const plan = buildPlan(kernels, parsed);
+    return new Decoder(kernels, parsed, plan, options);
+  }
+
+  /** Bytes of wasm memory the decoder holds once it has decoded a batch of `batch` samples. */
+  memoryFor(batch: number): number {
+    return this.layoutFor(Math.min(batch, this.maxBatch)).end;
+  }
+
+  /** Draws n latent vectors (n x latentSize floats) exactly as sample() does. */
+  sampleLatents(n: number, options: Omit<SampleOptions, 'labels'> = {}): Float32Array {
+    checkInt(n, 'n', 0, 2 ** 31);
+    const { seed, offset, stddev } = this.streamOptions(options);
+    const latent = this.info.latentSize;
+    const out = new Float32Array(n * latent);
+    this.forChunks(n, (start, count, layout) => {
+      this.kernels.fillNormal(layout.bufA, count, latent, seed % 2 ** 32, Math.floor(seed / 2 ** 32), offset + start, stddev);
+      out.set(new Float32Array(this.kernels.memory.buffer, layout.bufA, count * latent), start * latent);
+    });
+    return out;
+  }
+
+  /** Decodes n samples from N(0, stddev^2) latents of `seed`; returns n x outputSize floats. */
+  sample(n: number, options: SampleOptions = {}): Float32Array {
+    checkInt(n, 'n', 0, 2 ** 31);
+    const { seed, offset, stddev } = this.streamOptions(options);
+    const labels = this.labelsFor(n, options.labels, true);
+    const latent = this.info.latentSize;
+    const out = new Float32Array(n * this.info.outputSize);
+    this.forChunks(n, (start, count, layout) => {
+      this.kernels.fillNormal(layout.bufA, count, latent, seed % 2 ** 32, Math.floor(seed / 2 ** 32), offset + start, stddev);
+      this.runChunk(layout, count, labels, start, out);
+    });
+    return out;
+  }
+
+  /**
+   * Decodes given latent vectors: a flat Float32Array of n x latentSize values, or an array of rows.
+   * Conditional models need labels (one for all or one per row).
+   */
+  decode(latents: Float32Array | ArrayLike<number>[] | ArrayLike<number>, labels?: number | ArrayLike<number>): Float32Array {
+    const flat = this.flattenLatents(latents);
+    const latent = this.info.latentSize;
+    const n = flat.length / latent;
+    const labelArray = this.labelsFor(n, labels, false);
+    const out = new Float32Array(n * this.info.outputSize);
+    this.forChunks(n, (start, count, layout) => {
+      new Float32Array(this.kernels.memory.buffer, layout.bufA, count * latent).set(flat.subarray(start * latent, (start + count) * latent));
+      this.runChunk(layout, count, labelArray, start, out);
+    });
+    return out;
+  }
+
+  /** Walks one latent dimension from `from` to `to` in `steps` evenly spaced points, the others held fixed. */
+  traverse(options: TraverseOptions): Float32Array {
+    const latent = this.info.latentSize;
+    const dim = checkInt(options.dim, 'dim', 0, latent - 1);
+    const from = checkFinite(options.from ?? -3, 'from');
+    const to = checkFinite(options.to ?? 3, 'to');
+    const steps = checkInt(options.steps ?? 10, 'steps', 1, 1 << 20);
+    const base = options.seed === undefined ? new Float32Array(latent) : this.sampleLatents(1, { seed: options.seed, stddev: options.stddev });
+    const latents = new Float32Array(steps * latent);
+    for (let s = 0; s < steps; s++) {
+      latents.set(base, s * latent);
+      latents[s * latent + dim] = steps === 1 ? from : from + ((to - from) * s) / (steps - 1);
+    }
+    return this.decode(latents, this.info.classes ? (options.label ?? 0) : undefined);
+  }
+
+  // ---- internals ----
+
+  private streamOptions(options: Omit<SampleOptions, 'labels'>) {
+    const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(options.seed, 'seed', 0, MAX_SEED);
+    const offset = checkInt(options.offset ?? 0, 'offset', 0, 2 ** 32 - 1);
+    const stddev = checkFinite(options.stddev ?? 1, 'stddev');
+    if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
+    return { seed, offset, stddev };
+  }
+
+  private flattenLatents(latents: Float32Array | ArrayLike<number>[] | ArrayLike<number>): Float32Array {
+    const latent = this.info.latentSize;
+    let flat: Float32Array;
+    if (latents instanceof Float32Array) flat = latents;
+    else if (Array.isArray(latents) && latents.length > 0 && typeof latents[0] === 'object') {
+      const rows = latents as ArrayLike<number>[];
+      flat = new Float32Array(rows.length * latent);
+      rows.forEach((row, i) => {
+        if (!row || row.length !== latent) throw new InputError(`latent row ${i} has ${row?.length} values; the model's latent size is ${latent}`);
+        flat.set(Array.from(row), i * latent);
+      });
+    } else flat = Float32Array.from(latents as ArrayLike<number>);
+    if (flat.length % latent !== 0) throw new InputError(`${flat.length} latent values is not a whole number of ${latent}-value vectors`);
+    for (let i = 0; i < flat.length; i++) {
+      if (!Number.isFinite(flat[i])) throw new InputError(`latent value ${i} is ${flat[i]}; latents must be finite`);
+    }
+    return flat;
+  }
+
+  /** Labels as one Int32Array, validated against the model's classes. */
+  private labelsFor(n: number, labels: number | ArrayLike<number> | undefined, cycleByDefault: boolean): Int32Array | undefined {
+    const classes = this.info.classes;
+    if (!classes) {
+      if (labels !== undefined) throw new InputError('this decoder is not conditional: it takes no labels');
+      return undefined;
+    }
+    if (labels === undefined) {
+      if (!cycleByDefault) throw new InputError(`this decoder is conditional: give a label in 0..${classes - 1} (one for all, or one per sample)`);
+      return Int32Array.from({ length: n }, (_, i) => i % classes);
+    }
+    const out = new Int32Array(n);
+    if (typeof labels === 'number') out.fill(checkInt(labels, 'label', 0, classes - 1));
+    else {
+      if (labels.length !== n) throw new InputError(`${labels.length} labels given for ${n} samples`);
+      for (let i = 0; i < n; i++) out[i] = checkInt(labels[i], `labels[${i}]`, 0, classes - 1);
+    }
+    return out;
+  }
+
+  private layoutFor(batch: number) {
+    const align16 = (x: number) => Math.ceil(x / 16) * 16;
+    const labels = this.plan.staticEnd;
+    const bufA = align16(labels + batch * 4);
+    const bufB = align16(bufA + batch * this.maxElements * 4);
+    const end = align16(bufB + batch * this.maxElements * 4);
+    return { labels, bufA, bufB, end };
+  }
+
+  /** Calls `work` per chunk of at most maxBatch samples, with memory laid out for that chunk. */
+  private forChunks(n: number, work: (start: number, count: number, layout: ReturnType<Decoder['layoutFor']>) => void) {
+    const chunk = Math.max(1, Math.min(n, this.maxBatch));
+    const layout = this.layoutFor(chunk);
+    if (layout.end > this.maxMemory) {
+      throw new RuntimeError(`a batch of ${chunk} needs ${layout.end} bytes of wasm memory, over maxMemory (${this.maxMemory}); lower maxBatch`);
+    }
+    ensureMemory(this.kernels, layout.end);
+    for (let start = 0; start < n; start += chunk) work(start, Math.min(chunk, n - start), layout);
+  }
+
+  private runChunk(layout: ReturnType<Decoder['layoutFor']>, count: number, labels: Int32Array | undefined, start: number, out: Float32Array) {
+    const { kernels, plan } = this;
+    if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
+    const status = kernels.run(plan.records, plan.opCount, count, layout.bufA, layout.bufB, layout.labels);
+    if (status < 0) throw new RuntimeError(`the wasm executor failed with status ${status}`);
+    const result = status === 0 ? layout.bufA : layout.bufB;
+    const size = this.info.outputSize;
+    out.set(new Float32Array(kernels.memory.buffer, result, count * size), start * size);
+  }
+}
+
+function checkInt(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InputError(`${what} must be an integer in ${min}..${max}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkFinite(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InputError(`${what} must be a finite number, got ${String(value)}`);
+  return value;
+}

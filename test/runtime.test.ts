@@ -1,0 +1,139 @@
+// The wasm executor against the scalar reference decoder (src/runtime/reference.ts), over every layer
+// type, padding, stride, activation and weight dtype, at batch sizes on both sides of the kernels'
+// 4-row block and 8-column panel.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Decoder } from '../src/index.ts';
+import { readModel } from '../src/format/read.ts';
+import { referenceDecode } from '../src/runtime/reference.ts';
+import { buildModel, randomValues, rng, type ModelPlan } from './helpers/random-models.ts';
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'lengths differ');
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+const PLANS: Record<string, ModelPlan> = {
+  'dense chain, every activation': {
+    latentSize: 5,
+    layers: [
+      { type: 'dense', units: 13, activation: 'relu' },
+      { type: 'dense', units: 9, activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'dense', units: 17, activation: 'tanh' },
+      { type: 'dense', units: 8, activation: 'linear' },
+      { type: 'activation', activation: 'leakyRelu', alpha: 0.1 },
+      { type: 'dense', units: 12, activation: 'sigmoid' },
+    ],
+    outputShape: [12],
+  },
+  'conv-vae-like decoder': {
+    latentSize: 8,
+    layers: [
+      { type: 'dense', units: 24, activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'dense', units: 49, activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'reshape', shape: [7, 7, 1] },
+      { type: 'conv2dTranspose', filters: 12, kernelSize: [4, 4], strides: [2, 2], padding: 'same', activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'conv2dTranspose', filters: 11, kernelSize: [4, 4], strides: [1, 1], padding: 'same', activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'flatten' },
+      { type: 'dense', units: 784, activation: 'sigmoid' },
+      { type: 'reshape', shape: [28, 28, 1] },
+    ],
+    outputShape: [28, 28, 1],
+  },
+  'conv2d and transposed, valid padding, odd kernels and strides': {
+    latentSize: 6,
+    layers: [
+      { type: 'dense', units: 50, activation: 'relu' },
+      { type: 'reshape', shape: [5, 5, 2] },
+      { type: 'conv2dTranspose', filters: 3, kernelSize: [3, 3], strides: [2, 2], padding: 'valid', activation: 'relu' },
+      { type: 'conv2d', filters: 9, kernelSize: [3, 2], strides: [2, 1], padding: 'same', activation: 'tanh' },
+      { type: 'conv2d', filters: 5, kernelSize: [2, 2], strides: [1, 2], padding: 'valid', activation: 'linear' },
+      { type: 'conv2dTranspose', filters: 4, kernelSize: [1, 3], strides: [1, 3], padding: 'same', activation: 'sigmoid' },
+    ],
+    outputShape: [5, 15, 4],
+  },
+  'conditional, label joined after the latent': {
+    latentSize: 4,
+    classes: 10,
+    layers: [
+      { type: 'concatenate', labelFirst: false },
+      { type: 'dense', units: 20, activation: 'relu' },
+      { type: 'dense', units: 16, activation: 'sigmoid' },
+    ],
+    outputShape: [16],
+  },
+  'conditional, label joined first, mid-network': {
+    latentSize: 3,
+    classes: 4,
+    layers: [
+      { type: 'dense', units: 6, activation: 'relu' },
+      { type: 'concatenate', labelFirst: true },
+      { type: 'dense', units: 9, activation: 'sigmoid' },
+      { type: 'reshape', shape: [3, 3, 1] },
+    ],
+    outputShape: [3, 3, 1],
+  },
+};
+
+const TOLERANCE = { f32: 1e-5, f16: 1e-5, i8: 1e-5 } as const;
+
+describe('wasm executor vs scalar reference', () => {
+  for (const [name, plan] of Object.entries(PLANS)) {
+    for (const dtype of ['f32', 'f16', 'i8'] as const) {
+      it(`${name} (${dtype})`, async () => {
+        const bytes = buildModel({ ...plan, dtype, seed: 7 });
+        const decoder = await Decoder.load(bytes);
+        const model = readModel(bytes);
+        const random = rng(3);
+        for (const n of [1, 3, 4, 5, 9]) {
+          const latents = randomValues(n * plan.latentSize, random, 1.5);
+          const labels = plan.classes ? Array.from({ length: n }, (_, i) => (i * 7) % plan.classes!) : undefined;
+          const got = decoder.decode(latents, labels);
+          const want = referenceDecode(model, latents, labels);
+          const diff = maxAbsDiff(got, want);
+          assert.ok(diff <= TOLERANCE[dtype], `batch ${n}: max abs diff ${diff}`);
+        }
+      });
+    }
+  }
+});
+
+describe('sampling', () => {
+  const bytes = buildModel({ ...PLANS['conv-vae-like decoder'], seed: 11 });
+
+  it('gives the same bytes for the same seed across loads and batch splits', async () => {
+    const a = await Decoder.load(bytes);
+    const b = await Decoder.load(bytes, { maxBatch: 5 });
+    const whole = a.sample(64, { seed: 42 });
+    assert.deepEqual(b.sample(64, { seed: 42 }), whole, 'another load with smaller chunks');
+    const first = a.sample(32, { seed: 42 });
+    const second = a.sample(32, { seed: 42, offset: 32 });
+    const joined = new Float32Array(whole.length);
+    joined.set(first);
+    joined.set(second, first.length);
+    assert.deepEqual(joined, whole, 'sample(32) + sample(32, {offset: 32}) equals sample(64)');
+    assert.notDeepEqual(a.sample(4, { seed: 43 }), whole.subarray(0, 4 * 784), 'another seed gives other samples');
+  });
+
+  it('draws standard normal latents, scaled by stddev', async () => {
+    const decoder = await Decoder.load(bytes);
+    const z = decoder.sampleLatents(4000, { seed: 5 });
+    const mean = z.reduce((s, v) => s + v, 0) / z.length;
+    const variance = z.reduce((s, v) => s + (v - mean) ** 2, 0) / z.length;
+    assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
+    assert.ok(Math.abs(variance - 1) < 0.03, `variance ${variance}`);
+    const wide = decoder.sampleLatents(4000, { seed: 5, stddev: 2 });
+    assert.ok(Math.abs(wide[17] - 2 * z[17]) < 1e-6, 'stddev scales the same draws');
+    assert.deepEqual(decoder.decode(z.subarray(0, 8 * 3)), decoder.sample(3, { seed: 5 }), 'sample() decodes sampleLatents()');
+  });
+
+  it('walks one latent dimension with traverse()', async () => {
+    const decoder = await Decoder.load(bytes);
+    const walk = decoder.traverse({ dim: 7, from: -2.5, to: 2.5, steps: 5 });
+    const latents = new Float32Array(5 * 8);
+    [-2.5, -1.25, 0, 1.25, 2.5].forEach((v, i) => (latents[i * 8 + 7] = v));
+    assert.deepEqual(walk, decoder.decode(latents));
+  });
+});
