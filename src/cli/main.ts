@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+/** The edgevae command line: inspect, sample and traverse model files, and export TensorFlow.js models. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Decoder } from '../runtime/decoder.ts';
+import { toImageGrid } from '../runtime/image.ts';
+import { EdgeVaeError, InputError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { defaultModelPath, readInput, writeAtomic } from './files.ts';
+import { encodePng } from './png.ts';
+
+const integer = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected an integer in ${min}..${max}, got "${value}"`);
+  }
+  return n;
+};
+
+const number = (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return n;
+};
+
+const pngPath = (value: string) => {
+  if (!value.toLowerCase().endsWith('.png')) throw new InvalidArgumentError(`the output must be a .png file, got "${value}"`);
+  return value;
+};
+
+async function loadDecoder(path: string | undefined): Promise<Decoder> {
+  const file = path ?? defaultModelPath();
+  if (!file) throw new InputError('no --model given, and this package ships no default model');
+  return Decoder.load(await readInput(file, 'model file'));
+}
+
+async function writeGrid(decoder: Decoder, samples: Float32Array, out: string, columns?: number): Promise<void> {
+  const grid = toImageGrid(samples, { shape: decoder.info.outputShape, range: decoder.info.range, columns });
+  await writeAtomic(out, encodePng(grid));
+  console.log(`wrote ${out} (${grid.width}x${grid.height})`);
+}
+
+const program = new Command('edgevae')
+  .description('Sample generative decoders with a WebAssembly SIMD runtime; export TensorFlow.js decoders to its format.')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('info')
+  .description('describe a model file: its shapes, layers, metadata and memory needs')
+  .argument('<file>', 'an edgevae model file')
+  .option('--json', 'print the description as JSON')
+  .action(async (file: string, options: { json?: boolean }) => {
+    const decoder = await loadDecoder(file);
+    const { info } = decoder;
+    const memory = { batch1: decoder.memoryFor(1), batch64: decoder.memoryFor(64), batch256: decoder.memoryFor(256) };
+    if (options.json) {
+      console.log(JSON.stringify({ ...info, memory }, null, 2));
+      return;
+    }
+    const { meta } = info;
+    console.log(`model:       ${file}`);
+    console.log(`latent:      ${info.latentSize}${info.classes ? ` + one-hot label of ${info.classes} classes (joins at layer ${meta.conditioning!.joinsAt})` : ''}`);
+    console.log(`output:      [${info.outputShape.join(', ')}] in [${info.range.join(', ')}]`);
+    console.log(`weights:     ${info.dtype}, ${info.fileWeightBytes} bytes in the file, ${info.wasmWeightBytes} bytes packed in wasm`);
+    console.log(`compute:     ${info.macsPerSample} multiply-adds per sample`);
+    console.log(`memory:      ${memory.batch1} bytes at batch 1, ${memory.batch64} at 64, ${memory.batch256} at 256`);
+    for (const key of ['preset', 'dataset', 'producer'] as const) if (meta[key]) console.log(`${(key + ':').padEnd(12)} ${meta[key]}`);
+    if (meta.metrics) console.log(`metrics:     ${Object.entries(meta.metrics).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    console.log('layers:');
+    info.layers.forEach((l, i) => console.log(`  ${String(i).padStart(2)} ${l.type.padEnd(16)} -> [${l.outputShape.join(', ')}]${l.name ? `  (${l.name})` : ''}`));
+  });
+
+program
+  .command('sample')
+  .description('decode random latents and write a PNG grid')
+  .option('--model <file>', 'an edgevae model file (default: the shipped model)')
+  .option('--n <count>', 'number of samples', integer(1, 4096), 64)
+  .option('--seed <seed>', 'seed of the latent draws (same seed, same image)', integer(0, Number.MAX_SAFE_INTEGER), 1)
+  .option('--label <class>', 'class to generate, for conditional models (default: all classes in turn)', integer(0, 65535))
+  .option('--stddev <sd>', 'standard deviation of the latent draws', number, 1)
+  .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
+  .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
+  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev: number; columns?: number; out: string }) => {
+    const decoder = await loadDecoder(o.model);
+    const samples = decoder.sample(o.n, { seed: o.seed, stddev: o.stddev, labels: o.label });
+    await writeGrid(decoder, samples, o.out, o.columns);
+  });
+
+program
+  .command('traverse')
+  .description('walk one latent dimension and write the decoded images as a PNG strip')
+  .option('--model <file>', 'an edgevae model file (default: the shipped model)')
+  .requiredOption('--dim <index>', 'latent dimension to vary', integer(0, 65535))
+  .option('--from <value>', 'start of the walk', number, -2.5)
+  .option('--to <value>', 'end of the walk', number, 2.5)
+  .option('--steps <count>', 'number of images', integer(1, 4096), 10)
+  .option('--seed <seed>', 'draw the other dimensions from this seed (default: zeros)', integer(0, Number.MAX_SAFE_INTEGER))
+  .option('--label <class>', 'class, for conditional models', integer(0, 65535))
+  .option('--columns <count>', 'images per row (default: all in one row)', integer(1, 4096))
+  .requiredOption('--out <file.png>', 'where to write the PNG', pngPath)
+  .action(async (o: { model?: string; dim: number; from: number; to: number; steps: number; seed?: number; label?: number; columns?: number; out: string }) => {
+    const decoder = await loadDecoder(o.model);
+    const samples = decoder.traverse({ dim: o.dim, from: o.from, to: o.to, steps: o.steps, seed: o.seed, label: o.label });
+    await writeGrid(decoder, samples, o.out, o.columns ?? o.steps);
+  });
+
+program
+  .command('export')
+  .description('convert a saved TensorFlow.js decoder (model.json + weights) to an edgevae model file')
+  .argument('<model.json>', 'a TensorFlow.js layers model, as saved by model.save() or tensorflowjs_converter')
+  .addOption(new Option('--dtype <dtype>', 'weight type').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
+  .requiredOption('--out <file>', 'where to write the model file')
+  .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs')
+  .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1', (v: string) => v.split(',').map(integer(1, 1 << 24)))
+  .option('--preset <name>', 'preset name to record in the metadata')
+  .option('--dataset <name>', 'dataset name to record in the metadata')
+  .action(async (path: string, o: { dtype: string; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
+    // Loaded lazily: TensorFlow.js is only needed here, not for sampling.
+    const { exportModel, loadSavedModel } = await import('../export/index.ts');
+    const model = await loadSavedModel(path);
+    const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
+    const meta = {
+      ...(o.preset ? { preset: o.preset } : {}),
+      ...(o.dataset ? { dataset: o.dataset } : {}),
+      ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
+    };
+    const bytes = exportModel(model, { dtype, labelInput: o.labelInput, meta });
+    await writeAtomic(o.out, bytes);
+    console.log(`wrote ${o.out} (${bytes.length} bytes, ${dtype} weights)`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`edgevae: ${err instanceof EdgeVaeError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = err instanceof EdgeVaeError ? 1 : 70;
+});
