@@ -69,7 +69,8 @@ function mutateAt(tree: unknown, choices: number[], value: unknown, remove: bool
     const key = keys[choices[depth] % keys.length];
     const child = node[key];
     if (depth === choices.length - 1 || typeof child !== 'object' || child === null) {
-      if (remove) Array.isArray(node) ? node.splice(key, 1) : delete node[key];
+      if (remove && Array.isArray(node)) node.splice(key as number, 1);
+      else if (remove) delete node[key];
       else node[key] = value;
       break;
     }

@@ -50,8 +50,8 @@ const fail = (message: string): never => {
 
 /** Parses a model file. Throws FormatError, naming what is wrong, for anything malformed. */
 export function readModel(input: Uint8Array | ArrayBuffer): ParsedModel {
+  if (!(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) fail('a model must be given as a Uint8Array or ArrayBuffer');
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (!(bytes instanceof Uint8Array)) fail('model must be a Uint8Array or ArrayBuffer');
   const header = readHeader(bytes);
   const { steps, maxElements, macsPerSample } = inferSteps(header);
   return { header, steps, bytes, maxElements, macsPerSample };

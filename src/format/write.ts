@@ -1,4 +1,5 @@
 /** Writes the compact model format. The inverse of read.ts; it re-reads what it wrote as a self-check. */
+import { FormatError } from '../errors.ts';
 import { fileCrc, readModel } from './read.ts';
 import {
   DTYPE_BYTES,
@@ -31,7 +32,7 @@ const alignUp = (n: number) => Math.ceil(n / TENSOR_ALIGN) * TENSOR_ALIGN;
 
 export function writeModel(draft: ModelDraft): Uint8Array {
   for (const [i, t] of draft.tensors.entries()) {
-    if (t.data.length !== product(t.shape)) throw new Error(`tensor ${i}: ${t.data.length} values for shape [${t.shape}]`);
+    if (t.data.length !== product(t.shape)) throw new FormatError(`tensor ${i} has ${t.data.length} values, but its shape [${t.shape}] holds ${product(t.shape)}`);
   }
   const encoder = new TextEncoder();
   // Tensor offsets depend on the JSON's length, which depends on the offsets: iterate to a fixed point.

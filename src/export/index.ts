@@ -1,0 +1,11 @@
+/**
+ * The `edgevae/export` entry: turn a trained TensorFlow.js decoder into an edgevae model file, and load
+ * or save TensorFlow.js layers models on disk (Node only, for the latter two).
+ */
+export { exportModel, type ExportOptions, type ExportMeta } from './export-model.ts';
+export { loadSavedModel, saveModel } from './load-saved.ts';
+export { quantizeInt8PerChannel, dequantizeInt8PerChannel, type Int8Quantized } from './quantize.ts';
+export { outputChannelAxis, type WeightedType } from './plan.ts';
+export type { ModelMeta, DType, ActivationName, LayerSpec } from '../format/spec.ts';
+export { EdgeVaeError, FormatError, InputError, UnsupportedError } from '../errors.ts';
+export { VERSION } from '../version.ts';
