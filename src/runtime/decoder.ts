@@ -113,7 +113,7 @@ export class Decoder {
   /** Draws n latent vectors (n x latentSize floats) exactly as sample() does. */
   sampleLatents(n: number, options: Omit<SampleOptions, 'labels'> = {}): Float32Array {
     checkInt(n, 'n', 0, 2 ** 31);
-    const { seed, offset, stddev } = this.streamOptions(options);
+    const { seed, offset, stddev } = this.streamOptions(options, n);
     const latent = this.info.latentSize;
     const out = new Float32Array(n * latent);
     this.forChunks(n, (start, count, layout) => {
@@ -126,7 +126,7 @@ export class Decoder {
   /** Decodes n samples from N(0, stddev^2) latents of `seed`; returns n x outputSize floats. */
   sample(n: number, options: SampleOptions = {}): Float32Array {
     checkInt(n, 'n', 0, 2 ** 31);
-    const { seed, offset, stddev } = this.streamOptions(options);
+    const { seed, offset, stddev } = this.streamOptions(options, n);
     const labels = this.labelsFor(n, options.labels, true);
     const latent = this.info.latentSize;
     const out = new Float32Array(n * this.info.outputSize);
@@ -172,9 +172,9 @@ export class Decoder {
 
   // ---- internals ----
 
-  private streamOptions(options: Omit<SampleOptions, 'labels'>) {
+  private streamOptions(options: Omit<SampleOptions, 'labels'>, n: number) {
     const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(options.seed, 'seed', 0, MAX_SEED);
-    const offset = checkInt(options.offset ?? 0, 'offset', 0, 2 ** 32 - 1);
+    const offset = checkInt(options.offset ?? 0, 'offset', 0, 2 ** 32 - n);
     const stddev = checkFinite(options.stddev ?? 1, 'stddev');
     if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
     return { seed, offset, stddev };
@@ -242,7 +242,13 @@ export class Decoder {
   private runChunk(layout: ReturnType<Decoder['layoutFor']>, count: number, labels: Int32Array | undefined, start: number, out: Float32Array) {
     const { kernels, plan } = this;
     if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
-    const status = kernels.run(plan.records, plan.opCount, count, layout.bufA, layout.bufB, layout.labels);
+    let status: number;
+    try {
+      status = kernels.run(plan.records, plan.opCount, count, layout.bufA, layout.bufB, layout.labels);
+    } catch (err) {
+      // Validation should make this unreachable; if it is reached, say so rather than leak a bare trap.
+      throw new RuntimeError(`the wasm executor trapped decoding a batch of ${count}: ${(err as Error).message}`, { cause: err });
+    }
     if (status < 0) throw new RuntimeError(`the wasm executor failed with status ${status}`);
     const result = status === 0 ? layout.bufA : layout.bufB;
     const size = this.info.outputSize;

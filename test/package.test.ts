@@ -1,0 +1,36 @@
+// The package as users get it: entry points through package.json "exports" from plain JavaScript,
+// type declarations beside them, and the wasm within its size budget.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('package', () => {
+  it('keeps the wasm runtime under 64 KB', () => {
+    const size = statSync(`${root}/build/edgevae.wasm`).size;
+    assert.ok(size < 64 * 1024, `build/edgevae.wasm is ${size} bytes`);
+  });
+
+  it('exposes the runtime and the exporter to plain JavaScript through "exports"', () => {
+    // Run from the package folder, so the package resolves itself by name as an installed one would.
+    const script = `
+      const runtime = await import('edgevae');
+      const exporter = await import('edgevae/export');
+      console.log(JSON.stringify([typeof runtime.Decoder.load, typeof runtime.toImageGrid, typeof exporter.exportModel, typeof exporter.loadSavedModel]));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').at(-1)!), ['function', 'function', 'function', 'function']);
+  });
+
+  it('ships type declarations and a runnable bin for every entry', () => {
+    const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
+    for (const entry of ['.', './export']) {
+      assert.ok(existsSync(`${root}/${pkg.exports[entry].types}`), `${entry} types`);
+      assert.ok(existsSync(`${root}/${pkg.exports[entry].default}`), `${entry} code`);
+    }
+    assert.match(readFileSync(`${root}/${pkg.bin.edgevae}`, 'utf8'), /^#!\/usr\/bin\/env node/);
+  });
+});
