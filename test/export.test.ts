@@ -4,8 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import { EdgeVaeError, InputError, UnsupportedError, VERSION, exportModel, outputChannelAxis } from '../src/export/index.ts';
 import { DTYPES, readModel, tensorData, type DType, type LayerSpec, type ParsedModel } from '../src/format/index.ts';
 import { ALL_FIXTURES, conditionalDecoder, tinyConditionalDecoder, tinyConvDecoder, tinyLinearDecoder, type Fixture } from './fixtures/models.ts';
-import { kernelAsF32, runReference } from './helpers/reference.ts';
-import { latentBatch, maxAbsDiff, tf } from './helpers/setup.ts';
+import { kernelValues, referenceDecode } from '../src/runtime/reference.ts';
+import { maxAbsDiff } from './helpers/numbers.ts';
+import { latentBatch, tf } from './helpers/setup.ts';
 
 type Weighted = Extract<LayerSpec, { kernel: number }>;
 const isWeighted = (layer: LayerSpec): layer is Weighted => 'kernel' in layer;
@@ -122,12 +123,8 @@ for (const fixture of ALL_FIXTURES) {
       test(`${dtype}: the file computes what the model computes`, () => {
         const labels = [1, 0, 3];
         const expected = predict(model, fixture, z, labels);
-        const actual = runReference(exported.get(dtype)!, z, fixture.conditional ? labels : undefined);
-        try {
-          assert.ok(maxAbsDiff(actual.dataSync(), expected) <= OUTPUT_TOLERANCE[dtype]);
-        } finally {
-          actual.dispose();
-        }
+        const actual = referenceDecode(exported.get(dtype)!, Float32Array.from(z.flat()), fixture.conditional ? labels : undefined);
+        assert.ok(maxAbsDiff(actual, expected) <= OUTPUT_TOLERANCE[dtype]);
       });
     }
 
@@ -147,7 +144,7 @@ for (const fixture of ALL_FIXTURES) {
       const [f32, f16] = [weightedLayers(exported.get('f32')!), weightedLayers(exported.get('f16')!)];
       for (const [i, layer] of f16.entries()) {
         const original = tensorData(exported.get('f32')!, f32[i].kernel) as Float32Array;
-        const decoded = kernelAsF32(exported.get('f16')!, layer);
+        const decoded = kernelValues(exported.get('f16')!, layer);
         // Round to nearest: half an ulp of 2^-10 relative for normals, half the 2^-24 step for subnormals.
         assertWithin(original, decoded, (j) => Math.abs(original[j]) * 2 ** -11 + 2 ** -25, layer.name!);
         assert.deepEqual(tensorData(exported.get('f16')!, layer.bias), tensorData(exported.get('f32')!, f32[i].bias));
@@ -164,7 +161,7 @@ for (const fixture of ALL_FIXTURES) {
         const scales = tensorData(parsed, layer.scale!) as Float32Array;
         assert.deepEqual(parsed.header.tensors[layer.scale!].shape, [shape[axis]]);
         const original = tensorData(exported.get('f32')!, f32[i].kernel) as Float32Array;
-        const decoded = kernelAsF32(parsed, layer);
+        const decoded = kernelValues(parsed, layer);
         const channelOf = (j: number) => Math.floor(j / inner) % shape[axis];
         // Half a step from rounding to a level, plus the f32 rounding of q * scale.
         assertWithin(original, decoded, (j) => scales[channelOf(j)] / 2 + Math.abs(original[j]) * 2 ** -23, layer.name!);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InputError, dequantizeInt8PerChannel, quantizeInt8PerChannel } from '../src/export/index.ts';
-import { normalSamples, seededRandom } from './helpers/setup.ts';
+import { normalSamples, seededRandom } from './helpers/numbers.ts';
 
 /** Random tensors of rank 1..4 with a random channel axis and per-channel magnitudes spanning 1e-4..1e3. */
 function* randomCases(count: number) {

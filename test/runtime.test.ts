@@ -6,14 +6,8 @@ import assert from 'node:assert/strict';
 import { Decoder } from '../src/index.ts';
 import { readModel } from '../src/format/read.ts';
 import { referenceDecode } from '../src/runtime/reference.ts';
-import { buildModel, randomValues, rng, type ModelPlan } from './helpers/random-models.ts';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
+import { buildModel, type ModelPlan } from './helpers/random-models.ts';
+import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
 
 const PLANS: Record<string, ModelPlan> = {
   'dense chain, every activation': {
@@ -86,7 +80,7 @@ describe('wasm executor vs scalar reference', () => {
         const bytes = buildModel({ ...plan, dtype, seed: 7 });
         const decoder = await Decoder.load(bytes);
         const model = readModel(bytes);
-        const random = rng(3);
+        const random = seededRandom(3);
         for (const n of [1, 3, 4, 5, 9]) {
           const latents = randomValues(n * plan.latentSize, random, 1.5);
           const labels = plan.classes ? Array.from({ length: n }, (_, i) => (i * 7) % plan.classes!) : undefined;

@@ -6,12 +6,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import { FormatError, InputError, UnsupportedError } from '../errors.ts';
 import { encodeF16 } from '../format/f16.ts';
-import { DTYPES, product, type ActivationName, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
+import { quantizeInt8PerChannel } from '../format/int8.ts';
+import { DTYPES, outputChannelAxis, product, type ActivationName, type DType, type LayerSpec, type ModelMeta, type WeightedType } from '../format/spec.ts';
 import { writeModel, type TensorInput } from '../format/write.ts';
 import { VERSION } from '../version.ts';
 import { readChain, type Chain } from './graph.ts';
-import { outputChannelAxis, planLayers, type PlannedLayer, type Weights, type WeightedType } from './plan.ts';
-import { quantizeInt8PerChannel } from './quantize.ts';
+import { planLayers, type PlannedLayer, type Weights } from './plan.ts';
 
 /** Meta fields a caller may set. Derived fields (latentSize, conditioning, dtype) may be given only to assert them. */
 export interface ExportMeta {

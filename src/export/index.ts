@@ -4,8 +4,8 @@
  */
 export { exportModel, type ExportOptions, type ExportMeta } from './export-model.ts';
 export { loadSavedModel, saveModel } from './load-saved.ts';
-export { quantizeInt8PerChannel, dequantizeInt8PerChannel, type Int8Quantized } from './quantize.ts';
-export { outputChannelAxis, type WeightedType } from './plan.ts';
+export { quantizeInt8PerChannel, dequantizeInt8PerChannel, type Int8Quantized } from '../format/int8.ts';
+export { outputChannelAxis, type WeightedType } from '../format/spec.ts';
 export type { ModelMeta, DType, ActivationName, LayerSpec } from '../format/spec.ts';
 export { EdgeVaeError, FormatError, InputError, UnsupportedError } from '../errors.ts';
 export { VERSION } from '../version.ts';

@@ -4,18 +4,18 @@
  * activations are fused into the layer before them where that layer's own activation is linear.
  */
 import { UnsupportedError } from '../errors.ts';
-import type {
-  ActivationLayer,
-  ActivationName,
-  ConcatenateLayer,
-  ConvLayer,
-  DenseLayer,
-  FlattenLayer,
-  ReshapeLayer,
+import {
+  outputChannelAxis,
+  type ActivationLayer,
+  type ActivationName,
+  type ConcatenateLayer,
+  type ConvLayer,
+  type DenseLayer,
+  type FlattenLayer,
+  type ReshapeLayer,
+  type WeightedType,
 } from '../format/spec.ts';
 import type { Chain, ChainLink, Layer } from './graph.ts';
-
-export type WeightedType = 'dense' | 'conv2d' | 'conv2dTranspose';
 
 /** Weights in TensorFlow.js layout: dense [in, units]; conv2d [kh, kw, in, filters]; conv2dTranspose [kh, kw, filters, in]. */
 export interface Weights {
@@ -38,11 +38,6 @@ export type PlannedLayer =
   | { name?: string; spec: WeightlessSpec; weights?: undefined };
 
 type PlannedWeighted = Extract<PlannedLayer, { weights: Weights }>;
-
-/** The kernel axis that indexes output channels: where per-channel scales and BatchNormalization apply. */
-export function outputChannelAxis(type: WeightedType): number {
-  return type === 'dense' ? 1 : type === 'conv2d' ? 3 : 2;
-}
 
 /** Layers that only act during training; at inference they are the identity, so they are dropped. */
 const TRAINING_ONLY = new Set([

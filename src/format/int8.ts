@@ -3,7 +3,7 @@
  * expect (value = q * scale, no zero point), so dequantizing is one multiply per weight.
  */
 import { InputError } from '../errors.ts';
-import { product } from '../format/spec.ts';
+import { product } from './spec.ts';
 
 export interface Int8Quantized {
   /** Quantized values in [-127, 127], same layout as the input. -128 is never used, so the levels are symmetric about zero. */

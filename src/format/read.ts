@@ -292,6 +292,35 @@ export function convPadBefore(inLen: number, outLen: number, k: number, s: numbe
   return Math.floor(total / 2);
 }
 
+/** A conv step's sizes, NHWC in and out, with its kernel, strides and the padding before each spatial axis. */
+export interface ConvGeometry {
+  H: number;
+  W: number;
+  C: number;
+  OH: number;
+  OW: number;
+  OC: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  transposed: boolean;
+}
+
+/** The geometry of a validated conv step, from its layer and the per-sample shapes flowing in and out. */
+export function convGeometry(layer: ConvLayer, inShape: readonly number[], outShape: readonly number[]): ConvGeometry {
+  const [H, W, C] = inShape;
+  const [OH, OW, OC] = outShape;
+  const [kh, kw] = layer.kernelSize;
+  const [sh, sw] = layer.strides;
+  const transposed = layer.type === 'conv2dTranspose';
+  const padTop = convPadBefore(H, OH, kh, sh, layer.padding, transposed);
+  const padLeft = convPadBefore(W, OW, kw, sw, layer.padding, transposed);
+  return { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed };
+}
+
 /** Walks the layers from the latent input, checking that each one fits the shape it receives. */
 function inferSteps(header: ModelHeader): { steps: Step[]; maxElements: number; macsPerSample: number } {
   const { meta, tensors } = header;

@@ -71,6 +71,18 @@ export interface ConvLayer extends Weighted {
   padding: 'same' | 'valid';
 }
 
+/** The layer types that carry a kernel. */
+export type WeightedType = (DenseLayer | ConvLayer)['type'];
+
+/**
+ * The kernel axis that indexes output channels: where per-channel int8 scales (and, at export,
+ * BatchNormalization) apply. Dense [inputs, units]: 1; conv2d [kh, kw, in, filters]: 3;
+ * conv2dTranspose [kh, kw, filters, in]: 2.
+ */
+export function outputChannelAxis(type: WeightedType): number {
+  return type === 'dense' ? 1 : type === 'conv2d' ? 3 : 2;
+}
+
 /** Reinterprets each sample's activation with a new shape of the same size (NHWC order). */
 export interface ReshapeLayer {
   type: 'reshape';

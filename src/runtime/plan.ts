@@ -6,7 +6,7 @@
  * then, sized per batch by the decoder: [labels][activation buffer A][activation buffer B].
  */
 import { DTYPE_BYTES, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
-import { convPadBefore, tensorData, type ParsedModel } from '../format/read.ts';
+import { convGeometry, tensorData, type ParsedModel } from '../format/read.ts';
 import { decodeF16 } from '../format/f16.ts';
 import { ensureMemory, type Kernels } from './wasm.ts';
 
@@ -89,16 +89,10 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
       }
       case 'conv2d':
       case 'conv2dTranspose': {
-        const [H, W, C] = inShape;
-        const [OH, OW, OC] = outShape;
-        const [kh, kw] = layer.kernelSize;
-        const [sh, sw] = layer.strides;
-        const transposed = layer.type === 'conv2dTranspose';
+        const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed } = convGeometry(layer, inShape, outShape);
         const { w, i8 } = placeKernel(layer, panelsOf(OC) * 8 * kh * kw * C, (src, dst, i8) =>
           (i8 ? kernels.packConvI8 : kernels.packConvF32)(src, dst, kh * kw, C, OC, transposed ? 1 : 0),
         );
-        const padTop = convPadBefore(H, OH, kh, sh, layer.padding, transposed);
-        const padLeft = convPadBefore(W, OW, kw, sw, layer.padding, transposed);
         record.set([OP_CONV], 0);
         record.set([i8 ? WEIGHTS_I8 : WEIGHTS_F32, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed ? 1 : 0], 3);
         record.set([w, placeVector(layer.bias, OC), placeVector(layer.scale, OC)], 17);

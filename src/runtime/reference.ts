@@ -1,21 +1,23 @@
 /**
  * The reference decoder: a plain, scalar forward pass over a parsed model, written for clarity, not
  * speed. It is the specification the wasm executor is tested against (and the place to read what
- * each layer does). Weights are dequantized exactly as stored; arithmetic is in f64.
+ * each layer does). Kernels are read as f32 values (kernelValues); arithmetic is in f64.
  */
 import { decodeF16 } from '../format/f16.ts';
-import { convPadBefore, tensorData, type ParsedModel } from '../format/read.ts';
-import { product, type ActivationName } from '../format/spec.ts';
+import { dequantizeInt8PerChannel } from '../format/int8.ts';
+import { convGeometry, tensorData, type ParsedModel } from '../format/read.ts';
+import { outputChannelAxis, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
 
-function weights(model: ParsedModel, kernel: number, scale: number | undefined, outAxisStride: number, outputs: number): Float64Array {
-  const raw = tensorData(model, kernel);
-  const values = raw instanceof Uint16Array ? decodeF16(raw) : raw;
-  const out = Float64Array.from(values);
-  if (scale !== undefined) {
-    const s = tensorData(model, scale) as Float32Array;
-    for (let i = 0; i < out.length; i++) out[i] *= s[Math.floor(i / outAxisStride) % outputs];
-  }
-  return out;
+/**
+ * A weighted layer's kernel as f32 values in TensorFlow.js layout, whatever dtype the file stores it
+ * in: f32 copied, f16 widened, i8 dequantized as q * scale of its output channel.
+ */
+export function kernelValues(model: ParsedModel, layer: DenseLayer | ConvLayer): Float32Array {
+  const data = tensorData(model, layer.kernel);
+  if (data instanceof Float32Array) return Float32Array.from(data);
+  if (data instanceof Uint16Array) return decodeF16(data);
+  const scales = tensorData(model, layer.scale!) as Float32Array;
+  return dequantizeInt8PerChannel(data, scales, model.header.tensors[layer.kernel].shape, outputChannelAxis(layer.type));
 }
 
 export function activate(x: number, activation: ActivationName, alpha = 0): number {
@@ -40,7 +42,7 @@ export function referenceDecode(model: ParsedModel, latents: Float32Array, label
       case 'dense': {
         const K = inShape[inShape.length - 1];
         const N = layer.units;
-        const w = weights(model, layer.kernel, layer.scale, 1, N); // [K, N]: output index is i % N
+        const w = Float64Array.from(kernelValues(model, layer)); // [K, N]
         const b = tensorData(model, layer.bias) as Float32Array;
         const rows = (n * inSize) / K;
         const out = new Float64Array(rows * N);
@@ -56,16 +58,9 @@ export function referenceDecode(model: ParsedModel, latents: Float32Array, label
       }
       case 'conv2d':
       case 'conv2dTranspose': {
-        const [H, W, C] = inShape;
-        const [OH, OW, OC] = outShape;
-        const [kh, kw] = layer.kernelSize;
-        const [sh, sw] = layer.strides;
-        const transposed = layer.type === 'conv2dTranspose';
-        // conv2d kernel [kh, kw, C, OC] (output index i % OC); conv2dTranspose [kh, kw, OC, C] ((i / C) % OC)
-        const w = weights(model, layer.kernel, layer.scale, transposed ? C : 1, OC);
+        const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed } = convGeometry(layer, inShape, outShape);
+        const w = Float64Array.from(kernelValues(model, layer)); // conv2d [kh, kw, C, OC]; conv2dTranspose [kh, kw, OC, C]
         const b = tensorData(model, layer.bias) as Float32Array;
-        const padTop = convPadBefore(H, OH, kh, sh, layer.padding, transposed);
-        const padLeft = convPadBefore(W, OW, kw, sw, layer.padding, transposed);
         const out = new Float64Array(n * OH * OW * OC);
         for (let s = 0; s < n; s++) {
           const x = act.subarray(s * inSize);

@@ -5,24 +5,9 @@
 import { encodeF16 } from '../../src/format/f16.ts';
 import { convOutputLength } from '../../src/format/read.ts';
 import { writeModel, type TensorInput } from '../../src/format/write.ts';
-import type { ActivationName, DType, LayerSpec, ModelMeta } from '../../src/format/spec.ts';
-import { quantizeInt8PerChannel } from '../../src/export/quantize.ts';
-
-/** Mulberry32: a tiny seeded generator for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomValues(n: number, random: () => number, scale: number): Float32Array {
-  return Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
-}
+import { outputChannelAxis, type ActivationName, type DType, type LayerSpec, type ModelMeta } from '../../src/format/spec.ts';
+import { quantizeInt8PerChannel } from '../../src/format/int8.ts';
+import { randomValues, seededRandom } from './numbers.ts';
 
 /** A layer as a test describes it: weights are made up by buildModel. */
 export type LayerPlan =
@@ -42,14 +27,9 @@ export interface ModelPlan {
   seed?: number;
 }
 
-/** Output-channel axis of each kernel layout (dense [in, out]; conv [kh, kw, in, out]; transposed [kh, kw, out, in]). */
-function outAxis(type: string): number {
-  return type === 'dense' ? 1 : type === 'conv2d' ? 3 : 2;
-}
-
 /** Writes a model file for `plan`, with weights scaled so activations stay in a useful range. */
 export function buildModel(plan: ModelPlan): Uint8Array {
-  const random = rng(plan.seed ?? 1);
+  const random = seededRandom(plan.seed ?? 1);
   const dtype = plan.dtype ?? 'f32';
   const tensors: TensorInput[] = [];
   const add = (t: TensorInput) => tensors.push(t) - 1;
@@ -65,7 +45,7 @@ export function buildModel(plan: ModelPlan): Uint8Array {
       let kernel: number;
       let scale: number | undefined;
       if (dtype === 'i8') {
-        const { q, scales } = quantizeInt8PerChannel(values, kernelShape, outAxis(l.type));
+        const { q, scales } = quantizeInt8PerChannel(values, kernelShape, outputChannelAxis(l.type));
         kernel = add({ dtype, shape: kernelShape, data: q });
         scale = add({ dtype: 'f32', shape: [outC], data: scales });
       } else {

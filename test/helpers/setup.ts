@@ -1,43 +1,13 @@
-/** Shared test setup: TensorFlow.js on its pure-JS CPU backend, and seeded random inputs. */
+/** Shared setup for tests that load TensorFlow.js: its pure-JS CPU backend, and seeded latent batches. */
 import * as tf from '@tensorflow/tfjs';
+import { normalSamples, seededRandom } from './numbers.ts';
 
 await tf.setBackend('cpu');
 
 export { tf };
 
-/** mulberry32: a tiny seeded PRNG, so every test input is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard-normal samples (Box-Muller), like the latent codes a VAE decoder is fed. */
-export function normalSamples(random: () => number, count: number): number[] {
-  const out: number[] = [];
-  while (out.length < count) {
-    const r = Math.sqrt(-2 * Math.log(1 - random()));
-    const theta = 2 * Math.PI * random();
-    out.push(r * Math.cos(theta), r * Math.sin(theta));
-  }
-  return out.slice(0, count);
-}
-
 /** `batch` latent vectors of length `size`. */
 export function latentBatch(seed: number, batch: number, size: number): number[][] {
   const random = seededRandom(seed);
   return Array.from({ length: batch }, () => normalSamples(random, size));
-}
-
-/** Largest absolute difference between two equally long arrays. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
 }
