@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /** The edgevae command line: inspect, sample and traverse model files, and export TensorFlow.js models. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { EdgeVaeError, InputError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { defaultModelPath, readInput, writeAtomic } from './files.ts';
-import { encodePng } from './png.ts';
+import { defaultModelPath, isDirectory, readInput, writeAtomic } from '../node/files.ts';
+import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
+import { encodePng } from '../node/png.ts';
 
 const integer = (min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -105,26 +108,47 @@ program
   });
 
 program
+  .command('train')
+  .description('train a preset on MNIST; Ctrl-C saves a checkpoint, --resume continues it exactly')
+  .option('--preset <name>', 'the model to train (see below)')
+  .option('--resume <run-dir>', 'continue a stopped run from its checkpoint')
+  .option('--epochs <n>', 'epochs (default: the preset\'s)', integer(1, 100000))
+  .option('--steps <n>', 'stop after this many steps in total (with a checkpoint)', integer(1, Number.MAX_SAFE_INTEGER))
+  .option('--batch-size <n>', 'batch size (default: the preset\'s)', integer(1, 60000))
+  .option('--lr <rate>', 'learning rate (default: the preset\'s)', number)
+  .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto'))
+  .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
+  .option('--runs <dir>', 'where run folders go', 'runs')
+  .addHelpText('after', () => `\nPresets:\n${PRESET_HELP}`)
+  .action(async (o: TrainCommandOptions) => trainCommand(o));
+
+program
   .command('export')
-  .description('convert a saved TensorFlow.js decoder (model.json + weights) to an edgevae model file')
-  .argument('<model.json>', 'a TensorFlow.js layers model, as saved by model.save() or tensorflowjs_converter')
+  .description('write a decoder in the edgevae format, from a training run folder or a saved TensorFlow.js model')
+  .argument('<source>', 'a run folder (runs/<preset>/<time>), or a TensorFlow.js model.json (or its folder)')
   .addOption(new Option('--dtype <dtype>', 'weight type').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
   .requiredOption('--out <file>', 'where to write the model file')
-  .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs')
-  .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1', (v: string) => v.split(',').map(integer(1, 1 << 24)))
-  .option('--preset <name>', 'preset name to record in the metadata')
-  .option('--dataset <name>', 'dataset name to record in the metadata')
-  .action(async (path: string, o: { dtype: string; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
-    // Loaded lazily: TensorFlow.js is only needed here, not for sampling.
-    const { exportModel, loadSavedModel } = await import('../export/index.ts');
-    const model = await loadSavedModel(path);
+  .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs (model.json only)')
+  .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1 (model.json only)', (v: string) => v.split(',').map(integer(1, 1 << 24)))
+  .option('--preset <name>', 'preset name to record in the metadata (model.json only)')
+  .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
+  .action(async (source: string, o: { dtype: string; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
-    const meta = {
-      ...(o.preset ? { preset: o.preset } : {}),
-      ...(o.dataset ? { dataset: o.dataset } : {}),
-      ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
-    };
-    const bytes = exportModel(model, { dtype, labelInput: o.labelInput, meta });
+    // Loaded lazily: TensorFlow.js is only needed here, not for sampling.
+    let bytes: Uint8Array;
+    if ((await isDirectory(source)) && existsSync(join(source, 'config.json'))) {
+      const { exportRun } = await import('../train/export-run.ts');
+      bytes = await exportRun(source, dtype);
+    } else {
+      const { exportModel, loadSavedModel } = await import('../export/index.ts');
+      const meta = {
+        ...(o.preset ? { preset: o.preset } : {}),
+        ...(o.dataset ? { dataset: o.dataset } : {}),
+        ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
+      };
+      bytes = exportModel(await loadSavedModel(source), { dtype, labelInput: o.labelInput, meta });
+    }
     await writeAtomic(o.out, bytes);
     console.log(`wrote ${o.out} (${bytes.length} bytes, ${dtype} weights)`);
   });

@@ -1,5 +1,5 @@
-/** Node file helpers for the CLI: reading inputs with clear errors, writing outputs atomically. */
-import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
+/** Node file helpers (CLI and training): reading inputs with clear errors, writing outputs atomically. */
+import { readFile, rename, stat, writeFile, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,4 +35,8 @@ export function packageRoot(): string {
 export function defaultModelPath(): string | undefined {
   const path = join(packageRoot(), 'models', 'default.evae');
   return existsSync(path) ? path : undefined;
+}
+
+export async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
 }

@@ -1,4 +1,4 @@
-/** PNG output for the CLI, through fast-png (pure JavaScript, so it also works outside Node). */
+/** PNG output (CLI and training runs), through fast-png (pure JavaScript, so it also works outside Node). */
 import { encode } from 'fast-png';
 import type { ImageGrid } from '../runtime/image.ts';
 

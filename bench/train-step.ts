@@ -1,0 +1,46 @@
+/**
+ * Training throughput per TensorFlow.js backend: samples/s of one training step (forward, backward,
+ * Adam update) of a dense 784-1000-1000-2-1000-1000-784 autoencoder at batch 100, on random inputs.
+ *
+ * Run: node --import tsx bench/train-step.ts [--backends wasm,cpu] [--steps N]
+ */
+import { parseArgs } from 'node:util';
+import type { Scalar, Tensor } from '@tensorflow/tfjs';
+import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
+
+const { values } = parseArgs({ options: { backends: { type: 'string', default: 'wasm,cpu' }, steps: { type: 'string', default: '10' } } });
+const BATCH = 100;
+const SIZES = [784, 1000, 1000, 2, 1000, 1000, 784];
+
+for (const choice of values.backends.split(',') as BackendChoice[]) {
+  const { tf, description } = await selectBackend(choice);
+  const model = tf.sequential();
+  for (let i = 1; i < SIZES.length; i++) {
+    const last = i === SIZES.length - 1;
+    const bottleneck = SIZES[i] === 2;
+    model.add(tf.layers.dense({ units: SIZES[i], activation: last ? 'sigmoid' : bottleneck ? 'linear' : 'relu', ...(i === 1 ? { inputShape: [SIZES[0]] } : {}) }));
+  }
+  const optimizer = tf.train.adam(1e-3);
+  const x = tf.randomUniform([BATCH, 784]);
+  const step = () => {
+    const loss = optimizer.minimize(() => tf.losses.meanSquaredError(x, model.apply(x) as Tensor) as Scalar, true);
+    loss!.dataSync(); // wait for the step to finish
+    loss!.dispose();
+  };
+  step(); // warm up: kernel compilation, weight allocation
+  step();
+  const steps = choice === 'cpu' ? Math.max(2, Math.round(Number(values.steps) / 5)) : Number(values.steps);
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++) step();
+  const seconds = (performance.now() - t0) / 1000;
+  const params = model.countParams();
+  const flopsPerSample = 6 * params; // forward 2 flops per weight, backward 4
+  const rate = (steps * BATCH) / seconds;
+  console.log(
+    `${description}: ${rate.toFixed(1)} samples/s (${((seconds / steps) * 1000).toFixed(0)} ms/step of ${BATCH}, ${steps} steps; ` +
+      `${(params / 1e6).toFixed(2)}M params, ~${((rate * flopsPerSample) / 1e9).toFixed(2)} GFLOP/s)`,
+  );
+  x.dispose();
+  model.dispose();
+  optimizer.dispose();
+}

@@ -1,0 +1,110 @@
+/** `edgevae train`: runs a preset with a progress bar; Ctrl-C saves a checkpoint; --resume continues. */
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { loadDataset } from '../data/datasets.ts';
+import { InputError } from '../errors.ts';
+import { selectBackend, type BackendChoice } from '../train/backend.ts';
+import { getPreset, PRESETS } from '../train/presets/index.ts';
+import type { PresetConfig } from '../train/preset.ts';
+import { createRun, readRun, train, type Progress, type RunConfig } from '../train/trainer.ts';
+
+export interface TrainCommandOptions {
+  preset?: string;
+  resume?: string;
+  epochs?: number;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  backend: BackendChoice;
+  data?: string;
+  runs: string;
+}
+
+export const PRESET_HELP = Object.values(PRESETS)
+  .map((p) => `  ${p.name.padEnd(15)} ${p.summary}`)
+  .join('\n');
+
+function formatLoss(loss: Record<string, number>): string {
+  return Object.entries(loss)
+    .map(([k, v]) => `${k} ${Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4)}`)
+    .join('  ');
+}
+
+async function prepareRun(o: TrainCommandOptions): Promise<{ runDir: string; run: RunConfig }> {
+  if (o.resume) {
+    // The configuration is part of the run: changing it would break the exact continuation.
+    const fixed = [o.preset && '--preset', o.batchSize && '--batch-size', o.lr && '--lr', o.seed !== undefined && '--seed'].filter(Boolean);
+    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --backend and --data may change)`);
+    const run = await readRun(o.resume);
+    if (o.epochs) run.config.epochs = o.epochs;
+    return { runDir: o.resume, run };
+  }
+  if (!o.preset) throw new InputError(`give --preset NAME (or --resume RUN_DIR); presets:\n${PRESET_HELP}`);
+  const preset = getPreset(o.preset);
+  const config: PresetConfig = {
+    ...preset.defaults,
+    ...(o.epochs ? { epochs: o.epochs } : {}),
+    ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+    ...(o.lr ? { learningRate: o.lr } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+  const run: RunConfig = { preset: preset.name, dataset: 'mnist', config };
+  return { runDir: await createRun(o.runs, run), run };
+}
+
+export async function trainCommand(o: TrainCommandOptions): Promise<void> {
+  const log = (m: string) => console.log(m);
+  const backend = await selectBackend(o.backend, log);
+  const { runDir, run } = await prepareRun(o);
+  const preset = getPreset(run.preset);
+  const data = await loadDataset('mnist', { dir: o.data, log });
+  log(`training ${preset.name} on ${backend.description}: ${run.config.epochs} epochs of batch ${run.config.batchSize}; run folder ${runDir}`);
+
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: leave at once
+    controller.abort();
+  };
+  process.on('SIGINT', onInterrupt);
+  const bar = new cliProgress.SingleBar(
+    { format: 'epoch {epoch} |{bar}| {percentage}% {value}/{total} | {loss} | {rate} samples/s | ETA {eta_formatted}', hideCursor: true, etaBuffer: 50 },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const onProgress = (p: Progress) => {
+    const payload = { epoch: `${p.epoch + 1}/${run.config.epochs}`, loss: formatLoss(p.loss), rate: Math.round(p.samplesPerSecond) };
+    if (!started) {
+      bar.start(p.totalSteps, p.step, payload);
+      started = true;
+    } else bar.update(p.step, payload);
+  };
+  try {
+    const result = await train({
+      runDir,
+      preset,
+      run,
+      train: data.train,
+      test: data.test,
+      maxSteps: o.steps,
+      signal: controller.signal,
+      onProgress,
+      onEpoch: (epoch, metrics) => {
+        bar.stop();
+        started = false;
+        log(`epoch ${epoch + 1} test metrics: ${formatLoss(metrics)}`);
+      },
+      log,
+    });
+    bar.stop();
+    if (result.stopped) {
+      log(`stopped at step ${result.state.step}; checkpoint saved. Continue with: npx edgevae train --resume ${runDir}`);
+      if (controller.signal.aborted) process.exitCode = 130;
+    } else {
+      log(`done: ${result.state.step} steps. Export the decoder with: npx edgevae export ${runDir} --dtype int8 --out ${join(runDir, 'decoder.evae')}`);
+    }
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onInterrupt);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Adam (Kingma & Ba), written out so its whole state is explicit: the step count and the two moment
+ * estimates per variable. tfjs's own Adam keeps running products of beta^t whose rounding a restore
+ * cannot reproduce; here the bias correction is computed from t each step, so a resumed run updates
+ * its weights bit for bit as an uninterrupted one.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamOptions {
+  learningRate: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+export class Adam {
+  readonly learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  /** Updates applied so far. */
+  t = 0;
+  private readonly moments: { m: tf.Variable; v: tf.Variable }[];
+
+  constructor(
+    readonly variables: tf.Variable[],
+    options: AdamOptions,
+  ) {
+    this.learningRate = options.learningRate;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-7; // Keras' default
+    this.moments = variables.map((v) => ({ m: tf.variable(tf.zerosLike(v), false), v: tf.variable(tf.zerosLike(v), false) }));
+  }
+
+  /**
+   * Computes the gradients of `loss` with respect to this optimizer's variables and applies one
+   * update. Returns the loss value and any extra scalars `loss` reports.
+   */
+  minimize(loss: () => tf.Scalar): number {
+    const { value, grads } = tf.variableGrads(loss, this.variables);
+    this.apply(this.variables.map((v) => grads[v.name]));
+    const result = value.dataSync()[0];
+    tf.dispose([value, grads]);
+    return result;
+  }
+
+  apply(grads: (tf.Tensor | undefined)[]): void {
+    this.t++;
+    const correction = Math.sqrt(1 - this.beta2 ** this.t) / (1 - this.beta1 ** this.t);
+    const stepSize = this.learningRate * correction;
+    tf.tidy(() => {
+      this.variables.forEach((variable, i) => {
+        const g = grads[i];
+        if (!g) return; // a variable the loss does not reach
+        const { m, v } = this.moments[i];
+        const m1 = m.mul(this.beta1).add(g.mul(1 - this.beta1));
+        const v1 = v.mul(this.beta2).add(g.square().mul(1 - this.beta2));
+        m.assign(m1);
+        v.assign(v1);
+        variable.assign(variable.sub(m1.mul(stepSize).div(v1.sqrt().add(this.epsilon))));
+      });
+    });
+  }
+
+  /** The moment estimates, in variable order: [m0, v0, m1, v1, ...]. */
+  stateTensors(): tf.Variable[] {
+    return this.moments.flatMap(({ m, v }) => [m, v]);
+  }
+}
+
+/** The tf.Variables behind some layers models' trainable weights, in a stable order, each once. */
+export function trainableVariables(...models: tf.LayersModel[]): tf.Variable[] {
+  const byName = new Map<string, tf.Variable>();
+  for (const model of models) for (const w of model.trainableWeights) {
+    const variable = w.read() as tf.Variable;
+    byName.set(variable.name, variable);
+  }
+  return [...byName.values()];
+}

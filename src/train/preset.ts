@@ -1,0 +1,64 @@
+/**
+ * What a preset is: a model family from one published tutorial, with its default configuration, its
+ * models and optimizers, one training step, its test metrics and the decoder it exports. The trainer
+ * (trainer.ts) owns everything else: data order, randomness, checkpoints, progress, run folders.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Split } from '../data/datasets.ts';
+import type { Adam } from './adam.ts';
+import type { StepRandom } from './random.ts';
+
+export interface PresetConfig {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  /** Preset-specific settings, each documented by its preset. */
+  [setting: string]: number | string | boolean;
+}
+
+export interface Batch {
+  /** Images, batch x 784, values in [0, 1]. */
+  x: tf.Tensor2D;
+  /** Digit labels, int32 [batch]. Presets that train with few labels ignore these (see aae-semi). */
+  labels: tf.Tensor1D;
+  /** Indices of the batch's images in the training split. */
+  indices: Uint32Array;
+}
+
+export interface StepContext {
+  step: number;
+  epoch: number;
+  /** Seeds every random draw of this step (noise, dropout, prior samples), reproducibly. */
+  random: StepRandom;
+  /** The whole training split, for presets that draw extra batches of their own (labelled subsets). */
+  train: Split;
+}
+
+export interface Trainable {
+  /** Every model whose weights are part of the run's state, by a stable key. */
+  models: Record<string, tf.LayersModel>;
+  /** Every optimizer, by a stable key. */
+  optimizers: Record<string, Adam>;
+  /** One training step; returns its loss terms (plain numbers) for progress and metrics. */
+  trainStep(batch: Batch, context: StepContext): Record<string, number>;
+  /** Metrics on the test split, e.g. reconstruction error, negative ELBO, accuracy. */
+  evaluate(test: Split): Promise<Record<string, number>>;
+  /** The decoder to export, in inference form (no dropout), and how to export it. */
+  decoder(): { model: tf.LayersModel; outputShape: number[]; labelInput?: string };
+  /** Samples for the per-epoch picture: n x 784 values in [0, 1], laid out `columns` per row. */
+  sampleGrid(seed: number): { images: Float32Array; columns: number };
+  /** The test split's latent codes (n x 2), for presets with a 2-d latent; drawn as a scatter plot. */
+  latentCodes?(test: Split): Float32Array;
+}
+
+export interface Preset {
+  name: string;
+  /** One line for `edgevae train --help`. */
+  summary: string;
+  /** The tutorial it reproduces: author, title. */
+  tutorial: string;
+  defaults: PresetConfig;
+  /** Builds the models and optimizers (seeded from config.seed); needs no data, so exports can rebuild it. */
+  create(config: PresetConfig): Trainable;
+}

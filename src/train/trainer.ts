@@ -1,0 +1,225 @@
+/**
+ * The training loop shared by every preset: seeded data order, per-step randomness, progress,
+ * metrics, per-epoch sample grids and evaluation, and checkpoints that resume bit for bit.
+ *
+ * A run folder (runs/<preset>/<timestamp>/) holds:
+ *   config.json        the preset, its configuration and the dataset
+ *   metrics.jsonl      one line per training step ({kind: 'train'}) and per evaluation ({kind: 'eval'})
+ *   checkpoint.ckpt    the latest state (written atomically at each epoch end and on interruption)
+ *   samples/epoch-NNN.png  a sample grid per epoch
+ *   loss-curves.svg    loss terms over steps and test metrics per epoch (report.ts)
+ *   latent/epoch-NNN.svg  the test set's codes, for presets with a 2-d latent
+ */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Split } from '../data/datasets.ts';
+import { InputError } from '../errors.ts';
+import { toImageGrid } from '../runtime/image.ts';
+import { encodePng } from '../node/png.ts';
+import { writeAtomic } from '../node/files.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { Batch, Preset, PresetConfig, Trainable } from './preset.ts';
+import { hashSeed, permutation, StepRandom } from './random.ts';
+import { latentScatterSvg, lossCurvesSvg, parseMetrics } from './report.ts';
+
+export interface RunConfig {
+  preset: string;
+  dataset: string;
+  config: PresetConfig;
+}
+
+/** Where a run stands; saved in every checkpoint. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  /** Batches of `epoch` already done. */
+  batchInEpoch: number;
+  optimizerSteps: Record<string, number>;
+  trainingMs: number;
+}
+
+export interface Progress {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  batchesPerEpoch: number;
+  totalSteps: number;
+  loss: Record<string, number>;
+  samplesPerSecond: number;
+}
+
+export interface TrainOptions {
+  runDir: string;
+  preset: Preset;
+  run: RunConfig;
+  train: Split;
+  test: Split;
+  /** Stop (with a checkpoint) after this many steps in total, e.g. for quick runs and tests. */
+  maxSteps?: number;
+  /** Aborting stops after the current step and writes a checkpoint. */
+  signal?: AbortSignal;
+  /** Skip the per-epoch evaluation, pictures and charts (tests of the loop itself). */
+  quiet?: boolean;
+  onProgress?: (p: Progress) => void;
+  onEpoch?: (epoch: number, metrics: Record<string, number>) => void;
+  log?: (message: string) => void;
+}
+
+export interface TrainResult {
+  state: TrainerState;
+  /** True when stopped early (signal or maxSteps) rather than by finishing every epoch. */
+  stopped: boolean;
+  trainable: Trainable;
+}
+
+const CHECKPOINT = 'checkpoint.ckpt';
+
+/** Every tensor of a run's state, by a key that is stable across processes. */
+export function stateTensors(trainable: Trainable): Map<string, tf.Variable> {
+  const tensors = new Map<string, tf.Variable>();
+  for (const key of Object.keys(trainable.models).sort()) {
+    trainable.models[key].weights.forEach((w, i) => tensors.set(`model:${key}/${i}`, w.read() as tf.Variable));
+  }
+  for (const key of Object.keys(trainable.optimizers).sort()) {
+    trainable.optimizers[key].stateTensors().forEach((t, i) => tensors.set(`optimizer:${key}/${i}`, t));
+  }
+  return tensors;
+}
+
+/** Creates a fresh run folder with its config. */
+export async function createRun(root: string, run: RunConfig): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = join(root, run.preset, stamp);
+  await mkdir(join(dir, 'samples'), { recursive: true });
+  await writeFile(join(dir, 'config.json'), JSON.stringify(run, null, 2) + '\n');
+  return dir;
+}
+
+/** Reads a run folder's config, for --resume and export. */
+export async function readRun(dir: string): Promise<RunConfig> {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) throw new InputError(`${dir} is not a run folder: it has no config.json`);
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as RunConfig;
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Restores a run's latest checkpoint into `trainable`; returns its state (or the start state). */
+export async function restore(dir: string, trainable: Trainable): Promise<TrainerState> {
+  const path = join(dir, CHECKPOINT);
+  if (!existsSync(path)) return { step: 0, epoch: 0, batchInEpoch: 0, optimizerSteps: {}, trainingMs: 0 };
+  const state = await loadCheckpoint<TrainerState>(path, stateTensors(trainable));
+  for (const [key, t] of Object.entries(state.optimizerSteps)) trainable.optimizers[key].t = t;
+  return state;
+}
+
+async function checkpoint(dir: string, trainable: Trainable, state: TrainerState): Promise<void> {
+  const optimizerSteps = Object.fromEntries(Object.entries(trainable.optimizers).map(([k, o]) => [k, o.t]));
+  await saveCheckpoint(join(dir, CHECKPOINT), { ...state, optimizerSteps }, stateTensors(trainable));
+}
+
+/** Drops metric lines past the checkpoint, so a resumed run does not repeat them. */
+async function trimMetrics(dir: string, step: number): Promise<void> {
+  const path = join(dir, 'metrics.jsonl');
+  if (!existsSync(path)) return;
+  const kept = (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const entry = JSON.parse(line) as { kind: string; step: number };
+        return entry.kind === 'train' ? entry.step < step : entry.step <= step;
+      } catch {
+        return false; // a line cut short by a crash
+      }
+    });
+  await writeAtomic(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
+}
+
+/** The images and labels of `indices` as one batch of tensors. */
+function gatherBatch(split: Split, indices: Uint32Array): Batch {
+  const size = split.rows * split.cols;
+  const images = new Float32Array(indices.length * size);
+  const labels = new Int32Array(indices.length);
+  indices.forEach((index, i) => {
+    images.set(split.images.subarray(index * size, (index + 1) * size), i * size);
+    labels[i] = split.labels[index];
+  });
+  return { x: tf.tensor2d(images, [indices.length, size]), labels: tf.tensor1d(labels, 'int32'), indices };
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { runDir, preset, run, train: trainSplit, test, signal } = options;
+  const { config } = run;
+  const log = options.log ?? (() => {});
+  const trainable = preset.create(config);
+  const state = await restore(runDir, trainable);
+  if (state.step > 0) log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
+  await trimMetrics(runDir, state.step);
+  const batchesPerEpoch = Math.floor(trainSplit.count / config.batchSize);
+  if (batchesPerEpoch < 1) throw new InputError(`batch size ${config.batchSize} exceeds the ${trainSplit.count} training images`);
+  const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.maxSteps ?? Infinity);
+  const metricsPath = join(runDir, 'metrics.jsonl');
+  let rate = 0;
+
+  while (state.epoch < config.epochs) {
+    const order = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
+    while (state.batchInEpoch < batchesPerEpoch) {
+      if (state.step >= totalSteps || signal?.aborted) {
+        await checkpoint(runDir, trainable, state);
+        return { state, stopped: true, trainable };
+      }
+      const start = performance.now();
+      const indices = order.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize);
+      const batch = gatherBatch(trainSplit, indices);
+      let loss: Record<string, number>;
+      try {
+        loss = trainable.trainStep(batch, { step: state.step, epoch: state.epoch, random: new StepRandom(config.seed, state.step), train: trainSplit });
+      } finally {
+        tf.dispose([batch.x, batch.labels]);
+      }
+      for (const [term, value] of Object.entries(loss)) {
+        if (!Number.isFinite(value)) throw new InputError(`training diverged at step ${state.step}: ${term} is ${value}; try a lower --lr`);
+      }
+      const elapsed = performance.now() - start;
+      state.trainingMs += elapsed;
+      const instant = config.batchSize / (elapsed / 1000);
+      rate = rate === 0 ? instant : 0.9 * rate + 0.1 * instant;
+      await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, samplesPerSecond: Math.round(instant), loss }) + '\n');
+      state.step++;
+      state.batchInEpoch++;
+      options.onProgress?.({ step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, batchesPerEpoch, totalSteps, loss, samplesPerSecond: rate });
+    }
+    await finishEpoch(options, trainable, state);
+    state.epoch++;
+    state.batchInEpoch = 0;
+    await checkpoint(runDir, trainable, state);
+  }
+  return { state, stopped: false, trainable };
+}
+
+/** Evaluation, a sample grid and charts at the end of an epoch. */
+async function finishEpoch(options: TrainOptions, trainable: Trainable, state: TrainerState): Promise<void> {
+  if (options.quiet) return;
+  const { runDir, test, run } = options;
+  const metrics = await trainable.evaluate(test);
+  await appendFile(join(runDir, 'metrics.jsonl'), JSON.stringify({ kind: 'eval', step: state.step, epoch: state.epoch, metrics }) + '\n');
+  const { images, columns } = trainable.sampleGrid(hashSeed(run.config.seed, 0xe9));
+  const grid = toImageGrid(images, { shape: [28, 28, 1], columns });
+  const name = `epoch-${String(state.epoch + 1).padStart(3, '0')}`;
+  await writeAtomic(join(runDir, 'samples', `${name}.png`), encodePng(grid));
+  const title = `${run.preset}, ${run.dataset}`;
+  const lines = parseMetrics(await readFile(join(runDir, 'metrics.jsonl'), 'utf8'));
+  await writeAtomic(join(runDir, 'loss-curves.svg'), new TextEncoder().encode(await lossCurvesSvg(lines, title)));
+  if (trainable.latentCodes) {
+    const codes = trainable.latentCodes(test);
+    await mkdir(join(runDir, 'latent'), { recursive: true });
+    const svg = await latentScatterSvg(codes, test.labels, `${title}: test-set codes after epoch ${state.epoch + 1}`);
+    await writeAtomic(join(runDir, 'latent', `${name}.svg`), new TextEncoder().encode(svg));
+  }
+  options.onEpoch?.(state.epoch, metrics);
+}

@@ -1,0 +1,121 @@
+// The training loop: a run stopped at any step and resumed continues with exactly the losses an
+// uninterrupted run has (bit for bit), metrics are not repeated, checkpoints are refused when they
+// do not fit. Uses a tiny preset with dropout and sampled noise, so every source of randomness is
+// exercised, on synthetic data.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Split } from '../src/data/datasets.ts';
+import { Adam, trainableVariables } from '../src/train/adam.ts';
+import type { Preset, PresetConfig, Trainable } from '../src/train/preset.ts';
+import { hashSeed } from '../src/train/random.ts';
+import { createRun, train, type RunConfig } from '../src/train/trainer.ts';
+import { seededRandom } from './helpers/numbers.ts';
+
+function syntheticSplit(count: number, seed: number): Split {
+  const random = seededRandom(seed);
+  return { images: Float32Array.from({ length: count * 784 }, () => random()), labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 10)), count, rows: 28, cols: 28 };
+}
+
+/** A small denoising autoencoder with dropout: every random draw goes through the step's StepRandom. */
+const tinyPreset: Preset = {
+  name: 'tiny',
+  summary: 'test preset',
+  tutorial: 'none',
+  defaults: { epochs: 2, batchSize: 16, learningRate: 1e-3, seed: 3 },
+  create(config: PresetConfig): Trainable {
+    const init = (k: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed: hashSeed(config.seed, k) }) });
+    const encoder = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 16, activation: 'relu', ...init(1) }), tf.layers.dense({ units: 4, ...init(2) })] });
+    const decoder = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 784, activation: 'sigmoid', ...init(3) })] });
+    const optimizer = new Adam(trainableVariables(encoder, decoder), { learningRate: config.learningRate });
+    return {
+      models: { encoder, decoder },
+      optimizers: { main: optimizer },
+      trainStep(batch, { random }) {
+        const loss = optimizer.minimize(() => {
+          const noisy = batch.x.add(random.normal(batch.x.shape, 0.1));
+          const code = random.dropout(encoder.apply(noisy) as tf.Tensor2D, 0.2);
+          return tf.losses.meanSquaredError(batch.x, decoder.apply(code) as tf.Tensor2D) as tf.Scalar;
+        });
+        return { reconstruction: loss };
+      },
+      async evaluate() {
+        return { testLoss: 0 };
+      },
+      decoder: () => ({ model: decoder, outputShape: [28, 28, 1] }),
+      sampleGrid: () => ({ images: new Float32Array(784), columns: 1 }),
+    };
+  },
+};
+
+describe('trainer', () => {
+  let root: string;
+  const data = syntheticSplit(64, 1); // 4 batches of 16 per epoch
+  const run: RunConfig = { preset: 'tiny', dataset: 'synthetic', config: tinyPreset.defaults };
+  const trainLosses = (dir: string) =>
+    readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.kind === 'train')
+      .map((l) => [l.step, l.loss.reconstruction]);
+
+  before(async () => {
+    await tf.setBackend('cpu');
+    root = mkdtempSync(join(tmpdir(), 'edgevae-trainer-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('resumes bit for bit: same loss sequence as an uninterrupted run, at any stopping step', async () => {
+    const whole = await createRun(join(root, 'whole'), run);
+    await train({ runDir: whole, preset: tinyPreset, run, train: data, test: data, quiet: true });
+    const expected = trainLosses(whole);
+    assert.equal(expected.length, 8, 'two epochs of four batches');
+
+    for (const stopAt of [1, 4, 6]) {
+      const dir = await createRun(join(root, `stopped-${stopAt}`), run);
+      const first = await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true, maxSteps: stopAt });
+      assert.equal(first.stopped, true);
+      assert.equal(first.state.step, stopAt);
+      const second = await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true });
+      assert.equal(second.stopped, false);
+      assert.deepEqual(trainLosses(dir), expected, `stopped at step ${stopAt}`);
+    }
+  });
+
+  it('stops after the current step when aborted, with a checkpoint to resume from', async () => {
+    const dir = await createRun(join(root, 'aborted'), run);
+    const controller = new AbortController();
+    const result = await train({
+      runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true, signal: controller.signal,
+      onProgress: (p) => p.step === 3 && controller.abort(),
+    });
+    assert.equal(result.stopped, true);
+    assert.equal(result.state.step, 3);
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true });
+    const whole = await createRun(join(root, 'reference'), run);
+    await train({ runDir: whole, preset: tinyPreset, run, train: data, test: data, quiet: true });
+    assert.deepEqual(trainLosses(dir), trainLosses(whole));
+  });
+
+  it('refuses a checkpoint from another model, and a damaged one, with a clear error', async () => {
+    const dir = await createRun(join(root, 'other'), run);
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true, maxSteps: 1 });
+    const wider: Preset = { ...tinyPreset, create: (c) => tinyPreset.create({ ...c, seed: c.seed }) };
+    const otherShape: Preset = {
+      ...tinyPreset,
+      create(c) {
+        const t = tinyPreset.create(c);
+        t.models.extra = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2 })] });
+        return t;
+      },
+    };
+    await assert.rejects(train({ runDir: dir, preset: otherShape, run, train: data, test: data, quiet: true }), /checkpoint .* is unusable: it holds tensors/);
+    const path = join(dir, 'checkpoint.ckpt');
+    writeFileSync(path, readFileSync(path).subarray(0, 100));
+    await assert.rejects(train({ runDir: dir, preset: wider, run, train: data, test: data, quiet: true }), /checkpoint .* is unusable: truncated/);
+  });
+});
