@@ -7,7 +7,7 @@ import { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { EdgeVaeError, InputError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { defaultModelPath, isDirectory, readInput, writeAtomic } from '../node/files.ts';
+import { defaultModelPath, isDirectory, packageRoot, readInput, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../node/png.ts';
 
@@ -151,6 +151,37 @@ program
     }
     await writeAtomic(o.out, bytes);
     console.log(`wrote ${o.out} (${bytes.length} bytes, ${dtype} weights)`);
+  });
+
+program
+  .command('evaluate')
+  .description('judge generated digits: conditional accuracy, confident share, and agreement between two files of a model')
+  .option('--model <file>', 'an edgevae model file (default: the shipped model)')
+  .option('--judge <file>', 'the judge classifier (default: the one kept in test/fixtures/judge.evae)')
+  .option('--compare <file>', 'another file of the same model (e.g. f32 vs int8): report how often the judge agrees')
+  .option('--per-class <n>', 'samples per digit (10x this for unconditional models)', integer(1, 100000), 100)
+  .option('--seed <seed>', 'seed of the samples', integer(0, Number.MAX_SAFE_INTEGER), 1)
+  .option('--json', 'print the result as JSON')
+  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; json?: boolean }) => {
+    const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
+    const decoder = await loadDecoder(o.model);
+    const judgePath = o.judge ?? join(packageRoot(), 'test', 'fixtures', 'judge.evae');
+    const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
+    const options = { perClass: o.perClass, seed: o.seed };
+    const quality = generationQuality(decoder, judge, options);
+    const agreement = o.compare ? judgeAgreement(decoder, await loadDecoder(o.compare), judge, options) : undefined;
+    if (o.json) {
+      console.log(JSON.stringify({ ...quality, ...(agreement === undefined ? {} : { agreement }) }, null, 2));
+      return;
+    }
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    console.log(`samples:                 ${quality.samples} (seed ${o.seed})`);
+    if (quality.conditionalAccuracy !== undefined) {
+      console.log(`conditional accuracy:    ${pct(quality.conditionalAccuracy)} (judge label = requested digit)`);
+      console.log(`per digit:               ${quality.perClassAccuracy!.map((a, d) => `${d}:${pct(a)}`).join(' ')}`);
+    }
+    console.log(`judge confidence >= 0.9: ${pct(quality.confidentShare)} of samples (mean confidence ${quality.meanConfidence.toFixed(3)})`);
+    if (agreement !== undefined) console.log(`agreement with ${o.compare}: ${pct(agreement)} of samples get the same judge label`);
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,0 +1,49 @@
+// The judge-based measures of generated digits, on a conditional "decoder" whose output for label d is
+// a real MNIST test image of digit d (so a good judge must call every sample right), and on one that
+// ignores its label (so conditional accuracy falls to chance).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Decoder } from '../src/index.ts';
+import { writeModel } from '../src/format/write.ts';
+import { loadDataset } from '../src/data/datasets.ts';
+import { generationQuality, judgeAgreement } from '../src/train/generation-quality.ts';
+
+const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? fileURLToPath(new URL('../../shared/data/mnist', import.meta.url));
+const judge = await Decoder.load(readFileSync(new URL('./fixtures/judge.evae', import.meta.url)));
+const { test } = await loadDataset('mnist', { dir: mnistDir });
+
+/** latent (1 value, weight 0) + one-hot label -> dense 784: row d of the kernel is the template for label d. */
+async function templateDecoder(templateFor: (label: number) => number): Promise<Decoder> {
+  const kernel = new Float32Array(11 * 784);
+  for (let d = 0; d < 10; d++) {
+    const index = test.labels.findIndex((l) => l === templateFor(d));
+    kernel.set(test.images.subarray(index * 784, (index + 1) * 784), (1 + d) * 784);
+  }
+  const bytes = writeModel({
+    meta: { latentSize: 1, conditioning: { classes: 10, joinsAt: 0 }, output: { shape: [28, 28, 1], range: [0, 1] }, dtype: 'f32' },
+    layers: [{ type: 'concatenate', labelFirst: false }, { type: 'dense', units: 784, activation: 'linear', kernel: 0, bias: 1 }, { type: 'reshape', shape: [28, 28, 1] }],
+    tensors: [{ dtype: 'f32', shape: [11, 784], data: kernel }, { dtype: 'f32', shape: [784], data: new Float32Array(784) }],
+  });
+  return Decoder.load(bytes);
+}
+
+describe('generation quality by the judge', () => {
+  it('scores a decoder that draws the requested digit at 100%', async () => {
+    const quality = generationQuality(await templateDecoder((d) => d), judge, { perClass: 20 });
+    assert.equal(quality.samples, 200);
+    assert.equal(quality.conditionalAccuracy, 1);
+    assert.deepEqual(quality.perClassAccuracy, new Array(10).fill(1));
+    assert.ok(quality.confidentShare > 0.8);
+  });
+
+  it('scores a decoder that always draws a 3 at chance, and tells two decoders apart', async () => {
+    const threes = await templateDecoder(() => 3);
+    const quality = generationQuality(threes, judge, { perClass: 20 });
+    assert.equal(quality.conditionalAccuracy, 0.1);
+    assert.equal(quality.perClassAccuracy![3], 1);
+    assert.equal(judgeAgreement(threes, threes, judge, { perClass: 20 }), 1);
+    assert.equal(judgeAgreement(threes, await templateDecoder((d) => d), judge, { perClass: 20 }), 0.1);
+  });
+});
