@@ -8,7 +8,6 @@ import { InputError } from '../../errors.ts';
 import type { PresetConfig } from '../preset.ts';
 import { hashSeed, permutation } from '../random.ts';
 
-export const PIXELS = 784;
 export const CLASSES = 10;
 /** The shape every preset's decoder output is viewed as in the exported file. */
 export const IMAGE_SHAPE = [28, 28, 1];
