@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
-import { EdgeVaeError, InputError } from '../errors.ts';
+import { EdgeVaeError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { defaultModelPath, isDirectory, packageRoot, readInput, writeAtomic } from '../node/files.ts';
+import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../node/png.ts';
 
@@ -30,10 +30,8 @@ const pngPath = (value: string) => {
   return value;
 };
 
-async function loadDecoder(path: string | undefined): Promise<Decoder> {
-  const file = path ?? defaultModelPath();
-  if (!file) throw new InputError('no --model given, and this package ships no default model');
-  return Decoder.load(await readInput(file, 'model file'));
+async function loadDecoder(model: string | undefined): Promise<Decoder> {
+  return Decoder.load(await readInput(resolveModel(model), 'model file'));
 }
 
 async function writeGrid(decoder: Decoder, samples: Float32Array, out: string, columns?: number): Promise<void> {
@@ -50,7 +48,7 @@ const program = new Command('edgevae')
 program
   .command('info')
   .description('describe a model file: its shapes, layers, metadata and memory needs')
-  .argument('<file>', 'an edgevae model file')
+  .argument('<file>', 'an edgevae model file, or a shipped model\'s name')
   .option('--json', 'print the description as JSON')
   .action(async (file: string, options: { json?: boolean }) => {
     const decoder = await loadDecoder(file);
@@ -76,7 +74,7 @@ program
 program
   .command('sample')
   .description('decode random latents and write a PNG grid')
-  .option('--model <file>', 'an edgevae model file (default: the shipped model)')
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .option('--n <count>', 'number of samples', integer(1, 4096), 64)
   .option('--seed <seed>', 'seed of the latent draws (same seed, same image)', integer(0, Number.MAX_SAFE_INTEGER), 1)
   .option('--label <class>', 'class to generate, for conditional models (default: all classes in turn)', integer(0, 65535))
@@ -92,7 +90,7 @@ program
 program
   .command('traverse')
   .description('walk one latent dimension and write the decoded images as a PNG strip')
-  .option('--model <file>', 'an edgevae model file (default: the shipped model)')
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .requiredOption('--dim <index>', 'latent dimension to vary', integer(0, 65535))
   .option('--from <value>', 'start of the walk', number, -2.5)
   .option('--to <value>', 'end of the walk', number, 2.5)
@@ -156,7 +154,7 @@ program
 program
   .command('evaluate')
   .description('judge generated digits: conditional accuracy, confident share, and agreement between two files of a model')
-  .option('--model <file>', 'an edgevae model file (default: the shipped model)')
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .option('--judge <file>', 'the judge classifier (default: the one kept in test/fixtures/judge.evae)')
   .option('--compare <file>', 'another file of the same model (e.g. f32 vs int8): report how often the judge agrees')
   .option('--per-class <n>', 'samples per digit (10x this for unconditional models)', integer(1, 100000), 100)

@@ -1,6 +1,6 @@
 /** Node file helpers (CLI and training): reading inputs with clear errors, writing outputs atomically. */
 import { readFile, rename, stat, writeFile, unlink } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
@@ -31,10 +31,27 @@ export function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-/** The model shipped with the package that commands use when no --model is given, if there is one. */
-export function defaultModelPath(): string | undefined {
-  const path = join(packageRoot(), 'models', 'default.evae');
-  return existsSync(path) ? path : undefined;
+/** The models shipped in the package's models/ folder, by name (models/NAME.evae). */
+export function shippedModels(): string[] {
+  const dir = join(packageRoot(), 'models');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.evae')).map((f) => f.slice(0, -'.evae'.length)).sort() : [];
+}
+
+/** The shipped model commands use when given no --model. */
+export const DEFAULT_MODEL = 'cvae';
+
+/**
+ * Resolves a --model value: an existing file, else the name of a shipped model (e.g. "aae"); with no
+ * value, the default shipped model.
+ */
+export function resolveModel(value: string | undefined): string {
+  const name = value ?? DEFAULT_MODEL;
+  if (value !== undefined && existsSync(value)) return value;
+  const shipped = join(packageRoot(), 'models', `${name}.evae`);
+  if (existsSync(shipped)) return shipped;
+  const available = shippedModels();
+  const list = available.length ? `shipped models: ${available.join(', ')}` : 'this package ships no models';
+  throw new InputError(value === undefined ? `no --model given and no default model (${DEFAULT_MODEL}); ${list}` : `model file ${value} does not exist (and it is not a shipped model name; ${list})`);
 }
 
 export async function isDirectory(path: string): Promise<boolean> {
