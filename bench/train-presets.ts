@@ -1,0 +1,60 @@
+/**
+ * Training throughput of every preset on every TensorFlow.js backend present: samples/s over a few
+ * steps of each preset's own training step (forward, backward, all its optimizers) at its default
+ * batch, on real MNIST, after two warm-up steps.
+ *
+ * Run: node --import tsx bench/train-presets.ts --data DIR [--backends wasm,cpu] [--presets cvae,ae] [--steps 5]
+ * Results: bench/results/<date>-<host>-train.json
+ */
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDataset } from '../src/data/datasets.ts';
+import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
+import { PRESETS } from '../src/train/presets/index.ts';
+import { createRun, train } from '../src/train/trainer.ts';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    backends: { type: 'string', default: 'wasm,cpu' },
+    presets: { type: 'string', default: Object.keys(PRESETS).join(',') },
+    steps: { type: 'string', default: '5' },
+  },
+});
+const WARM_UP = 2;
+const steps = Number(values.steps);
+const data = await loadDataset('mnist', { dir: values.data });
+const results: { preset: string; backend: string; batch: number; samplesPerSecond: number; secondsPerStep: number; steps: number }[] = [];
+const root = mkdtempSync(join(tmpdir(), 'edgevae-bench-'));
+try {
+  for (const choice of values.backends.split(',') as BackendChoice[]) {
+    const { description } = await selectBackend(choice);
+    for (const name of values.presets.split(',')) {
+      const preset = PRESETS[name];
+      const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
+      const times: number[] = [];
+      let last = performance.now();
+      await train({
+        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: WARM_UP + steps,
+        onProgress: () => {
+          const now = performance.now();
+          times.push(now - last);
+          last = now;
+        },
+      });
+      const measured = times.slice(WARM_UP);
+      const secondsPerStep = measured.reduce((a, b) => a + b, 0) / measured.length / 1000;
+      const entry = { preset: name, backend: choice, batch: run.config.batchSize, samplesPerSecond: run.config.batchSize / secondsPerStep, secondsPerStep, steps: measured.length };
+      results.push(entry);
+      console.log(`${name.padEnd(15)} ${description}: ${entry.samplesPerSecond.toFixed(1)} samples/s (${secondsPerStep.toFixed(2)} s/step of ${entry.batch})`);
+    }
+  }
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/${new Date().toISOString().slice(0, 10)}-${hostname()}-train.json`;
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), host: hostname(), node: process.version, results }, null, 2) + '\n');
+console.log(`wrote ${file}`);
