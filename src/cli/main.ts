@@ -133,7 +133,9 @@ program
   .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
   .action(async (source: string, o: { dtype: string; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
-    // Loaded lazily: TensorFlow.js is only needed here, not for sampling.
+    // Loaded lazily: TensorFlow.js is only needed here, not for sampling. Reading weights needs no fast backend.
+    const { selectBackend } = await import('../train/backend.ts');
+    await selectBackend('cpu');
     let bytes: Uint8Array;
     if ((await isDirectory(source)) && existsSync(join(source, 'config.json'))) {
       const { exportRun } = await import('../train/export-run.ts');

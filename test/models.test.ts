@@ -1,0 +1,47 @@
+// The models shipped in models/: they load, say where they came from, and the default cvae draws the
+// digits it is asked for, as the independent judge classifier sees them (acceptance: >= 90% on 1000
+// samples, 100 per digit; its int8 and f32 versions agree on >= 99% of samples).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Decoder } from '../src/index.ts';
+import { generationQuality, judgeAgreement } from '../src/train/generation-quality.ts';
+
+const load = async (url: URL) => Decoder.load(readFileSync(url));
+const judge = await load(new URL('./fixtures/judge.evae', import.meta.url));
+const shipped = readdirSync(new URL('../models/', import.meta.url)).filter((f) => f.endsWith('.evae'));
+
+describe('shipped models', () => {
+  it('ship the default cvae and the aae decoder', () => {
+    for (const name of ['cvae.evae', 'aae.evae']) assert.ok(shipped.includes(name), `models/${name}`);
+  });
+
+  for (const file of shipped) {
+    it(`${file} loads and records its preset, dataset and test metrics`, async () => {
+      const decoder = await load(new URL(`../models/${file}`, import.meta.url));
+      const { meta } = decoder.info;
+      assert.equal(meta.preset, file.replace(/\.evae$/, ''));
+      assert.equal(meta.dataset, 'mnist');
+      assert.ok(meta.metrics && Object.keys(meta.metrics).length > 0, 'test metrics in the metadata');
+      assert.deepEqual(decoder.info.outputShape, [28, 28, 1]);
+      const pixels = decoder.sample(16, { seed: 1 });
+      assert.ok(pixels.every((v) => v >= 0 && v <= 1));
+    });
+  }
+
+  it('cvae draws the requested digit: judge accuracy >= 90% on 1000 samples', async () => {
+    const cvae = await load(new URL('../models/cvae.evae', import.meta.url));
+    const quality = generationQuality(cvae, judge, { perClass: 100, seed: 1 });
+    assert.equal(quality.samples, 1000);
+    assert.ok(quality.conditionalAccuracy! >= 0.9, `conditional accuracy ${quality.conditionalAccuracy}`);
+  });
+
+  it('cvae int8 and f32 agree on the judge label for >= 99% of samples', async () => {
+    const int8 = await load(new URL('../models/cvae.evae', import.meta.url));
+    const f32 = await load(new URL('./fixtures/cvae-f32.evae', import.meta.url));
+    assert.equal(int8.info.dtype, 'i8');
+    assert.equal(f32.info.dtype, 'f32');
+    const agreement = judgeAgreement(int8, f32, judge, { perClass: 100, seed: 1 });
+    assert.ok(agreement >= 0.99, `agreement ${agreement}`);
+  });
+});
