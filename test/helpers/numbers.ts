@@ -1,16 +1,8 @@
 /** Seeded random test inputs and numeric comparisons. Plain TypeScript: no TensorFlow.js, so runtime tests can use it. */
 
-/** mulberry32: a tiny seeded PRNG, so every test input is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/train/seeded.ts';
+
+export { seededRandom };
 
 /** Standard-normal samples (Box-Muller), like the latent codes a VAE decoder is fed. */
 export function normalSamples(random: () => number, count: number): number[] {
