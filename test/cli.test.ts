@@ -80,6 +80,18 @@ describe('edgevae CLI', () => {
     assert.equal(decode(readFileSync(out)).width, 3 * 19 + 1);
   });
 
+  it('export --format onnx converts an edgevae file that onnxruntime loads', async () => {
+    const out = join(dir, 'conditional.onnx');
+    const result = edgevae('export', conditional, '--format', 'onnx', '--out', out);
+    assert.equal(result.code, 0, result.stderr);
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(readFileSync(out));
+    assert.deepEqual([...session.inputNames].sort(), ['label', 'z']);
+    assert.deepEqual([...session.outputNames], ['x']);
+    const refused = edgevae('export', conditional, '--out', join(dir, 'again.evae'));
+    assert.match(refused.stderr, /already an edgevae model file: add --format onnx/);
+  });
+
   it('bad flags and files give a clear one-line error', () => {
     const cases: [string[], RegExp][] = [
       [['sample', '--model', join(dir, 'missing.evae'), '--out', join(dir, 'x.png')], /model file .*missing\.evae does not exist/],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
-import { EdgeVaeError } from '../errors.ts';
+import { EdgeVaeError, InputError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
@@ -123,35 +123,52 @@ program
 
 program
   .command('export')
-  .description('write a decoder in the edgevae format, from a training run folder or a saved TensorFlow.js model')
-  .argument('<source>', 'a run folder (runs/<preset>/<time>), or a TensorFlow.js model.json (or its folder)')
-  .addOption(new Option('--dtype <dtype>', 'weight type').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
+  .description('write a decoder in the edgevae format (or as ONNX), from a training run folder, a saved TensorFlow.js model, or (for ONNX) an edgevae model file')
+  .argument('<source>', 'a run folder (runs/<preset>/<time>), a TensorFlow.js model.json (or its folder), or an .evae file (with --format onnx)')
+  .addOption(new Option('--dtype <dtype>', 'weight type (ONNX: int8 stores int8 kernels with DequantizeLinear, f32/f16 store f32)').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
+  .addOption(new Option('--format <format>', 'what to write: an edgevae model file, or an ONNX model').choices(['evae', 'onnx']).default('evae'))
+  .option('--opset <n>', 'ONNX opset, 13..23 (with --format onnx; default 13)', integer(13, 23))
   .requiredOption('--out <file>', 'where to write the model file')
   .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs (model.json only)')
   .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1 (model.json only)', (v: string) => v.split(',').map(integer(1, 1 << 24)))
   .option('--preset <name>', 'preset name to record in the metadata (model.json only)')
   .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
-  .action(async (source: string, o: { dtype: string; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
+  .action(async (source: string, o: { dtype: string; format: 'evae' | 'onnx'; opset?: number; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
-    // Loaded lazily: TensorFlow.js is only needed here, not for sampling. Reading weights needs no fast backend.
-    const { selectBackend } = await import('../train/backend.ts');
-    await selectBackend('cpu');
-    let bytes: Uint8Array;
-    if ((await isDirectory(source)) && existsSync(join(source, 'config.json'))) {
-      const { exportRun } = await import('../train/export-run.ts');
-      bytes = await exportRun(source, dtype);
-    } else {
-      const { exportModel, loadSavedModel } = await import('../export/index.ts');
-      const meta = {
-        ...(o.preset ? { preset: o.preset } : {}),
-        ...(o.dataset ? { dataset: o.dataset } : {}),
-        ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
-      };
-      bytes = exportModel(await loadSavedModel(source), { dtype, labelInput: o.labelInput, meta });
+    const bytes = await exportSource(source, dtype, o);
+    if (o.format === 'onnx') {
+      const { exportOnnx } = await import('../export/onnx.ts');
+      const weights = dtype === 'i8' ? 'i8' : 'f32';
+      const onnxBytes = exportOnnx(bytes, { opset: o.opset, weights });
+      await writeAtomic(o.out, onnxBytes);
+      console.log(`wrote ${o.out} (${onnxBytes.length} bytes, ONNX opset ${o.opset ?? 13}, ${weights} weights)`);
+      return;
     }
     await writeAtomic(o.out, bytes);
     console.log(`wrote ${o.out} (${bytes.length} bytes, ${dtype} weights)`);
   });
+
+/** The edgevae file for an export's source: an .evae file as it is (ONNX only), a run folder, or a TensorFlow.js model. */
+async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: { format: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }): Promise<Uint8Array> {
+  if (!(await isDirectory(source)) && source.toLowerCase().endsWith('.evae')) {
+    if (o.format !== 'onnx') throw new InputError(`${source} is already an edgevae model file: add --format onnx to convert it to ONNX`);
+    return readInput(source, 'model file');
+  }
+  // Loaded lazily: TensorFlow.js is only needed here, not for sampling. Reading weights needs no fast backend.
+  const { selectBackend } = await import('../train/backend.ts');
+  await selectBackend('cpu');
+  if ((await isDirectory(source)) && existsSync(join(source, 'config.json'))) {
+    const { exportRun } = await import('../train/export-run.ts');
+    return exportRun(source, dtype);
+  }
+  const { exportModel, loadSavedModel } = await import('../export/index.ts');
+  const meta = {
+    ...(o.preset ? { preset: o.preset } : {}),
+    ...(o.dataset ? { dataset: o.dataset } : {}),
+    ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
+  };
+  return exportModel(await loadSavedModel(source), { dtype, labelInput: o.labelInput, meta });
+}
 
 program
   .command('evaluate')

@@ -1,0 +1,370 @@
+/**
+ * Converts an edgevae model file into an ONNX model (a serialized ModelProto), so a decoder can be run
+ * by ONNX Runtime or any other ONNX consumer, and so the wasm runtime can be benchmarked against them.
+ *
+ * The ONNX graph computes exactly what `Decoder.decode` computes:
+ * - input `z`: float [N, latentSize], the latent vectors; `N` is a dynamic batch dimension.
+ * - input `label` (conditional decoders only): float [N, classes], the class label **one-hot encoded**
+ *   (1 at the class index, 0 elsewhere), where `Decoder.decode` takes the integer class. It is joined
+ *   to the activations by a Concat, before or after them as the file's `concatenate` layer says.
+ * - output `x`: float [N, ...meta.output.shape], in the same layout as our runtime (NHWC for images).
+ *
+ * Layers map to ONNX operators: dense to Gemm (2-D input) or MatMul + Add; conv2d to Conv and
+ * conv2dTranspose to ConvTranspose, computed in NCHW with explicit pads (and output_padding) that
+ * reproduce TensorFlow.js's 'same'/'valid' sizes exactly; the activations stay in NCHW through
+ * consecutive convolutions and go back to NHWC (one Transpose) before anything that depends on the
+ * element order (reshape, flatten, dense, the output). Activations map to Relu, LeakyRelu, Sigmoid, Tanh.
+ *
+ * Weights are f32 initializers by default (f16 and int8 files are widened/dequantized, so ONNX sees the
+ * same values our runtime uses). With `weights: 'i8'` the kernels are stored as int8 initializers with
+ * one scale per output channel, each dequantized by a DequantizeLinear node (per-axis, opset 13+)
+ * feeding its Gemm/MatMul/Conv: int8 files keep their own values and scales, f32/f16 files are
+ * quantized here exactly as `exportModel` would quantize them. Biases are always f32. (onnxruntime's
+ * default optimizations turn DequantizeLinear -> Gemm/MatMul into MatMulNBits, which by default also
+ * quantizes the activations, about 1e-3 off; session config `session.qdq_matmulnbits_accuracy_level`
+ * "1" keeps it in f32, the arithmetic the graph describes.)
+ *
+ * The model's metadata header is kept as JSON in `metadata_props` under the key "edgevae".
+ */
+import onnxProto from 'onnx-proto';
+import { InputError, UnsupportedError } from '../errors.ts';
+import { quantizeInt8PerChannel } from '../format/int8.ts';
+import { convGeometry, readModel, tensorData, type ParsedModel } from '../format/read.ts';
+import { outputChannelAxis, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
+import { kernelValues } from '../runtime/reference.ts';
+import { VERSION } from '../version.ts';
+
+const { onnx } = onnxProto;
+type INode = onnxProto.onnx.INodeProto;
+type ITensor = onnxProto.onnx.ITensorProto;
+type IAttribute = onnxProto.onnx.IAttributeProto;
+type IValueInfo = onnxProto.onnx.IValueInfoProto;
+
+export interface OnnxExportOptions {
+  /** The ai.onnx opset to target, 13..23 (default 13). The IR version is the one released with it. */
+  opset?: number;
+  /**
+   * How kernels are stored: 'f32' (default) as float initializers; 'i8' as int8 initializers with
+   * per-output-channel scales, dequantized in the graph by DequantizeLinear.
+   */
+  weights?: 'f32' | 'i8';
+}
+
+/** The IR version that shipped with each ai.onnx opset (ONNX 1.8 .. 1.18). */
+const IR_VERSION_FOR_OPSET: Record<number, number> = {
+  13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11,
+};
+export const ONNX_OPSETS = { min: 13, max: 23, default: 13 } as const;
+
+/** Names of the graph's inputs and output. */
+export const ONNX_NAMES = { latent: 'z', label: 'label', output: 'x' } as const;
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT8 = onnx.TensorProto.DataType.INT8;
+const INT64 = onnx.TensorProto.DataType.INT64;
+const A = onnx.AttributeProto.AttributeType;
+
+const attr = {
+  int: (name: string, i: number): IAttribute => ({ name, type: A.INT, i }),
+  ints: (name: string, ints: number[]): IAttribute => ({ name, type: A.INTS, ints }),
+  float: (name: string, f: number): IAttribute => ({ name, type: A.FLOAT, f }),
+};
+
+/** NHWC <-> NCHW permutations of a batched rank-4 tensor. */
+const TO_NCHW = [0, 3, 1, 2];
+const TO_NHWC = [0, 2, 3, 1];
+/** TF.js kernel [kh, kw, in, out] (conv2d) or [kh, kw, out, in] (conv2dTranspose) to ONNX's [out, in, kh, kw] / [in, out, kh, kw]. */
+const KERNEL_TO_ONNX = [3, 2, 0, 1];
+
+/** Converts an edgevae model (the file's bytes, or a model already parsed by readModel) to ONNX bytes. */
+export function exportOnnx(model: Uint8Array | ArrayBuffer | ParsedModel, options: OnnxExportOptions = {}): Uint8Array {
+  const parsed = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
+  if (!parsed || !Array.isArray((parsed as ParsedModel).steps) || !(parsed as ParsedModel).header) {
+    throw new InputError('exportOnnx takes a model file (Uint8Array) or a ParsedModel from readModel');
+  }
+  const opset = options.opset ?? ONNX_OPSETS.default;
+  if (!Number.isInteger(opset) || IR_VERSION_FOR_OPSET[opset] === undefined) {
+    throw new InputError(`opset must be an integer in ${ONNX_OPSETS.min}..${ONNX_OPSETS.max}, got ${JSON.stringify(options.opset)}`);
+  }
+  const weights = options.weights ?? 'f32';
+  if (weights !== 'f32' && weights !== 'i8') throw new InputError(`weights must be 'f32' or 'i8', got ${JSON.stringify(options.weights)}`);
+
+  const graph = new GraphBuilder(parsed, weights);
+  graph.build();
+  const { meta } = parsed.header;
+  const proto: onnxProto.onnx.IModelProto = {
+    irVersion: IR_VERSION_FOR_OPSET[opset],
+    opsetImport: [{ domain: '', version: opset }],
+    producerName: 'edgevae',
+    producerVersion: VERSION,
+    modelVersion: 1,
+    docString: graph.docString(),
+    graph: {
+      name: 'edgevae_decoder',
+      node: graph.nodes,
+      initializer: graph.initializers,
+      input: graph.inputs,
+      output: graph.outputs,
+    },
+    metadataProps: [{ key: 'edgevae', value: JSON.stringify(meta) }],
+  };
+  // A copy into a buffer of its own: protobufjs may hand back a view into a shared Node Buffer pool.
+  return new Uint8Array(onnx.ModelProto.encode(proto).finish());
+}
+
+/** Emits the nodes and initializers for the layers of one model, tracking the layout of the running activation. */
+class GraphBuilder {
+  readonly nodes: INode[] = [];
+  readonly initializers: ITensor[] = [];
+  readonly inputs: IValueInfo[] = [];
+  readonly outputs: IValueInfo[] = [];
+  /** Name of the tensor holding the running activation, [N, ...shape]. */
+  private current: string = ONNX_NAMES.latent;
+  /** Whether the running rank-4 activation is NCHW (after a convolution) rather than our NHWC. */
+  private nchw = false;
+  private prefix = '';
+  private readonly names = new Set<string>();
+
+  private readonly model: ParsedModel;
+  private readonly weights: 'f32' | 'i8';
+
+  constructor(model: ParsedModel, weights: 'f32' | 'i8') {
+    this.model = model;
+    this.weights = weights;
+  }
+
+  build(): void {
+    const { meta } = this.model.header;
+    this.inputs.push(valueInfo(ONNX_NAMES.latent, [meta.latentSize], `latent vectors, float [N, ${meta.latentSize}]`));
+    if (meta.conditioning) {
+      const c = meta.conditioning.classes;
+      this.inputs.push(valueInfo(ONNX_NAMES.label, [c], `class labels one-hot encoded, float [N, ${c}]: 1 at the class index, 0 elsewhere`));
+    }
+    for (const step of this.model.steps) {
+      const { index, layer, inShape, outShape } = step;
+      this.prefix = `l${index}_${sanitize(layer.name ?? layer.type)}`;
+      switch (layer.type) {
+        case 'dense':
+          this.dense(layer, inShape);
+          this.activation(layer.activation, layer.alpha);
+          break;
+        case 'conv2d':
+        case 'conv2dTranspose':
+          this.conv(layer, inShape, outShape);
+          this.activation(layer.activation, layer.alpha);
+          break;
+        case 'reshape':
+          this.reshape(inShape, outShape);
+          break;
+        case 'flatten':
+          this.toNhwc();
+          if (inShape.length > 1) this.current = this.node('Flatten', [this.current], [attr.int('axis', 1)]);
+          break;
+        case 'concatenate': {
+          const inputs = layer.labelFirst ? [ONNX_NAMES.label, this.current] : [this.current, ONNX_NAMES.label];
+          this.current = this.node('Concat', inputs, [attr.int('axis', 1)]);
+          break;
+        }
+        case 'activation':
+          this.activation(layer.activation, layer.alpha);
+          break;
+      }
+    }
+    this.toNhwc();
+    const producer = this.nodes.find((n) => n.output![0] === this.current);
+    if (producer) producer.output = [ONNX_NAMES.output];
+    else this.nodes.push({ name: 'output', opType: 'Identity', input: [this.current], output: [ONNX_NAMES.output] });
+    const shape = meta.output.shape;
+    this.outputs.push(valueInfo(ONNX_NAMES.output, shape, `decoded samples, float [N, ${shape.join(', ')}]${shape.length === 3 ? ' (NHWC)' : ''}, in [${meta.output.range.join(', ')}]`));
+  }
+
+  docString(): string {
+    const { meta } = this.model.header;
+    const label = meta.conditioning ? ` and "label" (float [N, ${meta.conditioning.classes}], one-hot)` : '';
+    return `edgevae decoder: inputs "z" (float [N, ${meta.latentSize}])${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.`;
+  }
+
+  /** Adds a node with one output, named after the current layer and op; returns the output's name. */
+  private node(opType: string, input: string[], attribute: IAttribute[] = []): string {
+    let name = `${this.prefix}/${opType}`;
+    for (let i = 1; this.names.has(name); i++) name = `${this.prefix}/${opType}_${i}`;
+    this.names.add(name);
+    this.nodes.push({ name, opType, input, output: [name], ...(attribute.length ? { attribute } : {}) });
+    return name;
+  }
+
+  private initializer(suffix: string, tensor: Omit<ITensor, 'name'>): string {
+    const name = `${this.prefix}.${suffix}`;
+    this.initializers.push({ name, ...tensor });
+    return name;
+  }
+
+  private floats(suffix: string, dims: number[], data: Float32Array): string {
+    return this.initializer(suffix, { dims, dataType: FLOAT, rawData: bytesOf(data) });
+  }
+
+  private toNhwc(): void {
+    if (!this.nchw) return;
+    this.current = this.node('Transpose', [this.current], [attr.ints('perm', TO_NHWC)]);
+    this.nchw = false;
+  }
+
+  private toNchw(): void {
+    if (this.nchw) return;
+    this.current = this.node('Transpose', [this.current], [attr.ints('perm', TO_NCHW)]);
+    this.nchw = true;
+  }
+
+  /**
+   * A kernel as an ONNX tensor name: f32 values permuted by `perm` to ONNX's layout, or (weights 'i8')
+   * int8 values and scales dequantized along `onnxAxis`, the output-channel axis after the permutation.
+   */
+  private kernel(layer: DenseLayer | ConvLayer, perm: number[] | null, onnxAxis: number): string {
+    const tfShape = this.model.header.tensors[layer.kernel].shape;
+    const dims = perm ? perm.map((p) => tfShape[p]) : tfShape;
+    if (this.weights === 'f32') {
+      const values = kernelValues(this.model, layer);
+      return this.floats('kernel', dims, perm ? permute(values, tfShape, perm) : values);
+    }
+    let q: Int8Array;
+    let scales: Float32Array;
+    if (layer.scale !== undefined) {
+      q = tensorData(this.model, layer.kernel) as Int8Array;
+      scales = Float32Array.from(tensorData(this.model, layer.scale) as Float32Array);
+    } else {
+      ({ q, scales } = quantizeInt8PerChannel(kernelValues(this.model, layer), tfShape, outputChannelAxis(layer.type)));
+    }
+    const qName = this.initializer('kernel_q', { dims, dataType: INT8, rawData: bytesOf(perm ? permute(q, tfShape, perm) : Int8Array.from(q)) });
+    const scaleName = this.floats('kernel_scale', [scales.length], scales);
+    const zeroName = this.initializer('kernel_zero_point', { dims: [scales.length], dataType: INT8, rawData: new Uint8Array(scales.length) });
+    return this.node('DequantizeLinear', [qName, scaleName, zeroName], [attr.int('axis', onnxAxis)]);
+  }
+
+  private bias(layer: DenseLayer | ConvLayer): string {
+    const b = tensorData(this.model, layer.bias) as Float32Array;
+    return this.floats('bias', [b.length], Float32Array.from(b));
+  }
+
+  private dense(layer: DenseLayer, inShape: number[]): void {
+    this.toNhwc();
+    const w = this.kernel(layer, null, 1);
+    const b = this.bias(layer);
+    if (inShape.length === 1) {
+      this.current = this.node('Gemm', [this.current, w, b]);
+    } else {
+      // Over the last axis of [N, ..., K]: MatMul broadcasts the [K, units] kernel, Add the bias.
+      this.current = this.node('Add', [this.node('MatMul', [this.current, w]), b]);
+    }
+  }
+
+  private conv(layer: ConvLayer, inShape: number[], outShape: number[]): void {
+    const g = convGeometry(layer, inShape, outShape);
+    const [kh, kw] = [g.kh, g.kw];
+    const [sh, sw] = [g.sh, g.sw];
+    this.toNchw();
+    // ONNX Conv weights are [out, in, kh, kw] (output channels on axis 0); ConvTranspose [in, out, kh, kw] (axis 1).
+    const w = this.kernel(layer, KERNEL_TO_ONNX, g.transposed ? 1 : 0);
+    const b = this.bias(layer);
+    const attributes: IAttribute[] = [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', [sh, sw])];
+    if (!g.transposed) {
+      // Conv: out = floor((in + before + after - k) / s) + 1. TF.js 'same' puts the odd pixel after.
+      const after = (inLen: number, outLen: number, k: number, s: number, before: number) => Math.max((outLen - 1) * s + k - inLen - before, 0);
+      const padBottom = after(g.H, g.OH, kh, sh, g.padTop);
+      const padRight = after(g.W, g.OW, kw, sw, g.padLeft);
+      const size = (inLen: number, k: number, s: number, total: number) => Math.floor((inLen + total - k) / s) + 1;
+      if (size(g.H, kh, sh, g.padTop + padBottom) !== g.OH || size(g.W, kw, sw, g.padLeft + padRight) !== g.OW) {
+        throw new UnsupportedError(`${this.prefix}: no ONNX Conv padding gives the ${g.OH}x${g.OW} output of this layer`);
+      }
+      attributes.push(attr.ints('pads', [g.padTop, g.padLeft, padBottom, padRight]));
+      this.current = this.node('Conv', [this.current, w, b], attributes);
+    } else {
+      // ConvTranspose: out = s * (in - 1) + k - before - after + output_padding, and input pixel i lands on
+      // i * s + ky - before, as in our scatter. Crop what we do not produce at the end (pads), or append
+      // the rows/columns only the bias reaches (output_padding, always < s for TF.js sizes).
+      const endOf = (inLen: number, outLen: number, k: number, s: number, before: number) => s * (inLen - 1) + k - before - outLen;
+      const cropH = endOf(g.H, g.OH, kh, sh, g.padTop);
+      const cropW = endOf(g.W, g.OW, kw, sw, g.padLeft);
+      const outputPadding = [Math.max(-cropH, 0), Math.max(-cropW, 0)];
+      if (outputPadding[0] >= sh || outputPadding[1] >= sw) {
+        throw new UnsupportedError(`${this.prefix}: no ONNX ConvTranspose padding gives the ${g.OH}x${g.OW} output of this layer`);
+      }
+      attributes.push(attr.ints('pads', [g.padTop, g.padLeft, Math.max(cropH, 0), Math.max(cropW, 0)]));
+      if (outputPadding[0] || outputPadding[1]) attributes.push(attr.ints('output_padding', outputPadding));
+      this.current = this.node('ConvTranspose', [this.current, w, b], attributes);
+    }
+  }
+
+  private reshape(inShape: number[], outShape: number[]): void {
+    this.toNhwc();
+    if (inShape.length === outShape.length && inShape.every((d, i) => d === outShape[i])) return;
+    // 0 copies the batch dimension from the input.
+    const shape = this.initializer('shape', { dims: [outShape.length + 1], dataType: INT64, int64Data: [0, ...outShape] });
+    this.current = this.node('Reshape', [this.current, shape]);
+  }
+
+  private activation(activation: ActivationName, alpha?: number): void {
+    switch (activation) {
+      case 'linear':
+        return;
+      case 'relu':
+        this.current = this.node('Relu', [this.current]);
+        return;
+      case 'leakyRelu':
+        this.current = this.node('LeakyRelu', [this.current], [attr.float('alpha', alpha ?? 0.3)]);
+        return;
+      case 'sigmoid':
+        this.current = this.node('Sigmoid', [this.current]);
+        return;
+      case 'tanh':
+        this.current = this.node('Tanh', [this.current]);
+        return;
+    }
+  }
+}
+
+function valueInfo(name: string, perSample: number[], docString: string): IValueInfo {
+  return {
+    name,
+    docString,
+    type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'N' }, ...perSample.map((d) => ({ dimValue: d }))] } } },
+  };
+}
+
+/** Node and tensor names keep to letters, digits, '_', '.', '-'. */
+function sanitize(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/** The little-endian bytes of a typed array (raw_data is little-endian, as our format and every host we run on). */
+function bytesOf(data: Float32Array | Int8Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A row-major tensor with its axes permuted: result axis i is source axis perm[i]. */
+function permute<T extends Float32Array | Int8Array>(data: T, shape: number[], perm: number[]): T {
+  const rank = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const srcStrides = new Array<number>(rank);
+  for (let i = rank - 1, s = 1; i >= 0; i--) {
+    srcStrides[i] = s;
+    s *= shape[i];
+  }
+  // Stride in the source of each result axis.
+  const strides = perm.map((p) => srcStrides[p]);
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const index = new Array<number>(rank).fill(0);
+  const total = product(shape);
+  let src = 0;
+  for (let i = 0; i < total; i++) {
+    out[i] = data[src];
+    // Advance the result's multi-index (last axis fastest) and the source offset with it.
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      index[axis]++;
+      src += strides[axis];
+      if (index[axis] < outShape[axis]) break;
+      src -= strides[axis] * outShape[axis];
+      index[axis] = 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,266 @@
+// The ONNX exporter (src/export/onnx.ts): every layer type, padding, stride and dtype, exported and run
+// by onnxruntime-node, against our wasm runtime's decode of the same file (and the scalar reference).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { Decoder } from '../src/index.ts';
+import { readModel } from '../src/format/read.ts';
+import { referenceDecode } from '../src/runtime/reference.ts';
+import { exportOnnx, type OnnxExportOptions } from '../src/export/onnx.ts';
+import { InputError } from '../src/errors.ts';
+import { VERSION } from '../src/version.ts';
+import { buildModel, type ModelPlan } from './helpers/random-models.ts';
+import { maxAbsDiff, normalSamples, seededRandom } from './helpers/numbers.ts';
+
+const { onnx } = onnxProto;
+/** Parses ONNX bytes; a decoded graph has all its repeated fields (empty when absent). */
+const decodeOnnx = (bytes: Uint8Array) => {
+  const model = onnx.ModelProto.decode(bytes);
+  return { model, graph: model.graph as onnxProto.onnx.GraphProto };
+};
+const BATCH = 5;
+const TOLERANCE = 1e-5;
+
+const PLANS: Record<string, ModelPlan> = {
+  'dense chain, every activation (Gemm)': {
+    latentSize: 5,
+    layers: [
+      { type: 'dense', units: 13, activation: 'relu' },
+      { type: 'dense', units: 9, activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'dense', units: 17, activation: 'tanh' },
+      { type: 'dense', units: 8, activation: 'linear' },
+      { type: 'activation', activation: 'leakyRelu', alpha: 0.1 },
+      { type: 'dense', units: 12, activation: 'sigmoid' },
+    ],
+    outputShape: [12],
+  },
+  'dense over the last axis of 2-D and 3-D activations (MatMul + Add)': {
+    latentSize: 6,
+    layers: [
+      { type: 'dense', units: 24, activation: 'relu' },
+      { type: 'reshape', shape: [4, 6] },
+      { type: 'dense', units: 5, activation: 'tanh' },
+      { type: 'reshape', shape: [2, 2, 5] },
+      { type: 'conv2d', filters: 3, kernelSize: [2, 2], strides: [1, 1], padding: 'same', activation: 'relu' },
+      { type: 'dense', units: 7, activation: 'linear' },
+      { type: 'conv2d', filters: 4, kernelSize: [1, 1], strides: [1, 1], padding: 'valid', activation: 'sigmoid' },
+      { type: 'flatten' },
+      { type: 'dense', units: 6, activation: 'sigmoid' },
+    ],
+    outputShape: [6],
+  },
+  'conv-vae-like decoder': {
+    latentSize: 8,
+    layers: [
+      { type: 'dense', units: 24, activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'dense', units: 49, activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'reshape', shape: [7, 7, 1] },
+      { type: 'conv2dTranspose', filters: 12, kernelSize: [4, 4], strides: [2, 2], padding: 'same', activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'conv2dTranspose', filters: 11, kernelSize: [4, 4], strides: [1, 1], padding: 'same', activation: 'leakyRelu', alpha: 0.3 },
+      { type: 'flatten' },
+      { type: 'dense', units: 784, activation: 'sigmoid' },
+      { type: 'reshape', shape: [28, 28, 1] },
+    ],
+    outputShape: [28, 28, 1],
+  },
+  'conv2d, same and valid, strides 1 and 2, odd sizes': {
+    latentSize: 7,
+    layers: [
+      { type: 'dense', units: 162, activation: 'relu' },
+      { type: 'reshape', shape: [9, 9, 2] },
+      { type: 'conv2d', filters: 4, kernelSize: [3, 3], strides: [2, 2], padding: 'same', activation: 'relu' }, // 5x5
+      { type: 'conv2d', filters: 5, kernelSize: [4, 4], strides: [1, 1], padding: 'same', activation: 'tanh' }, // 5x5, pads 1 / 2
+      { type: 'conv2d', filters: 3, kernelSize: [2, 4], strides: [2, 1], padding: 'same', activation: 'linear' }, // 3x5
+      { type: 'conv2d', filters: 6, kernelSize: [2, 3], strides: [1, 2], padding: 'valid', activation: 'leakyRelu', alpha: 0.2 }, // 2x2
+      { type: 'conv2d', filters: 2, kernelSize: [1, 1], strides: [2, 2], padding: 'valid', activation: 'sigmoid' }, // 1x1
+    ],
+    outputShape: [1, 1, 2],
+  },
+  'conv2dTranspose, valid k3 s2, asymmetric kernels and strides': {
+    latentSize: 6,
+    layers: [
+      { type: 'dense', units: 30, activation: 'relu' },
+      { type: 'reshape', shape: [3, 5, 2] },
+      { type: 'conv2dTranspose', filters: 3, kernelSize: [3, 3], strides: [2, 2], padding: 'valid', activation: 'relu' }, // 7x11
+      { type: 'conv2dTranspose', filters: 4, kernelSize: [1, 3], strides: [1, 1], padding: 'same', activation: 'tanh' }, // 7x11
+      { type: 'conv2dTranspose', filters: 2, kernelSize: [3, 2], strides: [2, 1], padding: 'same', activation: 'linear' }, // 14x11
+      { type: 'conv2d', filters: 3, kernelSize: [3, 2], strides: [2, 2], padding: 'valid', activation: 'relu' }, // 6x5
+      { type: 'conv2dTranspose', filters: 2, kernelSize: [3, 2], strides: [1, 2], padding: 'valid', activation: 'sigmoid' }, // 8x10
+    ],
+    outputShape: [8, 10, 2],
+  },
+  'conv2dTranspose, kernels smaller than strides (output_padding) and odd same padding': {
+    latentSize: 4,
+    layers: [
+      { type: 'dense', units: 12, activation: 'relu' },
+      { type: 'reshape', shape: [2, 3, 2] },
+      { type: 'conv2dTranspose', filters: 3, kernelSize: [1, 2], strides: [2, 3], padding: 'valid', activation: 'relu' }, // 4x9
+      { type: 'conv2dTranspose', filters: 2, kernelSize: [1, 1], strides: [3, 2], padding: 'same', activation: 'tanh' }, // 12x18
+      { type: 'conv2dTranspose', filters: 3, kernelSize: [3, 5], strides: [2, 3], padding: 'same', activation: 'linear' }, // 24x54
+      { type: 'conv2dTranspose', filters: 1, kernelSize: [4, 4], strides: [1, 1], padding: 'valid', activation: 'sigmoid' }, // 27x57
+    ],
+    outputShape: [27, 57, 1],
+  },
+  'no-op layers only (the output is the latent, through an Identity)': {
+    latentSize: 4,
+    layers: [{ type: 'activation', activation: 'linear' }, { type: 'flatten' }],
+    outputShape: [4],
+  },
+  'conditional, label joined after the latent': {
+    latentSize: 4,
+    classes: 10,
+    layers: [
+      { type: 'concatenate', labelFirst: false },
+      { type: 'dense', units: 20, activation: 'relu' },
+      { type: 'dense', units: 16, activation: 'sigmoid' },
+    ],
+    outputShape: [16],
+  },
+  'conditional, label joined first, mid-network, then convolutions': {
+    latentSize: 3,
+    classes: 4,
+    layers: [
+      { type: 'dense', units: 6, activation: 'relu' },
+      { type: 'concatenate', labelFirst: true },
+      { type: 'dense', units: 18, activation: 'relu' },
+      { type: 'reshape', shape: [3, 3, 2] },
+      { type: 'conv2dTranspose', filters: 2, kernelSize: [4, 4], strides: [2, 2], padding: 'same', activation: 'sigmoid' },
+    ],
+    outputShape: [6, 6, 2],
+  },
+};
+
+interface Inputs {
+  latents: Float32Array;
+  labels?: Int32Array;
+}
+
+function inputsFor(plan: ModelPlan, seed: number): Inputs {
+  const random = seededRandom(seed);
+  const latents = Float32Array.from(normalSamples(random, BATCH * plan.latentSize));
+  const labels = plan.classes ? Int32Array.from({ length: BATCH }, () => Math.floor(random() * plan.classes!)) : undefined;
+  return { latents, labels };
+}
+
+/**
+ * onnxruntime's default (extended) optimizations rewrite DequantizeLinear(int8 per-channel) -> Gemm/MatMul
+ * into MatMulNBits, which by default (accuracy level 4) quantizes the activations to int8 too: about 1e-3
+ * off. Accuracy level 1 keeps its arithmetic in f32, the computation the graph describes.
+ */
+const F32_MATMULNBITS: InferenceSession.SessionOptions = { extra: { session: { qdq_matmulnbits_accuracy_level: '1' } } };
+
+async function runOnnx(onnxBytes: Uint8Array, plan: ModelPlan, { latents, labels }: Inputs, options: InferenceSession.SessionOptions = {}): Promise<Float32Array> {
+  const session = await InferenceSession.create(onnxBytes, options);
+  try {
+    const feeds: Record<string, Tensor> = { z: new Tensor('float32', latents, [BATCH, plan.latentSize]) };
+    if (plan.classes) {
+      const oneHot = new Float32Array(BATCH * plan.classes);
+      labels!.forEach((label, i) => (oneHot[i * plan.classes! + label] = 1));
+      feeds.label = new Tensor('float32', oneHot, [BATCH, plan.classes]);
+    }
+    const { x } = await session.run(feeds);
+    assert.deepEqual(x.dims, [BATCH, ...plan.outputShape]);
+    return x.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Exports `bytes` to ONNX, runs it, and returns the largest differences from our runtime and from the f64 reference. */
+async function compare(bytes: Uint8Array, plan: ModelPlan, options: OnnxExportOptions = {}, ours = bytes, session = F32_MATMULNBITS) {
+  const inputs = inputsFor(plan, 11);
+  const onnxOut = await runOnnx(exportOnnx(bytes, options), plan, inputs, session);
+  const decoder = await Decoder.load(ours);
+  const wasmOut = decoder.decode(inputs.latents, inputs.labels);
+  const reference = referenceDecode(readModel(ours), inputs.latents, inputs.labels);
+  return { runtime: maxAbsDiff(onnxOut, wasmOut), reference: maxAbsDiff(onnxOut, reference) };
+}
+
+describe('ONNX export vs our runtime, run by onnxruntime-node', () => {
+  for (const [name, plan] of Object.entries(PLANS)) {
+    for (const dtype of ['f32', 'f16', 'i8'] as const) {
+      it(`${name} (${dtype} file, f32 ONNX weights)`, async (t) => {
+        const diff = await compare(buildModel({ ...plan, dtype, seed: 7 }), plan);
+        t.diagnostic(`max |onnx - runtime| ${diff.runtime.toExponential(2)}, |onnx - reference| ${diff.reference.toExponential(2)}`);
+        assert.ok(diff.runtime <= TOLERANCE, `max abs diff ${diff.runtime} from our runtime`);
+        assert.ok(diff.reference <= TOLERANCE, `max abs diff ${diff.reference} from the reference`);
+      });
+    }
+    it(`${name} (int8 ONNX weights with DequantizeLinear)`, async (t) => {
+      // From the i8 file: its own q and scales. From the f32 file: quantized at export, as our i8 export does.
+      const i8 = buildModel({ ...plan, dtype: 'i8', seed: 7 });
+      const fromI8 = await compare(i8, plan, { weights: 'i8' });
+      const fromF32 = await compare(buildModel({ ...plan, dtype: 'f32', seed: 7 }), plan, { weights: 'i8' }, i8);
+      // With onnxruntime's default session options, MatMulNBits may quantize activations: close, not exact.
+      const ortDefaults = await compare(i8, plan, { weights: 'i8' }, i8, {});
+      t.diagnostic(`max |onnx - runtime(i8)|: from the i8 file ${fromI8.runtime.toExponential(2)}, from the f32 file ${fromF32.runtime.toExponential(2)}, onnxruntime defaults ${ortDefaults.runtime.toExponential(2)}`);
+      assert.ok(fromI8.runtime <= TOLERANCE, `max abs diff ${fromI8.runtime} (from the i8 file)`);
+      assert.ok(fromF32.runtime <= TOLERANCE, `max abs diff ${fromF32.runtime} (from the f32 file)`);
+      assert.ok(ortDefaults.runtime <= 0.05, `max abs diff ${ortDefaults.runtime} with onnxruntime's default options`);
+    });
+  }
+
+  it('runs under newer opsets too', async (t) => {
+    const plan = PLANS['conditional, label joined first, mid-network, then convolutions'];
+    const bytes = buildModel({ ...plan, seed: 3 });
+    for (const opset of [13, 17, 21, 23]) {
+      for (const weights of ['f32', 'i8'] as const) {
+        const diff = await compare(bytes, plan, { opset, weights }, weights === 'i8' ? buildModel({ ...plan, dtype: 'i8', seed: 3 }) : bytes);
+        t.diagnostic(`opset ${opset} ${weights}: ${diff.runtime.toExponential(2)}`);
+        assert.ok(diff.runtime <= TOLERANCE, `opset ${opset} ${weights}: max abs diff ${diff.runtime}`);
+      }
+    }
+  });
+});
+
+describe('ONNX model structure', () => {
+  it('declares the inputs, output, versions and metadata', async () => {
+    const plan = PLANS['conditional, label joined first, mid-network, then convolutions'];
+    const bytes = buildModel({ ...plan, dtype: 'f16', seed: 5 });
+    const exported = exportOnnx(readModel(bytes), { opset: 17 });
+    assert.equal(Object.getPrototypeOf(exported), Uint8Array.prototype);
+    const { model, graph } = decodeOnnx(exported);
+    assert.equal(model.producerName, 'edgevae');
+    assert.equal(model.producerVersion, VERSION);
+    assert.equal(Number(model.irVersion), 8);
+    assert.deepEqual(model.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', 17]]);
+    const meta = JSON.parse(model.metadataProps.find((p) => p.key === 'edgevae')!.value!);
+    assert.deepEqual(meta, readModel(bytes).header.meta);
+    const dims = (v: onnxProto.onnx.IValueInfoProto) => v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+    assert.deepEqual(graph.input.map((v) => [v.name, dims(v)]), [['z', ['N', 3]], ['label', ['N', 4]]]);
+    assert.deepEqual(graph.output.map((v) => [v.name, dims(v)]), [['x', ['N', 6, 6, 2]]]);
+    // f16 weights are widened: every float initializer is f32, none is f16.
+    assert.ok(graph.initializer.every((t) => t.dataType === onnx.TensorProto.DataType.FLOAT || t.dataType === onnx.TensorProto.DataType.INT64));
+    // One transpose into NCHW for the convolution and one back out to NHWC.
+    assert.deepEqual(graph.node.map((n) => n.opType), ['Gemm', 'Relu', 'Concat', 'Gemm', 'Relu', 'Reshape', 'Transpose', 'ConvTranspose', 'Sigmoid', 'Transpose']);
+    const session = await InferenceSession.create(exported);
+    assert.deepEqual([session.inputNames, session.outputNames], [['z', 'label'], ['x']]);
+    await session.release();
+  });
+
+  it('keeps consecutive convolutions in NCHW: one transpose in, one out', () => {
+    const plan = PLANS['conv-vae-like decoder'];
+    const { graph } = decodeOnnx(exportOnnx(buildModel({ ...plan, seed: 1 })));
+    const ops = graph.node.map((n) => n.opType);
+    assert.deepEqual(ops.filter((op) => op === 'Transpose').length, 2);
+    assert.deepEqual(ops.slice(ops.indexOf('Transpose'), ops.lastIndexOf('Transpose') + 1), ['Transpose', 'ConvTranspose', 'LeakyRelu', 'ConvTranspose', 'LeakyRelu', 'Transpose']);
+  });
+
+  it('writes int8 kernels with per-channel DequantizeLinear', () => {
+    const plan = PLANS['conv-vae-like decoder'];
+    const { graph } = decodeOnnx(exportOnnx(buildModel({ ...plan, dtype: 'i8', seed: 1 }), { weights: 'i8' }));
+    assert.equal(graph.node.filter((n) => n.opType === 'DequantizeLinear').length, 5);
+    const int8 = graph.initializer.filter((t) => t.dataType === onnx.TensorProto.DataType.INT8 && t.name!.endsWith('kernel_q'));
+    assert.equal(int8.length, 5);
+    // ConvTranspose weights are [in, out, kh, kw]: the first one maps 1 channel to 12.
+    assert.deepEqual(int8.find((t) => t.name!.startsWith('l3_'))!.dims!.map(Number), [1, 12, 4, 4]);
+  });
+
+  it('refuses unknown opsets and weight types', () => {
+    const bytes = buildModel({ ...PLANS['conditional, label joined after the latent'], seed: 1 });
+    assert.throws(() => exportOnnx(bytes, { opset: 12 }), InputError);
+    assert.throws(() => exportOnnx(bytes, { opset: 13.5 }), InputError);
+    assert.throws(() => exportOnnx(bytes, { weights: 'f16' as 'f32' }), InputError);
+  });
+});
