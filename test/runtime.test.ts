@@ -6,70 +6,10 @@ import assert from 'node:assert/strict';
 import { Decoder } from '../src/index.ts';
 import { readModel } from '../src/format/read.ts';
 import { referenceDecode } from '../src/runtime/reference.ts';
-import { buildModel, type ModelPlan } from './helpers/random-models.ts';
+import { buildModel } from './helpers/random-models.ts';
+import { LAYER_PLANS as PLANS } from './helpers/plans.ts';
 import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
 
-const PLANS: Record<string, ModelPlan> = {
-  'dense chain, every activation': {
-    latentSize: 5,
-    layers: [
-      { type: 'dense', units: 13, activation: 'relu' },
-      { type: 'dense', units: 9, activation: 'leakyRelu', alpha: 0.3 },
-      { type: 'dense', units: 17, activation: 'tanh' },
-      { type: 'dense', units: 8, activation: 'linear' },
-      { type: 'activation', activation: 'leakyRelu', alpha: 0.1 },
-      { type: 'dense', units: 12, activation: 'sigmoid' },
-    ],
-    outputShape: [12],
-  },
-  'conv-vae-like decoder': {
-    latentSize: 8,
-    layers: [
-      { type: 'dense', units: 24, activation: 'leakyRelu', alpha: 0.3 },
-      { type: 'dense', units: 49, activation: 'leakyRelu', alpha: 0.3 },
-      { type: 'reshape', shape: [7, 7, 1] },
-      { type: 'conv2dTranspose', filters: 12, kernelSize: [4, 4], strides: [2, 2], padding: 'same', activation: 'leakyRelu', alpha: 0.3 },
-      { type: 'conv2dTranspose', filters: 11, kernelSize: [4, 4], strides: [1, 1], padding: 'same', activation: 'leakyRelu', alpha: 0.3 },
-      { type: 'flatten' },
-      { type: 'dense', units: 784, activation: 'sigmoid' },
-      { type: 'reshape', shape: [28, 28, 1] },
-    ],
-    outputShape: [28, 28, 1],
-  },
-  'conv2d and transposed, valid padding, odd kernels and strides': {
-    latentSize: 6,
-    layers: [
-      { type: 'dense', units: 50, activation: 'relu' },
-      { type: 'reshape', shape: [5, 5, 2] },
-      { type: 'conv2dTranspose', filters: 3, kernelSize: [3, 3], strides: [2, 2], padding: 'valid', activation: 'relu' },
-      { type: 'conv2d', filters: 9, kernelSize: [3, 2], strides: [2, 1], padding: 'same', activation: 'tanh' },
-      { type: 'conv2d', filters: 5, kernelSize: [2, 2], strides: [1, 2], padding: 'valid', activation: 'linear' },
-      { type: 'conv2dTranspose', filters: 4, kernelSize: [1, 3], strides: [1, 3], padding: 'same', activation: 'sigmoid' },
-    ],
-    outputShape: [5, 15, 4],
-  },
-  'conditional, label joined after the latent': {
-    latentSize: 4,
-    classes: 10,
-    layers: [
-      { type: 'concatenate', labelFirst: false },
-      { type: 'dense', units: 20, activation: 'relu' },
-      { type: 'dense', units: 16, activation: 'sigmoid' },
-    ],
-    outputShape: [16],
-  },
-  'conditional, label joined first, mid-network': {
-    latentSize: 3,
-    classes: 4,
-    layers: [
-      { type: 'dense', units: 6, activation: 'relu' },
-      { type: 'concatenate', labelFirst: true },
-      { type: 'dense', units: 9, activation: 'sigmoid' },
-      { type: 'reshape', shape: [3, 3, 1] },
-    ],
-    outputShape: [3, 3, 1],
-  },
-};
 
 const TOLERANCE = { f32: 1e-5, f16: 1e-5, i8: 1e-5 } as const;
 
