@@ -52,10 +52,9 @@ import {
   labelledSubset,
   numberSetting,
   oneHot,
-  predictValues,
   sigmoidCrossEntropy,
   softmaxCrossEntropy,
-  styleGridInputs,
+  styleGrid,
   sumOverSplit,
 } from './common.ts';
 
@@ -145,12 +144,7 @@ function create(config: PresetConfig, data?: { train: Split }): Trainable {
 
     decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE, labelInput: 'label' }),
 
-    sampleGrid(seed) {
-      const inputs = styleGridInputs(10, zDim, priorStddev, seed);
-      const images = predictValues(decoder, inputs);
-      tf.dispose(inputs);
-      return { images, columns: CLASSES };
-    },
+    sampleGrid: (seed) => styleGrid(decoder, 10, zDim, priorStddev, seed),
   };
 }
 

@@ -27,7 +27,7 @@ import type { Split } from '../../data/datasets.ts';
 import { Adam, trainableVariables } from '../adam.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
 import { AAE_HIDDEN, AAE_INIT_STDDEV, denseEncoder } from './ae.ts';
-import { discriminator, discriminatorLoss } from './aae.ts';
+import { adversarialPhases, discriminator } from './aae.ts';
 import {
   CLASSES,
   IMAGE_SHAPE,
@@ -36,9 +36,7 @@ import {
   mapOverSplit,
   numberSetting,
   oneHot,
-  predictValues,
-  sigmoidCrossEntropy,
-  styleGridInputs,
+  styleGrid,
   sumOverSplit,
 } from './common.ts';
 
@@ -72,11 +70,7 @@ function create(config: PresetConfig): Trainable {
     trainStep(batch, { random }) {
       const { x, labels } = batch;
       const reconstruction = optimizers.reconstruction.minimize(() => tf.losses.meanSquaredError(x, reconstruct(x, labels)) as tf.Scalar);
-      const real = random.normal([x.shape[0], zDim], priorStddev);
-      const discriminatorTerm = optimizers.discriminator.minimize(() => discriminatorLoss(disc, real, encoder.apply(x) as tf.Tensor));
-      real.dispose();
-      const generator = optimizers.generator.minimize(() => sigmoidCrossEntropy(disc.apply(encoder.apply(x)) as tf.Tensor, 1));
-      return { reconstruction, discriminator: discriminatorTerm, generator };
+      return { reconstruction, ...adversarialPhases(optimizers, encoder, disc, x, random, priorStddev) };
     },
 
     async evaluate(test) {
@@ -88,12 +82,7 @@ function create(config: PresetConfig): Trainable {
 
     decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE, labelInput: 'label' }),
 
-    sampleGrid(seed) {
-      const inputs = styleGridInputs(10, zDim, priorStddev, seed);
-      const images = predictValues(decoder, inputs);
-      tf.dispose(inputs);
-      return { images, columns: CLASSES };
-    },
+    sampleGrid: (seed) => styleGrid(decoder, 10, zDim, priorStddev, seed),
 
     ...(zDim === 2 ? { latentCodes: (test: Split) => mapOverSplit(test, (x) => encoder.predict(x) as tf.Tensor2D) } : {}),
   } satisfies Trainable;

@@ -24,6 +24,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Adam, trainableVariables } from '../adam.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
+import type { StepRandom } from '../random.ts';
 import { AAE_HIDDEN, AAE_INIT_STDDEV, denseDecoder, denseEncoder } from './ae.ts';
 import { IMAGE_SHAPE, InitSeeds, intSetting, mapOverSplit, numberSetting, planeGrid, predictValues, sigmoidCrossEntropy, sumOverSplit } from './common.ts';
 
@@ -42,6 +43,26 @@ export function discriminator(seeds: InitSeeds, inputs: number, name: string): t
 /** Discriminator loss: real samples should score 1, fake ones 0 (dc_loss_real + dc_loss_fake). */
 export function discriminatorLoss(disc: tf.LayersModel, real: tf.Tensor, fake: tf.Tensor): tf.Scalar {
   return sigmoidCrossEntropy(disc.apply(real) as tf.Tensor, 1).add(sigmoidCrossEntropy(disc.apply(fake) as tf.Tensor, 0));
+}
+
+/**
+ * The regularisation phases of one batch: the discriminator learns prior samples (N(0, priorStddev^2))
+ * from the encoder's codes, then the encoder learns to fool it. Returns both loss terms.
+ */
+export function adversarialPhases(
+  optimizers: { discriminator: Adam; generator: Adam },
+  encoder: tf.LayersModel,
+  disc: tf.LayersModel,
+  x: tf.Tensor2D,
+  random: StepRandom,
+  priorStddev: number,
+): { discriminator: number; generator: number } {
+  const zDim = encoder.outputs[0].shape[1] as number;
+  const real = random.normal([x.shape[0], zDim], priorStddev);
+  const discriminator = optimizers.discriminator.minimize(() => discriminatorLoss(disc, real, encoder.apply(x) as tf.Tensor));
+  real.dispose();
+  const generator = optimizers.generator.minimize(() => sigmoidCrossEntropy(disc.apply(encoder.apply(x)) as tf.Tensor, 1));
+  return { discriminator, generator };
 }
 
 function create(config: PresetConfig): Trainable {
@@ -64,11 +85,7 @@ function create(config: PresetConfig): Trainable {
       const reconstruction = optimizers.reconstruction.minimize(
         () => tf.losses.meanSquaredError(x, decoder.apply(encoder.apply(x)) as tf.Tensor2D) as tf.Scalar,
       );
-      const real = random.normal([x.shape[0], zDim], priorStddev);
-      const discriminatorTerm = optimizers.discriminator.minimize(() => discriminatorLoss(disc, real, encoder.apply(x) as tf.Tensor));
-      real.dispose();
-      const generator = optimizers.generator.minimize(() => sigmoidCrossEntropy(disc.apply(encoder.apply(x)) as tf.Tensor, 1));
-      return { reconstruction, discriminator: discriminatorTerm, generator };
+      return { reconstruction, ...adversarialPhases(optimizers, encoder, disc, x, random, priorStddev) };
     },
 
     async evaluate(test) {

@@ -167,16 +167,19 @@ export function planeGrid(side: number, xRange: [number, number], yRange: [numbe
 }
 
 /**
- * Inputs for a style x digit grid: `rows` style vectors drawn from N(0, stddev^2 I) with `seed`, each
- * repeated across 10 columns whose one-hot labels are the digits 0..9. Returns [z, label], 10*rows rows.
+ * A style x digit grid from a conditional decoder (inputs [z, one-hot label]): `rows` style vectors
+ * drawn from N(0, stddev^2 I) with `seed`, each decoded with the digits 0..9 across 10 columns.
  */
-export function styleGridInputs(rows: number, zDim: number, stddev: number, seed: number): [tf.Tensor2D, tf.Tensor2D] {
-  return tf.tidy(() => {
+export function styleGrid(decoder: tf.LayersModel, rows: number, zDim: number, stddev: number, seed: number): { images: Float32Array; columns: number } {
+  const inputs = tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
     const styles = tf.randomNormal([rows, 1, zDim], 0, stddev, 'float32', seed);
     const z = styles.tile([1, CLASSES, 1]).reshape([rows * CLASSES, zDim]) as tf.Tensor2D;
     const digits = tf.tensor1d(Int32Array.from({ length: rows * CLASSES }, (_, i) => i % CLASSES), 'int32');
     return [z, oneHot(digits)];
   });
+  const images = predictValues(decoder, inputs);
+  tf.dispose(inputs);
+  return { images, columns: CLASSES };
 }
 
 /**

@@ -39,9 +39,8 @@ import {
   klStandardNormal,
   minimizeWithTerms,
   numberSetting,
-  predictValues,
   softmaxCrossEntropy,
-  styleGridInputs,
+  styleGrid,
   sumOverSplit,
 } from './common.ts';
 
@@ -122,12 +121,7 @@ function create(config: PresetConfig): Trainable {
 
     decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE, labelInput: 'label' }),
 
-    sampleGrid(seed) {
-      const inputs = styleGridInputs(10, zDim, 1, seed);
-      const images = predictValues(decoder, inputs);
-      tf.dispose(inputs);
-      return { images, columns: CLASSES };
-    },
+    sampleGrid: (seed) => styleGrid(decoder, 10, zDim, 1, seed),
   };
 }
 
