@@ -1,0 +1,50 @@
+/** DecoderPool on Node's worker_threads: one worker thread per share of a batch. */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { DecoderPool, type PoolOptions, type WorkerEndpoint } from '../runtime/pool.ts';
+
+export interface NodePoolOptions extends Omit<PoolOptions, 'threads'> {
+  /** Worker threads, each with its own copy of the model. Default: os.availableParallelism(). */
+  threads?: number;
+}
+
+/** Starts the worker threads and loads the model in each; close() ends them. */
+export function createNodePool(model: Uint8Array | ArrayBuffer, options: NodePoolOptions = {}): Promise<DecoderPool> {
+  const { threads = availableParallelism(), ...rest } = options;
+  return DecoderPool.start(model, { ...rest, threads }, () => nodeWorkerEndpoint(startWorkerThread()));
+}
+
+/** A thread running pool-worker beside this file: the .js once built, the .ts when run from source. */
+function startWorkerThread(): Worker {
+  // Workers inherit the parent's Node options, but `node --input-type=module -e ...` would make the
+  // worker refuse to start (the option applies to string input only).
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url), { execArgv });
+  const entry = new URL('./pool-worker.ts', import.meta.url);
+  // From source (tests, benchmarks): on Node 20, tsx hooks only the main thread, so the worker
+  // registers it itself before importing its entry. Without tsx, a runtime that strips types may still run it.
+  let tsxApi: string;
+  try {
+    tsxApi = import.meta.resolve('tsx/esm/api');
+  } catch {
+    return new Worker(entry, { execArgv });
+  }
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(bootstrap, { eval: true, execArgv });
+}
+
+/** A worker thread as the pool sees it. */
+export function nodeWorkerEndpoint(worker: Worker): WorkerEndpoint {
+  return {
+    send: (request, transfer) => worker.postMessage(request, transfer),
+    listen(onReply, onFailure) {
+      worker.on('message', onReply);
+      worker.on('error', (error) => onFailure(`threw ${error.name}: ${error.message}`));
+      worker.on('messageerror', (error) => onFailure(`sent a message that could not be read: ${error.message}`));
+      worker.on('exit', (code) => onFailure(`exited with code ${code}`));
+    },
+    // An idle pool does not keep Node running on its own; close() is still what frees the threads.
+    setIdle: (idle) => (idle ? worker.unref() : worker.ref()),
+    terminate: () => worker.terminate(),
+  };
+}
