@@ -11,11 +11,14 @@ export interface NodePoolOptions extends Omit<PoolOptions, 'threads'> {
 /** Starts the worker threads and loads the model in each; close() ends them. */
 export function createNodePool(model: Uint8Array | ArrayBuffer, options: NodePoolOptions = {}): Promise<DecoderPool> {
   const { threads = availableParallelism(), ...rest } = options;
-  return DecoderPool.start(model, { ...rest, threads }, () => nodeWorkerEndpoint(startWorkerThread()));
+  return DecoderPool.start(model, { ...rest, threads }, () => nodeWorkerEndpoint(startPoolWorkerThread()));
 }
 
-/** A thread running pool-worker beside this file: the .js once built, the .ts when run from source. */
-function startWorkerThread(): Worker {
+/**
+ * A thread running the pool worker (pool-worker beside this file: the .js once built, the .ts when run
+ * from source). For DecoderPool.start with a spawn function of one's own, e.g. to watch the threads.
+ */
+export function startPoolWorkerThread(): Worker {
   // Workers inherit the parent's Node options, but `node --input-type=module -e ...` would make the
   // worker refuse to start (the option applies to string input only).
   const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));

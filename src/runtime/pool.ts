@@ -130,6 +130,12 @@ export class DecoderPool {
     await Promise.all(this.channels.map((c) => c.terminated));
   }
 
+  /** How a request of `rows` rows is split: each worker's share, in order (one entry when it runs whole). */
+  shareSizes(rows: number): number[] {
+    checkInteger(rows, 'rows', 0, Number.MAX_SAFE_INTEGER);
+    return this.sharesFor(rows).map((share) => share.count);
+  }
+
   // ---- internals ----
 
   /** Contiguous shares of `rows`, as many as there are workers and the work is worth; one if not. */
