@@ -57,6 +57,9 @@ describe('DecoderPool results equal Decoder, bit for bit', () => {
           const rows = Array.from({ length: n }, (_, i) => Array.from(latents.subarray(i * decoder.info.latentSize, (i + 1) * decoder.info.latentSize)));
           assertSameBits(await pool.decode(rows), decoder.decode(latents), `decode(${n} rows, as arrays)`);
           assertSameBits(await pool.decode(Array.from(latents)), decoder.decode(latents), `decode(${n} rows, flat number[])`);
+          const padded = new Float32Array(latents.length + 5);
+          padded.set(latents, 5);
+          assertSameBits(await pool.decode(padded.subarray(5)), decoder.decode(latents), `decode(${n} rows, a view into a larger buffer)`);
         }
       }
     });

@@ -6,7 +6,7 @@
  * Transport-agnostic: platform adapters (src/node/pool.ts, src/web/pool.ts) supply the workers as
  * WorkerEndpoints. Cloudflare Workers have no threads to pool; they use Decoder directly.
  */
-import { InputError, RuntimeError, type EdgeVaeError } from '../errors.ts';
+import { EdgeVaeError, InputError, RuntimeError } from '../errors.ts';
 import type { DecoderInfo, LoadOptions, SampleOptions, TraverseOptions } from './decoder.ts';
 import { errorFromData, type DecoderCall, type LabelsInput, type LatentsInput, type PoolReply, type PoolRequest } from './pool-protocol.ts';
 
@@ -79,14 +79,14 @@ export class DecoderPool {
       return pool;
     } catch (error) {
       channels.forEach((c) => c.close('the decoder pool failed to start'));
-      throw error;
+      throw error instanceof EdgeVaeError ? error : new RuntimeError(`cannot start the decoder pool's workers: ${(error as Error).message}`, { cause: error });
     }
   }
 
   /** Decoder.sample, spread over the workers. */
   async sample(n: number, options: SampleOptions = {}): Promise<Float32Array> {
     checkOptions(options);
-    const whole: DecoderCall = { method: 'sample', n, options };
+    const whole: DecoderCall = { method: 'sample', n, options: { ...options, labels: compactView(options.labels) } };
     const shares = isCount(n) && labelsSplittable(options.labels, n) ? this.sharesFor(n) : [];
     if (shares.length < 2) return this.runWhole(whole);
     // Drawn here, not per worker: each share must continue one stream. Same draw as Decoder's.
@@ -101,7 +101,7 @@ export class DecoderPool {
 
   /** Decoder.decode, spread over the workers. */
   async decode(latents: LatentsInput, labels?: LabelsInput): Promise<Float32Array> {
-    const whole: DecoderCall = { method: 'decode', latents, labels };
+    const whole: DecoderCall = { method: 'decode', latents: compactView(latents), labels: compactView(labels) };
     const rows = latentRows(latents, this.info.latentSize);
     const shares = rows !== undefined && labelsSplittable(labels, rows) ? this.sharesFor(rows) : [];
     if (shares.length < 2) return this.runWhole(whole);
@@ -311,6 +311,17 @@ function transferablesOf(call: DecoderCall): ArrayBuffer[] {
   if (call.method === 'decode' && call.latents instanceof Float32Array) buffers.push(call.latents.buffer as ArrayBuffer);
   if (call.method === 'sample' && call.options.labels instanceof Int32Array) buffers.push(call.options.labels.buffer as ArrayBuffer);
   return buffers;
+}
+
+/**
+ * Structured clone copies a typed array's whole buffer, however small the view: a view into a larger
+ * buffer is sent as a copy of just its own values.
+ */
+function compactView<T>(value: T): T {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView) && value.byteLength !== value.buffer.byteLength) {
+    return (value as unknown as Float32Array).slice() as unknown as T;
+  }
+  return value;
 }
 
 function concatenate(parts: Float32Array[]): Float32Array {
