@@ -11,7 +11,9 @@ import { LAYER_PLANS as PLANS } from './helpers/plans.ts';
 import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
 
 
-const TOLERANCE = { f32: 1e-5, f16: 1e-5, i8: 1e-5 } as const;
+// int8: the reference quantizes activations from f64 values, the runtime from f32 ones, so a value a
+// hair from a rounding boundary can land one quantization step apart; hence the looser bound.
+const TOLERANCE = { f32: 1e-5, f16: 1e-5, i8: 5e-5 } as const;
 
 describe('wasm executor vs scalar reference', () => {
   for (const [name, plan] of Object.entries(PLANS)) {
