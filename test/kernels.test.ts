@@ -3,6 +3,7 @@
 // groups, 2048-k integer blocks, 64-row tiles). Whole networks are checked in runtime.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import '../src/runtime/embedded.ts';
 import { instantiate, ensureMemory, relaxedSimdSupported, type Kernels } from '../src/runtime/wasm.ts';
 import { decodeF16 } from '../src/format/f16.ts';
 import { quantizeActivations } from '../src/runtime/reference.ts';

@@ -1,9 +1,12 @@
 /**
  * The boundary to the wasm module: its exports, typed, and instantiation from whatever the platform
  * allows (a precompiled WebAssembly.Module in Cloudflare Workers, bytes elsewhere).
+ *
+ * The two builds' bytes are not imported here: `edgevae` (src/index.ts) registers the copies embedded
+ * as base64 (src/runtime/embedded.ts), while `edgevae/core` leaves them out, so a Worker bundle
+ * carries only the .wasm module it imports itself.
  */
 import { InputError, RuntimeError } from '../errors.ts';
-import { WASM_BASE64, WASM_RELAXED_BASE64 } from './wasm-inline.ts';
 
 export interface Kernels {
   memory: WebAssembly.Memory;
@@ -46,24 +49,30 @@ export type WasmSource = WebAssembly.Module | ArrayBuffer | Uint8Array;
  */
 export type SimdMode = 'strict' | 'relaxed' | 'auto';
 
-const compiled: Partial<Record<'strict' | 'relaxed', Promise<WebAssembly.Module>>> = {};
-const bytesOf: Partial<Record<'strict' | 'relaxed', Uint8Array>> = {};
+type Build = 'strict' | 'relaxed';
 
-function embeddedBytes(build: 'strict' | 'relaxed'): Uint8Array {
-  const cached = bytesOf[build];
-  if (cached) return cached;
-  const text = atob(build === 'strict' ? WASM_BASE64 : WASM_RELAXED_BASE64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return (bytesOf[build] = bytes);
+/** The bytes of each build, once registered by useEmbeddedWasm. */
+let embedded: Record<Build, Uint8Array> | undefined;
+const compiled: Partial<Record<Build, Promise<WebAssembly.Module>>> = {};
+
+/** Registers the builds Decoder.load uses when it is given no `wasm`. */
+export function useEmbeddedWasm(builds: Record<Build, Uint8Array>): void {
+  embedded = builds;
 }
 
-/** True where this engine accepts relaxed SIMD (Chromium and workerd today; Node 20 with --experimental-wasm-relaxed-simd). */
+function embeddedBytes(build: Build): Uint8Array {
+  if (!embedded) {
+    throw new RuntimeError("edgevae/core carries no wasm of its own: pass Decoder.load(bytes, { wasm }) a module imported from 'edgevae/wasm' (or 'edgevae/wasm-relaxed'), or use 'edgevae'");
+  }
+  return embedded[build];
+}
+
+/** True where this engine accepts relaxed SIMD (Chromium, workerd, Deno; Node 20 only with --experimental-wasm-relaxed-simd). */
 export function relaxedSimdSupported(): boolean {
   return WebAssembly.validate(embeddedBytes('relaxed') as BufferSource);
 }
 
-function chooseBuild(mode: SimdMode): 'strict' | 'relaxed' {
+function chooseBuild(mode: SimdMode): Build {
   if (mode === 'strict') return 'strict';
   if (relaxedSimdSupported()) return 'relaxed';
   if (mode === 'relaxed') throw new RuntimeError("simd: 'relaxed' was asked for, but this engine does not support relaxed SIMD (use 'auto' or 'strict'; Node 20 needs --experimental-wasm-relaxed-simd)");
