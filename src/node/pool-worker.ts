@@ -1,5 +1,7 @@
 /** Entry file of a Node pool worker thread (started by createNodePool). */
 import { parentPort } from 'node:worker_threads';
+// The embedded wasm builds, as `edgevae` registers them: a worker loads them unless given LoadOptions.wasm.
+import '../runtime/embedded.ts';
 import { serveDecoder } from '../runtime/pool-worker.ts';
 
 const port = parentPort;

@@ -19,21 +19,24 @@ export function createNodePool(model: Uint8Array | ArrayBuffer, options: NodePoo
  * from source). For DecoderPool.start with a spawn function of one's own, e.g. to watch the threads.
  */
 export function startPoolWorkerThread(): Worker {
-  // Workers inherit the parent's Node options, but `node --input-type=module -e ...` would make the
-  // worker refuse to start (the option applies to string input only).
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pool-worker.js', import.meta.url), { execArgv });
-  const entry = new URL('./pool-worker.ts', import.meta.url);
-  // From source (tests, benchmarks): on Node 20, tsx hooks only the main thread, so the worker
-  // registers it itself before importing its entry. Without tsx, a runtime that strips types may still run it.
-  let tsxApi: string;
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = JSON.stringify(new URL(fromSource ? './pool-worker.ts' : './pool-worker.js', import.meta.url).href);
+  // Started from a line of code rather than the file: the thread inherits the parent's Node options
+  // (V8 flags such as --experimental-wasm-relaxed-simd included), and `--input-type`, which
+  // `node --input-type=module -e` sets, is refused for a file but fine for code.
+  // From source (tests, benchmarks) on Node 20, tsx hooks only the main thread, so the thread
+  // registers it itself; without tsx, a runtime that strips types may still run the .ts.
+  const tsxApi = fromSource ? resolveOrNull('tsx/esm/api') : null;
+  const bootstrap = tsxApi ? `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${entry}); });` : `import(${entry});`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+function resolveOrNull(specifier: string): string | null {
   try {
-    tsxApi = import.meta.resolve('tsx/esm/api');
+    return import.meta.resolve(specifier);
   } catch {
-    return new Worker(entry, { execArgv });
+    return null;
   }
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true, execArgv });
 }
 
 /** A worker thread as the pool sees it. */

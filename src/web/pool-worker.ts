@@ -1,4 +1,6 @@
 /** Entry file of a Web Worker in a DecoderPool (started by createWebPool as a module worker). */
+// The embedded wasm builds, as `edgevae` registers them: a worker loads them unless given LoadOptions.wasm.
+import '../runtime/embedded.ts';
 import { serveDecoder } from '../runtime/pool-worker.ts';
 import type { PoolReply, PoolRequest } from '../runtime/pool-protocol.ts';
 
