@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Decoder, DecoderPool, EdgeVaeError, FormatError, InputError, RuntimeError } from '../src/index.ts';
+import { Decoder, DecoderPool, EdgeVaeError, FormatError, InputError, RuntimeError, relaxedSimdSupported } from '../src/index.ts';
 import { createNodePool, nodeWorkerEndpoint, startPoolWorkerThread } from '../src/node/index.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
@@ -86,6 +86,14 @@ describe('DecoderPool results equal Decoder, bit for bit', () => {
     const pool = await splittingPool(CONV, 2);
     t.mock.method(Math, 'random', () => 0.25);
     assertSameBits(await pool.sample(9), decoder.sample(9, { seed: 0.25 * 2 ** 32 }), 'sample(9) with the seed Math.random gave');
+  });
+
+  it('passes LoadOptions through to every worker: the relaxed SIMD build', { skip: !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)' }, async () => {
+    const decoder = await Decoder.load(CONV, { simd: 'relaxed', maxBatch: 4 });
+    const pool = await createNodePool(CONV, { threads: 2, minShareMacs: 0, simd: 'relaxed', maxBatch: 4 });
+    openPools.push(pool);
+    assert.equal(pool.info.simd, 'relaxed');
+    assertSameBits(await pool.sample(13, { seed: 7 }), decoder.sample(13, { seed: 7 }), 'sample(13), relaxed build');
   });
 
   it('sampleLatents() and traverse()', async () => {
