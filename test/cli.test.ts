@@ -90,6 +90,14 @@ describe('edgevae CLI', () => {
     assert.deepEqual([...session.outputNames], ['x']);
     const refused = edgevae('export', conditional, '--out', join(dir, 'again.evae'));
     assert.match(refused.stderr, /already an edgevae model file: add --format onnx/);
+    const dynamic = join(dir, 'conditional-dynamic.onnx');
+    const quantized = edgevae('export', conditional, '--format', 'onnx', '--quantize', 'dynamic', '--out', dynamic);
+    assert.equal(quantized.code, 0, quantized.stderr);
+    assert.match(quantized.stdout, /dense layers dynamically quantized to int8/);
+    const dynamicSession = await ort.InferenceSession.create(readFileSync(dynamic));
+    assert.deepEqual([...dynamicSession.outputNames], ['x']);
+    assert.match(edgevae('export', conditional, '--quantize', 'dynamic', '--out', join(dir, 'x.evae')).stderr, /--quantize applies to ONNX output: add --format onnx/);
+    assert.match(edgevae('export', conditional, '--format', 'onnx', '--quantize', 'static', '--out', join(dir, 'x.onnx')).stderr, /Allowed choices are none, dynamic/);
   });
 
   it('bad flags and files give a clear one-line error', () => {

@@ -22,7 +22,9 @@
  * quantized here exactly as `exportModel` would quantize them. Biases are always f32. (onnxruntime's
  * default optimizations turn DequantizeLinear -> Gemm/MatMul into MatMulNBits, which by default also
  * quantizes the activations, about 1e-3 off; session config `session.qdq_matmulnbits_accuracy_level`
- * "1" keeps it in f32, the arithmetic the graph describes.)
+ * "1" keeps it in f32, the arithmetic the graph describes.) With `quantize: 'dynamic'` the dense layers
+ * become what onnxruntime's `quantize_dynamic` writes (DynamicQuantizeLinear, MatMulInteger, Cast, Mul,
+ * Add), the model onnxruntime runs through its own int8 kernels.
  *
  * The model's metadata header is kept as JSON in `metadata_props` under the key "edgevae".
  */
@@ -48,6 +50,16 @@ export interface OnnxExportOptions {
    * per-output-channel scales, dequantized in the graph by DequantizeLinear.
    */
   weights?: 'f32' | 'i8';
+  /**
+   * 'dynamic': the dense layers as onnxruntime's `quantize_dynamic` writes them, with activations
+   * quantized to uint8 at run time and int8 kernels: DynamicQuantizeLinear -> MatMulInteger (per-column
+   * int8 zero points of 0) -> Cast -> Mul by the product of the two scales -> Add bias. onnxruntime fuses
+   * the chain into its DynamicQuantizeMatMul kernel, which is its own int8 path. Convolutions stay as
+   * `weights` says, as quantize_dynamic leaves them: ConvTranspose has no integer op in ONNX, and
+   * onnxruntime's ConvInteger takes only uint8 kernels with one zero point, which our symmetric
+   * per-channel int8 kernels are not. Default 'none'.
+   */
+  quantize?: 'none' | 'dynamic';
 }
 
 /** The IR version that shipped with each ai.onnx opset (ONNX 1.8 .. 1.18). */
@@ -89,7 +101,10 @@ export function exportOnnx(model: Uint8Array | ArrayBuffer | ParsedModel, option
   const weights = options.weights ?? 'f32';
   if (weights !== 'f32' && weights !== 'i8') throw new InputError(`weights must be 'f32' or 'i8', got ${JSON.stringify(options.weights)}`);
 
-  const graph = new GraphBuilder(parsed, weights);
+  const quantize = options.quantize ?? 'none';
+  if (quantize !== 'none' && quantize !== 'dynamic') throw new InputError(`quantize must be 'none' or 'dynamic', got ${JSON.stringify(options.quantize)}`);
+
+  const graph = new GraphBuilder(parsed, weights, quantize === 'dynamic');
   graph.build();
   const { meta } = parsed.header;
   const proto: onnxProto.onnx.IModelProto = {
@@ -127,10 +142,12 @@ class GraphBuilder {
 
   private readonly model: ParsedModel;
   private readonly weights: 'f32' | 'i8';
+  private readonly dynamicDense: boolean;
 
-  constructor(model: ParsedModel, weights: 'f32' | 'i8') {
+  constructor(model: ParsedModel, weights: 'f32' | 'i8', dynamicDense: boolean) {
     this.model = model;
     this.weights = weights;
+    this.dynamicDense = dynamicDense;
   }
 
   build(): void {
@@ -181,7 +198,8 @@ class GraphBuilder {
   docString(): string {
     const { meta } = this.model.header;
     const label = meta.conditioning ? ` and "label" (float [N, ${meta.conditioning.classes}], one-hot)` : '';
-    return `edgevae decoder: inputs "z" (float [N, ${meta.latentSize}])${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.`;
+    const dense = this.dynamicDense ? ' Dense layers dynamically quantized (uint8 activations, int8 kernels, MatMulInteger).' : '';
+    return `edgevae decoder: inputs "z" (float [N, ${meta.latentSize}])${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.${dense}`;
   }
 
   /** Adds a node with one output, named after the current layer and op; returns the output's name. */
@@ -226,6 +244,18 @@ class GraphBuilder {
       const values = kernelValues(this.model, layer);
       return this.floats('kernel', dims, perm ? permute(values, tfShape, perm) : values);
     }
+    const { q, scale, zeroPoint } = this.int8Kernel(layer, perm);
+    return this.node('DequantizeLinear', [q, scale, zeroPoint], [attr.int('axis', onnxAxis)]);
+  }
+
+  /**
+   * A kernel as int8 initializers in ONNX layout (permuted by `perm`), with its per-output-channel
+   * scales and zero points (all 0: our scheme is symmetric). An int8 file keeps its own values and
+   * scales; f32/f16 files are quantized here exactly as `exportModel` would quantize them.
+   */
+  private int8Kernel(layer: DenseLayer | ConvLayer, perm: number[] | null): { q: string; scale: string; zeroPoint: string } {
+    const tfShape = this.model.header.tensors[layer.kernel].shape;
+    const dims = perm ? perm.map((p) => tfShape[p]) : tfShape;
     let q: Int8Array;
     let scales: Float32Array;
     if (layer.scale !== undefined) {
@@ -234,10 +264,11 @@ class GraphBuilder {
     } else {
       ({ q, scales } = quantizeInt8PerChannel(kernelValues(this.model, layer), tfShape, outputChannelAxis(layer.type)));
     }
-    const qName = this.initializer('kernel_q', { dims, dataType: INT8, rawData: bytesOf(perm ? permute(q, tfShape, perm) : Int8Array.from(q)) });
-    const scaleName = this.floats('kernel_scale', [scales.length], scales);
-    const zeroName = this.initializer('kernel_zero_point', { dims: [scales.length], dataType: INT8, rawData: new Uint8Array(scales.length) });
-    return this.node('DequantizeLinear', [qName, scaleName, zeroName], [attr.int('axis', onnxAxis)]);
+    return {
+      q: this.initializer('kernel_q', { dims, dataType: INT8, rawData: bytesOf(perm ? permute(q, tfShape, perm) : Int8Array.from(q)) }),
+      scale: this.floats('kernel_scale', [scales.length], scales),
+      zeroPoint: this.initializer('kernel_zero_point', { dims: [scales.length], dataType: INT8, rawData: new Uint8Array(scales.length) }),
+    };
   }
 
   private bias(layer: DenseLayer | ConvLayer): string {
@@ -247,6 +278,10 @@ class GraphBuilder {
 
   private dense(layer: DenseLayer, inShape: number[]): void {
     this.toNhwc();
+    if (this.dynamicDense) {
+      this.dynamicallyQuantizedDense(layer);
+      return;
+    }
     const w = this.kernel(layer, null, 1);
     const b = this.bias(layer);
     if (inShape.length === 1) {
@@ -255,6 +290,22 @@ class GraphBuilder {
       // Over the last axis of [N, ..., K]: MatMul broadcasts the [K, units] kernel, Add the bias.
       this.current = this.node('Add', [this.node('MatMul', [this.current, w]), b]);
     }
+  }
+
+  /**
+   * What onnxruntime's quantize_dynamic makes of MatMul + Add: the activation quantized to uint8 with
+   * its own scale and zero point at run time, an integer matmul against the int8 kernel, and the int32
+   * result scaled back to float (activation scale x the kernel's per-column scales) before the bias.
+   */
+  private dynamicallyQuantizedDense(layer: DenseLayer): void {
+    const { q, scale, zeroPoint } = this.int8Kernel(layer, null);
+    const quantized = this.node('DynamicQuantizeLinear', [this.current]);
+    const node = this.nodes[this.nodes.length - 1];
+    node.output = [quantized, `${quantized}.scale`, `${quantized}.zero_point`];
+    const product = this.node('MatMulInteger', [quantized, q, `${quantized}.zero_point`, zeroPoint]);
+    const asFloat = this.node('Cast', [product], [attr.int('to', FLOAT)]);
+    const scales = this.node('Mul', [`${quantized}.scale`, scale]);
+    this.current = this.node('Add', [this.node('Mul', [asFloat, scales]), this.bias(layer)]);
   }
 
   private conv(layer: ConvLayer, inShape: number[], outShape: number[]): void {
