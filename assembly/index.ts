@@ -1,36 +1,37 @@
-// The wasm module's exports: the executor, load-time packing, the latent sampler, and each kernel on
-// its own so tests can hold it against a scalar reference. All pointers are into this module's
-// memory, laid out by the host (src/runtime/); nothing here allocates.
-import { activateInPlace } from './kernels/activation';
-import { dense } from './kernels/dense';
-import { packConv, packDense, padVector } from './kernels/pack';
+// The wasm module's exports: the executor, load-time packing, scratch sizing, the latent sampler, and
+// the kernels on their own so tests can hold each against a scalar reference. All pointers are into
+// this module's memory, laid out by the host (src/runtime/); nothing here allocates.
+import { packPairsI8, packPanels } from './kernels/pack';
 
 export { run, RECORD_WORDS } from './executor';
 export { fillNormal } from './random';
 export { concatLabel } from './kernels/concat';
-export { activateInPlace, padVector };
+export { activateInPlace } from './kernels/activation';
+export { padVector } from './kernels/pack';
+export { dense, denseScratchBytes } from './kernels/dense';
+export { conv, convScratchBytes } from './kernels/conv';
+export { gemmF32 } from './kernels/gemm';
+export { gemmI8, quantizeRows } from './kernels/gemm-i8';
+export { widenF16 } from './kernels/f16';
+export { im2col } from './kernels/im2col';
 
 /** First free byte after the module's static data; the host lays out memory from here. */
 export function heapBase(): usize {
   return __heap_base;
 }
 
-export function packDenseF32(src: usize, dst: usize, K: i32, N: i32): void {
-  packDense<f32>(src, dst, K, N);
-}
-export function packDenseI8(src: usize, dst: usize, K: i32, N: i32): void {
-  packDense<i8>(src, dst, K, N);
-}
-export function packConvF32(src: usize, dst: usize, taps: i32, C: i32, OC: i32, transposed: bool): void {
-  packConv<f32>(src, dst, taps, C, OC, transposed);
-}
-export function packConvI8(src: usize, dst: usize, taps: i32, C: i32, OC: i32, transposed: bool): void {
-  packConv<i8>(src, dst, taps, C, OC, transposed);
+/** True in the relaxed-SIMD build (fused multiply-add), false in the strict one. */
+export function relaxedSimd(): bool {
+  return ASC_FEATURE_RELAXED_SIMD;
 }
 
-export function denseF32(x: usize, y: usize, rows: i32, K: i32, N: i32, w: usize, bias: usize, act: i32, alpha: f32): void {
-  dense<f32>(x, y, rows, K, N, w, bias, 0, act, alpha);
+/** Packs W[K, N] into 8-column panels; `channels` is C for a conv2dTranspose kernel, else 0. */
+export function packPanelsF32(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
+  packPanels<f32>(src, dst, K, N, channels);
 }
-export function denseI8(x: usize, y: usize, rows: i32, K: i32, N: i32, w: usize, bias: usize, scale: usize, act: i32, alpha: f32): void {
-  dense<i8>(x, y, rows, K, N, w, bias, scale, act, alpha);
+export function packPanelsF16(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
+  packPanels<u16>(src, dst, K, N, channels);
+}
+export function packPairsI8Panels(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
+  packPairsI8(src, dst, K, N, channels);
 }

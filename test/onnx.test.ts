@@ -25,6 +25,11 @@ const decodeOnnx = (bytes: Uint8Array) => {
 };
 const BATCH = 5;
 const TOLERANCE = 1e-5;
+/**
+ * Runs of an int8 file: our int8 kernels also quantize each row of activations (to 14 bits), where the
+ * ONNX graph dequantizes weights only and keeps activations f32; that costs a few 1e-5.
+ */
+const I8_TOLERANCE = 1e-4;
 
 
 interface Inputs {
@@ -79,8 +84,9 @@ describe('ONNX export vs our runtime, run by onnxruntime-node', () => {
       it(`${name} (${dtype} file, f32 ONNX weights)`, async (t) => {
         const diff = await compare(buildModel({ ...plan, dtype, seed: 7 }), plan);
         t.diagnostic(`max |onnx - runtime| ${diff.runtime.toExponential(2)}, |onnx - reference| ${diff.reference.toExponential(2)}`);
-        assert.ok(diff.runtime <= TOLERANCE, `max abs diff ${diff.runtime} from our runtime`);
-        assert.ok(diff.reference <= TOLERANCE, `max abs diff ${diff.reference} from the reference`);
+        const tolerance = dtype === 'i8' ? I8_TOLERANCE : TOLERANCE;
+        assert.ok(diff.runtime <= tolerance, `max abs diff ${diff.runtime} from our runtime`);
+        assert.ok(diff.reference <= tolerance, `max abs diff ${diff.reference} from the reference`);
       });
     }
     it(`${name} (int8 ONNX weights with DequantizeLinear)`, async (t) => {
@@ -91,8 +97,8 @@ describe('ONNX export vs our runtime, run by onnxruntime-node', () => {
       // With onnxruntime's default session options, MatMulNBits may quantize activations: close, not exact.
       const ortDefaults = await compare(i8, plan, { weights: 'i8' }, i8, {});
       t.diagnostic(`max |onnx - runtime(i8)|: from the i8 file ${fromI8.runtime.toExponential(2)}, from the f32 file ${fromF32.runtime.toExponential(2)}, onnxruntime defaults ${ortDefaults.runtime.toExponential(2)}`);
-      assert.ok(fromI8.runtime <= TOLERANCE, `max abs diff ${fromI8.runtime} (from the i8 file)`);
-      assert.ok(fromF32.runtime <= TOLERANCE, `max abs diff ${fromF32.runtime} (from the f32 file)`);
+      assert.ok(fromI8.runtime <= I8_TOLERANCE, `max abs diff ${fromI8.runtime} (from the i8 file)`);
+      assert.ok(fromF32.runtime <= I8_TOLERANCE, `max abs diff ${fromF32.runtime} (from the f32 file)`);
       assert.ok(ortDefaults.runtime <= 0.05, `max abs diff ${ortDefaults.runtime} with onnxruntime's default options`);
     });
   }
@@ -104,7 +110,8 @@ describe('ONNX export vs our runtime, run by onnxruntime-node', () => {
       for (const weights of ['f32', 'i8'] as const) {
         const diff = await compare(bytes, plan, { opset, weights }, weights === 'i8' ? buildModel({ ...plan, dtype: 'i8', seed: 3 }) : bytes);
         t.diagnostic(`opset ${opset} ${weights}: ${diff.runtime.toExponential(2)}`);
-        assert.ok(diff.runtime <= TOLERANCE, `opset ${opset} ${weights}: max abs diff ${diff.runtime}`);
+        const tolerance = weights === 'i8' ? I8_TOLERANCE : TOLERANCE;
+        assert.ok(diff.runtime <= tolerance, `opset ${opset} ${weights}: max abs diff ${diff.runtime}`);
       }
     }
   });

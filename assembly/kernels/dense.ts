@@ -1,85 +1,55 @@
-// Dense layer: Y[rows, N] = act(X[rows, K] . W[K, N] * scale + bias), with W packed in panels of 8
-// output columns (see packDense). Each output element is accumulated in the same order (k = 0..K-1,
-// starting from zero) whether its row is computed in a block of four or alone, so a sample's result
-// never depends on the batch it was decoded in.
-import { finishLanes, storePanel } from './store';
-import { loadHi, loadLo, panelRowBytes } from './weights';
+// A weighted layer as a matrix product, for each stored weight type: y[rows, N] = act(x[rows, K] . W
+// + bias). Rows go through in tiles of TILE_ROWS so the scratch space (quantized rows, a widened f16
+// panel) does not grow with the batch, and a tile of activations stays in cache while the weights
+// stream past it. Dense layers call this on their activations, convolutions on im2col tiles.
+import { gemmF32, gemmPanelF32, F32_PANEL_ROW } from './gemm';
+import { gemmI8, quantizedRowLength, quantizeRows } from './gemm-i8';
+import { widenF16 } from './f16';
 
-/** Rows computed together: four rows share each panel load. */
-const ROW_BLOCK: i32 = 4;
+// Stored weight types. Keep in step with src/runtime/plan.ts.
+export const WEIGHTS_F32: i32 = 0;
+export const WEIGHTS_F16: i32 = 1;
+export const WEIGHTS_I8: i32 = 2;
+/** Rows per tile. Keep in step with src/runtime/plan.ts (scratch sizing). */
+export const TILE_ROWS: i32 = 64;
 
-export function dense<W>(
-  x: usize, y: usize, rows: i32, K: i32, N: i32,
-  w: usize, bias: usize, scale: usize, act: i32, alpha: f32,
+/** Returns false for an unknown weight type. `scratch` holds scratchBytes(K) of the host's sizing. */
+export function dense(
+  weights: i32, x: usize, y: usize, rows: i32, K: i32, N: i32,
+  w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
+): bool {
+  if (weights != WEIGHTS_F32 && weights != WEIGHTS_F16 && weights != WEIGHTS_I8) return false;
+  const xStride = <usize>K << 2, yStride = <usize>N << 2;
+  for (let r = 0; r < rows; r += TILE_ROWS) {
+    const tile = min(TILE_ROWS, rows - r);
+    const xt = x + <usize>r * xStride, yt = y + <usize>r * yStride;
+    if (weights == WEIGHTS_F32) gemmF32(xt, xStride, tile, K, N, w, bias, yt, yStride, act, alpha);
+    else if (weights == WEIGHTS_F16) gemmF16(xt, xStride, tile, K, N, w, bias, scratch, yt, yStride, act, alpha);
+    else {
+      const qStride = <usize>quantizedRowLength(K) << 1;
+      const rowScales = scratch + ((qStride * TILE_ROWS + 15) & ~15);
+      quantizeRows(xt, xStride, tile, K, scratch, rowScales);
+      gemmI8(scratch, qStride, rowScales, tile, K, N, w, scale, bias, yt, yStride, act, alpha);
+    }
+  }
+  return true;
+}
+
+/** f16 panels ([panel][k][8] halves) widened one at a time into `panel`, then the f32 kernel. */
+function gemmF16(
+  x: usize, xStride: usize, rows: i32, K: i32, N: i32,
+  w: usize, bias: usize, panel: usize, y: usize, yStride: usize, act: i32, alpha: f32,
 ): void {
-  const panels = (N + 7) >> 3;
-  const panelBytes = <usize>K * panelRowBytes<W>();
-  const xStride = <usize>K << 2;
-  const yStride = <usize>N << 2;
-  for (let p = 0; p < panels; p++) {
-    const wp = w + <usize>p * panelBytes;
-    const col = p << 3;
-    const count = min(8, N - col);
-    let r = 0;
-    for (; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
-      denseBlock4<W>(x + <usize>r * xStride, xStride, y + <usize>r * yStride + (<usize>col << 2), yStride, K, wp, bias, scale, col, count, act, alpha);
-    }
-    for (; r < rows; r++) {
-      denseRow<W>(x + <usize>r * xStride, y + <usize>r * yStride + (<usize>col << 2), K, wp, bias, scale, col, count, act, alpha);
-    }
+  const halfPanelBytes = <usize>K << 4;
+  for (let col = 0; col < N; col += 8) {
+    widenF16(w + <usize>(col >> 3) * halfPanelBytes, panel, K << 3);
+    gemmPanelF32(x, xStride, rows, K, panel, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
   }
 }
 
-// @ts-ignore: decorator
-@inline
-function denseBlock4<W>(
-  x: usize, xStride: usize, y: usize, yStride: usize, K: i32, wp: usize,
-  bias: usize, scale: usize, col: i32, count: i32, act: i32, alpha: f32,
-): void {
-  let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
-  let a2l = f32x4.splat(0), a2h = f32x4.splat(0), a3l = f32x4.splat(0), a3h = f32x4.splat(0);
-  const x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-  let wk = wp;
-  for (let k = 0; k < K; k++) {
-    const lo = loadLo<W>(wk), hi = loadHi<W>(wk);
-    const off = <usize>k << 2;
-    const v0 = f32x4.splat(load<f32>(x + off));
-    const v1 = f32x4.splat(load<f32>(x1 + off));
-    const v2 = f32x4.splat(load<f32>(x2 + off));
-    const v3 = f32x4.splat(load<f32>(x3 + off));
-    a0l = f32x4.add(a0l, f32x4.mul(v0, lo)); a0h = f32x4.add(a0h, f32x4.mul(v0, hi));
-    a1l = f32x4.add(a1l, f32x4.mul(v1, lo)); a1h = f32x4.add(a1h, f32x4.mul(v1, hi));
-    a2l = f32x4.add(a2l, f32x4.mul(v2, lo)); a2h = f32x4.add(a2h, f32x4.mul(v2, hi));
-    a3l = f32x4.add(a3l, f32x4.mul(v3, lo)); a3h = f32x4.add(a3h, f32x4.mul(v3, hi));
-    wk += panelRowBytes<W>();
-  }
-  const q = isInteger<W>();
-  const cb = <usize>col << 2;
-  const bl = v128.load(bias + cb), bh = v128.load(bias + cb, 16);
-  const scaleLo = q ? v128.load(scale + cb) : bl, scaleHi = q ? v128.load(scale + cb, 16) : bh;
-  storePanel(y, finishLanes(a0l, scaleLo, bl, q, act, alpha), finishLanes(a0h, scaleHi, bh, q, act, alpha), count);
-  storePanel(y + yStride, finishLanes(a1l, scaleLo, bl, q, act, alpha), finishLanes(a1h, scaleHi, bh, q, act, alpha), count);
-  storePanel(y + 2 * yStride, finishLanes(a2l, scaleLo, bl, q, act, alpha), finishLanes(a2h, scaleHi, bh, q, act, alpha), count);
-  storePanel(y + 3 * yStride, finishLanes(a3l, scaleLo, bl, q, act, alpha), finishLanes(a3h, scaleHi, bh, q, act, alpha), count);
-}
-
-// @ts-ignore: decorator
-@inline
-function denseRow<W>(
-  x: usize, y: usize, K: i32, wp: usize,
-  bias: usize, scale: usize, col: i32, count: i32, act: i32, alpha: f32,
-): void {
-  let al = f32x4.splat(0), ah = f32x4.splat(0);
-  let wk = wp;
-  for (let k = 0; k < K; k++) {
-    const v = f32x4.splat(load<f32>(x + (<usize>k << 2)));
-    al = f32x4.add(al, f32x4.mul(v, loadLo<W>(wk)));
-    ah = f32x4.add(ah, f32x4.mul(v, loadHi<W>(wk)));
-    wk += panelRowBytes<W>();
-  }
-  const q = isInteger<W>();
-  const cb = <usize>col << 2;
-  const bl = v128.load(bias + cb), bh = v128.load(bias + cb, 16);
-  const scaleLo = q ? v128.load(scale + cb) : bl, scaleHi = q ? v128.load(scale + cb, 16) : bh;
-  storePanel(y, finishLanes(al, scaleLo, bl, q, act, alpha), finishLanes(ah, scaleHi, bh, q, act, alpha), count);
+/** Scratch bytes `dense` needs for rows of K values. Keep in step with src/runtime/plan.ts. */
+export function denseScratchBytes(weights: i32, K: i32): usize {
+  if (weights == WEIGHTS_F16) return <usize>K * F32_PANEL_ROW;
+  if (weights == WEIGHTS_I8) return ((<usize>quantizedRowLength(K) * TILE_ROWS * 2 + 15) & ~15) + (<usize>TILE_ROWS << 2);
+  return 0;
 }

@@ -1,37 +1,43 @@
-// Weight packing, done once at load time: from TensorFlow.js layouts to the 8-column panels the
-// dense and conv kernels stream through. Columns past the last output channel are zero.
+// Weight packing, done once at load time: from TensorFlow.js layouts to the panels of 8 output
+// columns the GEMM kernels stream through. Columns past the last output channel are zero.
+//
+// Every weighted layer is a matrix W[K, N] to the kernels: a dense kernel directly; a conv2d kernel
+// [kh, kw, C, OC] is the same bytes with K = kh*kw*C (the im2col row order); a conv2dTranspose
+// kernel [kh, kw, OC, C] needs its last two axes swapped on the way.
 
-/** Dense W[K, N] (row-major) -> [panel][k][8]. */
-export function packDense<W>(src: usize, dst: usize, K: i32, N: i32): void {
-  const panels = (N + 7) >> 3;
+/** Index into the source tensor of element (k, n) of the K x N matrix. `channels` = C of a transposed conv, else 0. */
+// @ts-ignore: decorator
+@inline
+function sourceIndex(k: i32, n: i32, N: i32, channels: i32): i32 {
+  if (channels == 0) return k * N + n;
+  const tap = k / channels, c = k % channels;
+  return (tap * N + n) * channels + c;
+}
+
+/** f32 or f16 (as u16 bits) -> [panel][k][8]. */
+export function packPanels<T>(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
   let out = dst;
-  for (let p = 0; p < panels; p++) {
+  for (let col = 0; col < N; col += 8) {
     for (let k = 0; k < K; k++) {
       for (let j = 0; j < 8; j++) {
-        const n = (p << 3) + j;
-        store<W>(out, n < N ? load<W>(src + (<usize>(k * N + n) << alignof<W>())) : <W>0);
-        out += sizeof<W>();
+        const n = col + j;
+        store<T>(out, n < N ? load<T>(src + (<usize>sourceIndex(k, n, N, channels) << alignof<T>())) : <T>0);
+        out += sizeof<T>();
       }
     }
   }
 }
 
-/**
- * Conv kernel -> [panel][tap][c][8]. conv2d stores [kh, kw, C, OC]; conv2dTranspose stores
- * [kh, kw, OC, C] (TensorFlow.js layouts).
- */
-export function packConv<W>(src: usize, dst: usize, taps: i32, C: i32, OC: i32, transposed: bool): void {
-  const panels = (OC + 7) >> 3;
+/** int8 -> [panel][k pair][8][2]: the two weights one i32x4.dot_i16x8_s lane multiplies side by side. */
+export function packPairsI8(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
   let out = dst;
-  for (let p = 0; p < panels; p++) {
-    for (let t = 0; t < taps; t++) {
-      for (let c = 0; c < C; c++) {
-        for (let j = 0; j < 8; j++) {
-          const oc = (p << 3) + j;
-          const index = transposed ? (t * OC + oc) * C + c : (t * C + c) * OC + oc;
-          store<W>(out, oc < OC ? load<W>(src + (<usize>index << alignof<W>())) : <W>0);
-          out += sizeof<W>();
-        }
+  for (let col = 0; col < N; col += 8) {
+    for (let k = 0; k < K; k += 2) {
+      for (let j = 0; j < 8; j++) {
+        const n = col + j;
+        store<i8>(out, n < N ? load<i8>(src + <usize>sourceIndex(k, n, N, channels)) : 0);
+        store<i8>(out + 1, n < N && k + 1 < K ? load<i8>(src + <usize>sourceIndex(k + 1, n, N, channels)) : 0);
+        out += 2;
       }
     }
   }

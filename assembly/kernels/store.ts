@@ -1,12 +1,11 @@
-// The store epilogue shared by the compute kernels: scale (int8 weights), bias, activation, then a
-// full or partial store of one 8-wide output panel.
+// The store epilogue shared by the compute kernels: bias, activation, then a full or partial store of
+// one 8-wide output panel.
 import { activateF32x4 } from './activation';
 
 // @ts-ignore: decorator
 @inline
-export function finishLanes(acc: v128, scale: v128, bias: v128, quantized: bool, act: i32, alpha: f32): v128 {
-  const scaled = quantized ? f32x4.mul(acc, scale) : acc;
-  return activateF32x4(f32x4.add(scaled, bias), act, alpha);
+export function finishLanes(acc: v128, bias: v128, act: i32, alpha: f32): v128 {
+  return activateF32x4(f32x4.add(acc, bias), act, alpha);
 }
 
 /** Stores lanes [0, count) of two vectors (8 floats) at `dst`; count in 1..8. */

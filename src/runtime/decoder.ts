@@ -6,7 +6,7 @@ import { InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
-import { ensureMemory, instantiate, type Kernels, type WasmSource } from './wasm.ts';
+import { ensureMemory, instantiate, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
 
 export interface LoadOptions {
   /** The edgevae wasm module, compiled or as bytes; by default the copy embedded in this package. */
@@ -15,6 +15,12 @@ export interface LoadOptions {
   maxBatch?: number;
   /** Refuse to grow wasm memory beyond this many bytes. Default 1 GiB. */
   maxMemory?: number;
+  /**
+   * Which embedded wasm build runs (ignored when `wasm` is given). 'strict' (default): bit-identical
+   * samples on every engine. 'auto': the relaxed-SIMD build (fused multiply-add, faster) where the
+   * engine accepts it, else strict. 'relaxed': that build or an error.
+   */
+  simd?: SimdMode;
 }
 
 export interface SampleOptions {
@@ -56,6 +62,8 @@ export interface DecoderInfo {
   /** Bytes of weights in the file, and once packed in wasm memory. */
   fileWeightBytes: number;
   wasmWeightBytes: number;
+  /** The wasm build running: 'strict' SIMD (bit-identical everywhere) or 'relaxed' (fused multiply-add). */
+  simd: 'strict' | 'relaxed';
 }
 
 const DEFAULT_MAX_BATCH = 256;
@@ -89,6 +97,7 @@ export class Decoder {
       macsPerSample: model.macsPerSample,
       fileWeightBytes: storedWeightBytes(model),
       wasmWeightBytes: plan.weightBytes,
+      simd: kernels.relaxedSimd() ? 'relaxed' : 'strict',
     };
   }
 
@@ -97,7 +106,7 @@ export class Decoder {
     if (options.maxBatch !== undefined) checkInt(options.maxBatch, 'maxBatch', 1, 65536);
     const parsed = readModel(model);
     const maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
-    const kernels = await instantiate(options.wasm);
+    const kernels = await instantiate(options.wasm, options.simd);
     // Checked before any memory is grown: a model too large for the budget fails fast and clearly.
     const needed = kernels.heapBase() + parsed.steps.length * 96 + 2 * storedWeightBytes(parsed) + 1024;
     if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
@@ -244,7 +253,7 @@ export class Decoder {
     if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
     let status: number;
     try {
-      status = kernels.run(plan.records, plan.opCount, count, layout.bufA, layout.bufB, layout.labels);
+      status = kernels.run(plan.records, plan.opCount, count, layout.bufA, layout.bufB, layout.labels, plan.scratch);
     } catch (err) {
       // Validation should make this unreachable; if it is reached, say so rather than leak a bare trap.
       throw new RuntimeError(`the wasm executor trapped decoding a batch of ${count}: ${(err as Error).message}`, { cause: err });

@@ -3,11 +3,13 @@
  * per op, laid out once in wasm memory at load time.
  *
  * Memory, from the module's heap base up: [op records][packed weights, bias and scales per layer]
- * then, sized per batch by the decoder: [labels][activation buffer A][activation buffer B].
+ * [scratch for the hungriest layer] then, sized per batch by the decoder: [labels][activation buffer
+ * A][activation buffer B]. f32 and f16 kernels are packed as they are stored (f16 stays half-size and
+ * is widened in the kernel); int8 kernels are packed in the pairs the integer dot product reads.
  */
 import { DTYPE_BYTES, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
 import { convGeometry, tensorData, type ParsedModel } from '../format/read.ts';
-import { decodeF16 } from '../format/f16.ts';
+import { FormatError } from '../errors.ts';
 import { ensureMemory, type Kernels } from './wasm.ts';
 
 // Keep in step with assembly/executor.ts.
@@ -16,8 +18,7 @@ const OP_DENSE = 1;
 const OP_CONV = 2;
 const OP_ACTIVATION = 3;
 const OP_CONCAT_LABEL = 4;
-const WEIGHTS_F32 = 0;
-const WEIGHTS_I8 = 2;
+const WEIGHT_CODES: Record<ParsedModel['header']['meta']['dtype'], number> = { f32: 0, f16: 1, i8: 2 };
 
 export const ACTIVATION_CODES: Record<ActivationName, number> = { linear: 0, relu: 1, leakyRelu: 2, sigmoid: 3, tanh: 4 };
 
@@ -25,7 +26,9 @@ export interface Plan {
   /** Address of the first op record. */
   records: number;
   opCount: number;
-  /** First free byte after the records and weights; batch buffers start here. */
+  /** Scratch space the kernels share (im2col tiles, quantized rows, a widened f16 panel). */
+  scratch: number;
+  /** First free byte after the records, weights and scratch; batch buffers start here. */
   staticEnd: number;
   /** Bytes of packed weights, biases and scales. */
   weightBytes: number;
@@ -41,35 +44,41 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
   let cursor = align16(recordsPtr + model.steps.length * RECORD_WORDS * 4);
   const weightsStart = cursor;
 
-  /** Copies a tensor's values to scratch space past `cursor`, widening f16 to f32 on the way. */
-  const stage = (index: number, extra: number): { ptr: number; i8: boolean } => {
+  const dtype = model.header.meta.dtype;
+  const weightCode = WEIGHT_CODES[dtype];
+  let scratchBytes = 0;
+
+  /** Copies a tensor's stored values to free space past `cursor` (the packers read them there). */
+  const stage = (index: number, extra: number): number => {
     const data = tensorData(model, index);
-    const values = data instanceof Uint16Array ? decodeF16(data) : data;
+    if (data instanceof Uint16Array) checkFiniteHalves(data, index);
     const ptr = align16(cursor + extra);
-    ensureMemory(kernels, ptr + values.byteLength);
-    new Uint8Array(kernels.memory.buffer, ptr, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    return { ptr, i8: values instanceof Int8Array };
+    ensureMemory(kernels, ptr + data.byteLength);
+    new Uint8Array(kernels.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return ptr;
   };
 
   /** Places a vector (bias or scale) at the cursor, zero-padded to whole panels. */
   const placeVector = (index: number | undefined, n: number): number => {
     if (index === undefined) return 0;
     const padded = panelsOf(n) * 8 * 4;
-    const { ptr: src } = stage(index, padded);
+    const src = stage(index, padded);
     const dst = cursor;
     kernels.padVector(src, dst, n);
     cursor = align16(cursor + padded);
     return dst;
   };
 
-  /** Packs a kernel into panels at the cursor with the given packer. */
-  const placeKernel = (layer: DenseLayer | ConvLayer, packedElements: number, pack: (src: number, dst: number, i8: boolean) => void) => {
-    const bytes = packedElements * (model.header.meta.dtype === 'i8' ? 1 : 4);
-    const { ptr: src, i8 } = stage(layer.kernel, bytes);
+  /** Packs a kernel, seen as a K x N matrix, into panels at the cursor. `channels`: C of a conv2dTranspose. */
+  const placeKernel = (layer: DenseLayer | ConvLayer, K: number, N: number, channels: number): number => {
+    const panelElements = panelsOf(N) * 8 * (dtype === 'i8' ? K + (K % 2) : K);
+    const bytes = align16(panelElements * (dtype === 'f32' ? 4 : dtype === 'f16' ? 2 : 1));
+    const src = stage(layer.kernel, bytes);
     const dst = cursor;
-    pack(src, dst, i8);
+    const pack = dtype === 'f32' ? kernels.packPanelsF32 : dtype === 'f16' ? kernels.packPanelsF16 : kernels.packPairsI8Panels;
+    pack(src, dst, K, N, channels);
     cursor = align16(cursor + bytes);
-    return { w: dst, i8 };
+    return dst;
   };
 
   for (const { layer, inShape, outShape } of model.steps) {
@@ -82,19 +91,19 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
       case 'dense': {
         const K = inShape[inShape.length - 1];
         const N = layer.units;
-        const { w, i8 } = placeKernel(layer, panelsOf(N) * 8 * K, (src, dst, i8) => (i8 ? kernels.packDenseI8 : kernels.packDenseF32)(src, dst, K, N));
+        const w = placeKernel(layer, K, N, 0);
+        scratchBytes = Math.max(scratchBytes, kernels.denseScratchBytes(weightCode, K));
         record.set([OP_DENSE], 0);
-        record.set([i8 ? WEIGHTS_I8 : WEIGHTS_F32, K, N, product(inShape) / K, w, placeVector(layer.bias, N), placeVector(layer.scale, N)], 3);
+        record.set([weightCode, K, N, product(inShape) / K, w, placeVector(layer.bias, N), placeVector(layer.scale, N)], 3);
         break;
       }
       case 'conv2d':
       case 'conv2dTranspose': {
         const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed } = convGeometry(layer, inShape, outShape);
-        const { w, i8 } = placeKernel(layer, panelsOf(OC) * 8 * kh * kw * C, (src, dst, i8) =>
-          (i8 ? kernels.packConvI8 : kernels.packConvF32)(src, dst, kh * kw, C, OC, transposed ? 1 : 0),
-        );
+        const w = placeKernel(layer, kh * kw * C, OC, transposed ? C : 0);
+        scratchBytes = Math.max(scratchBytes, kernels.convScratchBytes(weightCode, kh * kw * C));
         record.set([OP_CONV], 0);
-        record.set([i8 ? WEIGHTS_I8 : WEIGHTS_F32, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed ? 1 : 0], 3);
+        record.set([weightCode, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed ? 1 : 0], 3);
         record.set([w, placeVector(layer.bias, OC), placeVector(layer.scale, OC)], 17);
         break;
       }
@@ -112,7 +121,18 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
     ops.push(record);
   }
   new Int32Array(kernels.memory.buffer, recordsPtr, ops.length * RECORD_WORDS).set(ops.flatMap((r) => [...r]));
-  return { records: recordsPtr, opCount: ops.length, staticEnd: cursor, weightBytes: cursor - weightsStart };
+  const weightBytes = cursor - weightsStart;
+  const scratch = cursor;
+  const staticEnd = align16(scratch + scratchBytes);
+  ensureMemory(kernels, staticEnd);
+  return { records: recordsPtr, opCount: ops.length, scratch, staticEnd, weightBytes };
+}
+
+/** f16 weights are widened in the kernel by bit arithmetic that assumes finite values: refuse inf and NaN. */
+function checkFiniteHalves(data: Uint16Array, tensor: number): void {
+  for (let i = 0; i < data.length; i++) {
+    if ((data[i] & 0x7c00) === 0x7c00) throw new FormatError(`tensor ${tensor} holds ${data[i] & 0x3ff ? 'NaN' : 'infinity'} at index ${i}; weights must be finite`);
+  }
 }
 
 const bitsView = new DataView(new ArrayBuffer(4));

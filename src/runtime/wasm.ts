@@ -1,22 +1,39 @@
 /**
  * The boundary to the wasm module: its exports, typed, and instantiation from whatever the platform
  * allows (a precompiled WebAssembly.Module in Cloudflare Workers, bytes elsewhere).
+ *
+ * The two builds' bytes are not imported here: `edgevae` (src/index.ts) registers the copies embedded
+ * as base64 (src/runtime/embedded.ts), while `edgevae/core` leaves them out, so a Worker bundle
+ * carries only the .wasm module it imports itself.
  */
-import { RuntimeError } from '../errors.ts';
-import { WASM_BASE64 } from './wasm-inline.ts';
+import { InputError, RuntimeError } from '../errors.ts';
 
 export interface Kernels {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  run(plan: number, count: number, batch: number, bufA: number, bufB: number, labels: number): number;
+  relaxedSimd(): number;
+  run(plan: number, count: number, batch: number, bufA: number, bufB: number, labels: number, scratch: number): number;
   fillNormal(dst: number, rows: number, dim: number, seedLo: number, seedHi: number, first: number, stddev: number): void;
-  packDenseF32(src: number, dst: number, K: number, N: number): void;
-  packDenseI8(src: number, dst: number, K: number, N: number): void;
-  packConvF32(src: number, dst: number, taps: number, C: number, OC: number, transposed: number): void;
-  packConvI8(src: number, dst: number, taps: number, C: number, OC: number, transposed: number): void;
+  packPanelsF32(src: number, dst: number, K: number, N: number, channels: number): void;
+  packPanelsF16(src: number, dst: number, K: number, N: number, channels: number): void;
+  packPairsI8Panels(src: number, dst: number, K: number, N: number, channels: number): void;
   padVector(src: number, dst: number, n: number): void;
-  denseF32(x: number, y: number, rows: number, K: number, N: number, w: number, bias: number, act: number, alpha: number): void;
-  denseI8(x: number, y: number, rows: number, K: number, N: number, w: number, bias: number, scale: number, act: number, alpha: number): void;
+  denseScratchBytes(weights: number, K: number): number;
+  convScratchBytes(weights: number, K: number): number;
+  dense(weights: number, x: number, y: number, rows: number, K: number, N: number, w: number, bias: number, scale: number, scratch: number, act: number, alpha: number): number;
+  conv(
+    weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
+  ): number;
+  gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number): void;
+  gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number): void;
+  quantizeRows(x: number, xStride: number, rows: number, K: number, q: number, scales: number): void;
+  widenF16(src: number, dst: number, count: number): void;
+  im2col(
+    x: number, dst: number, first: number, count: number, H: number, W: number, C: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+  ): void;
   activateInPlace(ptr: number, count: number, act: number, alpha: number): void;
   concatLabel(x: number, y: number, batch: number, size: number, labels: number, classes: number, labelFirst: number): number;
   RECORD_WORDS: WebAssembly.Global;
@@ -25,28 +42,59 @@ export interface Kernels {
 /** Where the wasm comes from: a compiled module (required in Workers) or its bytes. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | Uint8Array;
 
-let embedded: WebAssembly.Module | undefined;
+/**
+ * Which embedded build to run. 'strict' (the default): plain SIMD, bit-identical output on every
+ * engine. 'relaxed': relaxed SIMD (fused multiply-add), an error where the engine lacks it. 'auto':
+ * relaxed where WebAssembly.validate accepts it, strict elsewhere.
+ */
+export type SimdMode = 'strict' | 'relaxed' | 'auto';
 
-function embeddedBytes(): Uint8Array {
-  const text = atob(WASM_BASE64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
+type Build = 'strict' | 'relaxed';
+
+/** The bytes of each build, once registered by useEmbeddedWasm. */
+let embedded: Record<Build, Uint8Array> | undefined;
+const compiled: Partial<Record<Build, Promise<WebAssembly.Module>>> = {};
+
+/** Registers the builds Decoder.load uses when it is given no `wasm`. */
+export function useEmbeddedWasm(builds: Record<Build, Uint8Array>): void {
+  embedded = builds;
 }
 
-async function compile(source?: WasmSource): Promise<WebAssembly.Module> {
+function embeddedBytes(build: Build): Uint8Array {
+  if (!embedded) {
+    throw new RuntimeError("edgevae/core carries no wasm of its own: pass Decoder.load(bytes, { wasm }) a module imported from 'edgevae/wasm' (or 'edgevae/wasm-relaxed'), or use 'edgevae'");
+  }
+  return embedded[build];
+}
+
+/** True where this engine accepts relaxed SIMD (Chromium, workerd, Deno; Node 20 only with --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(embeddedBytes('relaxed') as BufferSource);
+}
+
+function chooseBuild(mode: SimdMode): Build {
+  if (mode === 'strict') return 'strict';
+  if (relaxedSimdSupported()) return 'relaxed';
+  if (mode === 'relaxed') throw new RuntimeError("simd: 'relaxed' was asked for, but this engine does not support relaxed SIMD (use 'auto' or 'strict'; Node 20 needs --experimental-wasm-relaxed-simd)");
+  return 'strict';
+}
+
+async function compile(source: WasmSource | undefined, mode: SimdMode): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source) return WebAssembly.compile(source as BufferSource);
-  embedded ??= await WebAssembly.compile(embeddedBytes() as BufferSource);
-  return embedded;
+  const build = chooseBuild(mode);
+  compiled[build] ??= WebAssembly.compile(embeddedBytes(build) as BufferSource);
+  return compiled[build];
 }
 
-/** A fresh instance: each decoder owns its memory. */
-export async function instantiate(source?: WasmSource): Promise<Kernels> {
+/** A fresh instance: each decoder owns its memory. A given `source` wins over `simd`. */
+export async function instantiate(source?: WasmSource, mode: SimdMode = 'strict'): Promise<Kernels> {
+  if (mode !== 'strict' && mode !== 'relaxed' && mode !== 'auto') throw new InputError(`simd must be 'strict', 'relaxed' or 'auto', got ${JSON.stringify(mode)}`);
   let module: WebAssembly.Module;
   try {
-    module = await compile(source);
+    module = await compile(source, mode);
   } catch (err) {
+    if (err instanceof RuntimeError) throw err;
     throw new RuntimeError(`cannot compile the edgevae wasm module (does this engine support WebAssembly SIMD?): ${(err as Error).message}`, { cause: err });
   }
   const instance = await WebAssembly.instantiate(module, {});

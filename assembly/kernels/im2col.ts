@@ -1,0 +1,60 @@
+// Convolutions run on the GEMM kernels: im2col copies, for a tile of output pixels, every input value
+// each pixel's taps read into one row (tap-major, then channel: the packed kernel's k order), with
+// zeros where a tap reads padding or, for a transposed conv, falls between input pixels.
+
+/**
+ * The input coordinate that tap `k` of output coordinate `o` reads, or -1 where it reads nothing.
+ * A conv reads i = o*s + k - pad; a transposed conv is its gradient: o = i*s + k - pad.
+ */
+// @ts-ignore: decorator
+@inline
+function sourceCoordinate(o: i32, k: i32, s: i32, pad: i32, size: i32, transposed: bool): i32 {
+  let i: i32;
+  if (transposed) {
+    const t = o + pad - k;
+    if (t < 0 || t % s != 0) return -1;
+    i = t / s;
+  } else {
+    i = o * s + k - pad;
+  }
+  return i >= 0 && i < size ? i : -1;
+}
+
+/**
+ * Rows for output pixels [first, first + count) of the flattened [batch, OH, OW] index space, each
+ * kh*kw*C floats, written contiguously at dst.
+ */
+export function im2col(
+  x: usize, dst: usize, first: i32, count: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
+): void {
+  const pixelBytes = <usize>C << 2;
+  const imagePixels = OH * OW;
+  let out = dst;
+  for (let m = first; m < first + count; m++) {
+    const b = m / imagePixels, rem = m % imagePixels;
+    const oy = rem / OW, ox = rem % OW;
+    const xb = x + <usize>b * <usize>(H * W) * pixelBytes;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = sourceCoordinate(oy, ky, sh, padTop, H, transposed);
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = iy < 0 ? -1 : sourceCoordinate(ox, kx, sw, padLeft, W, transposed);
+        if (ix < 0) memory.fill(out, 0, pixelBytes);
+        else copyPixel(out, xb + <usize>(iy * W + ix) * pixelBytes, C);
+        out += pixelBytes;
+      }
+    }
+  }
+}
+
+/** C floats; a plain loop for the few-channel case, where memory.copy's call costs more than it moves. */
+// @ts-ignore: decorator
+@inline
+function copyPixel(dst: usize, src: usize, C: i32): void {
+  if (C >= 8) {
+    memory.copy(dst, src, <usize>C << 2);
+    return;
+  }
+  for (let c = 0; c < C; c++) store<f32>(dst + (<usize>c << 2), load<f32>(src + (<usize>c << 2)));
+}

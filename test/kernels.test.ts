@@ -1,0 +1,220 @@
+// Each wasm kernel on its own against a scalar reference written here in plain TypeScript, on shapes
+// on both sides of every blocking boundary (4-row blocks, 8-column panels, 8-value quantization
+// groups, 2048-k integer blocks, 64-row tiles). Whole networks are checked in runtime.test.ts.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import '../src/runtime/embedded.ts';
+import { instantiate, ensureMemory, relaxedSimdSupported, type Kernels } from '../src/runtime/wasm.ts';
+import { decodeF16 } from '../src/format/f16.ts';
+import { quantizeActivations } from '../src/runtime/reference.ts';
+import { randomValues, seededRandom } from './helpers/numbers.ts';
+
+const LINEAR = 0;
+
+/** Bump allocation in one instance's memory, 16-byte aligned, for laying out a kernel's operands. */
+class Arena {
+  private next: number;
+  constructor(readonly kernels: Kernels) {
+    this.next = Math.ceil(kernels.heapBase() / 16) * 16;
+  }
+  alloc(bytes: number): number {
+    const ptr = this.next;
+    this.next = Math.ceil((ptr + bytes) / 16) * 16;
+    ensureMemory(this.kernels, this.next);
+    return ptr;
+  }
+  put(values: Float32Array | Int8Array | Uint16Array): number {
+    const ptr = this.alloc(values.byteLength);
+    new Uint8Array(this.kernels.memory.buffer, ptr, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return ptr;
+  }
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.kernels.memory.buffer, ptr, n).slice();
+  }
+}
+
+/** A padded bias vector as the executor places it: whole panels of 8, zeros past N. */
+function paddedBias(arena: Arena, bias: Float32Array): number {
+  const padded = new Float32Array(Math.ceil(bias.length / 8) * 8);
+  padded.set(bias);
+  return arena.put(padded);
+}
+
+/** y = x . w + bias in f32 arithmetic, adding k in order from zero: what the strict build computes. */
+function gemmF32Reference(x: Float32Array, w: Float32Array, bias: Float32Array, rows: number, K: number, N: number): Float32Array {
+  const y = new Float32Array(rows * N);
+  for (let r = 0; r < rows; r++) {
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = Math.fround(acc + Math.fround(x[r * K + k] * w[k * N + n]));
+      y[r * N + n] = Math.fround(acc + bias[n]);
+    }
+  }
+  return y;
+}
+
+const SHAPES = [
+  { rows: 1, K: 1, N: 1 },
+  { rows: 3, K: 7, N: 8 },
+  { rows: 4, K: 9, N: 13 },
+  { rows: 5, K: 33, N: 40 },
+  { rows: 9, K: 64, N: 3 },
+  { rows: 70, K: 17, N: 9 },
+];
+
+async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number) {
+  const { rows, K, N } = shape;
+  const random = seededRandom(seed);
+  const x = randomValues(rows * K, random, 2);
+  const w = randomValues(K * N, random, 1);
+  const bias = randomValues(N, random, 1);
+  const arena = new Arena(kernels);
+  const packed = arena.alloc(Math.ceil(N / 8) * 8 * K * 4);
+  kernels.packPanelsF32(arena.put(w), packed, K, N, 0);
+  const y = arena.alloc(rows * N * 4);
+  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0);
+  return { got: arena.f32(y, rows * N), want: gemmF32Reference(x, w, bias, rows, K, N) };
+}
+
+describe('f32 GEMM microkernel', () => {
+  for (const shape of SHAPES) {
+    it(`strict build is bit-identical to in-order f32 sums (rows ${shape.rows}, K ${shape.K}, N ${shape.N})`, async () => {
+      const { got, want } = await runGemmF32(await instantiate(undefined, 'strict'), shape, shape.K);
+      assert.deepEqual(got, want);
+    });
+  }
+  it('relaxed build (fused multiply-add) agrees to rounding', { skip: !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)' }, async () => {
+    for (const shape of SHAPES) {
+      const { got, want } = await runGemmF32(await instantiate(undefined, 'relaxed'), shape, shape.K);
+      for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `element ${i}: ${got[i]} vs ${want[i]}`);
+    }
+  });
+});
+
+describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
+  it('quantizes rows exactly as the reference does (K around the 8-value groups, an all-zero row)', async () => {
+    const kernels = await instantiate();
+    const random = seededRandom(5);
+    for (const K of [1, 7, 8, 9, 31, 1000]) {
+      const rows = 3;
+      const x = randomValues(rows * K, random, 3);
+      x.fill(0, K, 2 * K); // row 1: all zeros
+      const arena = new Arena(kernels);
+      const rowLength = Math.ceil(K / 8) * 8;
+      const q = arena.alloc(rows * rowLength * 2);
+      const scales = arena.alloc(rows * 4);
+      kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, scales);
+      const gotScales = arena.f32(scales, rows);
+      for (let r = 0; r < rows; r++) {
+        const want = quantizeActivations(x.subarray(r * K, (r + 1) * K));
+        const got = new Int16Array(kernels.memory.buffer, q + r * rowLength * 2, rowLength);
+        assert.deepEqual(Array.from(got.subarray(0, K)), Array.from(want.q), `K ${K} row ${r}`);
+        assert.ok(got.subarray(K).every((v) => v === 0), 'the padding quantizes to zero');
+        assert.equal(gotScales[r], want.scale);
+      }
+    }
+  });
+
+  for (const { rows, K, N } of [...SHAPES, { rows: 5, K: 4100, N: 9 }]) {
+    it(`matches exact integer sums, scaled (rows ${rows}, K ${K}, N ${N})`, async () => {
+      const kernels = await instantiate();
+      const random = seededRandom(K + N);
+      const x = randomValues(rows * K, random, 2);
+      const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 255) - 127);
+      const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
+      const bias = randomValues(N, random, 1);
+      const arena = new Arena(kernels);
+      const packed = arena.alloc(Math.ceil(N / 8) * 8 * (K + (K % 2)));
+      kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
+      const rowLength = Math.ceil(K / 8) * 8;
+      const q = arena.alloc(rows * rowLength * 2);
+      const rowScales = arena.alloc(rows * 4);
+      kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
+      const y = arena.alloc(rows * N * 4);
+      kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, paddedBias(arena, colScale), paddedBias(arena, bias), y, N * 4, LINEAR, 0);
+      const got = arena.f32(y, rows * N);
+      for (let r = 0; r < rows; r++) {
+        const { q: qr, scale } = quantizeActivations(x.subarray(r * K, (r + 1) * K));
+        for (let n = 0; n < N; n++) {
+          let sum = 0; // exact: |sum| < 2^53
+          for (let k = 0; k < K; k++) sum += qr[k] * w[k * N + n];
+          const want = sum * scale * colScale[n] + bias[n];
+          const tolerance = 1e-6 * (1 + Math.abs(sum * scale * colScale[n]));
+          assert.ok(Math.abs(got[r * N + n] - want) <= tolerance, `row ${r} col ${n}: ${got[r * N + n]} vs ${want}`);
+        }
+      }
+    });
+  }
+});
+
+describe('f16 widening', () => {
+  it('widens every finite f16 value exactly', async () => {
+    const kernels = await instantiate();
+    const bits = Uint16Array.from({ length: 65536 }, (_, i) => i).filter((h) => (h & 0x7c00) !== 0x7c00);
+    const arena = new Arena(kernels);
+    const dst = arena.alloc(bits.length * 4);
+    kernels.widenF16(arena.put(bits), dst, bits.length);
+    assert.deepEqual(arena.f32(dst, bits.length), decodeF16(bits));
+  });
+});
+
+describe('packing', () => {
+  it('lays a conv2dTranspose kernel [kh, kw, OC, C] out as the K x N matrix of its im2col rows', async () => {
+    const kernels = await instantiate();
+    const [taps, OC, C] = [6, 11, 3];
+    const src = Float32Array.from({ length: taps * OC * C }, (_, i) => i);
+    const arena = new Arena(kernels);
+    const K = taps * C;
+    const packed = arena.alloc(16 * K * 4);
+    kernels.packPanelsF32(arena.put(src), packed, K, OC, C);
+    const got = arena.f32(packed, 16 * K);
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < 16; n++) {
+        const tap = Math.floor(k / C), c = k % C;
+        const want = n < OC ? src[(tap * OC + n) * C + c] : 0;
+        assert.equal(got[(Math.floor(n / 8) * K + k) * 8 + (n % 8)], want, `k ${k} n ${n}`);
+      }
+    }
+  });
+});
+
+describe('im2col', () => {
+  const GEOMETRIES = [
+    { name: 'conv2d same, stride 2, odd size', H: 5, W: 7, C: 3, OH: 3, OW: 4, kh: 3, kw: 3, sh: 2, sw: 2, padTop: 1, padLeft: 1, transposed: false },
+    { name: 'conv2d valid, asymmetric kernel', H: 6, W: 5, C: 9, OH: 5, OW: 3, kh: 2, kw: 3, sh: 1, sw: 1, padTop: 0, padLeft: 0, transposed: false },
+    { name: 'conv2dTranspose, stride 2 (reads between input pixels are zero)', H: 3, W: 4, C: 2, OH: 6, OW: 8, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, transposed: true },
+    { name: 'conv2dTranspose, kernel smaller than stride', H: 3, W: 3, C: 8, OH: 9, OW: 9, kh: 2, kw: 2, sh: 3, sw: 3, padTop: 0, padLeft: 0, transposed: true },
+  ];
+  for (const g of GEOMETRIES) {
+    it(g.name, async () => {
+      const kernels = await instantiate();
+      const batch = 2;
+      const x = Float32Array.from({ length: batch * g.H * g.W * g.C }, (_, i) => i + 1);
+      const arena = new Arena(kernels);
+      const K = g.kh * g.kw * g.C;
+      const pixels = batch * g.OH * g.OW;
+      const first = 3;
+      const count = pixels - first;
+      const dst = arena.alloc(count * K * 4);
+      kernels.im2col(arena.put(x), dst, first, count, g.H, g.W, g.C, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, g.transposed ? 1 : 0);
+      const got = arena.f32(dst, count * K);
+      for (let m = first; m < pixels; m++) {
+        const b = Math.floor(m / (g.OH * g.OW)), oy = Math.floor((m % (g.OH * g.OW)) / g.OW), ox = m % g.OW;
+        for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) for (let c = 0; c < g.C; c++) {
+          // Straight from the definitions: conv reads i = o*s + k - pad; transposed conv's input i reaches o = i*s + k - pad.
+          let iy: number, ix: number;
+          if (g.transposed) {
+            iy = (oy + g.padTop - ky) / g.sh;
+            ix = (ox + g.padLeft - kx) / g.sw;
+          } else {
+            iy = oy * g.sh + ky - g.padTop;
+            ix = ox * g.sw + kx - g.padLeft;
+          }
+          const inside = Number.isInteger(iy) && Number.isInteger(ix) && iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
+          const want = inside ? x[((b * g.H + iy) * g.W + ix) * g.C + c] : 0;
+          assert.equal(got[(m - first) * K + (ky * g.kw + kx) * g.C + c], want, `pixel ${m} tap ${ky},${kx} channel ${c}`);
+        }
+      }
+    });
+  }
+});
