@@ -6,6 +6,8 @@ import { UnsupportedError } from '../errors.ts';
 import { convertDtype } from '../export/convert-dtype.ts';
 import { readModel } from '../format/read.ts';
 import type { DType } from '../format/spec.ts';
+// Benchmarks time the builds embedded in the package.
+import '../runtime/embedded.ts';
 import { Decoder } from '../runtime/decoder.ts';
 import { relaxedSimdSupported, type SimdMode } from '../runtime/wasm.ts';
 import type { Contender, PreparedModel } from './contender.ts';

@@ -3,6 +3,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+// The CLI runs the wasm builds embedded in the package (the runtime's core carries none of its own).
+import '../runtime/embedded.ts';
 import { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { EdgeVaeError, InputError } from '../errors.ts';
