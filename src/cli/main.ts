@@ -11,6 +11,7 @@ import { EdgeVaeError, InputError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
+import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { encodePng } from '../node/png.ts';
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -205,6 +206,18 @@ program
     console.log(`judge confidence >= 0.9: ${pct(quality.confidentShare)} of samples (mean confidence ${quality.meanConfidence.toFixed(3)})`);
     if (agreement !== undefined) console.log(`agreement with ${o.compare}: ${pct(agreement)} of samples get the same judge label`);
   });
+
+program
+  .command('bench')
+  .description('measure samples/s and latency percentiles of a model on this machine, beside tfjs-backend-wasm when installed')
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
+  .option('--batch <sizes>', `batch sizes, comma-separated, each 1..${MAX_BATCH}`, parseBatchList, [1, 64, 256])
+  .option('--dtype <dtypes>', "weight dtypes to run, comma-separated from f32, f16, int8 (default: the file's own; others are converted)", parseDtypeList)
+  .addOption(new Option('--simd <build>', 'wasm build: auto takes relaxed SIMD where this engine has it').choices(['auto', 'strict', 'relaxed']).default('auto'))
+  .option('--seconds <s>', `time per contender and batch size, in (0, ${MAX_SECONDS}]`, parseSeconds, 2)
+  .option('--no-tfjs', 'skip the tfjs-backend-wasm comparison')
+  .option('--json', 'print the results as JSON')
+  .action(async (o: BenchCommandOptions) => benchCommand(o));
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`edgevae: ${err instanceof EdgeVaeError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
