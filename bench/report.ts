@@ -88,7 +88,8 @@ function header(results: BenchResults, file: string): string[] {
       `int8 peers run the dynamically quantized ONNX model (\`edgevae export --format onnx --quantize dynamic\`, fused by onnxruntime into DynamicQuantizeMatMul; transposed convolutions stay f32 there, as quantize_dynamic leaves them).`,
     '',
     `wasm SIMD peak of one core, measured in the same run (f32x4 mul+add over independent accumulators, after warm-up): **${peak.mulAdd.gflops.toFixed(1)} GFLOP/s**${fma}. ` +
-      `GFLOP/s = 2 x multiply-adds per sample x samples/s; "% of peak" is against the mul+add peak.`,
+      `GFLOP/s = 2 x multiply-adds per sample x samples/s; "% of peak" is against the mul+add peak. ` +
+      `int8 contenders count the same multiply-adds though they run them as integer dot products (ours: \`i32x4.dot_i16x8_s\`, eight per instruction, see [KERNELS.md](KERNELS.md)), so their share of the f32 peak can pass 100%.`,
     '',
     `Our builds: strict SIMD${builds.relaxed ? ' and relaxed SIMD' : `; the relaxed build did not run (${builds.relaxedReason})`}. ` +
       `Timing: every contender warmed up (${settings.warmUpSeconds} s per batch size) before benny (minSamples ${settings.benny.minSamples}, maxTime ${settings.benny.maxTime} s per case); ` +
