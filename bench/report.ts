@@ -92,7 +92,7 @@ function header(results: BenchResults, file: string): string[] {
       `int8 contenders count the same multiply-adds though they run them as integer dot products (ours: \`i32x4.dot_i16x8_s\`, eight per instruction, see [KERNELS.md](KERNELS.md)), so their share of the f32 peak can pass 100%.`,
     '',
     `Our builds: strict SIMD${builds.relaxed ? ' and relaxed SIMD' : `; the relaxed build did not run (${builds.relaxedReason})`}. ` +
-      `Timing: every contender warmed up (${settings.warmUpSeconds} s per batch size) before benny (minSamples ${settings.benny.minSamples}, maxTime ${settings.benny.maxTime} s per case); ` +
+      `Timing: every contender warmed up (${settings.warmUpSeconds} s per batch size) before benny (minSamples ${settings.benny.minSamples}, maxTime ${settings.benny.maxTime} s per case; ${settings.slowCall.minSamples} samples for calls over ${settings.slowCall.seconds} s); ` +
       `batch-1 latency from individually timed calls (${settings.latency.seconds} s, at least ${settings.latency.minCalls} calls). ` +
       `A contender whose single call takes over ${settings.maxCallSeconds} s is not timed at that batch or above (listed under "Not measured").`,
   ];

@@ -85,6 +85,8 @@ export interface BenchResults {
   settings: {
     batches: number[];
     benny: { minSamples: number; maxTime: number };
+    /** Cases whose call takes over `seconds` get `minSamples` benny samples instead. */
+    slowCall: { seconds: number; minSamples: number };
     warmUpSeconds: number;
     latency: { seconds: number; minCalls: number; maxCalls: number };
     /** Calls slower than this are not benchmarked (their batch and larger ones are skipped). */
