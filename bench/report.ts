@@ -85,7 +85,7 @@ function header(results: BenchResults, file: string): string[] {
     '',
     `Everything runs in one process on one thread: our runtime, tfjs-backend-wasm (\`setThreadsCount(1)\`, \`predict(x, { batchSize })\`), tfjs-backend-cpu, ` +
       `onnxruntime-web (wasm, \`numThreads = 1\`) and onnxruntime-node (native, \`intraOpNumThreads: 1\`), each fed the same latents (and one-hot labels) and each checked against our f32 output first. ` +
-      `int8 peers run the dynamically quantized ONNX model (\`edgevae export --format onnx --quantize dynamic\`, fused by onnxruntime into DynamicQuantizeMatMul; transposed convolutions stay f32 there, as quantize_dynamic leaves them).`,
+      `int8 peers run the dynamically quantized ONNX model (\`edgevae export --format onnx --quantize dynamic\`: dense layers fused by onnxruntime into DynamicQuantizeMatMul; transposed convolutions stay f32 there, as quantize_dynamic leaves them, since ONNX has no integer ConvTranspose).`,
     '',
     `wasm SIMD peak of one core, measured in the same run (f32x4 mul+add over independent accumulators, after warm-up): **${peak.mulAdd.gflops.toFixed(1)} GFLOP/s**${fma}. ` +
       `GFLOP/s = 2 x multiply-adds per sample x samples/s; "% of peak" is against the mul+add peak. ` +

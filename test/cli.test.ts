@@ -97,7 +97,7 @@ describe('edgevae CLI', () => {
     const dynamic = join(dir, 'conditional-dynamic.onnx');
     const quantized = edgevae('export', conditional, '--format', 'onnx', '--quantize', 'dynamic', '--out', dynamic);
     assert.equal(quantized.code, 0, quantized.stderr);
-    assert.match(quantized.stdout, /dense layers dynamically quantized to int8/);
+    assert.match(quantized.stdout, /dense and conv2d layers dynamically quantized to int8/);
     const dynamicSession = await ort.InferenceSession.create(readFileSync(dynamic));
     assert.deepEqual([...dynamicSession.outputNames], ['x']);
     assert.match(edgevae('export', conditional, '--quantize', 'dynamic', '--out', join(dir, 'x.evae')).stderr, /--quantize applies to ONNX output: add --format onnx/);

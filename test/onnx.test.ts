@@ -187,7 +187,7 @@ describe("ONNX with dynamically quantized dense layers (quantize: 'dynamic')", (
     });
   }
 
-  it('writes the quantize_dynamic pattern for dense layers and leaves convolutions in float', () => {
+  it('writes the quantize_dynamic pattern for dense layers and leaves transposed convolutions in float', () => {
     const plan = PLANS['conv-vae-like decoder'];
     const { graph } = decodeOnnx(exportOnnx(buildModel({ ...plan, seed: 1 }), { quantize: 'dynamic' }));
     const ops = graph.node.map((n) => n.opType);
@@ -200,6 +200,18 @@ describe("ONNX with dynamically quantized dense layers (quantize: 'dynamic')", (
     const kernel = graph.initializer.find((t) => t.name === matmul.input![1])!;
     assert.equal(kernel.dataType, onnx.TensorProto.DataType.INT8);
     assert.deepEqual(kernel.dims!.map(Number), [8, 24]);
+  });
+
+  it('writes conv2d layers as ConvInteger, with one zero point and the scales and bias per channel', () => {
+    const plan = PLANS['conv2d, same and valid, strides 1 and 2, odd sizes'];
+    const { graph } = decodeOnnx(exportOnnx(buildModel({ ...plan, seed: 1 }), { quantize: 'dynamic' }));
+    const convs = graph.node.filter((n) => n.opType === 'ConvInteger');
+    assert.equal(convs.length, plan.layers.filter((l) => l.type === 'conv2d').length);
+    assert.ok(!graph.node.some((n) => n.opType === 'Conv'));
+    const dims = (name: string) => graph.initializer.find((t) => t.name === name)!.dims!.map(Number);
+    assert.deepEqual(dims(convs[0].input![1]), [4, 2, 3, 3]);
+    assert.deepEqual(dims(convs[0].input![3]), []);
+    assert.ok(graph.initializer.some((t) => t.name!.startsWith('l2_') && t.name!.endsWith('kernel_scale') && dims(t.name!).join() === '4,1,1'));
   });
 
   it('onnxruntime fuses it into its own int8 kernel, DynamicQuantizeMatMul', async () => {
@@ -223,7 +235,7 @@ describe("ONNX with dynamically quantized dense layers (quantize: 'dynamic')", (
   it('onnxruntime-web (wasm, one thread) gives what onnxruntime-node gives', async () => {
     const ortWeb = await import('onnxruntime-web');
     ortWeb.env.wasm.numThreads = 1;
-    const plan = PLANS['conv-vae-like decoder'];
+    const plan = PLANS['conv2d and transposed, valid padding, odd kernels and strides'];
     const model = exportOnnx(buildModel({ ...plan, seed: 4 }), { quantize: 'dynamic' });
     const { latents } = inputsFor(plan, 3);
     const native = await runOnnx(model, plan, { latents });

@@ -131,7 +131,7 @@ program
   .addOption(new Option('--dtype <dtype>', 'weight type (ONNX: int8 stores int8 kernels with DequantizeLinear, f32/f16 store f32)').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
   .addOption(new Option('--format <format>', 'what to write: an edgevae model file, or an ONNX model').choices(['evae', 'onnx']).default('evae'))
   .option('--opset <n>', 'ONNX opset, 13..23 (with --format onnx; default 13)', integer(13, 23))
-  .addOption(new Option('--quantize <mode>', "with --format onnx: 'dynamic' writes dense layers as onnxruntime's quantize_dynamic does (uint8 activations quantized at run time, int8 kernels, MatMulInteger)").choices(['none', 'dynamic']).default('none'))
+  .addOption(new Option('--quantize <mode>', "with --format onnx: 'dynamic' writes dense and conv2d layers as onnxruntime's quantize_dynamic does (uint8 activations quantized at run time, int8 kernels, MatMulInteger / ConvInteger)").choices(['none', 'dynamic']).default('none'))
   .requiredOption('--out <file>', 'where to write the model file')
   .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs (model.json only)')
   .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1 (model.json only)', (v: string) => v.split(',').map(integer(1, 1 << 24)))
@@ -146,7 +146,7 @@ program
       const weights = dtype === 'i8' ? 'i8' : 'f32';
       const onnxBytes = exportOnnx(bytes, { opset: o.opset, weights, quantize: o.quantize });
       await writeAtomic(o.out, onnxBytes);
-      const dynamic = o.quantize === 'dynamic' ? ', dense layers dynamically quantized to int8' : '';
+      const dynamic = o.quantize === 'dynamic' ? ', dense and conv2d layers dynamically quantized to int8' : '';
       console.log(`wrote ${o.out} (${onnxBytes.length} bytes, ONNX opset ${o.opset ?? 13}, ${weights} weights${dynamic})`);
       return;
     }
