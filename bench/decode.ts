@@ -172,7 +172,7 @@ async function queueBatches(model: BenchModel, contender: Contender, prepared: P
 
 async function prepareModel(model: BenchModel, all: Contender[], out: Collected): Promise<void> {
   console.log(`\n${model.name}: ${model.description} (${model.macsPerSample} multiply-adds per sample)`);
-  const reference = await Decoder.load(model.f32);
+  const reference = await Decoder.load(model.f32, { simd: 'strict' });
   const inputs = new Map([...BATCHES, 1, VERIFICATION_BATCH].map((batch) => [batch, benchInputs(reference, batch)]));
   const verification = inputs.get(VERIFICATION_BATCH)!;
   const expected = { inputs: verification, output: reference.decode(verification.latents, verification.labels) };
