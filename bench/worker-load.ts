@@ -1,8 +1,8 @@
 /**
  * Load test of the Cloudflare Worker: examples/worker, bundled as `wrangler deploy` bundles it, runs in
  * workerd (miniflare) listening on 127.0.0.1; concurrent clients in this process send a bounded number
- * of requests per scenario and time each one. Reports requests/s and latency percentiles, and exits
- * non-zero if any request failed.
+ * of requests per scenario and time each one; then one client alone times requests of growing n.
+ * Reports requests/s and latency percentiles, and exits non-zero if any request failed.
  *
  * Run: npm run bench:worker [-- --requests 2000 --clients 16]
  * Results: bench/results/<date>-<host>-worker-load.json
@@ -21,15 +21,21 @@ interface Scenario {
 }
 
 const LATENT_SIZE = 10; // the bundled cvae's
-const SCENARIOS: Scenario[] = [
-  { name: 'GET /sample?n=16&format=png', contentType: 'image/png', request: (base, i) => new Request(new URL(`/sample?n=16&seed=${i}&label=${i % 10}`, base)) },
+
+function sampleScenario(n: number, format: 'png' | 'json', headers: Record<string, string> = {}, suffix = ''): Scenario {
+  return {
+    name: `GET /sample?n=${n}&format=${format}${suffix}`,
+    contentType: format === 'png' ? 'image/png' : 'application/json',
+    request: (base, i) => new Request(new URL(`/sample?n=${n}&seed=${i}&label=${i % 10}&format=${format}`, base), { headers }),
+  };
+}
+
+/** Under load: concurrent clients, --requests each. */
+const LOAD_SCENARIOS: Scenario[] = [
+  sampleScenario(16, 'png'),
   // fetch asks for gzip, and workerd compresses JSON itself when asked (on Cloudflare the edge does it, outside the Worker's CPU time).
-  { name: 'GET /sample?n=16&format=json', contentType: 'application/json', request: (base, i) => new Request(new URL(`/sample?n=16&seed=${i}&format=json`, base)) },
-  {
-    name: 'GET /sample?n=16&format=json, uncompressed',
-    contentType: 'application/json',
-    request: (base, i) => new Request(new URL(`/sample?n=16&seed=${i}&format=json`, base), { headers: { 'accept-encoding': 'identity' } }),
-  },
+  sampleScenario(16, 'json'),
+  sampleScenario(16, 'json', { 'accept-encoding': 'identity' }, ', uncompressed'),
   {
     name: 'POST /decode (16 latents, png)',
     contentType: 'image/png',
@@ -39,6 +45,10 @@ const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+/** One client, one request at a time: how a request's time grows with n (what counts against a CPU-time limit). */
+const LATENCY_SCENARIOS: Scenario[] = [1, 16, 64, 256].flatMap((n) => [sampleScenario(n, 'png'), sampleScenario(n, 'json', { 'accept-encoding': 'identity' }, ', uncompressed')]);
+const LATENCY_REQUESTS = 50;
 
 const { values } = parseArgs({
   options: {
@@ -75,7 +85,7 @@ interface Result {
 }
 
 /** `count` requests from `clients` concurrent loops; stops early (and counts the rest as errors) past the deadline. */
-async function run(scenario: Scenario, base: URL, count: number, first: number, deadline: number): Promise<Result> {
+async function run(scenario: Scenario, base: URL, count: number, clients: number, first: number, deadline: number): Promise<Result> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -119,12 +129,18 @@ const worker = startWorker(await bundleWorker(`${root}examples/worker`), { port:
 const base = await worker.ready;
 const deadline = performance.now() + maxSeconds * 1000;
 const results: Result[] = [];
+const latencyByN: Result[] = [];
+const report = (r: Result) =>
+  console.log(`${r.scenario}: ${r.requests} requests, ${r.clients} clients, ${r.requestsPerSecond} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms, ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}`);
 try {
-  for (const scenario of SCENARIOS) {
-    if (warmup) await run(scenario, base, warmup, 1_000_000, deadline); // workerd tiers its wasm and JS up first
-    const result = await run(scenario, base, requests, 0, deadline);
-    results.push(result);
-    console.log(`${result.scenario}: ${result.requests} requests, ${clients} clients, ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms, ${result.errors} errors${result.firstError ? ` (first: ${result.firstError})` : ''}`);
+  for (const scenario of LOAD_SCENARIOS) {
+    if (warmup) await run(scenario, base, warmup, clients, 1_000_000, deadline); // workerd tiers its wasm and JS up first
+    results.push(await run(scenario, base, requests, clients, 0, deadline));
+    report(results.at(-1)!);
+  }
+  for (const scenario of LATENCY_SCENARIOS) {
+    latencyByN.push(await run(scenario, base, LATENCY_REQUESTS, 1, 0, deadline));
+    report(latencyByN.at(-1)!);
   }
 } finally {
   await worker.dispose();
@@ -133,6 +149,6 @@ try {
 const stamp = `${new Date().toISOString().slice(0, 10)}-${hostname()}`;
 mkdirSync(`${root}bench/results`, { recursive: true });
 const file = `${root}bench/results/${stamp}-worker-load.json`;
-writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageBefore: loadBefore, target: base.origin, results }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageBefore: loadBefore, target: base.origin, results, latencyByN }, null, 2)}\n`);
 console.log(`wrote ${file}`);
-if (results.some((r) => r.errors > 0)) process.exit(1);
+if ([...results, ...latencyByN].some((r) => r.errors > 0)) process.exit(1);
