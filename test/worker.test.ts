@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
-import type { Miniflare } from 'miniflare';
+import { Miniflare } from 'miniflare';
 import { Decoder, toImageGrid } from '../src/core.ts';
 import { encodePng } from '../src/runtime/png.ts';
 import { createWorker } from '../src/worker/index.ts';
@@ -53,6 +53,21 @@ describe('Worker bundle', () => {
     assert.equal(bundle.modules[1].source, `${root}build/edgevae.wasm`);
     assert.equal(bundle.modules[2].source, `${root}models/cvae.evae`);
     assert.doesNotMatch(new TextDecoder().decode(bundle.modules[0].contents), /from\s*["']node:/);
+  });
+
+  it('has to carry the wasm as a module: workerd refuses to compile wasm bytes at run time', async () => {
+    const probe = new Miniflare({
+      modules: true,
+      compatibilityDate: bundle.config.compatibility_date,
+      script: `export default { async fetch() {
+        try { await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return new Response('compiled'); }
+        catch (err) { return new Response(String(err)); } } }`,
+    });
+    try {
+      assert.match(await (await probe.dispatchFetch('http://localhost/')).text(), /CompileError: .*Wasm code generation disallowed by embedder/);
+    } finally {
+      await probe.dispose();
+    }
   });
 
   it('stays under 100 KB gzipped without the model', () => {

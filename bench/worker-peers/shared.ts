@@ -7,8 +7,12 @@
 export type DecodeBatch = (n: number) => Promise<Float32Array>;
 
 export interface PeerEnv {
-  /** 'defaults': the library loads its wasm its own way. 'precompiled': WebAssembly.instantiate is routed to the module bundled with the Worker. */
-  INSTANTIATE?: 'defaults' | 'precompiled';
+  /**
+   * 'defaults': the library finds and loads its wasm its own way. 'wasmBinary': it is handed the wasm's
+   * bytes (onnxruntime-web's documented option). 'precompiled': WebAssembly.instantiate is routed to
+   * the module bundled with the Worker.
+   */
+  INSTANTIATE?: 'defaults' | 'wasmBinary' | 'precompiled';
 }
 
 export function peerWorker(load: (env: PeerEnv) => Promise<DecodeBatch>) {

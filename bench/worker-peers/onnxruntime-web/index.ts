@@ -7,10 +7,9 @@ import { conditionalInputs, peerWorker, routeInstantiateTo } from '../shared.ts'
 
 export default peerWorker(async (env) => {
   ort.env.wasm.numThreads = 1; // Workers have no threads
-  if (env.INSTANTIATE === 'precompiled') {
-    routeInstantiateTo(ortWasm);
-    ort.env.wasm.wasmBinary = new Uint8Array(8); // any bytes: instantiate is routed to ortWasm
-  }
+  // Any bytes will do for both: unrouted, workerd refuses to compile them; routed, ortWasm runs instead.
+  if (env.INSTANTIATE !== 'defaults') ort.env.wasm.wasmBinary = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+  if (env.INSTANTIATE === 'precompiled') routeInstantiateTo(ortWasm);
   const session = await ort.InferenceSession.create(new Uint8Array(model));
   return async (n) => {
     const { latents, oneHot } = conditionalInputs(n);

@@ -17,7 +17,7 @@ export default peerWorker(async (env) => {
     globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => (String(input) === url ? Promise.resolve(new Response(new Uint8Array(0))) : fetchFromNetwork(input, init))) as typeof fetch;
     setWasmPaths({ 'tfjs-backend-wasm.wasm': url, 'tfjs-backend-wasm-simd.wasm': url, 'tfjs-backend-wasm-threaded-simd.wasm': url });
   }
-  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
+  await useWasmBackend();
   const weights = LAYERS.map(([inputs, units]) => ({ kernel: tf.randomNormal([inputs, units], 0, 0.05, 'float32', 1), bias: tf.zeros([units]) }));
   return async (n) => {
     const { latents, oneHot } = conditionalInputs(n);
@@ -34,3 +34,15 @@ export default peerWorker(async (env) => {
     return values;
   };
 });
+
+/** tf.setBackend only logs why a backend failed and returns false: keep what it logged for the error. */
+async function useWasmBackend(): Promise<void> {
+  const logged: string[] = [];
+  const { warn, error } = console;
+  console.warn = console.error = (...args: unknown[]) => void logged.push(args.map(String).join(' '));
+  try {
+    if (!(await tf.setBackend('wasm'))) throw new Error(`tf.setBackend('wasm') returned false, logging: ${logged.join(' | ')}`);
+  } finally {
+    Object.assign(console, { warn, error });
+  }
+}
