@@ -3,9 +3,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Decoder } from '../runtime/decoder.ts';
-import { toImageGrid } from '../runtime/image.ts';
-import { EdgeVaeError, InputError } from '../errors.ts';
+// Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
+import { Decoder, EdgeVaeError, InputError, toImageGrid } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
