@@ -218,3 +218,47 @@ describe('im2col', () => {
     });
   }
 });
+
+describe('activations (fused into every store, and standalone)', () => {
+  const CODES = { relu: 1, leakyRelu: 2, sigmoid: 3, tanh: 4 } as const;
+  const exact = { relu: (v: number) => Math.max(v, 0), leakyRelu: (v: number) => (v > 0 ? v : 0.3 * v), sigmoid: (v: number) => 1 / (1 + Math.exp(-v)), tanh: Math.tanh };
+  // Odd count: the tail lanes run through the vector code too. Extremes check the clamped exp.
+  const inputs = Float32Array.from([...randomValues(1001, seededRandom(8), 12), -200, -88, -87.5, 0, 1e-30, -1e-30, 87.5, 88, 200, 3e38]);
+  for (const [name, code] of Object.entries(CODES) as [keyof typeof CODES, number][]) {
+    it(`${name} agrees with Math to a few ulp, saturating cleanly`, async () => {
+      const kernels = await instantiate();
+      const arena = new Arena(kernels);
+      const ptr = arena.put(inputs);
+      kernels.activateInPlace(ptr, inputs.length, code, 0.3);
+      const got = arena.f32(ptr, inputs.length);
+      for (let i = 0; i < inputs.length; i++) {
+        const want = exact[name](inputs[i]);
+        assert.ok(Number.isFinite(got[i]), `${name}(${inputs[i]}) is ${got[i]}`);
+        assert.ok(Math.abs(got[i] - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${name}(${inputs[i]}): ${got[i]} vs ${want}`);
+      }
+    });
+  }
+});
+
+describe('label concat', () => {
+  it('joins a one-hot label before or after each sample, and refuses an out-of-range label', async () => {
+    const kernels = await instantiate();
+    const [batch, size, classes] = [3, 5, 4];
+    const arena = new Arena(kernels);
+    const x = arena.put(Float32Array.from({ length: batch * size }, (_, i) => i + 1));
+    const labels = arena.alloc(batch * 4);
+    new Int32Array(kernels.memory.buffer, labels, batch).set([2, 0, 3]);
+    for (const labelFirst of [0, 1]) {
+      const y = arena.alloc(batch * (size + classes) * 4);
+      assert.equal(kernels.concatLabel(x, y, batch, size, labels, classes, labelFirst), 1);
+      const got = arena.f32(y, batch * (size + classes));
+      [2, 0, 3].forEach((label, b) => {
+        const features = Array.from({ length: size }, (_, i) => b * size + i + 1);
+        const oneHot = Array.from({ length: classes }, (_, c) => (c === label ? 1 : 0));
+        assert.deepEqual(Array.from(got.subarray(b * (size + classes), (b + 1) * (size + classes))), labelFirst ? [...oneHot, ...features] : [...features, ...oneHot]);
+      });
+    }
+    new Int32Array(kernels.memory.buffer, labels, batch).set([1, 4, 0]);
+    assert.equal(kernels.concatLabel(x, arena.alloc(batch * (size + classes) * 4), batch, size, labels, classes, 0), 0);
+  });
+});
