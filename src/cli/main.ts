@@ -3,16 +3,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-// The CLI runs the wasm builds embedded in the package (the runtime's core carries none of its own).
-import '../runtime/embedded.ts';
-import { Decoder } from '../runtime/decoder.ts';
-import { toImageGrid } from '../runtime/image.ts';
-import { EdgeVaeError, InputError } from '../errors.ts';
+// Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
+import { Decoder, EdgeVaeError, InputError, toImageGrid } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
+import { encodePng } from '../runtime/png.ts';
+import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
-import { encodePng } from '../node/png.ts';
 
 const integer = (min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -218,6 +216,16 @@ program
   .option('--no-tfjs', 'skip the tfjs-backend-wasm comparison')
   .option('--json', 'print the results as JSON')
   .action(async (o: BenchCommandOptions) => benchCommand(o));
+
+program
+  .command('serve')
+  .description('serve the web demo: the <edgevae-sampler> element drawing the shipped models (Ctrl-C stops)')
+  .option('--port <n>', 'TCP port (0: any free port)', integer(0, 65535), 8080)
+  .option('--host <address>', 'address to listen on (the default keeps it to this machine)', parseHost, '127.0.0.1')
+  .action(async (o: { port: number; host: string }) => {
+    const { url } = await serveDemo(o);
+    console.log(`serving the edgevae demo at ${url} (Ctrl-C to stop)`);
+  });
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`edgevae: ${err instanceof EdgeVaeError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
