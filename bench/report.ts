@@ -255,9 +255,14 @@ export function writeSpeedSection(results: BenchResults, file: string, doc = DOC
   console.log(`wrote the speed section of ${doc} from ${file}`);
 }
 
+/** The newest results file of this benchmark (other benchmarks keep their results in the same folder). */
 function newestResults(): string {
-  const files = readdirSync('bench/results').filter((f) => /^\d{4}-\d{2}-\d{2}-.+\.json$/.test(f) && !f.endsWith('-decode.json') && !f.endsWith('-train.json')).sort();
-  if (!files.length) throw new Error('no results in bench/results: run npm run bench first');
+  const isDecodeResults = (file: string) => {
+    const parsed = JSON.parse(readFileSync(`bench/results/${file}`, 'utf8')) as Partial<BenchResults>;
+    return parsed.command === 'npm run bench' && Array.isArray(parsed.throughput);
+  };
+  const files = readdirSync('bench/results').filter((f) => /^\d{4}-\d{2}-\d{2}-.+\.json$/.test(f)).sort().filter(isDecodeResults);
+  if (!files.length) throw new Error('no results of npm run bench in bench/results: run it first');
   return `bench/results/${files[files.length - 1]}`;
 }
 
