@@ -195,6 +195,16 @@ function notMeasured(results: BenchResults): string[] {
   return lines.length ? lines : ['- nothing: every contender ran every case.'];
 }
 
+/** How far to trust single figures: benny's relative margins of error over all cases. */
+function marginLine(results: BenchResults): string {
+  const margins = results.throughput.map((t) => t.benny.marginPercent).sort((a, b) => a - b);
+  const at = (q: number) => margins[Math.min(margins.length - 1, Math.floor(q * margins.length))];
+  return (
+    `benny's relative margin of error (95% confidence) per case: median ±${at(0.5).toFixed(0)}%, 90th percentile ±${at(0.9).toFixed(0)}%, largest ±${margins[margins.length - 1].toFixed(0)}% ` +
+    `(per case in the results file). With other processes on the cores, single figures can be off by that much, and a ratio of two of them by twice that; read the tables for their order of magnitude and consistent patterns.`
+  );
+}
+
 function agreementLine(results: BenchResults): string {
   const worst = (precision: string) => {
     const names = new Set(results.contenders.filter((c) => c.precision === precision).map((c) => c.name));
@@ -210,6 +220,8 @@ export function renderSpeedSection(results: BenchResults, file: string): string 
   return [
     BEGIN,
     ...header(results, file),
+    '',
+    marginLine(results),
     '',
     ...results.models.flatMap((model) => modelTable(results, figures, model)),
     '### Ratios: our samples/s over each peer\'s (above 1: we are faster)',
