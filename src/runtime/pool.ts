@@ -32,10 +32,11 @@ export interface PoolOptions extends LoadOptions {
 }
 
 /**
- * Measured with bench/pool-overhead.ts on the 2-core machine (docs/BENCHMARKS.md, "Threads"): below
- * this much work per share, a second worker does not pay for its messages.
+ * From bench/threads.ts on the 2-core machine (docs/BENCHMARKS.md, "Threads"): two shares of about
+ * 1.1 million multiply-adds lost to one worker doing both (12,885 vs 15,622 samples/s), two of 1.8
+ * million won (4,894 vs 3,861). Below this much work per share, a second worker does not pay for its messages.
  */
-export const DEFAULT_MIN_SHARE_MACS = 2_000_000;
+export const DEFAULT_MIN_SHARE_MACS = 1_500_000;
 const MAX_THREADS = 256;
 
 type Share = { start: number; count: number };
