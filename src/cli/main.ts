@@ -9,6 +9,7 @@ import { EdgeVaeError, InputError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
+import { BACKEND_CHOICES } from '../train/backend.ts';
 import { encodePng } from '../node/png.ts';
 
 const integer = (min: number, max: number) => (value: string) => {
@@ -115,7 +116,7 @@ program
   .option('--batch-size <n>', 'batch size (default: the preset\'s)', integer(1, 60000))
   .option('--lr <rate>', 'learning rate (default: the preset\'s)', number)
   .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
-  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto'))
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
   .option('--runs <dir>', 'where run folders go', 'runs')
   .addHelpText('after', () => `\nPresets:\n${PRESET_HELP}`)

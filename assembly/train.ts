@@ -1,0 +1,114 @@
+// The training module's exports: TensorFlow.js kernels (matrix products in every transpose
+// combination, 2-d convolution and both of its gradients) on the runtime's f32 GEMM microkernel.
+//
+// Unlike the runtime (index.ts), this module owns no memory: it imports tfjs-backend-wasm's, so it
+// reads tensors where that backend keeps them and writes its outputs there, with no copies. For
+// that it must not contain data segments (they would land on the backend's static data);
+// scripts/embed-wasm.mjs refuses a build that has any. Operands, outputs and scratch are the host's
+// allocations (src/train/edgevae-backend.ts); nothing here allocates.
+import { ACT_LINEAR } from './kernels/activation';
+import { conv, convScratchBytes } from './kernels/conv';
+import { dense, WEIGHTS_F32 } from './kernels/dense';
+import { packPanels, padVector } from './kernels/pack';
+import { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
+import { transposeF32 } from './kernels/transpose';
+
+export { convFilterGradient, convFilterGradientScratchBytes } from './kernels/conv-filter-gradient';
+export { transposeF32 } from './kernels/transpose';
+export { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
+
+/** True in the relaxed-SIMD build (fused multiply-add), false in the strict one. */
+export function relaxedSimd(): bool {
+  return ASC_FEATURE_RELAXED_SIMD;
+}
+
+/**
+ * y[M, N] = act(op(a) . op(b) + bias), op transposing when asked: a is [M, K] or, transposed,
+ * [K, M]; b is [K, N] or, transposed, [N, K]. `bias` is N floats or 0 for none. `scratch` holds
+ * matMulScratchBytes(M, K, N, transposeA) bytes.
+ */
+export function matMul(
+  a: usize, b: usize, bias: usize, y: usize, M: i32, K: i32, N: i32,
+  transposeA: bool, transposeB: bool, act: i32, alpha: f32, scratch: usize,
+): void {
+  let rows = a;
+  let next = scratch;
+  if (transposeA) {
+    transposeF32(a, next, K, M);
+    rows = next;
+    next += aligned(<usize>M * <usize>K << 2);
+  }
+  const packed = next;
+  if (transposeB) packColumnsF32(b, packed, K, N);
+  else packRowsF32(b, packed, K, N, N);
+  next += aligned(<usize>panelColumns(N) * <usize>K << 2);
+  dense(WEIGHTS_F32, rows, y, M, K, N, packed, paddedBias(bias, next, N), 0, 0, act, alpha);
+}
+
+export function matMulScratchBytes(M: i32, K: i32, N: i32, transposeA: bool): usize {
+  return (transposeA ? aligned(<usize>M * <usize>K << 2) : 0) + aligned(<usize>panelColumns(N) * <usize>K << 2) + biasBytes(N);
+}
+
+/**
+ * Conv2D (with FusedConv2D's bias and activation): x [batch, H, W, C] with filter [kh, kw, C, OC]
+ * -> y [batch, OH, OW, OC]. `scratch` holds conv2dScratchBytes(kh * kw * C, OC) bytes.
+ */
+export function conv2d(
+  x: usize, filter: usize, bias: usize, y: usize, batch: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32, scratch: usize,
+): void {
+  const K = kh * kw * C;
+  const packed = scratch;
+  packRowsF32(filter, packed, K, OC, OC);
+  const padded = paddedBias(bias, packed + aligned(<usize>panelColumns(OC) * <usize>K << 2), OC);
+  conv(WEIGHTS_F32, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, false, packed, padded, 0, padded + biasBytes(OC), act, alpha);
+}
+
+/** Scratch bytes of conv2d and conv2dBackpropInput, for K = kh*kw*(input channels) and N output channels. */
+export function conv2dScratchBytes(K: i32, N: i32): usize {
+  return aligned(<usize>panelColumns(N) * <usize>K << 2) + biasBytes(N) + convScratchBytes(WEIGHTS_F32, K);
+}
+
+/**
+ * Conv2DBackpropInput: the gradient dx [batch, H, W, C] of a convolution x -> dy [batch, OH, OW,
+ * OC] with filter [kh, kw, C, OC], which is a transposed convolution of dy. The filter is already
+ * the transposed convolution's [kh, kw, out, in] kernel. `scratch` holds conv2dScratchBytes(kh *
+ * kw * OC, C) bytes.
+ */
+export function conv2dBackpropInput(
+  dy: usize, filter: usize, dx: usize, batch: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, scratch: usize,
+): void {
+  const K = kh * kw * OC;
+  const packed = scratch;
+  packPanels<f32>(filter, packed, K, C, OC);
+  const zeros = paddedBias(0, packed + aligned(<usize>panelColumns(C) * <usize>K << 2), C);
+  conv(WEIGHTS_F32, dy, dx, batch, OH, OW, OC, H, W, C, kh, kw, sh, sw, padTop, padLeft, true, packed, zeros, 0, zeros + biasBytes(C), ACT_LINEAR, 0);
+}
+
+/** The bias padded to whole panels at `dst` (zeros when there is none); returns dst. */
+function paddedBias(bias: usize, dst: usize, N: i32): usize {
+  if (bias) padVector(bias, dst, N);
+  else memory.fill(dst, 0, <usize>panelColumns(N) << 2);
+  return dst;
+}
+
+// @ts-ignore: decorator
+@inline
+function panelColumns(N: i32): i32 {
+  return (N + 7) & ~7;
+}
+
+// @ts-ignore: decorator
+@inline
+function biasBytes(N: i32): usize {
+  return aligned(<usize>panelColumns(N) << 2);
+}
+
+// @ts-ignore: decorator
+@inline
+function aligned(bytes: usize): usize {
+  return (bytes + 15) & ~15;
+}
