@@ -173,7 +173,7 @@ async function activateWasm(): Promise<SelectedBackend> {
 async function activateEdgevae(): Promise<SelectedBackend> {
   const wasm = await initialiseWasm('edgevae');
   const simd = edgevaeBackendSimd() ?? (relaxedTrainSimdSupported() ? 'relaxed' : 'strict');
-  registerEdgevaeBackend(simd);
+  await registerEdgevaeBackend(simd);
   await setBackendOrThrow('edgevae', EDGEVAE_BACKEND);
   return done('edgevae', `edgevae (edgevae's ${simd} SIMD kernels for ${EDGEVAE_KERNELS.join(', ')}, on ${wasm})`);
 }

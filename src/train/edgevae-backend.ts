@@ -15,13 +15,14 @@
  * from the backend's allocator and is kept between calls.
  *
  * Ours: BatchMatMul and _FusedMatMul (every transposeA/transposeB combination, batched with tfjs's
- * broadcasting, bias and linear/relu/leakyrelu/sigmoid fused), Conv2D and FusedConv2D (NHWC, no
- * dilation), Conv2DBackpropInput and Conv2DBackpropFilter (NHWC). A call outside those (another
- * dtype or activation, a per-row bias, NCHW, dilation) runs the stock wasm kernel, where one exists.
+ * broadcasting; a per-column bias and linear/relu/leakyrelu/sigmoid fused into the store, other
+ * biases and activations applied after it by the wasm backend's kernels), Conv2D and FusedConv2D
+ * (NHWC, no dilation, the same epilogue), Conv2DBackpropInput and Conv2DBackpropFilter (NHWC). A
+ * call outside those (another dtype, NCHW, dilation) runs the stock wasm kernel, where one exists.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { RuntimeError, UnsupportedError } from '../errors.ts';
+import { InputError, RuntimeError, UnsupportedError } from '../errors.ts';
 import { TRAIN_WASM_BASE64, TRAIN_WASM_RELAXED_BASE64 } from './wasm-inline.ts';
 
 /** TensorFlow.js's name of the backend (`tf.getBackend()` while it is active). */
@@ -30,8 +31,8 @@ export const EDGEVAE_BACKEND = 'edgevae';
 /** Which build of the kernels to run: strict SIMD, or relaxed SIMD (fused multiply-add) where the engine has it. */
 export type TrainSimd = 'strict' | 'relaxed';
 
-/** The exports of assembly/train.ts. Pointers are into tfjs-backend-wasm's memory. */
-interface TrainKernels {
+/** The exports of assembly/train.ts. Pointers are into the memory the module was instantiated with. */
+export interface TrainKernels {
   matMul(a: number, b: number, bias: number, y: number, M: number, K: number, N: number, transposeA: number, transposeB: number, act: number, alpha: number, scratch: number): void;
   matMulScratchBytes(M: number, K: number, N: number, transposeA: number): number;
   conv2d(
@@ -48,6 +49,10 @@ interface TrainKernels {
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, scratch: number,
   ): void;
   convFilterGradientScratchBytes(Kf: number, OC: number): number;
+  transposeF32(src: number, dst: number, rows: number, cols: number): void;
+  packRowsF32(src: number, dst: number, K: number, N: number, rowStride: number): void;
+  packColumnsF32(src: number, dst: number, K: number, N: number): void;
+  relaxedSimd(): number;
 }
 
 /** The wasm backend's Emscripten module, with the members we use (not all in its typings). */
@@ -73,6 +78,21 @@ function decodeBase64(text: string): Uint8Array {
 /** True where this engine accepts the relaxed-SIMD build (Node 20: --experimental-wasm-relaxed-simd). */
 export function relaxedTrainSimdSupported(): boolean {
   return WebAssembly.validate(decodeBase64(TRAIN_WASM_RELAXED_BASE64) as BufferSource);
+}
+
+function assertSimdAvailable(simd: TrainSimd): void {
+  if (simd !== 'strict' && simd !== 'relaxed') throw new InputError(`simd must be 'strict' or 'relaxed', got ${JSON.stringify(simd)}`);
+  if (simd === 'relaxed' && !relaxedTrainSimdSupported()) {
+    throw new UnsupportedError('the relaxed-SIMD build of the training kernels needs an engine with relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)');
+  }
+}
+
+/** An instance of the training kernels working in `memory` (which they import rather than own). */
+export async function instantiateTrainKernels(memory: WebAssembly.Memory, simd: TrainSimd): Promise<TrainKernels> {
+  assertSimdAvailable(simd);
+  const bytes = decodeBase64(simd === 'relaxed' ? TRAIN_WASM_RELAXED_BASE64 : TRAIN_WASM_BASE64);
+  const { instance } = await WebAssembly.instantiate(bytes as BufferSource, { env: { memory } });
+  return instance.exports as unknown as TrainKernels;
 }
 
 /** Call-time scratch in the wasm backend's heap: one block, grown when a call needs more, kept between calls. */
@@ -107,14 +127,13 @@ let registeredSimd: TrainSimd | undefined;
  * after the wasm backend has been initialised (`tf.setBackend('wasm')`). A second call with another `simd` throws:
  * the kernels' build is fixed once registered.
  */
-export function registerEdgevaeBackend(simd: TrainSimd): void {
+export async function registerEdgevaeBackend(simd: TrainSimd): Promise<void> {
   if (registeredSimd) {
     if (registeredSimd !== simd) throw new UnsupportedError(`the edgevae backend is already registered with its ${registeredSimd} SIMD build in this process`);
     return;
   }
-  if (simd === 'relaxed' && !relaxedTrainSimdSupported()) {
-    throw new UnsupportedError('the relaxed-SIMD build of the training kernels needs an engine with relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)');
-  }
+  assertSimdAvailable(simd);
+  await import('@tensorflow/tfjs-backend-wasm'); // registers the wasm kernels we copy
   for (const config of tf.getKernelsForBackend('wasm')) {
     if (!(OURS as readonly string[]).includes(config.kernelName)) tf.registerKernel({ ...config, backendName: EDGEVAE_BACKEND });
   }
@@ -124,9 +143,7 @@ export function registerEdgevaeBackend(simd: TrainSimd): void {
     const backend = tf.findBackend('wasm') as BackendWasm | null;
     if (!backend) throw new RuntimeError("edgevae backend: initialise tfjs-backend-wasm first (await tf.setBackend('wasm'))");
     const module = backend.wasm as unknown as WasmModule;
-    const bytes = decodeBase64(simd === 'relaxed' ? TRAIN_WASM_RELAXED_BASE64 : TRAIN_WASM_BASE64);
-    const { instance } = await WebAssembly.instantiate(bytes as BufferSource, { env: { memory: module.asm.memory } });
-    context = { backend, kernels: instance.exports as unknown as TrainKernels, scratch: new Scratch(module) };
+    context = { backend, kernels: await instantiateTrainKernels(module.asm.memory, simd), scratch: new Scratch(module) };
     return backend;
   });
   registeredSimd = simd;
@@ -164,11 +181,15 @@ function active(): Context {
   return context;
 }
 
-/** Runs the stock tfjs-backend-wasm kernel, for the calls ours do not cover. */
+/** Runs the stock tfjs-backend-wasm kernel, for the calls ours do not cover (`why` says what ours lacks). */
 function stock(kernelName: string, args: KernelArgs, why: string): tf.TensorInfo {
+  return wasmKernel(kernelName, why)(args);
+}
+
+function wasmKernel(kernelName: string, why: string): (args: KernelArgs) => tf.TensorInfo {
   const kernel = tf.getKernel(kernelName, 'wasm');
   if (!kernel) throw new UnsupportedError(`edgevae backend: ${kernelName} ${why}, and tfjs-backend-wasm has no ${kernelName} kernel to fall back on`);
-  return kernel.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  return (args) => kernel.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
 }
 
 function offsetOf(ctx: Context, t: tf.TensorInfo): number {
@@ -184,13 +205,69 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
 }
 
 function fusedMatMul(args: KernelArgs): tf.TensorInfo {
-  const { a, b, bias, preluActivationWeights } = args.inputs;
-  const activation = String(args.attrs.activation ?? 'linear');
-  const N = (args.attrs.transposeB ? b!.shape.at(-2) : b!.shape.at(-1))!;
+  const { a, b } = args.inputs;
   if (a!.dtype !== 'float32' || b!.dtype !== 'float32') return stock('_FusedMatMul', args, `is float32 only, got ${a!.dtype} x ${b!.dtype}`);
-  if (preluActivationWeights || !(activation in FUSED_ACTIVATIONS)) return stock('_FusedMatMul', args, `fuses linear, relu, leakyrelu and sigmoid, not ${activation}`);
-  if (bias && !isPerColumn(bias, N)) return stock('_FusedMatMul', args, `fuses a bias of one value per column, not of shape [${bias.shape}]`);
-  return runMatMul(a!, b!, bias, args.attrs, activation, Number(args.attrs.leakyreluAlpha ?? 0.2));
+  const N = (args.attrs.transposeB ? b!.shape.at(-2) : b!.shape.at(-1))!;
+  const epilogue = planEpilogue(args, N);
+  const product = runMatMul(a!, b!, epilogue.fusedBias, args.attrs, epilogue.fusedActivation, epilogue.alpha);
+  return finishEpilogue(product, epilogue, args);
+}
+
+/**
+ * What of a fused op's bias and activation our kernels' store fuses: a per-column bias, and linear,
+ * relu, leakyrelu or sigmoid. The rest (a broadcast bias of another shape, elu, relu6, prelu) runs
+ * after the product on the wasm backend's own kernels.
+ */
+interface Epilogue {
+  fusedBias?: tf.TensorInfo;
+  fusedActivation: string;
+  alpha: number;
+  /** The bias to add after the product, when not fused. */
+  laterBias?: tf.TensorInfo;
+  /** The activation to apply after the product, when not fused. */
+  laterActivation?: string;
+}
+
+function planEpilogue(args: KernelArgs, columns: number): Epilogue {
+  const { bias, preluActivationWeights } = args.inputs;
+  const activation = String(args.attrs.activation ?? 'linear');
+  const biasFuses = bias !== undefined && isPerColumn(bias, columns);
+  // An activation can only be fused when the bias before it is.
+  const activationFuses = activation in FUSED_ACTIVATIONS && !preluActivationWeights && (biasFuses || bias === undefined);
+  return {
+    fusedBias: biasFuses ? bias : undefined,
+    fusedActivation: activationFuses ? activation : 'linear',
+    alpha: Number(args.attrs.leakyreluAlpha ?? 0.2),
+    laterBias: bias !== undefined && !biasFuses ? bias : undefined,
+    laterActivation: activationFuses ? undefined : activation,
+  };
+}
+
+/** The activation kernels of the wasm backend, for the activations our store does not fuse. */
+const LATER_ACTIVATIONS: Record<string, string> = { linear: 'Identity', relu: 'Relu', leakyrelu: 'LeakyRelu', sigmoid: 'Sigmoid', elu: 'Elu', relu6: 'Relu6', prelu: 'Prelu' };
+
+/** Applies the unfused part of an epilogue to `product` with the wasm backend's kernels. */
+function finishEpilogue(product: tf.TensorInfo, epilogue: Epilogue, args: KernelArgs): tf.TensorInfo {
+  let out = product;
+  if (epilogue.laterBias) out = replace(out, runWasmKernel('Add', { a: out, b: epilogue.laterBias }, {}, args.backend), args.backend);
+  const activation = epilogue.laterActivation;
+  if (activation !== undefined && activation !== 'linear') {
+    const kernelName = LATER_ACTIVATIONS[activation];
+    if (!kernelName) throw new UnsupportedError(`edgevae backend: unknown fused activation ${JSON.stringify(activation)}`);
+    const inputs: Record<string, tf.TensorInfo> = activation === 'prelu' ? { x: out, alpha: args.inputs.preluActivationWeights! } : { x: out };
+    out = replace(out, runWasmKernel(kernelName, inputs, { alpha: epilogue.alpha }, args.backend), args.backend);
+  }
+  return out;
+}
+
+function runWasmKernel(kernelName: string, inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>, backend: BackendWasm): tf.TensorInfo {
+  return wasmKernel(kernelName, 'is needed')({ inputs, attrs, backend });
+}
+
+/** Frees an intermediate result once the next one exists. */
+function replace(previous: tf.TensorInfo, next: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
+  backend.disposeData(previous.dataId);
+  return next;
 }
 
 /** True for a bias that adds one value per output column: shape [..., N] with every other dimension 1. */
@@ -267,22 +344,20 @@ function convGeometry(inShape: number[], filterShape: number[], attrs: Record<st
 
 /** Conv2D and FusedConv2D (whose bias and activation ride along). */
 function conv2d(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): tf.TensorInfo {
-  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-  const activation = String(args.attrs.activation ?? 'linear');
-  if (x!.dtype !== 'float32' || filter!.dtype !== 'float32') return stock(name, args, `is float32 only, got ${x!.dtype}`);
-  if (preluActivationWeights || !(activation in FUSED_ACTIVATIONS)) return stock(name, args, `fuses linear, relu, leakyrelu and sigmoid, not ${activation}`);
-  const g = convGeometry(x!.shape, filter!.shape, args.attrs);
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32') return stock(name, args, `is float32 only, got ${x.dtype}`);
+  const g = convGeometry(x.shape, filter.shape, args.attrs);
   if (typeof g === 'string') return stock(name, args, g);
-  if (bias && !isPerColumn(bias, g.outC)) return stock(name, args, `fuses a bias of one value per channel, not of shape [${bias.shape}]`);
+  const epilogue = planEpilogue(args, g.outC);
   const ctx = active();
   const out = ctx.backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
   const scratch = ctx.scratch.get(ctx.kernels.conv2dScratchBytes(g.kh * g.kw * g.inC, g.outC));
   ctx.kernels.conv2d(
-    offsetOf(ctx, x!), offsetOf(ctx, filter!), bias ? offsetOf(ctx, bias) : 0, offsetOf(ctx, out),
+    offsetOf(ctx, x), offsetOf(ctx, filter), epilogue.fusedBias ? offsetOf(ctx, epilogue.fusedBias) : 0, offsetOf(ctx, out),
     g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft,
-    FUSED_ACTIVATIONS[activation], Number(args.attrs.leakyreluAlpha ?? 0.2), scratch,
+    FUSED_ACTIVATIONS[epilogue.fusedActivation], epilogue.alpha, scratch,
   );
-  return out;
+  return finishEpilogue(out, epilogue, args);
 }
 
 function conv2dBackpropInput(args: KernelArgs): tf.TensorInfo {
