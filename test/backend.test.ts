@@ -38,7 +38,7 @@ describe('selectBackend', () => {
     assert.equal(selected.name, 'edgevae');
     assert.equal(selected.tf.getBackend(), 'edgevae');
     assert.equal(lines.length, 1);
-    assert.match(lines[0], /auto chose edgevae \(edgevae's (strict|relaxed) SIMD kernels for BatchMatMul, .* on @tensorflow\/tfjs-backend-wasm 4\.22\.0, SIMD, 1 thread\)/);
+    assert.match(lines[0], /auto chose edgevae \(edgevae's (strict|relaxed)-SIMD matrix and convolution kernels on @tensorflow\/tfjs-backend-wasm 4\.22\.0, SIMD, 1 thread\)/);
     assert.match(lines[0], /skipped node-gpu: @tensorflow\/tfjs-node-gpu is not installed/);
     assert.match(lines[0], /skipped node: @tensorflow\/tfjs-node is not installed/);
     await matMulCheck(selected.tf);

@@ -18,6 +18,7 @@ import { Decoder } from '../src/index.ts';
 import type { PresetConfig } from '../src/train/preset.ts';
 import { getPreset, PRESETS } from '../src/train/presets/index.ts';
 import { createRun, train } from '../src/train/trainer.ts';
+import { selectBackend } from '../src/train/backend.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? resolve(repoRoot, '..', 'shared', 'data', 'mnist');
@@ -102,6 +103,31 @@ describe('presets', () => {
         return losses;
       };
       assert.deepEqual(await lossesOf([1, 3]), await lossesOf([3]), name);
+    }
+  });
+
+  it('conv-vae trains on the edgevae backend (tfjs gradients through its Conv2DBackpropFilter), without leaking tensors', async (t) => {
+    const preset = getPreset('conv-vae');
+    const run = { preset: 'conv-vae', dataset: 'mnist', config: { ...preset.defaults, batchSize: 16 } as PresetConfig };
+    await selectBackend('edgevae');
+    try {
+      const losses: number[] = [];
+      const tensorCounts: number[] = [];
+      const { trainable } = await train({
+        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: 8,
+        onProgress: (p) => {
+          losses.push(p.loss.loss);
+          tensorCounts.push(tf.memory().numTensors);
+        },
+      });
+      t.diagnostic(`loss: ${losses.map((l) => l.toPrecision(4)).join(' ')}`);
+      assert.ok(losses.every(Number.isFinite), String(losses));
+      assert.ok(mean(losses.slice(-3)) < mean(losses.slice(0, 3)), `loss should fall: ${losses}`);
+      assert.ok(tensorCounts.every((n) => n === tensorCounts[0]), `a training step leaks tensors: ${tensorCounts}`);
+      tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
+      for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());
+    } finally {
+      await selectBackend('cpu');
     }
   });
 

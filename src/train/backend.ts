@@ -36,7 +36,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { InputError, RuntimeError, UnsupportedError } from '../errors.ts';
-import { EDGEVAE_BACKEND, EDGEVAE_KERNELS, edgevaeBackendSimd, registerEdgevaeBackend, relaxedTrainSimdSupported } from './edgevae-backend.ts';
+import { EDGEVAE_BACKEND, edgevaeBackendSimd, registerEdgevaeBackend, relaxedTrainSimdSupported } from './edgevae-backend.ts';
 
 /** The TensorFlow.js namespace every training module uses. */
 export type Tf = typeof tf;
@@ -175,7 +175,7 @@ async function activateEdgevae(): Promise<SelectedBackend> {
   const simd = edgevaeBackendSimd() ?? (relaxedTrainSimdSupported() ? 'relaxed' : 'strict');
   await registerEdgevaeBackend(simd);
   await setBackendOrThrow('edgevae', EDGEVAE_BACKEND);
-  return done('edgevae', `edgevae (edgevae's ${simd} SIMD kernels for ${EDGEVAE_KERNELS.join(', ')}, on ${wasm})`);
+  return done('edgevae', `edgevae (edgevae's ${simd}-SIMD matrix and convolution kernels on ${wasm})`);
 }
 
 /** Activates tfjs-backend-wasm, reading its .wasm files from the package; describes it. */
