@@ -1,5 +1,6 @@
 // The training module's exports: TensorFlow.js kernels (matrix products in every transpose
-// combination, 2-d convolution and both of its gradients) on the runtime's f32 GEMM microkernel.
+// combination, 2-d convolution and both of its gradients) on the runtime's f32 GEMM microkernel, and
+// the optimizer's update fused into one pass (kernels/adam.ts).
 //
 // Unlike the runtime (index.ts), this module owns no memory: it imports tfjs-backend-wasm's, so it
 // reads tensors where that backend keeps them and writes its outputs there, with no copies. For
@@ -16,6 +17,7 @@ import { transposeF32 } from './kernels/transpose';
 export { convFilterGradient, convFilterGradientScratchBytes } from './kernels/conv-filter-gradient';
 export { transposeF32 } from './kernels/transpose';
 export { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
+export { adamUpdate } from './kernels/adam';
 
 /** True in the relaxed-SIMD build (fused multiply-add), false in the strict one. */
 export function relaxedSimd(): bool {

@@ -4,11 +4,13 @@
 //   64-row tiles, 256-pixel filter-gradient chunks);
 // - the 'edgevae' TensorFlow.js backend against the stock cpu backend, forward and backward (tf.grads
 //   drives BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D, Conv2DBackpropInput and
-//   Conv2DBackpropFilter): the largest difference over the largest reference value must be <= 1e-4.
+//   Conv2DBackpropFilter): the largest difference over the largest reference value must be <= 1e-4;
+//   and the fused Adam update, which must give the cpu backend's op-by-op bits exactly.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { EDGEVAE_KERNELS, instantiateTrainKernels, registerEdgevaeBackend, relaxedTrainSimdSupported, type TrainKernels, type TrainSimd } from '../src/train/edgevae-backend.ts';
+import { Adam } from '../src/train/adam.ts';
+import { ADAM_UPDATE_KERNEL, EDGEVAE_KERNELS, instantiateTrainKernels, registerEdgevaeBackend, relaxedTrainSimdSupported, type TrainKernels, type TrainSimd } from '../src/train/edgevae-backend.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { Arena } from './helpers/arena.ts';
 import { randomValues, seededRandom } from './helpers/numbers.ts';
@@ -259,6 +261,24 @@ describe("the 'edgevae' backend agrees with tfjs's cpu backend, forward and back
         [[2, 9, 7, 3], [3, 3, 3, 10], [10]],
       );
     }
+  });
+
+  it("Adam's fused update gives the same bits as its op-by-op path on the cpu backend", async () => {
+    const shapes = [[7, 13], [1001], [3, 3, 2, 5]];
+    const random = seededRandom(11);
+    const initial = shapes.map((shape) => randomValues(shape.reduce((a, b) => a * b, 1), random, 1));
+    const gradients = [1, 2, 3].map(() => shapes.map((shape) => randomValues(shape.reduce((a, b) => a * b, 1), random, 0.1)));
+    const trajectory = async (backend: string) => {
+      await tf.setBackend(backend);
+      const variables = initial.map((values, i) => tf.variable(tf.tensor(values, shapes[i])));
+      const adam = new Adam(variables, { learningRate: 0.01 });
+      for (const step of gradients) tf.tidy(() => adam.apply(step.map((values, i) => tf.tensor(values, shapes[i]))));
+      const values = [...variables, ...adam.stateTensors()].map((t) => Float32Array.from(t.dataSync()));
+      tf.dispose([...variables, ...adam.stateTensors()]);
+      return values;
+    };
+    assert.equal(tf.getKernel(ADAM_UPDATE_KERNEL, 'cpu'), undefined, 'the cpu backend runs the op-by-op path');
+    assert.deepEqual(await trajectory('edgevae'), await trajectory('cpu'));
   });
 
   it('a dilated convolution runs on the stock wasm kernel, and agrees (forward: tfjs has no gradient for dilation)', async () => {
