@@ -7,10 +7,9 @@
 // that it must not contain data segments (they would land on the backend's static data);
 // scripts/embed-wasm.mjs refuses a build that has any. Operands, outputs and scratch are the host's
 // allocations (src/train/edgevae-backend.ts); nothing here allocates.
-import { ACT_LINEAR } from './kernels/activation';
 import { conv, convScratchBytes } from './kernels/conv';
 import { dense, WEIGHTS_F32 } from './kernels/dense';
-import { packPanels, padVector } from './kernels/pack';
+import { padVector } from './kernels/pack';
 import { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
 import { transposeF32 } from './kernels/transpose';
 
@@ -18,6 +17,7 @@ export { convFilterGradient, convFilterGradientScratchBytes } from './kernels/co
 export { transposeF32 } from './kernels/transpose';
 export { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
 export { adamUpdate } from './kernels/adam';
+export { convBackpropInput, convBackpropInputScratchBytes } from './kernels/conv-backprop-input';
 
 /** True in the relaxed-SIMD build (fused multiply-add), false in the strict one. */
 export function relaxedSimd(): bool {
@@ -67,27 +67,9 @@ export function conv2d(
   conv(WEIGHTS_F32, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, false, packed, padded, 0, padded + biasBytes(OC), act, alpha);
 }
 
-/** Scratch bytes of conv2d and conv2dBackpropInput, for K = kh*kw*(input channels) and N output channels. */
+/** Scratch bytes of conv2d, for K = kh*kw*(input channels) and N output channels. */
 export function conv2dScratchBytes(K: i32, N: i32): usize {
   return aligned(<usize>panelColumns(N) * <usize>K << 2) + biasBytes(N) + convScratchBytes(WEIGHTS_F32, K);
-}
-
-/**
- * Conv2DBackpropInput: the gradient dx [batch, H, W, C] of a convolution x -> dy [batch, OH, OW,
- * OC] with filter [kh, kw, C, OC], which is a transposed convolution of dy. The filter is already
- * the transposed convolution's [kh, kw, out, in] kernel. `scratch` holds conv2dScratchBytes(kh *
- * kw * OC, C) bytes.
- */
-export function conv2dBackpropInput(
-  dy: usize, filter: usize, dx: usize, batch: i32,
-  H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
-  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, scratch: usize,
-): void {
-  const K = kh * kw * OC;
-  const packed = scratch;
-  packPanels<f32>(filter, packed, K, C, OC);
-  const zeros = paddedBias(0, packed + aligned(<usize>panelColumns(C) * <usize>K << 2), C);
-  conv(WEIGHTS_F32, dy, dx, batch, OH, OW, OC, H, W, C, kh, kw, sh, sw, padTop, padLeft, true, packed, zeros, 0, zeros + biasBytes(C), ACT_LINEAR, 0);
 }
 
 /** The bias padded to whole panels at `dst` (zeros when there is none); returns dst. */

@@ -1,7 +1,7 @@
 // The training kernels (assembly/train.ts) in two layers:
 // - each new wasm kernel on its own, in both builds, against a scalar reference written here, on
 //   shapes on both sides of its blocking (4x4 transpose blocks, 8-column panels, 4-row GEMM blocks,
-//   64-row tiles, 256-pixel filter-gradient chunks);
+//   64-row tiles, 256-pixel filter-gradient chunks) and down both ways of the input gradient;
 // - the 'edgevae' TensorFlow.js backend against the stock cpu backend, forward and backward (tf.grads
 //   drives BatchMatMul, _FusedMatMul, Conv2D, FusedConv2D, Conv2DBackpropInput and
 //   Conv2DBackpropFilter): the largest difference over the largest reference value must be <= 1e-4;
@@ -103,6 +103,38 @@ for (const { simd, skip } of BUILDS) {
         }
       });
     }
+
+    it('convBackpropInput, either way (transposed convolution or product and col2im scatter), is the sum over the taps that read each input', async () => {
+      const { kernels, arena } = await kernelsWithArena(simd);
+      const geometries = [
+        { name: 'stride 1, 8 channels: transposed convolution', batch: 2, H: 7, W: 6, C: 8, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 1, padLeft: 1, OC: 5 },
+        { name: 'stride 2: scatter', batch: 2, H: 9, W: 7, C: 6, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, OC: 9 },
+        { name: 'one channel: scatter', batch: 3, H: 6, W: 5, C: 1, kh: 2, kw: 3, sh: 1, sw: 1, padTop: 0, padLeft: 1, OC: 4 },
+        { name: 'strides 3x2, valid, kernel smaller than stride', batch: 1, H: 10, W: 9, C: 3, kh: 2, kw: 2, sh: 3, sw: 2, padTop: 0, padLeft: 0, OC: 7 },
+      ];
+      for (const g of geometries) {
+        const OH = Math.floor((g.H + 2 * g.padTop - g.kh) / g.sh) + 1;
+        const OW = Math.floor((g.W + 2 * g.padLeft - g.kw) / g.sw) + 1;
+        const random = seededRandom(g.H * g.OC + g.C);
+        const dy = randomValues(g.batch * OH * OW * g.OC, random, 1);
+        const filter = randomValues(g.kh * g.kw * g.C * g.OC, random, 1);
+        const dx = arena.alloc(g.batch * g.H * g.W * g.C * 4);
+        const scratch = arena.alloc(kernels.convBackpropInputScratchBytes(g.H, g.W, g.C, OH, OW, g.OC, g.kh, g.kw));
+        kernels.convBackpropInput(arena.put(dy), arena.put(filter), dx, g.batch, g.H, g.W, g.C, OH, OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch);
+        const got = arena.f32(dx, g.batch * g.H * g.W * g.C);
+        const want = new Float64Array(got.length);
+        for (let b = 0; b < g.batch; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+          for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+            const iy = oy * g.sh + ky - g.padTop, ix = ox * g.sw + kx - g.padLeft;
+            if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
+            for (let c = 0; c < g.C; c++) for (let o = 0; o < g.OC; o++) {
+              want[((b * g.H + iy) * g.W + ix) * g.C + c] += dy[((b * OH + oy) * OW + ox) * g.OC + o] * filter[((ky * g.kw + kx) * g.C + c) * g.OC + o];
+            }
+          }
+        }
+        for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `${g.name}, element ${i}: ${got[i]} vs ${want[i]}`);
+      }
+    });
 
     it('convFilterGradient is the sum over pixels of input taps times dy, across 256-pixel chunks', async () => {
       const { kernels, arena } = await kernelsWithArena(simd);

@@ -41,10 +41,11 @@ export interface TrainKernels {
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, act: number, alpha: number, scratch: number,
   ): void;
   conv2dScratchBytes(K: number, N: number): number;
-  conv2dBackpropInput(
+  convBackpropInput(
     dy: number, filter: number, dx: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, scratch: number,
   ): void;
+  convBackpropInputScratchBytes(H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number): number;
   convFilterGradient(
     x: number, dy: number, dw: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, scratch: number,
@@ -381,8 +382,8 @@ function conv2dBackpropInput(args: KernelArgs): tf.TensorInfo {
   if (typeof g === 'string') return stock('Conv2DBackpropInput', args, g);
   const ctx = active();
   const out = ctx.backend.makeOutput([g.batch, g.inH, g.inW, g.inC], 'float32');
-  const scratch = ctx.scratch.get(ctx.kernels.conv2dScratchBytes(g.kh * g.kw * g.outC, g.inC));
-  ctx.kernels.conv2dBackpropInput(
+  const scratch = ctx.scratch.get(ctx.kernels.convBackpropInputScratchBytes(g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw));
+  ctx.kernels.convBackpropInput(
     offsetOf(ctx, dy), offsetOf(ctx, filter), offsetOf(ctx, out),
     g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch,
   );
