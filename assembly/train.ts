@@ -10,7 +10,7 @@
 import { conv, convScratchBytes } from './kernels/conv';
 import { dense, WEIGHTS_F32 } from './kernels/dense';
 import { padVector } from './kernels/pack';
-import { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
+import { aligned16, packColumnsF32, packRowsF32, panelBytes, panelVectorBytes } from './kernels/pack-f32';
 import { transposeF32 } from './kernels/transpose';
 
 export { convFilterGradient, convFilterGradientScratchBytes } from './kernels/conv-filter-gradient';
@@ -38,17 +38,17 @@ export function matMul(
   if (transposeA) {
     transposeF32(a, next, K, M);
     rows = next;
-    next += aligned(<usize>M * <usize>K << 2);
+    next += aligned16(<usize>M * <usize>K << 2);
   }
   const packed = next;
   if (transposeB) packColumnsF32(b, packed, K, N);
   else packRowsF32(b, packed, K, N, N);
-  next += aligned(<usize>panelColumns(N) * <usize>K << 2);
+  next += panelBytes(K, N);
   dense(WEIGHTS_F32, rows, y, M, K, N, packed, paddedBias(bias, next, N), 0, 0, act, alpha);
 }
 
 export function matMulScratchBytes(M: i32, K: i32, N: i32, transposeA: bool): usize {
-  return (transposeA ? aligned(<usize>M * <usize>K << 2) : 0) + aligned(<usize>panelColumns(N) * <usize>K << 2) + biasBytes(N);
+  return (transposeA ? aligned16(<usize>M * <usize>K << 2) : 0) + panelBytes(K, N) + panelVectorBytes(N);
 }
 
 /**
@@ -63,36 +63,18 @@ export function conv2d(
   const K = kh * kw * C;
   const packed = scratch;
   packRowsF32(filter, packed, K, OC, OC);
-  const padded = paddedBias(bias, packed + aligned(<usize>panelColumns(OC) * <usize>K << 2), OC);
-  conv(WEIGHTS_F32, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, false, packed, padded, 0, padded + biasBytes(OC), act, alpha);
+  const padded = paddedBias(bias, packed + panelBytes(K, OC), OC);
+  conv(WEIGHTS_F32, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, false, packed, padded, 0, padded + panelVectorBytes(OC), act, alpha);
 }
 
 /** Scratch bytes of conv2d, for K = kh*kw*(input channels) and N output channels. */
 export function conv2dScratchBytes(K: i32, N: i32): usize {
-  return aligned(<usize>panelColumns(N) * <usize>K << 2) + biasBytes(N) + convScratchBytes(WEIGHTS_F32, K);
+  return panelBytes(K, N) + panelVectorBytes(N) + convScratchBytes(WEIGHTS_F32, K);
 }
 
 /** The bias padded to whole panels at `dst` (zeros when there is none); returns dst. */
 function paddedBias(bias: usize, dst: usize, N: i32): usize {
   if (bias) padVector(bias, dst, N);
-  else memory.fill(dst, 0, <usize>panelColumns(N) << 2);
+  else memory.fill(dst, 0, panelVectorBytes(N));
   return dst;
-}
-
-// @ts-ignore: decorator
-@inline
-function panelColumns(N: i32): i32 {
-  return (N + 7) & ~7;
-}
-
-// @ts-ignore: decorator
-@inline
-function biasBytes(N: i32): usize {
-  return aligned(<usize>panelColumns(N) << 2);
-}
-
-// @ts-ignore: decorator
-@inline
-function aligned(bytes: usize): usize {
-  return (bytes + 15) & ~15;
 }

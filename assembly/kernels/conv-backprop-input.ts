@@ -13,7 +13,7 @@ import { col2im } from './col2im';
 import { conv, convScratchBytes } from './conv';
 import { dense, TILE_ROWS, WEIGHTS_F32 } from './dense';
 import { packPanels } from './pack';
-import { packColumnsF32 } from './pack-f32';
+import { aligned16, packColumnsF32, panelBytes, panelColumns, panelVectorBytes } from './pack-f32';
 
 /**
  * dx [batch, H, W, C] from dy [batch, OH, OW, OC] and the forward filter [kh, kw, C, OC] of a
@@ -35,10 +35,10 @@ export function convBackpropInput(
 export function convBackpropInputScratchBytes(H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32): usize {
   if (scatterIsCheaper(H, W, C, OH, OW, OC, kh, kw)) {
     const Kf = kh * kw * C;
-    return panelBytes(OC, Kf) + vectorBytes(Kf) + aligned(<usize>TILE_ROWS * <usize>Kf << 2);
+    return panelBytes(OC, Kf) + panelVectorBytes(Kf) + aligned16(<usize>TILE_ROWS * <usize>Kf << 2);
   }
   const K = kh * kw * OC;
-  return panelBytes(K, C) + vectorBytes(C) + convScratchBytes(WEIGHTS_F32, K);
+  return panelBytes(K, C) + panelVectorBytes(C) + convScratchBytes(WEIGHTS_F32, K);
 }
 
 /** Multiply-adds per image of each way, panel padding included: dx pixels x (kh*kw*OC) x C vs dy pixels x OC x (kh*kw*C). */
@@ -60,8 +60,8 @@ function byTransposedConv(
   const packed = scratch;
   packPanels<f32>(filter, packed, K, C, OC);
   const zeros = packed + panelBytes(K, C);
-  memory.fill(zeros, 0, vectorBytes(C));
-  conv(WEIGHTS_F32, dy, dx, batch, OH, OW, OC, H, W, C, kh, kw, sh, sw, padTop, padLeft, true, packed, zeros, 0, zeros + vectorBytes(C), ACT_LINEAR, 0);
+  memory.fill(zeros, 0, panelVectorBytes(C));
+  conv(WEIGHTS_F32, dy, dx, batch, OH, OW, OC, H, W, C, kh, kw, sh, sw, padTop, padLeft, true, packed, zeros, 0, zeros + panelVectorBytes(C), ACT_LINEAR, 0);
 }
 
 function byScatter(
@@ -74,8 +74,8 @@ function byScatter(
   const packed = scratch;
   packColumnsF32(filter, packed, OC, Kf);
   const zeros = packed + panelBytes(OC, Kf);
-  memory.fill(zeros, 0, vectorBytes(Kf));
-  const cols = zeros + vectorBytes(Kf);
+  memory.fill(zeros, 0, panelVectorBytes(Kf));
+  const cols = zeros + panelVectorBytes(Kf);
   memory.fill(dx, 0, <usize>batch * <usize>(H * W * C) << 2);
   const pixels = batch * OH * OW;
   for (let first = 0; first < pixels; first += TILE_ROWS) {
@@ -83,30 +83,4 @@ function byScatter(
     dense(WEIGHTS_F32, dy + (<usize>first * <usize>OC << 2), cols, count, OC, Kf, packed, zeros, 0, 0, ACT_LINEAR, 0);
     col2im(cols, dx, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft);
   }
-}
-
-// @ts-ignore: decorator
-@inline
-function panelColumns(N: i32): i32 {
-  return (N + 7) & ~7;
-}
-
-/** Bytes of the panels of a K x N matrix, 16-aligned. */
-// @ts-ignore: decorator
-@inline
-function panelBytes(K: i32, N: i32): usize {
-  return aligned(<usize>panelColumns(N) * <usize>K << 2);
-}
-
-/** Bytes of a vector of N floats padded to whole panels, 16-aligned. */
-// @ts-ignore: decorator
-@inline
-function vectorBytes(N: i32): usize {
-  return aligned(<usize>panelColumns(N) << 2);
-}
-
-// @ts-ignore: decorator
-@inline
-function aligned(bytes: usize): usize {
-  return (bytes + 15) & ~15;
 }

@@ -7,7 +7,7 @@
 // of the arithmetic, and a chunk's operands stay in cache.
 import { dense, WEIGHTS_F32 } from './dense';
 import { im2col } from './im2col';
-import { packRowsF32 } from './pack-f32';
+import { aligned16, packRowsF32, panelBytes, panelVectorBytes } from './pack-f32';
 import { transposeF32 } from './transpose';
 import { ACT_LINEAR } from './activation';
 
@@ -28,9 +28,9 @@ export function convFilterGradient(
   const cols = scratch;
   const colsT = cols + chunkBytes(Kf);
   const packed = colsT + chunkBytes(Kf);
-  const zeroBias = packed + chunkBytes(paddedColumns(OC));
-  const partial = zeroBias + (<usize>paddedColumns(OC) << 2);
-  memory.fill(zeroBias, 0, <usize>paddedColumns(OC) << 2);
+  const zeroBias = packed + panelBytes(CHUNK_PIXELS, OC);
+  const partial = zeroBias + panelVectorBytes(OC);
+  memory.fill(zeroBias, 0, panelVectorBytes(OC));
   memory.fill(dw, 0, <usize>Kf * <usize>OC << 2);
   const pixels = batch * OH * OW;
   for (let first = 0; first < pixels; first += CHUNK_PIXELS) {
@@ -45,21 +45,14 @@ export function convFilterGradient(
 
 /** Scratch bytes convFilterGradient needs for a filter of Kf = kh*kw*C rows and OC columns. */
 export function convFilterGradientScratchBytes(Kf: i32, OC: i32): usize {
-  return 2 * chunkBytes(Kf) + chunkBytes(paddedColumns(OC)) + (<usize>paddedColumns(OC) << 2) + (<usize>Kf * <usize>OC << 2);
-}
-
-/** Output channels rounded up to whole panels of 8. */
-// @ts-ignore: decorator
-@inline
-function paddedColumns(OC: i32): i32 {
-  return (OC + 7) & ~7;
+  return 2 * chunkBytes(Kf) + panelBytes(CHUNK_PIXELS, OC) + panelVectorBytes(OC) + (<usize>Kf * <usize>OC << 2);
 }
 
 /** Bytes of CHUNK_PIXELS rows of `width` floats, 16-aligned. */
 // @ts-ignore: decorator
 @inline
 function chunkBytes(width: i32): usize {
-  return ((<usize>CHUNK_PIXELS * <usize>width << 2) + 15) & ~15;
+  return aligned16(<usize>CHUNK_PIXELS * <usize>width << 2);
 }
 
 /** dst[i] += src[i] for i < n. */

@@ -4,6 +4,34 @@
 // operands at every call, so these copy whole vectors: a row-major B[K, N] 8 columns at a time, and
 // a B stored transposed (B^T[N, K], as MatMul's transposeB) through 4x4 shuffle transposes.
 
+/** Columns rounded up to whole panels of 8. */
+// @ts-ignore: decorator
+@inline
+export function panelColumns(N: i32): i32 {
+  return (N + 7) & ~7;
+}
+
+/** Bytes of the panels of a K x N matrix, 16-aligned. */
+// @ts-ignore: decorator
+@inline
+export function panelBytes(K: i32, N: i32): usize {
+  return aligned16(<usize>panelColumns(N) * <usize>K << 2);
+}
+
+/** Bytes of N floats padded to whole panels (a bias, or a row of zeros for none), 16-aligned. */
+// @ts-ignore: decorator
+@inline
+export function panelVectorBytes(N: i32): usize {
+  return aligned16(<usize>panelColumns(N) << 2);
+}
+
+/** `bytes` rounded up to a multiple of 16, so each scratch region starts vector-aligned. */
+// @ts-ignore: decorator
+@inline
+export function aligned16(bytes: usize): usize {
+  return (bytes + 15) & ~15;
+}
+
 /** B[K, N] with rows `rowStride` floats apart -> [panel][k][8]. */
 export function packRowsF32(src: usize, dst: usize, K: i32, N: i32, rowStride: i32): void {
   const stride = <usize>rowStride << 2;
