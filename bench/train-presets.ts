@@ -7,8 +7,8 @@
  * Add --experimental-wasm-relaxed-simd to node's flags to measure edgevae's relaxed-SIMD build
  * (the description printed and saved says which build ran).
  *
- * Run: node --import tsx bench/train-presets.ts --data DIR [--backends edgevae,wasm,cpu] [--presets cvae,ae] [--steps 5]
- * Results: bench/results/<date>-<host>-train.json
+ * Run: node --import tsx bench/train-presets.ts --data DIR [--backends edgevae,wasm,cpu] [--presets cvae,ae] [--steps 5] [--out FILE]
+ * Results: FILE, by default bench/results/<date>-<host>-train.json
  *
  * Timed with a plain loop rather than benny: benny prepares a case by calling its setup up to three
  * times and its step once before timing, which at seconds per step and one model per backend
@@ -16,7 +16,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/datasets.ts';
 import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'edgevae,wasm,cpu' },
     presets: { type: 'string', default: Object.keys(PRESETS).join(',') },
     steps: { type: 'string', default: '5' },
+    out: { type: 'string' },
   },
 });
 const WARM_UP = 2;
@@ -62,7 +63,7 @@ try {
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/${new Date().toISOString().slice(0, 10)}-${hostname()}-train.json`;
+const file = values.out ?? `bench/results/${new Date().toISOString().slice(0, 10)}-${hostname()}-train.json`;
+mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), host: hostname(), node: process.version, results }, null, 2) + '\n');
 console.log(`wrote ${file}`);
