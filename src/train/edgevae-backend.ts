@@ -138,8 +138,8 @@ let registeredSimd: TrainSimd | undefined;
 
 /**
  * Registers the 'edgevae' backend (once per process). Activate it with `tf.setBackend('edgevae')`
- * after the wasm backend has been initialised (`tf.setBackend('wasm')`). A second call with another `simd` throws:
- * the kernels' build is fixed once registered.
+ * after the wasm backend has been initialised (`tf.setBackend('wasm')`). A second call with another
+ * `simd` throws: the kernels' build is fixed once registered.
  */
 export async function registerEdgevaeBackend(simd: TrainSimd): Promise<void> {
   if (registeredSimd) {
