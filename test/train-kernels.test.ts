@@ -136,6 +136,26 @@ for (const { simd, skip } of BUILDS) {
       }
     });
 
+    it('adamUpdate is the op-by-op Adam step, value for value (vector body and scalar tail)', async () => {
+      const { kernels, arena } = await kernelsWithArena(simd);
+      const n = 23;
+      const random = seededRandom(n);
+      const [w, g, m] = [randomValues(n, random, 1), randomValues(n, random, 0.1), randomValues(n, random, 0.01)];
+      const v = randomValues(n, random, 0.001).map(Math.abs);
+      const [beta1, beta2, epsilon, stepSize] = [0.9, 0.999, 1e-7, 0.003];
+      const out = [arena.alloc(n * 4), arena.alloc(n * 4), arena.alloc(n * 4)];
+      kernels.adamUpdate(arena.put(w), arena.put(g), arena.put(m), arena.put(v), out[0], out[1], out[2], n, beta1, 1 - beta1, beta2, 1 - beta2, stepSize, epsilon);
+      const [gotW, gotM, gotV] = out.map((ptr) => arena.f32(ptr, n));
+      const f = Math.fround;
+      for (let i = 0; i < n; i++) {
+        // each operation rounded to f32, in the op-by-op path's order
+        const mi = f(f(m[i] * f(beta1)) + f(g[i] * f(1 - beta1)));
+        const vi = f(f(v[i] * f(beta2)) + f(f(g[i] * g[i]) * f(1 - beta2)));
+        const wi = f(w[i] - f(f(mi * f(stepSize)) / f(f(Math.sqrt(vi)) + f(epsilon))));
+        assert.deepEqual([gotW[i], gotM[i], gotV[i]], [wi, mi, vi], `element ${i}`);
+      }
+    });
+
     it('convFilterGradient is the sum over pixels of input taps times dy, across 256-pixel chunks', async () => {
       const { kernels, arena } = await kernelsWithArena(simd);
       const geometries = [
