@@ -11,6 +11,7 @@ import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts'
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
+import { BACKEND_CHOICES } from '../train/backend.ts';
 
 const integer = (min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -116,7 +117,7 @@ program
   .option('--batch-size <n>', 'batch size (default: the preset\'s)', integer(1, 60000))
   .option('--lr <rate>', 'learning rate (default: the preset\'s)', number)
   .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
-  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto'))
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
   .option('--runs <dir>', 'where run folders go', 'runs')
   .addHelpText('after', () => `\nPresets:\n${PRESET_HELP}`)
