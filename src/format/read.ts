@@ -175,7 +175,8 @@ function checkTensor(v: unknown, i: number, dataStart: number, fileLength: numbe
   return { dtype, shape, offset };
 }
 
-function checkMeta(v: unknown): ModelMeta {
+/** Checks a header's meta object (also used on the copy our ONNX exporter keeps in its metadata). */
+export function checkMeta(v: unknown): ModelMeta {
   if (!isObject(v)) fail('header.meta must be an object');
   const m = v as Record<string, unknown>;
   const latentSize = int(m.latentSize, 'meta.latentSize', 1, LIMITS.latent);
