@@ -10,20 +10,8 @@ import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../node/png.ts';
-
-const integer = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`expected an integer in ${min}..${max}, got "${value}"`);
-  }
-  return n;
-};
-
-const number = (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
-  return n;
-};
+import { integer, number } from './options.ts';
+import { exportSavedModel, registerImportCommand } from './import.ts';
 
 const pngPath = (value: string) => {
   if (!value.toLowerCase().endsWith('.png')) throw new InvalidArgumentError(`the output must be a .png file, got "${value}"`);
@@ -161,14 +149,15 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: { fo
     const { exportRun } = await import('../train/export-run.ts');
     return exportRun(source, dtype);
   }
-  const { exportModel, loadSavedModel } = await import('../export/index.ts');
   const meta = {
     ...(o.preset ? { preset: o.preset } : {}),
     ...(o.dataset ? { dataset: o.dataset } : {}),
     ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
   };
-  return exportModel(await loadSavedModel(source), { dtype, labelInput: o.labelInput, meta });
+  return exportSavedModel(source, { dtype, labelInput: o.labelInput, meta });
 }
+
+registerImportCommand(program);
 
 program
   .command('evaluate')
