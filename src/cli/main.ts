@@ -3,13 +3,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Decoder } from '../runtime/decoder.ts';
-import { toImageGrid } from '../runtime/image.ts';
-import { EdgeVaeError, InputError } from '../errors.ts';
+// Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
+import { Decoder, EdgeVaeError, InputError, toImageGrid } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../node/png.ts';
+import { parseHost, serveDemo } from './serve.ts';
 import { integer, number } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 
@@ -188,6 +188,16 @@ program
     }
     console.log(`judge confidence >= 0.9: ${pct(quality.confidentShare)} of samples (mean confidence ${quality.meanConfidence.toFixed(3)})`);
     if (agreement !== undefined) console.log(`agreement with ${o.compare}: ${pct(agreement)} of samples get the same judge label`);
+  });
+
+program
+  .command('serve')
+  .description('serve the web demo: the <edgevae-sampler> element drawing the shipped models (Ctrl-C stops)')
+  .option('--port <n>', 'TCP port (0: any free port)', integer(0, 65535), 8080)
+  .option('--host <address>', 'address to listen on (the default keeps it to this machine)', parseHost, '127.0.0.1')
+  .action(async (o: { port: number; host: string }) => {
+    const { url } = await serveDemo(o);
+    console.log(`serving the edgevae demo at ${url} (Ctrl-C to stop)`);
   });
 
 program.parseAsync().catch((err: unknown) => {

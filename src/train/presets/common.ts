@@ -36,6 +36,12 @@ export function choiceSetting<T extends string>(config: PresetConfig, name: stri
 }
 
 /**
+ * A layer's kernel and bias initializers. Named so the declaration emit needs no path into
+ * node_modules (which, through a symlinked node_modules, TypeScript cannot name portably).
+ */
+type KernelAndBias = { kernelInitializer: ReturnType<typeof tf.initializers.glorotUniform>; biasInitializer: ReturnType<typeof tf.initializers.glorotUniform> };
+
+/**
  * Initializer seeds derived from the run's seed: layer k of the model salted `salt` draws from
  * hashSeed(seed, salt, k), so each model's weights depend on the seed and its own layers only.
  */
@@ -51,12 +57,12 @@ export class InitSeeds {
   }
 
   /** TF1's tf.layers.dense / conv2d default: Glorot-uniform kernel, zero bias. */
-  glorot() {
+  glorot(): KernelAndBias {
     return { kernelInitializer: tf.initializers.glorotUniform({ seed: this.next() }), biasInitializer: tf.initializers.zeros() };
   }
 
   /** N(0, stddev^2) kernel, zero bias (the AAE tutorial's `dense`: stddev 0.01). */
-  normal(stddev: number) {
+  normal(stddev: number): KernelAndBias {
     return { kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev, seed: this.next() }), biasInitializer: tf.initializers.zeros() };
   }
 }
