@@ -68,35 +68,27 @@ function typedField<T>(values: T[] | null | undefined, count: number, field: str
   return list;
 }
 
+// Both readers check that the data is there before allocating for it: dims alone may claim 2^26 elements.
+
 function floatData(tensor: TensorProto, type: number, count: number, what: string): Float32Array {
   const view = rawBytes(tensor, count, FLOAT_BYTES[type]!, what);
-  const out = new Float32Array(count);
   if (type === DataType.FLOAT16) {
-    const bits = new Uint16Array(count);
-    if (view) for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true);
-    else typedField(tensor.int32Data, count, 'int32_data', what).forEach((v, i) => (bits[i] = v));
+    const bits = view ? Uint16Array.from({ length: count }, (_, i) => view.getUint16(2 * i, true)) : Uint16Array.from(typedField(tensor.int32Data, count, 'int32_data', what));
     return decodeF16(bits);
   }
-  if (view) {
-    for (let i = 0; i < count; i++) out[i] = type === DataType.FLOAT ? view.getFloat32(4 * i, true) : view.getFloat64(8 * i, true);
-    return out;
-  }
-  out.set(type === DataType.FLOAT ? typedField(tensor.floatData, count, 'float_data', what) : typedField(tensor.doubleData, count, 'double_data', what));
-  return out;
+  if (view) return Float32Array.from({ length: count }, (_, i) => (type === DataType.FLOAT ? view.getFloat32(4 * i, true) : view.getFloat64(8 * i, true)));
+  return Float32Array.from(type === DataType.FLOAT ? typedField(tensor.floatData, count, 'float_data', what) : typedField(tensor.doubleData, count, 'double_data', what));
 }
 
 function intData(tensor: TensorProto, type: number, count: number, what: string): Float64Array {
   const bytesPer = INT_BYTES[type]!;
   const view = rawBytes(tensor, count, bytesPer, what);
-  const out = new Float64Array(count);
   if (view) {
     const read = rawIntReader(view, type);
-    for (let i = 0; i < count; i++) out[i] = read(i * bytesPer);
-    return out;
+    return Float64Array.from({ length: count }, (_, i) => read(i * bytesPer));
   }
   const list: (number | Long)[] = type === DataType.INT64 ? typedField(tensor.int64Data, count, 'int64_data', what) : typedField(tensor.int32Data, count, 'int32_data', what);
-  list.forEach((v, i) => (out[i] = int64(v)));
-  return out;
+  return Float64Array.from(list, int64);
 }
 
 function rawIntReader(view: DataView, type: number): (offset: number) => number {
@@ -169,6 +161,7 @@ function gather(node: OnnxNode, inputs: (Constant | undefined)[]): Constant {
     return i < 0 ? i + size : i;
   });
   const dims = [...data.dims.slice(0, axis), ...need(node, inputs, 1, 'indices').dims, ...data.dims.slice(axis + 1)];
+  if (product(dims) > MAX_CONSTANT_ELEMENTS) throw new UnsupportedError(`${node.label} gathers ${product(dims)} values, over the limit of ${MAX_CONSTANT_ELEMENTS}`);
   const out = emptyLike(data, outer * picks.length * inner);
   for (let o = 0, k = 0; o < outer; o++) {
     for (const pick of picks) for (let i = 0; i < inner; i++) out[k++] = data.data[(o * size + pick) * inner + i];

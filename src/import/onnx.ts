@@ -241,8 +241,7 @@ class Importer {
 
   /** The next activation of the chain, written by `node`. */
   private advance(node: OnnxNode, next: Omit<Activation, 'kind' | 'tensor'>): void {
-    const elements = product(next.shape);
-    if (elements > LIMITS.elementsPerSample) throw new UnsupportedError(`${node.label} outputs ${elements} values per sample, over the limit of ${LIMITS.elementsPerSample}`);
+    checkElements(node, next.shape);
     this.head = { ...next, kind: 'activation', tensor: node.outputs[0] };
     this.define(node, this.head);
   }
@@ -276,6 +275,7 @@ class Importer {
     const transB = intAttribute(node, 'transB', 0) !== 0;
     const [k, m] = transB ? [weights.dims[1], weights.dims[0]] : weights.dims;
     if (input.shape.length !== 1) throw new FormatError(`${node.label} needs a 2-D input [N, K], got [N, ${input.shape.join(', ')}]`);
+    checkInner(node, input, k, m);
     const alpha = floatAttribute(node, 'alpha', 1);
     const kernel = new Float32Array(k * m);
     for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) kernel[i * m + j] = alpha * weights.data[transB ? j * k + i : i * m + j];
@@ -298,8 +298,7 @@ class Importer {
   /** A dense layer over the input's last axis; a flat input's stored order is absorbed into the kernel's rows. */
   private dense(node: OnnxNode, input: Activation, weights: Weights): void {
     const [k, m] = weights.kernelShape;
-    const inner = input.shape.at(-1);
-    if (inner !== k) throw new FormatError(`${node.label} multiplies [N, ${input.shape.join(', ')}] by a [${k}, ${m}] matrix: ${inner} and ${k} differ`);
+    checkInner(node, input, k, m);
     const layer: PlannedWeighted = { name: node.name, spec: { type: 'dense', units: m, activation: 'linear' }, weights };
     if (input.shape.length === 1) {
       this.store(input, [k]);
@@ -316,7 +315,8 @@ class Importer {
     // The runtime's dense reads contiguous rows of k values: the stored shape must end in k.
     if (input.stored.at(-1) !== k) this.store(input, input.order ? [rows!.length, k] : input.shape);
     this.plan.push(layer);
-    this.advance(node, { shape: [...input.shape.slice(0, -1), m], order: orderFromRows(rows, m), stored: [...input.stored.slice(0, -1), m] });
+    const shape = checkElements(node, [...input.shape.slice(0, -1), m]);
+    this.advance(node, { shape, order: orderFromRows(rows, m), stored: [...input.stored.slice(0, -1), m] });
   }
 
   conv(node: OnnxNode, [x, w, b]: (Value | undefined)[], transposed: boolean): void {
@@ -334,7 +334,7 @@ class Importer {
       spec: { type: transposed ? 'conv2dTranspose' : 'conv2d', filters: g.OC, kernelSize: [g.kh, g.kw], strides: [g.sh, g.sw], padding, activation: 'linear' },
       weights: { kernel: kernel.data, kernelShape: kernel.dims, bias },
     });
-    const shape = [g.OC, g.OH, g.OW];
+    const shape = checkElements(node, [g.OC, g.OH, g.OW]);
     this.advance(node, { shape, order: channelsLastOrder(shape), stored: [g.OH, g.OW, g.OC] });
   }
 
@@ -562,6 +562,18 @@ class Importer {
 }
 
 const FLOAT_TYPE = 1;
+
+/** An activation's shape, checked to fit the runtime before anything is allocated for it. */
+function checkElements(node: OnnxNode, shape: number[]): number[] {
+  const elements = product(shape);
+  if (elements > LIMITS.elementsPerSample) throw new UnsupportedError(`${node.label} outputs ${elements} values per sample, over the limit of ${LIMITS.elementsPerSample}`);
+  return shape;
+}
+
+function checkInner(node: OnnxNode, input: Activation, k: number, m: number): void {
+  const inner = input.shape.at(-1);
+  if (inner !== k) throw new FormatError(`${node.label} multiplies [N, ${input.shape.join(', ')}] by a [${k}, ${m}] matrix: ${inner} and ${k} differ`);
+}
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const formatDims = (dims: ArrayLike<number>) => Array.from(dims, (d) => (isBatch(d) ? 'N' : String(d))).join(', ');
