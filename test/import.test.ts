@@ -5,7 +5,6 @@
 // plus the unsupported-operator listing, the latent/label input choice, and the `edgevae import` command.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { importOnnx, type OnnxImportOptions } from '../src/import/onnx.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff, normalSamples, seededRandom } from './helpers/numbers.ts';
+import { edgevae } from './helpers/cli.ts';
 import { ONNX_CASES, OnnxGraphBuilder, attr, decodeOnnx, encodeOnnx, type ModelProto, type OnnxCase } from './helpers/onnx-models.ts';
 
 const BATCH = 5;
@@ -83,7 +83,7 @@ function inputsFor(c: OnnxCase) {
 async function runOnnxRuntime(c: OnnxCase, bytes: Uint8Array, { latents, labels }: ReturnType<typeof inputsFor>): Promise<Float32Array> {
   const session = await InferenceSession.create(bytes);
   try {
-    const feeds: Record<string, Tensor> = { [c.latent.name]: new Tensor('float32', latents, [BATCH, c.latent.size]) };
+    const feeds: Record<string, Tensor> = { [c.latent.name]: new Tensor('float32', latents, [BATCH, ...(c.latent.shape ?? [c.latent.size])]) };
     if (c.label) {
       const oneHot = new Float32Array(BATCH * c.label.classes);
       labels!.forEach((label, i) => (oneHot[i * c.label!.classes + label] = 1));
@@ -104,6 +104,7 @@ const EXPECTED_LAYERS: Record<string, string[]> = {
   'asymmetric pads': ['dense:tanh', 'reshape', 'conv2d:relu', 'conv2d:leakyRelu', 'conv2dTranspose:relu', 'conv2dTranspose:sigmoid'],
   conditional: ['concatenate', 'dense:leakyRelu', 'reshape', 'conv2d:relu', 'flatten', 'dense:sigmoid'],
   'MLP decoder': ['dense:relu', 'dense:sigmoid', 'reshape'],
+  'DCGAN generator': ['reshape', 'conv2dTranspose:relu', 'conv2dTranspose:tanh'],
 };
 
 const layerTypes = (file: Uint8Array) => readModel(file).header.layers.map((l) => ('activation' in l && l.type !== 'activation' ? `${l.type}:${l.activation}` : l.type));
@@ -125,9 +126,9 @@ describe('PyTorch-style ONNX graphs match onnxruntime-node', () => {
       }
       t.diagnostic(`max |onnxruntime - edgevae|: f32 ${diffs.f32.toExponential(2)}, f16 ${diffs.f16.toExponential(2)}, i8 ${diffs.i8.toExponential(2)}`);
       assert.ok(diffs.f32 <= TOLERANCE, `f32: max abs diff ${diffs.f32}`);
-      // Quantized weights: measured up to 1.3e-4 (f16) and 3.5e-3 (i8) on these cases; the bounds leave room for other seeds.
-      assert.ok(diffs.f16 <= 1e-3, `f16: max abs diff ${diffs.f16}`);
-      assert.ok(diffs.i8 <= 2e-2, `i8: max abs diff ${diffs.i8}`);
+      // Quantized weights: measured up to 7.6e-4 (f16) and 1.5e-2 (i8, the tanh generator) on these cases; the bounds leave room for other seeds.
+      assert.ok(diffs.f16 <= 2e-3, `f16: max abs diff ${diffs.f16}`);
+      assert.ok(diffs.i8 <= 5e-2, `i8: max abs diff ${diffs.i8}`);
       const { meta } = readModel(f32).header;
       assert.deepEqual(meta.source?.output.shape, c.outputShape);
       if (c.nchw) assert.equal(meta.source?.layout, 'NCHW');
@@ -172,7 +173,7 @@ function smallGraph(seed = 1, edit: (g: OnnxGraphBuilder, x: string) => string =
   return g.model(x, [1, 6, 6]);
 }
 
-const throwsWith = (fn: () => unknown, type: typeof EdgeVaeError, ...patterns: RegExp[]) =>
+const throwsWith = (fn: () => unknown, type: new (message: string) => EdgeVaeError, ...patterns: RegExp[]) =>
   assert.throws(fn, (err: Error) => {
     assert.ok(err instanceof type, `expected a ${type.name}, got ${err.constructor.name}: ${err.message}`);
     for (const pattern of patterns) assert.match(err.message, pattern);
@@ -415,12 +416,6 @@ describe('which input is the latent and which the label', () => {
 
 // ---- the command ----
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-function edgevae(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('edgevae import', () => {
   let dir: string;

@@ -1,6 +1,7 @@
 /**
  * The `edgevae/export` entry: turn a trained TensorFlow.js decoder into an edgevae model file, and load
- * or save TensorFlow.js layers models on disk (Node only, for the latter two).
+ * or save TensorFlow.js layers models on disk (Node only, for the latter two); import ONNX decoders
+ * (e.g. from PyTorch) into the same format.
  */
 export { exportModel, type ExportOptions, type ExportMeta } from './export-model.ts';
 export { loadSavedModel, saveModel } from './load-saved.ts';
@@ -10,3 +11,4 @@ export type { ModelMeta, DType, ActivationName, LayerSpec } from '../format/spec
 export { EdgeVaeError, FormatError, InputError, UnsupportedError } from '../errors.ts';
 export { VERSION } from '../version.ts';
 export { exportOnnx, ONNX_OPSETS, ONNX_NAMES, type OnnxExportOptions } from './onnx.ts';
+export { importOnnx, SUPPORTED_OPERATORS, type OnnxImportOptions, type OutputLayout } from '../import/onnx.ts';

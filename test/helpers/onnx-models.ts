@@ -102,7 +102,8 @@ export const decodeOnnx = (bytes: Uint8Array): ModelProto => onnx.ModelProto.dec
 /** A built test model: its graph and the facts a test needs to feed and read it. */
 export interface OnnxCase {
   model: ModelProto;
-  latent: { name: string; size: number };
+  /** The latent input; `shape` is its per-sample shape when not flat ([size]). */
+  latent: { name: string; size: number; shape?: number[] };
   label?: { name: string; classes: number };
   /** The ONNX output's per-sample shape, and whether it is an NCHW image our runtime returns as NHWC. */
   outputShape: number[];
@@ -153,6 +154,15 @@ export const ONNX_CASES: Record<string, (seed: number) => OnnxCase> = {
     x = g.node('Flatten', 'flat', [x], [attr.int('axis', 1)]);
     x = g.node('Sigmoid', 'out', [g.linear('head', x, 100, 10)], [], ['x']);
     return { model: g.model(x, [10], 13), latent: { name: 'z', size: 4 }, label: { name: 'y', classes: 3 }, outputShape: [10], nchw: false };
+  },
+  'DCGAN generator: latent [N, 4, 1, 1], ConvTranspose k4 s1 p0, BatchNorm, Relu, ConvTranspose k4 s2 p1, Tanh (opset 13)': (seed) => {
+    const g = new OnnxGraphBuilder(seed);
+    let x = g.input('noise', [4, 1, 1]);
+    x = g.node('ConvTranspose', 'g1', [x, g.weights('g1.weight', [4, 6, 4, 4], 4)], [attr.ints('kernel_shape', [4, 4]), attr.ints('strides', [1, 1]), attr.ints('pads', [0, 0, 0, 0])]); // 1x1 -> 4x4
+    x = g.node('Relu', 'g1/relu', [g.batchNorm('g1.bn', x, 6)]);
+    x = g.node('ConvTranspose', 'g2', [x, g.weights('g2.weight', [6, 3, 4, 4], 6 * 4)], [attr.ints('kernel_shape', [4, 4]), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 1, 1])]); // 4x4 -> 8x8
+    x = g.node('Tanh', 'out', [x], [], ['fake']);
+    return { model: g.model(x, [3, 8, 8], 13), latent: { name: 'noise', size: 4, shape: [4, 1, 1] }, outputShape: [3, 8, 8], nchw: true };
   },
   'MLP decoder: MatMul + Add, Gemm without transB, BatchNorm1d, output view(N, 1, 6, 6) (opset 9)': (seed) => {
     const g = new OnnxGraphBuilder(seed);
