@@ -16,6 +16,7 @@ import { readModel } from '../src/format/read.ts';
 import { exportOnnx, permute } from '../src/export/onnx.ts';
 import { importOnnx, type OnnxImportOptions } from '../src/import/onnx.ts';
 import { buildModel } from './helpers/random-models.ts';
+import { reframe } from './helpers/corrupt.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff, normalSamples, seededRandom } from './helpers/numbers.ts';
 import { edgevae } from './helpers/cli.ts';
@@ -255,6 +256,16 @@ describe('malformed ONNX gives a FormatError naming what is wrong', () => {
     const w = conv.graph!.initializer!.find((t) => t.name === 'up.weight')!;
     w.dims = [1, 2, 4, 4];
     throwsWith(() => importOnnx(encodeOnnx(conv)), FormatError, /"up" \(ConvTranspose\): weights \[1, 2, 4, 4\] take 1 input channels/);
+  });
+
+  it("metadata that is not edgevae's, in the ONNX model or in the file written", () => {
+    const hinted = decodeOnnx(valid);
+    hinted.metadataProps = [{ key: 'edgevae', value: '{"latentSize": 4' }];
+    throwsWith(() => importOnnx(encodeOnnx(hinted)), FormatError, /metadata "edgevae" is not a valid edgevae meta/);
+    const file = importOnnx(valid);
+    const { header } = readModel(file);
+    const bad = [{ inputs: { latent: 3 } }, { inputs: 'z' }, { source: { format: 'tflite' } }, { source: { ...header.meta.source, layout: 'CHW' } }, { source: { format: 'onnx', output: { name: 'x', shape: [] } } }];
+    for (const meta of bad) throwsWith(() => readModel(reframe(file, { ...header, meta: { ...header.meta, ...meta } })), FormatError, /meta\.(inputs|source)/);
   });
 
   it('cycles, tensors produced twice, no output', () => {
