@@ -75,6 +75,16 @@ export class OnnxGraphBuilder {
     return this.node('Reshape', name, [x, target]);
   }
 
+  /** nn.Unflatten(1, shape) as PyTorch exports it: Shape -> Slice [0:1] -> Concat -> Reshape (Slice's bounds as attributes before opset 10). */
+  unflatten(name: string, x: string, shape: number[], opset: number): string {
+    const size = this.node('Shape', `${name}/Shape`, [x]);
+    const batch = opset >= 10
+      ? this.node('Slice', `${name}/Slice`, [size, this.ints(`${name}/starts`, [0]), this.ints(`${name}/ends`, [1]), this.ints(`${name}/axes`, [0])])
+      : this.node('Slice', `${name}/Slice`, [size], [attr.ints('starts', [0]), attr.ints('ends', [1]), attr.ints('axes', [0])]);
+    const target = this.node('Concat', `${name}/Concat`, [batch, this.ints(`${name}/dims`, shape)], [attr.int('axis', 0)]);
+    return this.node('Reshape', name, [x, target]);
+  }
+
   batchNorm(name: string, x: string, channels: number): string {
     const stat = (what: string, low: number, high: number) =>
       this.floats(`${name}.${what}`, [channels], Float32Array.from({ length: channels }, () => low + (high - low) * this.random()));
@@ -128,11 +138,11 @@ export const ONNX_CASES: Record<string, (seed: number) => OnnxCase> = {
     x = g.node('Sigmoid', 'out', [x], [], ['x']);
     return { model: g.model(x, [3, 12, 12]), latent: { name: 'z', size: 6 }, outputShape: [3, 12, 12], nchw: true };
   },
-  'asymmetric pads: Conv k4 s1 pads [1,1,2,2], Conv k3 s2 pads [0,0,1,1], ConvTranspose k3 s2 pads [0,0,1,1], ConvTranspose k2 s3 output_padding [1,1] (opset 11)': (seed) => {
+  'asymmetric pads: Unflatten, Conv k4 s1 pads [1,1,2,2], Conv k3 s2 pads [0,0,1,1], ConvTranspose k3 s2 pads [0,0,1,1], ConvTranspose k2 s3 output_padding [1,1] (opset 11)': (seed) => {
     const g = new OnnxGraphBuilder(seed);
     const z = g.input('latent', [5]);
     let x = g.node('Tanh', 'fc/tanh', [g.linear('fc', z, 5, 2 * 8 * 8)]);
-    x = g.node('Reshape', 'view', [x, g.ints('view/shape', [-1, 2, 8, 8])]);
+    x = g.unflatten('view', x, [2, 8, 8], 11);
     const conv = (name: string, input: string, w: number[], k: number[], s: number[], pads: number[], transposed = false, extra: Attribute[] = []) =>
       g.node(transposed ? 'ConvTranspose' : 'Conv', name, [input, g.weights(`${name}.weight`, w, w[transposed ? 0 : 1] * k[0] * k[1]), g.weights(`${name}.bias`, [w[transposed ? 1 : 0]], 9)], [attr.ints('kernel_shape', k), attr.ints('strides', s), attr.ints('pads', pads), ...extra]);
     x = g.node('Relu', 'c1/relu', [conv('c1', x, [3, 2, 4, 4], [4, 4], [1, 1], [1, 1, 2, 2])]); // 8x8 -> 8x8 ('same')
@@ -164,7 +174,7 @@ export const ONNX_CASES: Record<string, (seed: number) => OnnxCase> = {
     x = g.node('Tanh', 'out', [x], [], ['fake']);
     return { model: g.model(x, [3, 8, 8], 13), latent: { name: 'noise', size: 4, shape: [4, 1, 1] }, outputShape: [3, 8, 8], nchw: true };
   },
-  'MLP decoder: MatMul + Add, Gemm without transB, BatchNorm1d, output view(N, 1, 6, 6) (opset 9)': (seed) => {
+  'MLP decoder: MatMul + Add, Gemm without transB, BatchNorm1d, output Unflatten to [N, 1, 6, 6] (opset 9)': (seed) => {
     const g = new OnnxGraphBuilder(seed);
     const z = g.input('z', [3]);
     let x = g.node('MatMul', 'fc1', [z, g.weights('fc1.w', [3, 16], 3)]);
@@ -172,7 +182,7 @@ export const ONNX_CASES: Record<string, (seed: number) => OnnxCase> = {
     x = g.node('Relu', 'fc1/relu', [g.batchNorm('bn', x, 16)]);
     x = g.node('Gemm', 'fc2', [x, g.weights('fc2.w', [16, 36], 16), g.weights('fc2.b', [36], 9)]);
     x = g.node('Sigmoid', 'fc2/sigmoid', [x]);
-    x = g.node('Reshape', 'out', [x, g.ints('out/shape', [-1, 1, 6, 6])], [], ['x']);
+    x = g.node('Identity', 'out', [g.unflatten('view', x, [1, 6, 6], 9)], [], ['x']);
     return { model: g.model(x, [1, 6, 6], 9), latent: { name: 'z', size: 3 }, outputShape: [1, 6, 6], nchw: true };
   },
 };
