@@ -27,7 +27,7 @@ describe('package', () => {
 
   it('ships type declarations and a runnable bin for every entry', () => {
     const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
-    for (const entry of ['.', './export', './sampler']) {
+    for (const entry of ['.', './export', './sampler', './worker']) {
       assert.ok(existsSync(`${root}/${pkg.exports[entry].types}`), `${entry} types`);
       assert.ok(existsSync(`${root}/${pkg.exports[entry].default}`), `${entry} code`);
     }

@@ -8,7 +8,7 @@ import { Decoder, EdgeVaeError, InputError, toImageGrid } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
-import { encodePng } from '../node/png.ts';
+import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { integer, number } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';

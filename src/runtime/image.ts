@@ -43,8 +43,10 @@ export function toImageGrid(samples: Float32Array, options: GridOptions): ImageG
   const width = columns * (w + pad) + pad;
   const height = rows * (h + pad) + pad;
   const data = new Uint8ClampedArray(width * height * 4);
-  const bg = options.background ?? 0;
-  for (let i = 0; i < data.length; i += 4) data.set([bg, bg, bg, 255], i);
+  // Background everywhere, opaque; the images overwrite their own pixels below. (Filling pixel by
+  // pixel with data.set([...]) made an array per pixel and took 4x as long.)
+  data.fill(options.background ?? 0);
+  for (let i = 3; i < data.length; i += 4) data[i] = 255;
   const toByte = (v: number) => ((v - lo) / (hi - lo)) * 255; // Uint8ClampedArray rounds and clamps
   for (let k = 0; k < n; k++) {
     const x0 = pad + (k % columns) * (w + pad);

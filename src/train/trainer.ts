@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Split } from '../data/datasets.ts';
 import { InputError } from '../errors.ts';
 import { toImageGrid } from '../runtime/image.ts';
-import { encodePng } from '../node/png.ts';
+import { encodePng } from '../runtime/png.ts';
 import { writeAtomic } from '../node/files.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { Batch, Preset, PresetConfig, Trainable } from './preset.ts';

@@ -1,0 +1,134 @@
+/**
+ * The sampling API over HTTP, for any runtime with web-standard Request/Response (Cloudflare Workers,
+ * Deno, Bun, Node 18+): routing, validation and responses around one loaded Decoder.
+ *
+ *   GET  /sample?n=16&seed=42&label=3&format=png|json   a PNG grid, or the samples as JSON
+ *   POST /decode?format=png|json   {"latents": [[...], ...], "labels": 3 | [...]}
+ *   GET  /info                      the model's description and this server's limits
+ *
+ * Every bad request gets a 4xx with a JSON body {"error": "..."} naming what is wrong.
+ */
+import type { Decoder } from '../runtime/decoder.ts';
+import { toImageGrid } from '../runtime/image.ts';
+import { encodePng } from '../runtime/png.ts';
+import { InputError } from '../errors.ts';
+import { HttpError, choiceParameter, integerParameter, jsonResponse, queryParameters, readJsonBody } from './http.ts';
+
+export interface Limits {
+  /** Most samples one request may ask for (n, or rows of latents). */
+  maxSamples: number;
+  /** Largest POST body accepted, in bytes. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxSamples: 256, maxBodyBytes: 1 << 20 };
+
+const FORMATS = ['png', 'json'] as const;
+type Format = (typeof FORMATS)[number];
+/** The seed is drawn when the request gives none, and returned so the same samples can be asked for again. */
+const SEED_HEADER = 'x-edgevae-seed';
+const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
+interface Context {
+  request: Request;
+  url: URL;
+  decoder: Decoder;
+  limits: Limits;
+}
+
+type Route = (context: Context) => Response | Promise<Response>;
+
+const ROUTES = new Map<string, Record<string, Route>>([
+  ['/sample', { GET: sample }],
+  ['/decode', { POST: decode }],
+  ['/info', { GET: info }],
+]);
+
+/** Answers one request; never throws: failures become JSON error responses. */
+export async function handleRequest(request: Request, decoder: Decoder, limits: Limits = DEFAULT_LIMITS): Promise<Response> {
+  try {
+    const url = new URL(request.url);
+    const methods = ROUTES.get(url.pathname);
+    if (!methods) throw new HttpError(404, `no endpoint at ${url.pathname}; there are GET /sample, POST /decode and GET /info`);
+    const route = methods[request.method];
+    const allowed = Object.keys(methods).join(', ');
+    if (!route) throw new HttpError(405, `${url.pathname} takes ${allowed}, not ${request.method}`, { allow: allowed });
+    return await route({ request, url, decoder, limits });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}
+
+/** HttpErrors as they are, the decoder's InputErrors (a label out of range, a non-finite latent) as 400s, anything else as a logged 500. */
+export function errorResponse(err: unknown): Response {
+  if (err instanceof HttpError) return err.toResponse();
+  if (err instanceof InputError) return new HttpError(400, err.message).toResponse();
+  console.error(err);
+  return jsonResponse({ error: `internal error: ${(err as Error)?.message ?? String(err)}` }, 500);
+}
+
+function sample({ url, decoder, limits }: Context): Response {
+  const query = queryParameters(url, ['n', 'seed', 'label', 'format']);
+  const n = integerParameter('n', query.get('n') ?? '16', 1, limits.maxSamples);
+  const seed = query.has('seed') ? integerParameter('seed', query.get('seed')!, 0, MAX_SEED) : Math.floor(Math.random() * 2 ** 32);
+  const label = labelParameter(query.get('label'), decoder);
+  const format = choiceParameter('format', query.get('format') ?? 'png', FORMATS);
+  const samples = decoder.sample(n, { seed, labels: label });
+  return samplesResponse(samples, decoder, format, { seed, n, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed) });
+}
+
+async function decode({ request, url, decoder, limits }: Context): Promise<Response> {
+  const query = queryParameters(url, ['format']);
+  const format = choiceParameter('format', query.get('format') ?? 'png', FORMATS);
+  const body = await readJsonBody(request, limits.maxBodyBytes);
+  const { latents, labels, n } = decodeRequest(body, decoder.info.latentSize, limits.maxSamples);
+  const samples = decoder.decode(latents, labels);
+  return samplesResponse(samples, decoder, format, { n, ...(labels === undefined ? {} : { labels }) });
+}
+
+function info({ url, decoder, limits }: Context): Response {
+  queryParameters(url, []);
+  return jsonResponse({ model: decoder.info, limits });
+}
+
+/** The label query parameter: absent (sample i gets class i mod classes), or one class for all samples. */
+function labelParameter(text: string | undefined, decoder: Decoder): number | undefined {
+  if (text === undefined) return undefined;
+  const classes = decoder.info.classes;
+  if (!classes) throw new HttpError(400, 'this model is not conditional: it takes no label');
+  return integerParameter('label', text, 0, classes - 1);
+}
+
+/** Checks a POST /decode body: {"latents": rows of latentSize numbers, "labels"?: one class or one per row}. */
+function decodeRequest(body: unknown, latentSize: number, maxSamples: number): { latents: Float32Array; labels?: number | number[]; n: number } {
+  const shape = `{"latents": [[${latentSize} numbers], ...], "labels": a class or one per row (conditional models)}`;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, `the body must be a JSON object: ${shape}`);
+  const unknown = Object.keys(body).filter((key) => key !== 'latents' && key !== 'labels');
+  if (unknown.length) throw new HttpError(400, `unknown field ${JSON.stringify(unknown[0])} in the body; it takes ${shape}`);
+  const { latents: rows, labels } = body as { latents?: unknown; labels?: unknown };
+  if (!Array.isArray(rows) || rows.length === 0) throw new HttpError(400, `"latents" must be a non-empty array of rows: ${shape}`);
+  if (rows.length > maxSamples) throw new HttpError(400, `${rows.length} latent rows is over the limit of ${maxSamples} per request`);
+  const latents = new Float32Array(rows.length * latentSize);
+  rows.forEach((row: unknown, i) => {
+    if (!Array.isArray(row) || row.length !== latentSize) throw new HttpError(400, `latents[${i}] must be an array of ${latentSize} numbers (the model's latent size)`);
+    row.forEach((value: unknown, j) => {
+      if (typeof value !== 'number') throw new HttpError(400, `latents[${i}][${j}] must be a number, got ${JSON.stringify(value)}`);
+      latents[i * latentSize + j] = value;
+    });
+  });
+  const labelsValid = labels === undefined || typeof labels === 'number' || Array.isArray(labels);
+  if (!labelsValid) throw new HttpError(400, `"labels" must be one integer class or an array of them, got ${JSON.stringify(labels)}`);
+  return { latents, labels: labels as number | number[] | undefined, n: rows.length };
+}
+
+/** The samples as one PNG grid, or as JSON: each sample's values in the output shape's order (h, w, c). */
+function samplesResponse(samples: Float32Array, decoder: Decoder, format: Format, echo: Record<string, unknown>, headers: Record<string, string> = {}): Response {
+  const { outputShape, outputSize, range } = decoder.info;
+  if (format === 'png') {
+    // fast-png's bytes always sit in a plain ArrayBuffer; the cast only tells the DOM typings so.
+    const png = encodePng(toImageGrid(samples, { shape: outputShape, range })) as Uint8Array<ArrayBuffer>;
+    return new Response(png, { headers: { 'content-type': 'image/png', ...headers } });
+  }
+  const rows = Array.from({ length: samples.length / outputSize }, (_, i) => Array.from(samples.subarray(i * outputSize, (i + 1) * outputSize)));
+  return jsonResponse({ ...echo, shape: outputShape, range, samples: rows }, 200, headers);
+}

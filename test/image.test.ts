@@ -1,0 +1,47 @@
+// Image output: toImageGrid's layout (padding, background, empty cells, alpha) and encodePng, which
+// writes greyscale PNGs for grey grids and RGBA otherwise, the same pixels either way.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decode } from 'fast-png';
+import { toImageGrid } from '../src/runtime/image.ts';
+import { encodePng } from '../src/runtime/png.ts';
+
+const pixel = (grid: { width: number; data: Uint8ClampedArray }, x: number, y: number) => [...grid.data.subarray((y * grid.width + x) * 4, (y * grid.width + x) * 4 + 4)];
+
+describe('toImageGrid', () => {
+  it('lays images out in rows with padding, the background opaque around them and in empty cells', () => {
+    // Three 2x2 grey images in 2 columns: the fourth cell stays background.
+    const samples = Float32Array.from({ length: 12 }, (_, i) => i / 11);
+    const grid = toImageGrid(samples, { shape: [2, 2, 1], columns: 2, padding: 1, background: 7 });
+    assert.deepEqual([grid.width, grid.height], [7, 7]);
+    assert.deepEqual(pixel(grid, 0, 0), [7, 7, 7, 255]);
+    assert.deepEqual(pixel(grid, 1, 1), [0, 0, 0, 255]); // image 0, value 0
+    assert.deepEqual(pixel(grid, 5, 2), [Math.round((7 / 11) * 255), Math.round((7 / 11) * 255), Math.round((7 / 11) * 255), 255]); // image 1, pixel (1, 1)
+    assert.deepEqual(pixel(grid, 4, 4), [7, 7, 7, 255]); // the empty fourth cell
+  });
+
+  it('keeps colour channels, and alpha only where the images have one', () => {
+    const rgb = toImageGrid(Float32Array.from([1, 0, 0.5]), { shape: [1, 1, 3], padding: 0 });
+    assert.deepEqual(pixel(rgb, 0, 0), [255, 0, 128, 255]);
+    const rgba = toImageGrid(Float32Array.from([0, 1, 0, 0.2]), { shape: [1, 1, 4], padding: 0 });
+    assert.deepEqual(pixel(rgba, 0, 0), [0, 255, 0, 51]);
+  });
+});
+
+describe('encodePng', () => {
+  it('writes a grey grid as a greyscale PNG of the same pixels', () => {
+    const grid = toImageGrid(Float32Array.from({ length: 2 * 16 }, (_, i) => (i % 16) / 15), { shape: [4, 4, 1] });
+    const png = decode(encodePng(grid));
+    assert.deepEqual([png.width, png.height, png.channels], [grid.width, grid.height, 1]);
+    assert.deepEqual([...png.data], [...grid.data].filter((_, i) => i % 4 === 0));
+  });
+
+  it('writes colour or transparency as RGBA', () => {
+    for (const [values, shape] of [[[1, 0, 0.5], [1, 1, 3]], [[0.5, 0.5, 0.5, 0.5], [1, 1, 4]]] as const) {
+      const grid = toImageGrid(Float32Array.from(values), { shape, padding: 0 });
+      const png = decode(encodePng(grid));
+      assert.equal(png.channels, 4);
+      assert.deepEqual([...png.data], [...grid.data]);
+    }
+  });
+});

@@ -1,0 +1,277 @@
+// The Cloudflare Worker (examples/worker), built as `wrangler deploy` builds it and run in workerd
+// through miniflare: the good paths give the same bytes as the Node runtime, every bad request gets a
+// 4xx JSON error, the limits follow wrangler.toml's [vars], and the bundle stays small.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { decode as decodePng } from 'fast-png';
+import { Miniflare } from 'miniflare';
+import { Decoder, toImageGrid } from '../src/core.ts';
+import { encodePng } from '../src/runtime/png.ts';
+import { createWorker } from '../src/worker/index.ts';
+import { bundleWorker, gzippedSizes, linkPackageInto, startWorker, type WorkerBundle } from '../scripts/wrangler-bundle.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const exampleDir = `${root}examples/worker`;
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+let bundle: WorkerBundle;
+let worker: Miniflare;
+/** The same model and wasm build in Node, to hold the Worker's output against. */
+let reference: Decoder;
+
+async function request(path: string, init?: RequestInit & { duplex?: 'half' }, on: Miniflare = worker) {
+  const response = await on.dispatchFetch(`http://localhost${path}`, init as never);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return { status: response.status, headers: response.headers, bytes, text: () => new TextDecoder().decode(bytes), json: () => JSON.parse(new TextDecoder().decode(bytes)) };
+}
+
+function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return request(path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+async function assertJsonError(response: Promise<Awaited<ReturnType<typeof request>>>, status: number, message: RegExp) {
+  const { status: got, headers, json } = await response;
+  assert.equal(got, status);
+  assert.match(headers.get('content-type') ?? '', /^application\/json/);
+  assert.match(json().error, message);
+}
+
+before(async () => {
+  linkPackageInto(exampleDir, root);
+  bundle = await bundleWorker(exampleDir);
+  worker = startWorker(bundle);
+  const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+  reference = await Decoder.load(await readFile(`${root}models/cvae.evae`), { wasm });
+});
+after(() => worker?.dispose());
+
+describe('Worker bundle', () => {
+  it('is what wrangler uploads: the entry, the wasm as a compiled module, the model as data', () => {
+    assert.deepEqual(bundle.modules.map((m) => m.type), ['ESModule', 'CompiledWasm', 'Data']);
+    assert.equal(bundle.modules[1].source, `${root}build/edgevae.wasm`);
+    assert.equal(bundle.modules[2].source, `${root}models/cvae.evae`);
+    assert.doesNotMatch(new TextDecoder().decode(bundle.modules[0].contents), /from\s*["']node:/);
+  });
+
+  it('has to carry the wasm as a module: workerd refuses to compile wasm bytes at run time', async () => {
+    const probe = new Miniflare({
+      modules: true,
+      compatibilityDate: bundle.config.compatibility_date,
+      script: `export default { async fetch() {
+        try { await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return new Response('compiled'); }
+        catch (err) { return new Response(String(err)); } } }`,
+    });
+    try {
+      assert.match(await (await probe.dispatchFetch('http://localhost/')).text(), /CompileError: .*Wasm code generation disallowed by embedder/);
+    } finally {
+      await probe.dispose();
+    }
+  });
+
+  it('stays under 100 KB gzipped without the model', () => {
+    const sizes = gzippedSizes(bundle.modules.filter((m) => m.type !== 'Data'));
+    const total = sizes.reduce((sum, s) => sum + s.gzipped, 0);
+    assert.ok(total < 100 * 1024, `the Worker without its model is ${total} bytes gzipped: ${JSON.stringify(sizes)}`);
+  });
+});
+
+describe('Worker in workerd: good requests', () => {
+  it('GET /sample gives a PNG grid of n digits, the same bytes as the Node runtime', async () => {
+    const { status, headers, bytes } = await request('/sample?n=5&seed=42&format=png');
+    assert.equal(status, 200);
+    assert.equal(headers.get('content-type'), 'image/png');
+    assert.equal(headers.get('x-edgevae-seed'), '42');
+    assert.deepEqual([...bytes.subarray(0, 8)], PNG_SIGNATURE);
+    const image = decodePng(bytes);
+    assert.deepEqual([image.width, image.height], [3 * 29 + 1, 2 * 29 + 1]); // 3 columns, 2 rows of 28x28 with 1px padding
+    const expected = encodePng(toImageGrid(reference.sample(5, { seed: 42 }), { shape: reference.info.outputShape, range: reference.info.range }));
+    assert.deepEqual(bytes, expected);
+  });
+
+  it('defaults to 16 samples as a PNG, with a drawn seed it reports', async () => {
+    const { status, headers, bytes } = await request('/sample');
+    assert.equal(status, 200);
+    assert.equal(headers.get('content-type'), 'image/png');
+    assert.deepEqual([decodePng(bytes).width, decodePng(bytes).height], [4 * 29 + 1, 4 * 29 + 1]);
+    const seed = headers.get('x-edgevae-seed')!;
+    const again = await request(`/sample?seed=${seed}`);
+    assert.deepEqual(again.bytes, bytes);
+  });
+
+  it('the same seed gives the same bytes; another seed, other bytes', async () => {
+    const first = await request('/sample?n=8&seed=7&label=2');
+    const second = await request('/sample?n=8&seed=7&label=2');
+    const other = await request('/sample?n=8&seed=8&label=2');
+    assert.deepEqual(first.bytes, second.bytes);
+    assert.notDeepEqual(first.bytes, other.bytes);
+  });
+
+  it('format=json gives each sample\'s values, bit-identical to the Node runtime, for a label', async () => {
+    const { status, json } = await request('/sample?n=3&seed=11&label=3&format=json');
+    assert.equal(status, 200);
+    const body = json();
+    assert.deepEqual({ seed: body.seed, n: body.n, label: body.label, shape: body.shape, range: body.range }, { seed: 11, n: 3, label: 3, shape: [28, 28, 1], range: [0, 1] });
+    assert.equal(body.samples.length, 3);
+    assert.deepEqual(Float32Array.from(body.samples.flat()), reference.sample(3, { seed: 11, labels: 3 }));
+  });
+
+  it('GET /info describes the model and the limits', async () => {
+    const { status, json } = await request('/info');
+    assert.equal(status, 200);
+    const { model, limits } = json();
+    assert.deepEqual([model.latentSize, model.classes, model.outputShape, model.simd], [10, 10, [28, 28, 1], 'strict']);
+    assert.deepEqual(limits, { maxSamples: 256, maxBodyBytes: 1048576 });
+  });
+
+  it('POST /decode decodes given latents with their labels, as JSON or a PNG', async () => {
+    const latents = reference.sampleLatents(4, { seed: 5 });
+    const rows = Array.from({ length: 4 }, (_, i) => Array.from(latents.subarray(i * 10, (i + 1) * 10)));
+    const labels = [0, 1, 2, 9];
+    const asJson = await postJson('/decode?format=json', { latents: rows, labels });
+    assert.equal(asJson.status, 200);
+    assert.deepEqual(asJson.json().labels, labels);
+    assert.deepEqual(Float32Array.from(asJson.json().samples.flat()), reference.sample(4, { seed: 5, labels }));
+    const asPng = await postJson('/decode', { latents: rows, labels: 7 });
+    assert.equal(asPng.headers.get('content-type'), 'image/png');
+    assert.deepEqual(asPng.bytes, encodePng(toImageGrid(reference.decode(latents, 7), { shape: [28, 28, 1] })));
+  });
+
+  it('takes a charset on the content type and n up to the limit', async () => {
+    assert.equal((await postJson('/decode?format=json', { latents: [new Array(10).fill(0)], labels: 1 }, { 'content-type': 'Application/JSON; charset=utf-8' })).status, 200);
+    assert.equal((await request('/sample?n=256&seed=1&format=png')).status, 200);
+  });
+});
+
+describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
+  const badSamples: [string, RegExp][] = [
+    ['n=0', /n must be an integer in 1\.\.256, got "0"/],
+    ['n=257', /n must be an integer in 1\.\.256/],
+    ['n=abc', /n must be an integer/],
+    ['n=1.5', /n must be an integer/],
+    ['n=1e2', /n must be an integer/],
+    ['n=', /n must be an integer/],
+    ['seed=-1', /seed must be an integer in 0\.\.9007199254740991/],
+    ['seed=2.5', /seed must be an integer/],
+    ['seed=9007199254740992', /seed must be an integer/],
+    ['seed=x', /seed must be an integer/],
+    ['label=10', /label must be an integer in 0\.\.9/],
+    ['label=-1', /label must be an integer in 0\.\.9/],
+    ['label=three', /label must be an integer/],
+    ['format=gif', /format must be one of png, json, got "gif"/],
+    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, format/],
+    ['n=1&n=2', /"n" is given more than once/],
+  ];
+  for (const [query, message] of badSamples) {
+    it(`GET /sample?${query}`, () => assertJsonError(request(`/sample?${query}`), 400, message));
+  }
+
+  it('GET /info takes no parameters', () => assertJsonError(request('/info?verbose=1'), 400, /unknown query parameter "verbose"/));
+
+  const row = new Array(10).fill(0.5);
+  const badBodies: [string, unknown, RegExp][] = [
+    ['not JSON', '{"latents": [[', /not valid JSON/],
+    ['an empty body', '', /body is empty/],
+    ['an array', [[0, 1]], /body must be a JSON object/],
+    ['null', 'null', /body must be a JSON object/],
+    ['no latents', { labels: 1 }, /"latents" must be a non-empty array/],
+    ['no rows', { latents: [], labels: 1 }, /"latents" must be a non-empty array/],
+    ['a flat latent', { latents: row, labels: 1 }, /latents\[0\] must be an array of 10 numbers/],
+    ['a short row', { latents: [row, [1, 2]], labels: 1 }, /latents\[1\] must be an array of 10 numbers/],
+    ['a string value', { latents: [[...row.slice(1), '1']], labels: 1 }, /latents\[0\]\[9\] must be a number, got "1"/],
+    ['a value past float32', { latents: [[1e39, ...row.slice(1)]], labels: 1 }, /latent value 0 is Infinity/],
+    ['too many rows', { latents: new Array(257).fill(row), labels: 1 }, /257 latent rows is over the limit of 256/],
+    ['an unknown field', { latents: [row], labels: 1, seed: 3 }, /unknown field "seed"/],
+    ['no labels for a conditional model', { latents: [row] }, /conditional: give a label in 0\.\.9/],
+    ['a label out of range', { latents: [row], labels: 10 }, /label must be an integer in 0\.\.9, got 10/],
+    ['a label per row, miscounted', { latents: [row, row], labels: [1] }, /1 labels given for 2 samples/],
+    ['labels as strings', { latents: [row], labels: ['1'] }, /labels\[0\] must be an integer/],
+    ['labels as an object', { latents: [row], labels: { 0: 1 } }, /"labels" must be one integer class or an array/],
+  ];
+  for (const [what, body, message] of badBodies) {
+    it(`POST /decode with ${what}`, () => assertJsonError(postJson('/decode', body), 400, message));
+  }
+
+  it('POST /decode with a bad format or parameter', async () => {
+    await assertJsonError(postJson('/decode?format=gif', { latents: [row], labels: 1 }), 400, /format must be one of png, json/);
+    await assertJsonError(postJson('/decode?n=3', { latents: [row], labels: 1 }), 400, /unknown query parameter "n"; this endpoint takes format/);
+  });
+
+  it('POST /decode with invalid UTF-8', () => assertJsonError(request('/decode', { method: 'POST', body: new Uint8Array([0x7b, 0xff, 0x7d]), headers: { 'content-type': 'application/json' } }), 400, /not valid UTF-8/));
+
+  it('POST /decode without a JSON content type: 415', async () => {
+    await assertJsonError(postJson('/decode', { latents: [row], labels: 1 }, { 'content-type': 'text/plain' }), 415, /content-type: application\/json \(got "text\/plain"\)/);
+    await assertJsonError(request('/decode', { method: 'POST', body: new Blob([JSON.stringify({ latents: [row], labels: 1 })]) }), 415, /got none/);
+  });
+
+  it('POST /decode over the body limit: 413, whether it declares its length or streams', async () => {
+    const big = JSON.stringify({ latents: [row], labels: 1, padding: 'x'.repeat(1 << 20) });
+    await assertJsonError(postJson('/decode', big), 413, /over the limit of 1048576 bytes/);
+    const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 20) controller.enqueue(chunk); // 1.25 MiB in 64 KiB pieces, no Content-Length
+        else controller.close();
+      },
+    });
+    await assertJsonError(request('/decode', { method: 'POST', body: stream, duplex: 'half', headers: { 'content-type': 'application/json' } }), 413, /over the limit/);
+  });
+
+  it('a wrong method: 405 with Allow', async () => {
+    for (const [method, path, allow] of [['POST', '/sample', 'GET'], ['GET', '/decode', 'POST'], ['PUT', '/info', 'GET'], ['DELETE', '/sample', 'GET']]) {
+      const response = request(path, { method, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) });
+      await assertJsonError(response, 405, new RegExp(`${path} takes ${allow}, not ${method}`));
+      assert.equal((await response).headers.get('allow'), allow);
+    }
+  });
+
+  it('an unknown path: 404', async () => {
+    for (const path of ['/', '/samples', '/sample/', '/favicon.ico']) await assertJsonError(request(path), 404, /no endpoint at/);
+  });
+
+  it('still serves after all of them', async () => assert.equal((await request('/info')).status, 200));
+});
+
+describe('Worker in workerd: limits from wrangler.toml [vars]', () => {
+  it('MAX_SAMPLES and MAX_BODY_BYTES set the limits', async () => {
+    const small = startWorker(bundle, { bindings: { MAX_SAMPLES: '8', MAX_BODY_BYTES: 300 } });
+    try {
+      assert.equal((await request('/sample?n=8', undefined, small)).status, 200);
+      await assertJsonError(request('/sample?n=9', undefined, small), 400, /n must be an integer in 1\.\.8/);
+      const body = JSON.stringify({ latents: new Array(8).fill(new Array(10).fill(0.125)), labels: 1 });
+      await assertJsonError(request('/decode', { method: 'POST', body, headers: { 'content-type': 'application/json' } }, small), 413, /over the limit of 300 bytes/);
+    } finally {
+      await small.dispose();
+    }
+  });
+
+  it('a bad limit is the deployment\'s error: a 500 naming the variable', async () => {
+    const broken = startWorker(bundle, { bindings: { MAX_SAMPLES: 'lots' } });
+    try {
+      await assertJsonError(request('/info', undefined, broken), 500, /misconfigured: MAX_SAMPLES must be an integer in 1\.\.4096, got "lots"/);
+    } finally {
+      await broken.dispose();
+    }
+  });
+});
+
+describe('edgevae/worker with an unconditional model (in Node: the handler is runtime-agnostic)', () => {
+  it('refuses labels, decodes rows of the model\'s latent size', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const aae = createWorker({ model: await readFile(`${root}models/aae.evae`), wasm });
+    const get = (path: string) => aae.fetch(new Request(`http://localhost${path}`));
+    const post = (body: unknown) => aae.fetch(new Request('http://localhost/decode?format=json', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
+    const refused = await get('/sample?label=1');
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).error, /not conditional: it takes no label/);
+    assert.equal((await get('/sample?n=2&seed=3')).status, 200);
+    const withLabels = await post({ latents: [[0, 0]], labels: 1 });
+    assert.equal(withLabels.status, 400);
+    assert.match((await withLabels.json()).error, /not conditional/);
+    const decoded = await post({ latents: [[0.5, -1]] });
+    assert.equal(decoded.status, 200);
+    assert.equal((await decoded.json()).samples[0].length, 784);
+  });
+});
