@@ -5,7 +5,7 @@
 // plus the unsupported-operator listing, the latent/label input choice, and the `edgevae import` command.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -422,6 +422,35 @@ describe('which input is the latent and which the label', () => {
     throwsWith(() => importOnnx(bytes, { latentInput: 'a', labelInput: 'a' }), InputError, /both "a"/);
     throwsWith(() => importOnnx(encodeOnnx(smallGraph()), { labelInput: 'z' }), InputError, /only input is the latent/);
     throwsWith(() => importOnnx(encodeOnnx(smallGraph()), { outputLayout: 'nchw' } as unknown as OnnxImportOptions), InputError, /outputLayout/);
+  });
+});
+
+// ---- to a Worker ----
+
+describe('from ONNX to a Worker (the README path)', () => {
+  it('an imported decoder in the example Worker, run in workerd, samples the same bytes as Node', async () => {
+    const { bundleWorker, linkPackageInto, startWorker } = await import('../scripts/wrangler-bundle.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'edgevae-import-worker-'));
+    const model = importOnnx(encodeOnnx(ONNX_CASES[Object.keys(ONNX_CASES)[0]](1).model), { dtype: 'i8' });
+    mkdirSync(join(dir, 'src'));
+    copyFileSync(join(ROOT, 'examples/worker/wrangler.toml'), join(dir, 'wrangler.toml'));
+    writeFileSync(join(dir, 'src/decoder.evae'), model);
+    // The README's examples/worker/src/index.ts, with the imported model.
+    writeFileSync(join(dir, 'src/index.ts'), "import wasm from 'edgevae/wasm';\nimport model from './decoder.evae';\nimport { createWorker } from 'edgevae/worker';\n\nexport default createWorker({ model, wasm });\n");
+    linkPackageInto(dir, ROOT);
+    const worker = startWorker(await bundleWorker(dir));
+    try {
+      const response = await worker.dispatchFetch('http://localhost/sample?n=4&seed=42&format=json');
+      assert.equal(response.status, 200);
+      const { shape, samples } = (await response.json()) as { shape: number[]; samples: number[][] };
+      assert.deepEqual(shape, [12, 12, 3]);
+      const wasm = await WebAssembly.compile(readFileSync(join(ROOT, 'build/edgevae.wasm')));
+      const node = (await Decoder.load(model, { wasm })).sample(4, { seed: 42 });
+      assert.deepEqual(Float32Array.from(samples.flat()), node);
+    } finally {
+      await worker.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
