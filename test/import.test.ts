@@ -311,8 +311,9 @@ describe('property: mutated ONNX models import, or throw an EdgeVaeError', () =>
     const mutation = fc.record({
       model: fc.nat(MODELS.length - 1),
       writes: fc.array(fc.record({ at: fc.nat(), byte: fc.nat(255) }), { maxLength: 4 }),
-      insertAt: fc.option(fc.nat()),
-      cutTo: fc.option(fc.nat()),
+      // Inserting or cutting breaks almost every file; a quarter of the cases do so, the rest only overwrite bytes.
+      insertAt: fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.nat(), weight: 1 }),
+      cutTo: fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.nat(), weight: 1 }),
     });
     await fc.assert(
       fc.asyncProperty(mutation, async ({ model, writes, insertAt, cutTo }) => {

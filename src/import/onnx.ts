@@ -68,6 +68,7 @@ type Value =
 
 /** Converts an ONNX model (its bytes) to an edgevae model file. */
 export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): Uint8Array {
+  if (typeof options !== 'object' || options === null) throw new InputError(`options must be an object, got ${JSON.stringify(options)}`);
   if (options.outputLayout !== undefined && options.outputLayout !== 'NCHW' && options.outputLayout !== 'NHWC') {
     throw new InputError(`outputLayout must be 'NCHW' or 'NHWC', got ${JSON.stringify(options.outputLayout)}`);
   }
@@ -199,7 +200,6 @@ class Importer {
   constructor(graph: OnnxGraph, latent: ModelInput, label: ModelInput | null) {
     this.graph = graph;
     this.label = label;
-    for (const [name, tensor] of graph.initializers) this.values.set(name, { kind: 'constant', constant: constantFromProto(tensor, `initializer "${name}"`) });
     const latentInput = graph.inputs.find((i) => i.name === latent.name)!;
     const shape = latentInput.dims.slice(1) as number[];
     this.head = { kind: 'activation', tensor: latent.name, shape, order: null, stored: [latent.size] };
@@ -225,7 +225,9 @@ class Importer {
     handler(this, node, inputs);
   }
 
+  /** A tensor's value; initializers are decoded when first read, so unused ones cannot fail the import. */
   private read(name: string, node: OnnxNode): Value {
+    if (!this.values.has(name)) this.values.set(name, { kind: 'constant', constant: constantFromProto(this.graph.initializers.get(name)!, `initializer "${name}"`) });
     const value = this.values.get(name)!;
     if (value.kind === 'unavailable') throw new UnsupportedError(`${node.label} reads "${name}", ${value.why}`);
     return value;
