@@ -23,6 +23,8 @@ function orNull(order: Int32Array): Order {
   return null;
 }
 
+export const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
 export function sameOrder(a: Order, b: Order): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((v, i) => v === b[i]);
