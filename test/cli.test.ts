@@ -2,6 +2,7 @@
 // tests and write valid PNGs; bad flags and bad files give one clear line, not a stack trace.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
-import { edgevae } from './helpers/cli.ts';
-
+import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
 
 describe('edgevae CLI', () => {
   let dir: string;
@@ -83,6 +83,14 @@ describe('edgevae CLI', () => {
     assert.deepEqual([...session.outputNames], ['x']);
     const refused = edgevae('export', conditional, '--out', join(dir, 'again.evae'));
     assert.match(refused.stderr, /already an edgevae model file: add --format onnx/);
+    const dynamic = join(dir, 'conditional-dynamic.onnx');
+    const quantized = edgevae('export', conditional, '--format', 'onnx', '--quantize', 'dynamic', '--out', dynamic);
+    assert.equal(quantized.code, 0, quantized.stderr);
+    assert.match(quantized.stdout, /dense and conv2d layers dynamically quantized to int8/);
+    const dynamicSession = await ort.InferenceSession.create(readFileSync(dynamic));
+    assert.deepEqual([...dynamicSession.outputNames], ['x']);
+    assert.match(edgevae('export', conditional, '--quantize', 'dynamic', '--out', join(dir, 'x.evae')).stderr, /--quantize applies to ONNX output: add --format onnx/);
+    assert.match(edgevae('export', conditional, '--format', 'onnx', '--quantize', 'static', '--out', join(dir, 'x.onnx')).stderr, /Allowed choices are none, dynamic/);
   });
 
   it('bad flags and files give a clear one-line error', () => {
@@ -103,5 +111,95 @@ describe('edgevae CLI', () => {
       assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
     }
     assert.ok(!existsSync(join(dir, 'x.png')), 'no output written on failure');
+  });
+
+  describe('bench', () => {
+    it('prints samples/s and latency percentiles per dtype and batch, beside tfjs-backend-wasm', () => {
+      const { code, stdout, stderr } = edgevae('bench', '--model', conditional, '--batch', '4,1', '--dtype', 'f32,int8', '--seconds', '0.2');
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /i8 weights, 537088 multiply-adds per sample/);
+      assert.match(stdout, /contender\s+batch\s+samples\/s\s+GFLOP\/s\s+p50 ms\s+p90 ms\s+p99 ms\s+calls\s+vs tfjs-wasm/);
+      for (const contender of ['edgevae f32 strict', 'edgevae int8 strict', '@tensorflow/tfjs-backend-wasm f32']) {
+        for (const batch of [1, 4]) assert.match(stdout, new RegExp(`^${contender}\\s+${batch}\\s+[\\d,]+\\s+[\\d.]+\\s+[\\d.]+\\s+[\\d.]+\\s+[\\d.]+\\s+\\d+`, 'm'), `${contender} at batch ${batch}`);
+      }
+      // Batches run smallest first; our rows carry the ratio to tfjs-backend-wasm at the same batch.
+      assert.ok(stdout.search(/^edgevae f32 strict\s+1\s/m) < stdout.search(/^edgevae f32 strict\s+4\s/m));
+      assert.match(stdout, /^edgevae int8 strict\s+4\s.*\d+\.\d\dx$/m);
+    });
+
+    it('--json gives every figure, with percentiles in order', () => {
+      const { code, stdout, stderr } = edgevae('bench', '--model', conditional, '--batch', '2', '--seconds', '0.2', '--no-tfjs', '--json');
+      assert.equal(code, 0, stderr);
+      const report = JSON.parse(stdout);
+      assert.equal(report.simd, 'strict');
+      assert.deepEqual(report.tfjs, { measured: false, reason: 'skipped (--no-tfjs)' });
+      assert.equal(report.stopped, false);
+      assert.deepEqual(report.results.map((r: { contender: string; batch: number }) => [r.contender, r.batch]), [['edgevae int8 strict', 2]]);
+      const [{ samplesPerSecond, gflops, latency }] = report.results;
+      assert.ok(samplesPerSecond > 0 && latency.calls >= 3);
+      assert.ok(Math.abs(gflops - (2 * 537088 * samplesPerSecond) / 1e9) < 1e-9);
+      assert.ok(latency.minMs <= latency.p50Ms && latency.p50Ms <= latency.p90Ms && latency.p90Ms <= latency.p99Ms);
+      // Throughput is the batch over the mean call time.
+      assert.ok(Math.abs(samplesPerSecond - (2 * 1000) / latency.meanMs) / samplesPerSecond < 1e-9);
+    });
+
+    it('runs the relaxed SIMD build where the engine has it, and says so where it does not', () => {
+      const relaxed = edgevaeWithNodeFlags(['--experimental-wasm-relaxed-simd'], 'bench', '--model', conditional, '--batch', '1', '--seconds', '0.1', '--no-tfjs', '--simd', 'relaxed');
+      assert.equal(relaxed.code, 0, relaxed.stderr);
+      assert.match(relaxed.stdout, /edgevae: relaxed SIMD build/);
+      assert.match(relaxed.stdout, /^edgevae int8 relaxed\s+1\s/m);
+      if (process.versions.node.startsWith('20.')) {
+        // Node 20 validates relaxed SIMD only behind its flag.
+        const refused = edgevae('bench', '--model', conditional, '--seconds', '0.1', '--simd', 'relaxed');
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /--simd relaxed: this engine does not support relaxed SIMD \(Node 20 needs --experimental-wasm-relaxed-simd/);
+        const auto = edgevae('bench', '--model', conditional, '--batch', '1', '--seconds', '0.1', '--no-tfjs');
+        assert.match(auto.stdout, /edgevae: strict SIMD build \(relaxed not available/);
+      }
+    });
+
+    it('Ctrl-C stops between calls and prints what was measured', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'bench', '--model', conditional, '--batch', '1,64', '--seconds', '60', '--no-tfjs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8');
+      const measuring = new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: string) => {
+          stdout += chunk;
+          if (stdout.includes('measuring')) resolve();
+        });
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await measuring;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      child.kill('SIGINT');
+      assert.equal(await exited, 130);
+      assert.match(stdout, /^edgevae int8 strict\s+1\s/m);
+      assert.doesNotMatch(stdout, /^edgevae int8 strict\s+64\s/m);
+      assert.match(stdout, /stopped by Ctrl-C after 1 of 2 measurements/);
+    });
+
+    it('refuses bad flags with a clear one-line error', () => {
+      const cases: [string[], RegExp][] = [
+        [['--batch', '0'], /expected batch sizes as a comma-separated list of integers in 1\.\.4096, got "0"/],
+        [['--batch', '1,x'], /integers in 1\.\.4096, got "1,x"/],
+        [['--batch', '1,,2'], /got "1,,2"/],
+        [['--batch', '5000'], /got "5000"/],
+        [['--batch', '64,1,64'], /batch size 64 is listed twice in "64,1,64"/],
+        [['--seconds', '0'], /expected seconds in \(0, 600\], got "0"/],
+        [['--seconds', 'soon'], /expected seconds in \(0, 600\], got "soon"/],
+        [['--seconds', '601'], /got "601"/],
+        [['--dtype', 'f64'], /expected weight dtypes from f32, f16, int8 \(comma-separated\), got "f64"/],
+        [['--simd', 'fast'], /Allowed choices are auto, strict, relaxed/],
+        [['--model', join(dir, 'missing.evae')], /model file .*missing\.evae does not exist/],
+        [['--model', convModel], /not an edgevae model/],
+      ];
+      for (const [flags, pattern] of cases) {
+        const args = ['bench', ...(flags.includes('--model') ? [] : ['--model', conditional]), ...flags];
+        const { code, stderr } = edgevae(...args);
+        assert.notEqual(code, 0, `${args.join(' ')} should fail`);
+        assert.match(stderr, pattern, args.join(' '));
+        assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+      }
+    });
   });
 });

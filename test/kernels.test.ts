@@ -72,7 +72,8 @@ async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed
   const packed = arena.alloc(Math.ceil(N / 8) * 8 * K * 4);
   kernels.packPanelsF32(arena.put(w), packed, K, N, 0);
   const y = arena.alloc(rows * N * 4);
-  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0);
+  const packedRows = arena.alloc(Math.max(16, Math.floor(rows / 4) * 4 * K * 4));
+  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
   return { got: arena.f32(y, rows * N), want: gemmF32Reference(x, w, bias, rows, K, N) };
 }
 

@@ -2,6 +2,9 @@
 // by onnxruntime-node, against our wasm runtime's decode of the same file (and the scalar reference).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { Decoder } from '../src/index.ts';
@@ -162,5 +165,89 @@ describe('ONNX model structure', () => {
     assert.throws(() => exportOnnx(bytes, { opset: 12 }), InputError);
     assert.throws(() => exportOnnx(bytes, { opset: 13.5 }), InputError);
     assert.throws(() => exportOnnx(bytes, { weights: 'f16' as 'f32' }), InputError);
+  });
+});
+
+/**
+ * A dynamically quantized graph quantizes every dense layer's input to uint8 at run time, so it is
+ * compared with our f32 decode of the same model at the tolerance our own int8 export is held to
+ * (export.test.ts); measured on this catalogue: at most 3.6e-3.
+ */
+const DYNAMIC_INT8_TOLERANCE = 2e-2;
+
+describe("ONNX with dynamically quantized dense layers (quantize: 'dynamic')", () => {
+  for (const [name, plan] of Object.entries(PLANS)) {
+    it(`${name}: onnxruntime-node runs it close to our f32 output`, async (t) => {
+      const f32 = buildModel({ ...plan, dtype: 'f32', seed: 7 });
+      const fromF32 = await compare(f32, plan, { quantize: 'dynamic' });
+      const fromI8 = await compare(buildModel({ ...plan, dtype: 'i8', seed: 7 }), plan, { quantize: 'dynamic' }, f32);
+      t.diagnostic(`max |onnx dynamic int8 - runtime f32|: from the f32 file ${fromF32.runtime.toExponential(2)}, from the i8 file ${fromI8.runtime.toExponential(2)}`);
+      assert.ok(fromF32.runtime <= DYNAMIC_INT8_TOLERANCE, `max abs diff ${fromF32.runtime} (from the f32 file)`);
+      assert.ok(fromI8.runtime <= DYNAMIC_INT8_TOLERANCE, `max abs diff ${fromI8.runtime} (from the i8 file)`);
+    });
+  }
+
+  it('writes the quantize_dynamic pattern for dense layers and leaves transposed convolutions in float', () => {
+    const plan = PLANS['conv-vae-like decoder'];
+    const { graph } = decodeOnnx(exportOnnx(buildModel({ ...plan, seed: 1 }), { quantize: 'dynamic' }));
+    const ops = graph.node.map((n) => n.opType);
+    const denseChain = ['DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Add'];
+    assert.deepEqual(ops.slice(0, denseChain.length), denseChain);
+    assert.equal(ops.filter((op) => op === 'MatMulInteger').length, 3);
+    assert.equal(ops.filter((op) => op === 'ConvTranspose').length, 2);
+    assert.ok(!ops.includes('Gemm') && !ops.includes('MatMul') && !ops.includes('DequantizeLinear'));
+    const matmul = graph.node.find((n) => n.opType === 'MatMulInteger')!;
+    const kernel = graph.initializer.find((t) => t.name === matmul.input![1])!;
+    assert.equal(kernel.dataType, onnx.TensorProto.DataType.INT8);
+    assert.deepEqual(kernel.dims!.map(Number), [8, 24]);
+  });
+
+  it('writes conv2d layers as ConvInteger, with one zero point and the scales and bias per channel', () => {
+    const plan = PLANS['conv2d, same and valid, strides 1 and 2, odd sizes'];
+    const { graph } = decodeOnnx(exportOnnx(buildModel({ ...plan, seed: 1 }), { quantize: 'dynamic' }));
+    const convs = graph.node.filter((n) => n.opType === 'ConvInteger');
+    assert.equal(convs.length, plan.layers.filter((l) => l.type === 'conv2d').length);
+    assert.ok(!graph.node.some((n) => n.opType === 'Conv'));
+    const dims = (name: string) => graph.initializer.find((t) => t.name === name)!.dims!.map(Number);
+    assert.deepEqual(dims(convs[0].input![1]), [4, 2, 3, 3]);
+    assert.deepEqual(dims(convs[0].input![3]), []);
+    assert.ok(graph.initializer.some((t) => t.name!.startsWith('l2_') && t.name!.endsWith('kernel_scale') && dims(t.name!).join() === '4,1,1'));
+  });
+
+  it('onnxruntime fuses it into its own int8 kernel, DynamicQuantizeMatMul', async () => {
+    const plan = PLANS['conditional, label joined after the latent'];
+    const dir = mkdtempSync(join(tmpdir(), 'edgevae-onnx-'));
+    try {
+      const optimized = join(dir, 'optimized.onnx');
+      const session = await InferenceSession.create(exportOnnx(buildModel({ ...plan, seed: 1 }), { quantize: 'dynamic' }), {
+        graphOptimizationLevel: 'extended',
+        optimizedModelFilePath: optimized,
+      });
+      await session.release();
+      const ops = decodeOnnx(readFileSync(optimized)).graph.node.map((n) => n.opType);
+      assert.equal(ops.filter((op) => op === 'DynamicQuantizeMatMul').length, plan.layers.filter((l) => l.type === 'dense').length);
+      assert.ok(!ops.includes('MatMulInteger'), `unfused ops: ${ops.join(' ')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('onnxruntime-web (wasm, one thread) gives what onnxruntime-node gives', async () => {
+    const ortWeb = await import('onnxruntime-web');
+    ortWeb.env.wasm.numThreads = 1;
+    const plan = PLANS['conv2d and transposed, valid padding, odd kernels and strides'];
+    const model = exportOnnx(buildModel({ ...plan, seed: 4 }), { quantize: 'dynamic' });
+    const { latents } = inputsFor(plan, 3);
+    const native = await runOnnx(model, plan, { latents });
+    const session = await ortWeb.InferenceSession.create(model, { executionProviders: ['wasm'] });
+    const { x } = await session.run({ z: new ortWeb.Tensor('float32', latents, [BATCH, plan.latentSize]) });
+    await session.release();
+    const diff = maxAbsDiff(x.data as Float32Array, native);
+    assert.ok(diff <= 1e-5, `max abs diff ${diff} between onnxruntime-web and -node`);
+  });
+
+  it("refuses an unknown quantize option", () => {
+    const bytes = buildModel({ ...PLANS['conditional, label joined after the latent'], seed: 1 });
+    assert.throws(() => exportOnnx(bytes, { quantize: 'static' as 'dynamic' }), /quantize must be 'none' or 'dynamic', got "static"/);
   });
 });

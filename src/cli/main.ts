@@ -10,6 +10,7 @@ import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
+import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { integer, number } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 
@@ -116,20 +117,23 @@ program
   .addOption(new Option('--dtype <dtype>', 'weight type (ONNX: int8 stores int8 kernels with DequantizeLinear, f32/f16 store f32)').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
   .addOption(new Option('--format <format>', 'what to write: an edgevae model file, or an ONNX model').choices(['evae', 'onnx']).default('evae'))
   .option('--opset <n>', 'ONNX opset, 13..23 (with --format onnx; default 13)', integer(13, 23))
+  .addOption(new Option('--quantize <mode>', "with --format onnx: 'dynamic' writes dense and conv2d layers as onnxruntime's quantize_dynamic does (uint8 activations quantized at run time, int8 kernels, MatMulInteger / ConvInteger)").choices(['none', 'dynamic']).default('none'))
   .requiredOption('--out <file>', 'where to write the model file')
   .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs (model.json only)')
   .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1 (model.json only)', (v: string) => v.split(',').map(integer(1, 1 << 24)))
   .option('--preset <name>', 'preset name to record in the metadata (model.json only)')
   .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
-  .action(async (source: string, o: { dtype: string; format: 'evae' | 'onnx'; opset?: number; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
+  .action(async (source: string, o: { dtype: string; format: 'evae' | 'onnx'; opset?: number; quantize: 'none' | 'dynamic'; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
+    if (o.quantize !== 'none' && o.format !== 'onnx') throw new InputError('--quantize applies to ONNX output: add --format onnx');
     const bytes = await exportSource(source, dtype, o);
     if (o.format === 'onnx') {
       const { exportOnnx } = await import('../export/onnx.ts');
       const weights = dtype === 'i8' ? 'i8' : 'f32';
-      const onnxBytes = exportOnnx(bytes, { opset: o.opset, weights });
+      const onnxBytes = exportOnnx(bytes, { opset: o.opset, weights, quantize: o.quantize });
       await writeAtomic(o.out, onnxBytes);
-      console.log(`wrote ${o.out} (${onnxBytes.length} bytes, ONNX opset ${o.opset ?? 13}, ${weights} weights)`);
+      const dynamic = o.quantize === 'dynamic' ? ', dense and conv2d layers dynamically quantized to int8' : '';
+      console.log(`wrote ${o.out} (${onnxBytes.length} bytes, ONNX opset ${o.opset ?? 13}, ${weights} weights${dynamic})`);
       return;
     }
     await writeAtomic(o.out, bytes);
@@ -189,6 +193,18 @@ program
     console.log(`judge confidence >= 0.9: ${pct(quality.confidentShare)} of samples (mean confidence ${quality.meanConfidence.toFixed(3)})`);
     if (agreement !== undefined) console.log(`agreement with ${o.compare}: ${pct(agreement)} of samples get the same judge label`);
   });
+
+program
+  .command('bench')
+  .description('measure samples/s and latency percentiles of a model on this machine, beside tfjs-backend-wasm when installed')
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
+  .option('--batch <sizes>', `batch sizes, comma-separated, each 1..${MAX_BATCH}`, parseBatchList, [1, 64, 256])
+  .option('--dtype <dtypes>', "weight dtypes to run, comma-separated from f32, f16, int8 (default: the file's own; others are converted)", parseDtypeList)
+  .addOption(new Option('--simd <build>', 'wasm build: auto takes relaxed SIMD where this engine has it').choices(['auto', 'strict', 'relaxed']).default('auto'))
+  .option('--seconds <s>', `time per contender and batch size, in (0, ${MAX_SECONDS}]`, parseSeconds, 2)
+  .option('--no-tfjs', 'skip the tfjs-backend-wasm comparison')
+  .option('--json', 'print the results as JSON')
+  .action(async (o: BenchCommandOptions) => benchCommand(o));
 
 program
   .command('serve')

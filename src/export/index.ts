@@ -10,5 +10,7 @@ export { outputChannelAxis, type WeightedType } from '../format/spec.ts';
 export type { ModelMeta, DType, ActivationName, LayerSpec } from '../format/spec.ts';
 export { EdgeVaeError, FormatError, InputError, UnsupportedError } from '../errors.ts';
 export { VERSION } from '../version.ts';
+export { convertDtype } from './convert-dtype.ts';
+export { toLayersModel, TFJS_INPUT_NAMES } from './tfjs-model.ts';
 export { exportOnnx, ONNX_OPSETS, ONNX_NAMES, type OnnxExportOptions } from './onnx.ts';
 export { importOnnx, SUPPORTED_OPERATORS, type OnnxImportOptions, type OutputLayout } from '../import/onnx.ts';

@@ -22,7 +22,9 @@
  * quantized here exactly as `exportModel` would quantize them. Biases are always f32. (onnxruntime's
  * default optimizations turn DequantizeLinear -> Gemm/MatMul into MatMulNBits, which by default also
  * quantizes the activations, about 1e-3 off; session config `session.qdq_matmulnbits_accuracy_level`
- * "1" keeps it in f32, the arithmetic the graph describes.)
+ * "1" keeps it in f32, the arithmetic the graph describes.) With `quantize: 'dynamic'` the dense and
+ * conv2d layers become what onnxruntime's `quantize_dynamic` writes (DynamicQuantizeLinear,
+ * MatMulInteger / ConvInteger, Cast, Mul, Add), the model onnxruntime runs through its own int8 kernels.
  *
  * The model's metadata header is kept as JSON in `metadata_props` under the key "edgevae".
  */
@@ -48,6 +50,16 @@ export interface OnnxExportOptions {
    * per-output-channel scales, dequantized in the graph by DequantizeLinear.
    */
   weights?: 'f32' | 'i8';
+  /**
+   * 'dynamic': the dense and conv2d layers as onnxruntime's `quantize_dynamic` writes them, with
+   * activations quantized to uint8 at run time and int8 kernels: DynamicQuantizeLinear -> MatMulInteger
+   * (per-column int8 zero points of 0) or ConvInteger (one zero point of 0: onnxruntime 1.30 refuses
+   * per-channel zero points there) -> Cast -> Mul by the product of the two scales -> Add bias.
+   * onnxruntime fuses the dense chain into its DynamicQuantizeMatMul kernel, its own int8 path.
+   * conv2dTranspose layers stay as `weights` says, as quantize_dynamic leaves them: ONNX has no
+   * integer ConvTranspose. Default 'none'.
+   */
+  quantize?: 'none' | 'dynamic';
 }
 
 /** The IR version that shipped with each ai.onnx opset (ONNX 1.8 .. 1.18). */
@@ -70,6 +82,14 @@ const attr = {
   float: (name: string, f: number): IAttribute => ({ name, type: A.FLOAT, f }),
 };
 
+/** How an int8 kernel's scales and zero points are shaped for the op that consumes them. */
+interface Int8Layout {
+  /** Dims of the scale tensor (default: [output channels]). */
+  scaleDims?: number[];
+  /** One zero point (0) for the whole kernel rather than one per channel. */
+  scalarZeroPoint?: boolean;
+}
+
 /** NHWC <-> NCHW permutations of a batched rank-4 tensor. */
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
@@ -89,7 +109,10 @@ export function exportOnnx(model: Uint8Array | ArrayBuffer | ParsedModel, option
   const weights = options.weights ?? 'f32';
   if (weights !== 'f32' && weights !== 'i8') throw new InputError(`weights must be 'f32' or 'i8', got ${JSON.stringify(options.weights)}`);
 
-  const graph = new GraphBuilder(parsed, weights);
+  const quantize = options.quantize ?? 'none';
+  if (quantize !== 'none' && quantize !== 'dynamic') throw new InputError(`quantize must be 'none' or 'dynamic', got ${JSON.stringify(options.quantize)}`);
+
+  const graph = new GraphBuilder(parsed, weights, quantize === 'dynamic');
   graph.build();
   const { meta } = parsed.header;
   const proto: onnxProto.onnx.IModelProto = {
@@ -127,10 +150,13 @@ class GraphBuilder {
 
   private readonly model: ParsedModel;
   private readonly weights: 'f32' | 'i8';
+  /** quantize 'dynamic': dense and conv2d layers get integer ops with activations quantized at run time. */
+  private readonly dynamic: boolean;
 
-  constructor(model: ParsedModel, weights: 'f32' | 'i8') {
+  constructor(model: ParsedModel, weights: 'f32' | 'i8', dynamic: boolean) {
     this.model = model;
     this.weights = weights;
+    this.dynamic = dynamic;
   }
 
   build(): void {
@@ -181,7 +207,8 @@ class GraphBuilder {
   docString(): string {
     const { meta } = this.model.header;
     const label = meta.conditioning ? ` and "label" (float [N, ${meta.conditioning.classes}], one-hot)` : '';
-    return `edgevae decoder: inputs "z" (float [N, ${meta.latentSize}])${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.`;
+    const dense = this.dynamic ? ' Dense and conv2d layers dynamically quantized (uint8 activations, int8 kernels, MatMulInteger / ConvInteger).' : '';
+    return `edgevae decoder: inputs "z" (float [N, ${meta.latentSize}])${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.${dense}`;
   }
 
   /** Adds a node with one output, named after the current layer and op; returns the output's name. */
@@ -226,6 +253,18 @@ class GraphBuilder {
       const values = kernelValues(this.model, layer);
       return this.floats('kernel', dims, perm ? permute(values, tfShape, perm) : values);
     }
+    const { q, scale, zeroPoint } = this.int8Kernel(layer, perm);
+    return this.node('DequantizeLinear', [q, scale, zeroPoint], [attr.int('axis', onnxAxis)]);
+  }
+
+  /**
+   * A kernel as int8 initializers in ONNX layout (permuted by `perm`), with its per-output-channel
+   * scales and zero points (all 0: our scheme is symmetric). An int8 file keeps its own values and
+   * scales; f32/f16 files are quantized here exactly as `exportModel` would quantize them.
+   */
+  private int8Kernel(layer: DenseLayer | ConvLayer, perm: number[] | null, layout: Int8Layout = {}): { q: string; scale: string; zeroPoint: string } {
+    const tfShape = this.model.header.tensors[layer.kernel].shape;
+    const dims = perm ? perm.map((p) => tfShape[p]) : tfShape;
     let q: Int8Array;
     let scales: Float32Array;
     if (layer.scale !== undefined) {
@@ -234,10 +273,12 @@ class GraphBuilder {
     } else {
       ({ q, scales } = quantizeInt8PerChannel(kernelValues(this.model, layer), tfShape, outputChannelAxis(layer.type)));
     }
-    const qName = this.initializer('kernel_q', { dims, dataType: INT8, rawData: bytesOf(perm ? permute(q, tfShape, perm) : Int8Array.from(q)) });
-    const scaleName = this.floats('kernel_scale', [scales.length], scales);
-    const zeroName = this.initializer('kernel_zero_point', { dims: [scales.length], dataType: INT8, rawData: new Uint8Array(scales.length) });
-    return this.node('DequantizeLinear', [qName, scaleName, zeroName], [attr.int('axis', onnxAxis)]);
+    const zeroPoints = layout.scalarZeroPoint ? 1 : scales.length;
+    return {
+      q: this.initializer('kernel_q', { dims, dataType: INT8, rawData: bytesOf(perm ? permute(q, tfShape, perm) : Int8Array.from(q)) }),
+      scale: this.floats('kernel_scale', layout.scaleDims ?? [scales.length], scales),
+      zeroPoint: this.initializer('kernel_zero_point', { dims: layout.scalarZeroPoint ? [] : [zeroPoints], dataType: INT8, rawData: new Uint8Array(zeroPoints) }),
+    };
   }
 
   private bias(layer: DenseLayer | ConvLayer): string {
@@ -247,6 +288,10 @@ class GraphBuilder {
 
   private dense(layer: DenseLayer, inShape: number[]): void {
     this.toNhwc();
+    if (this.dynamic) {
+      this.dynamicallyQuantizedDense(layer);
+      return;
+    }
     const w = this.kernel(layer, null, 1);
     const b = this.bias(layer);
     if (inShape.length === 1) {
@@ -257,18 +302,69 @@ class GraphBuilder {
     }
   }
 
+  /**
+   * What onnxruntime's quantize_dynamic makes of MatMul + Add: the activation quantized to uint8 with
+   * its own scale and zero point at run time, an integer matmul against the int8 kernel, and the int32
+   * result scaled back to float (activation scale x the kernel's per-column scales) before the bias.
+   */
+  private dynamicallyQuantizedDense(layer: DenseLayer): void {
+    const { q, scale, zeroPoint } = this.int8Kernel(layer, null);
+    const x = this.quantizeActivations();
+    const product = this.node('MatMulInteger', [x.q, q, x.zeroPoint, zeroPoint]);
+    this.current = this.node('Add', [this.toFloat(product, x.scale, scale), this.bias(layer)]);
+  }
+
+  /**
+   * What quantize_dynamic makes of a Conv: ConvInteger on the uint8 activation and the int8 kernel, then
+   * the same scaling. onnxruntime's ConvInteger takes one zero point for the whole kernel: ours are all
+   * 0, so one scalar 0 stands for every channel, and the per-channel scales apply after it, [OC, 1, 1]
+   * to broadcast over NCHW, as the bias does (ConvInteger has none).
+   */
+  private dynamicallyQuantizedConv(layer: ConvLayer, attributes: IAttribute[]): void {
+    const channels = [layer.filters, 1, 1];
+    const { q, scale, zeroPoint } = this.int8Kernel(layer, KERNEL_TO_ONNX, { scaleDims: channels, scalarZeroPoint: true });
+    const x = this.quantizeActivations();
+    const product = this.node('ConvInteger', [x.q, q, x.zeroPoint, zeroPoint], attributes);
+    const bias = Float32Array.from(tensorData(this.model, layer.bias) as Float32Array);
+    this.current = this.node('Add', [this.toFloat(product, x.scale, scale), this.floats('bias', channels, bias)]);
+  }
+
+  /** DynamicQuantizeLinear of the running activation: its uint8 values, scale and zero point. */
+  private quantizeActivations(): { q: string; scale: string; zeroPoint: string } {
+    const q = this.node('DynamicQuantizeLinear', [this.current]);
+    this.nodes[this.nodes.length - 1].output = [q, `${q}.scale`, `${q}.zero_point`];
+    return { q, scale: `${q}.scale`, zeroPoint: `${q}.zero_point` };
+  }
+
+  /** An int32 product back in float: Cast, then times the activation scale x the kernel's scales. */
+  private toFloat(product: string, activationScale: string, kernelScale: string): string {
+    const asFloat = this.node('Cast', [product], [attr.int('to', FLOAT)]);
+    return this.node('Mul', [asFloat, this.node('Mul', [activationScale, kernelScale])]);
+  }
+
   private conv(layer: ConvLayer, inShape: number[], outShape: number[]): void {
     const g = convGeometry(layer, inShape, outShape);
     this.toNchw();
-    // ONNX Conv weights are [out, in, kh, kw] (output channels on axis 0); ConvTranspose [in, out, kh, kw] (axis 1).
-    const w = this.kernel(layer, KERNEL_TO_ONNX, g.transposed ? 1 : 0);
-    const b = this.bias(layer);
-    const attributes: IAttribute[] = [attr.ints('kernel_shape', [g.kh, g.kw]), attr.ints('strides', [g.sh, g.sw])];
+    if (g.transposed) {
+      // ONNX ConvTranspose weights are [in, out, kh, kw]: output channels on axis 1. No integer variant exists.
+      const inputs = [this.current, this.kernel(layer, KERNEL_TO_ONNX, 1), this.bias(layer)];
+      this.current = this.node('ConvTranspose', inputs, this.convAttributes(g));
+    } else if (this.dynamic) {
+      this.dynamicallyQuantizedConv(layer, this.convAttributes(g));
+    } else {
+      // ONNX Conv weights are [out, in, kh, kw]: output channels on axis 0.
+      const inputs = [this.current, this.kernel(layer, KERNEL_TO_ONNX, 0), this.bias(layer)];
+      this.current = this.node('Conv', inputs, this.convAttributes(g));
+    }
+  }
+
+  /** kernel_shape, strides and the pads (and output_padding) that give the layer's TensorFlow.js output size. */
+  private convAttributes(g: ConvGeometry): IAttribute[] {
     const padding = onnxConvPadding(g);
     if (!padding) throw new UnsupportedError(`${this.prefix}: no ONNX ${g.transposed ? 'ConvTranspose' : 'Conv'} padding gives the ${g.OH}x${g.OW} output of this layer`);
-    attributes.push(attr.ints('pads', padding.pads));
+    const attributes = [attr.ints('kernel_shape', [g.kh, g.kw]), attr.ints('strides', [g.sh, g.sw]), attr.ints('pads', padding.pads)];
     if (padding.outputPadding[0] || padding.outputPadding[1]) attributes.push(attr.ints('output_padding', padding.outputPadding));
-    this.current = this.node(g.transposed ? 'ConvTranspose' : 'Conv', [this.current, w, b], attributes);
+    return attributes;
   }
 
   private reshape(inShape: number[], outShape: number[]): void {

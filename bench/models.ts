@@ -1,0 +1,56 @@
+/**
+ * The models of the decode benchmark: the three seed decoder architectures with random weights of the
+ * real shapes (test/fixtures/models.ts), and the models shipped in models/. Each is handed to every
+ * contender as one f32 edgevae file; contenders convert it to their own dtype or format (a shipped
+ * int8 model becomes its dequantized f32 values, and converts back to the very same int8 kernels).
+ */
+import { readFileSync } from 'node:fs';
+import { convertDtype } from '../src/export/convert-dtype.ts';
+import { exportModel } from '../src/export/index.ts';
+import { readModel } from '../src/format/read.ts';
+import { selectBackend } from '../src/train/backend.ts';
+import { ALL_FIXTURES } from '../test/fixtures/models.ts';
+
+export interface BenchModel {
+  name: string;
+  /** What the model is, for the report. */
+  description: string;
+  /** The model as an f32 edgevae file. */
+  f32: Uint8Array;
+  macsPerSample: number;
+  /** Weight dtype of the file the model comes from (the shipped models are int8). */
+  sourceDtype: string;
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  convVaeDecoder: 'conv VAE decoder: 8 → 24 → 49 → 7x7x1 → three 4x4 transposed convs of 64 (14x14) → 784, random weights',
+  denseDecoder: 'dense VAE decoder 2 → 1000 → 1000 → 784, random weights',
+  conditionalDecoder: 'conditional dense decoder (8 + one-hot 10) → 256 → 512 → 784, random weights',
+};
+
+/** The seed decoders, exported from their TensorFlow.js fixtures (seeded random weights). */
+async function seedModels(): Promise<BenchModel[]> {
+  await selectBackend('cpu');
+  return ALL_FIXTURES.filter((fixture) => fixture.large).map((fixture) => {
+    const f32 = exportModel(fixture.build(1), { dtype: 'f32', meta: { output: { shape: fixture.outputShape } } });
+    return { name: fixture.name, description: DESCRIPTIONS[fixture.name] ?? fixture.name, f32, macsPerSample: readModel(f32).macsPerSample, sourceDtype: 'f32' };
+  });
+}
+
+function shippedModel(name: string): BenchModel {
+  const bytes = new Uint8Array(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
+  const parsed = readModel(bytes);
+  const layers = parsed.steps.filter((s) => s.layer.type === 'dense').map((s) => s.outShape[s.outShape.length - 1]);
+  const input = parsed.header.meta.latentSize + (parsed.header.meta.conditioning ? ` + one-hot ${parsed.header.meta.conditioning.classes}` : '');
+  return {
+    name,
+    description: `shipped models/${name}.evae (${parsed.header.meta.preset}, trained): dense ${input} → ${layers.join(' → ')}`,
+    f32: convertDtype(parsed, 'f32'),
+    macsPerSample: parsed.macsPerSample,
+    sourceDtype: parsed.header.meta.dtype,
+  };
+}
+
+export async function benchModels(): Promise<BenchModel[]> {
+  return [...(await seedModels()), shippedModel('cvae'), shippedModel('aae')];
+}

@@ -1,0 +1,58 @@
+/**
+ * Re-encodes an edgevae model file's kernels in another weight dtype, without TensorFlow.js: the same
+ * layers, biases and metadata, the kernels read as the f32 values the runtime computes with (f16
+ * widened, int8 dequantized) and written as f32, f16, or int8 quantized per output channel exactly as
+ * `exportModel` quantizes. From int8 to int8 the stored values and scales are kept as they are.
+ *
+ * An int8 file converted to f32 holds the dequantized values, not the weights it was trained with: the
+ * conversion is for running and comparing dtypes (the benchmark, `edgevae bench --dtype`), not a way
+ * back to the original precision.
+ */
+import { InputError } from '../errors.ts';
+import { encodeF16 } from '../format/f16.ts';
+import { quantizeInt8PerChannel } from '../format/int8.ts';
+import { readModel, tensorData, type ParsedModel } from '../format/read.ts';
+import { DTYPES, outputChannelAxis, type ConvLayer, type DType, type DenseLayer, type LayerSpec } from '../format/spec.ts';
+import { writeModel, type TensorInput } from '../format/write.ts';
+import { kernelValues } from '../runtime/reference.ts';
+
+const F16_EXPONENT = 0x7c00;
+
+/** The model with its kernels stored as `dtype`. */
+export function convertDtype(model: Uint8Array | ArrayBuffer | ParsedModel, dtype: DType): Uint8Array {
+  if (!DTYPES.includes(dtype)) throw new InputError(`dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+  const parsed = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
+  const tensors: TensorInput[] = [];
+  const add = (tensor: TensorInput) => tensors.push(tensor) - 1;
+  const layers = parsed.header.layers.map((layer): LayerSpec => {
+    if (!('kernel' in layer)) return { ...layer };
+    const { scale: _oldScale, ...rest } = layer;
+    const bias = Float32Array.from(tensorData(parsed, layer.bias) as Float32Array);
+    const weights = encodeKernel(parsed, layer, dtype);
+    return {
+      ...rest,
+      kernel: add(weights.kernel),
+      bias: add({ dtype: 'f32', shape: [bias.length], data: bias }),
+      ...(weights.scale ? { scale: add(weights.scale) } : {}),
+    } as LayerSpec;
+  });
+  return writeModel({ meta: { ...parsed.header.meta, dtype }, layers, tensors });
+}
+
+function encodeKernel(model: ParsedModel, layer: (DenseLayer | ConvLayer) & { name?: string }, dtype: DType): { kernel: TensorInput; scale?: TensorInput } {
+  const shape = model.header.tensors[layer.kernel].shape;
+  if (dtype === 'i8' && layer.scale !== undefined) {
+    const scales = Float32Array.from(tensorData(model, layer.scale) as Float32Array);
+    return { kernel: { dtype, shape, data: Int8Array.from(tensorData(model, layer.kernel) as Int8Array) }, scale: { dtype: 'f32', shape: [scales.length], data: scales } };
+  }
+  const values = kernelValues(model, layer);
+  if (dtype === 'f32') return { kernel: { dtype, shape, data: values } };
+  if (dtype === 'f16') {
+    const bits = encodeF16(values);
+    const overflow = bits.findIndex((b) => (b & F16_EXPONENT) === F16_EXPONENT);
+    if (overflow >= 0) throw new InputError(`layer ${layer.name ?? layer.type} has a kernel value ${values[overflow]} beyond the f16 range (±65504): use f32 or i8`);
+    return { kernel: { dtype, shape, data: bits } };
+  }
+  const { q, scales } = quantizeInt8PerChannel(values, shape, outputChannelAxis(layer.type));
+  return { kernel: { dtype, shape, data: q }, scale: { dtype: 'f32', shape: [scales.length], data: scales } };
+}

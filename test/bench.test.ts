@@ -1,0 +1,106 @@
+// The benchmark's building blocks: timing and percentiles (src/bench/measure.ts), the contenders
+// (our runtime and tfjs-backend-wasm decode the same inputs to the same outputs), and the wasm SIMD
+// peak microbenchmark's hand-encoded module (bench/peak.ts).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Decoder } from '../src/index.ts';
+import { benchInputs } from '../src/bench/contender.ts';
+import { edgevaeContender } from '../src/bench/edgevae-runner.ts';
+import { tfjsContender } from '../src/bench/tfjs-runner.ts';
+import { gflops, percentile, samplesPerSecond, summarizeLatency, timeCalls } from '../src/bench/measure.ts';
+import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
+import { peakModule, measurePeak } from '../bench/peak.ts';
+import { buildModel } from './helpers/random-models.ts';
+import { LAYER_PLANS } from './helpers/plans.ts';
+import { maxAbsDiff } from './helpers/numbers.ts';
+import { tf } from './helpers/setup.ts';
+
+describe('measure', () => {
+  it('interpolates percentiles between the closest ranks', () => {
+    const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    assert.equal(percentile(sorted, 50), 6);
+    assert.equal(percentile(sorted, 0), 1);
+    assert.equal(percentile(sorted, 100), 11);
+    assert.equal(percentile([10, 20], 90), 19);
+    assert.ok(Number.isNaN(percentile([], 50)));
+    assert.deepEqual(summarizeLatency([4, 1, 3, 2]), { calls: 4, meanMs: 2.5, minMs: 1, p50Ms: 2.5, p90Ms: 3.7, p99Ms: 3.9699999999999998 });
+  });
+
+  it('derives samples/s from the total time and GFLOP/s from the multiply-adds', () => {
+    assert.equal(samplesPerSecond([2, 2, 4], 16), (16 * 3 * 1000) / 8);
+    assert.equal(gflops(500_000, 10_000), 10);
+  });
+
+  it('times each call, synchronous or not, within the call budget, and stops when told', async () => {
+    let calls = 0;
+    const sync = await timeCalls(() => calls++, { seconds: 10, maxCalls: 7 });
+    assert.equal(sync.length, 7);
+    assert.equal(calls, 7);
+    const slow = await timeCalls(() => new Promise((resolve) => setTimeout(resolve, 5)), { seconds: 0.001, minCalls: 3 });
+    assert.equal(slow.length, 3);
+    assert.ok(slow.every((ms) => ms >= 4), `awaited: ${slow}`);
+    let left = 4;
+    const stopped = await timeCalls(() => left--, { seconds: 10, shouldStop: () => left === 0 });
+    assert.equal(stopped.length, 4);
+  });
+});
+
+describe('contenders', () => {
+  it('our runtime in each dtype and tfjs-backend-wasm decode the same inputs alike', async () => {
+    const plan = LAYER_PLANS['conditional, label joined first, mid-network, then convolutions'];
+    const model = buildModel({ ...plan, seed: 3 });
+    const inputs = benchInputs(await Decoder.load(model), 6);
+    assert.deepEqual(Array.from(inputs.labels!), [0, 1, 2, 3, 0, 1]);
+    assert.deepEqual(Array.from(inputs.oneHot!.subarray(4, 8)), [0, 1, 0, 0]);
+    const outputs: Record<string, Float32Array> = {};
+    for (const contender of [edgevaeContender('f32', 'strict'), edgevaeContender('f16', 'strict'), edgevaeContender('i8', 'strict'), tfjsContender('wasm')]) {
+      const prepared = await contender.prepare(model);
+      const runner = prepared.forBatch(inputs);
+      outputs[contender.name] = await runner.run();
+      runner.dispose();
+      await prepared.dispose();
+    }
+    await tf.setBackend('cpu');
+    const f32 = outputs['edgevae f32 strict'];
+    assert.ok(maxAbsDiff(outputs['@tensorflow/tfjs-backend-wasm f32'], f32) <= 1e-5);
+    assert.ok(maxAbsDiff(outputs['edgevae f16 strict'], f32) <= 1e-2);
+    assert.ok(maxAbsDiff(outputs['edgevae int8 strict'], f32) <= 5e-2);
+  });
+
+  it('the relaxed build is refused, with the reason, where the engine lacks it', async () => {
+    const model = buildModel({ ...LAYER_PLANS['dense chain, every activation'], seed: 1 });
+    const relaxed = edgevaeContender('f32', 'relaxed');
+    if (relaxedSimdSupported()) {
+      const prepared = await relaxed.prepare(model);
+      assert.equal(typeof prepared.forBatch, 'function');
+    } else {
+      await assert.rejects(relaxed.prepare(model), /does not support relaxed SIMD/);
+    }
+  });
+});
+
+describe('wasm SIMD peak microbenchmark', () => {
+  it('encodes a valid module that computes what it claims', async () => {
+    for (const accumulators of [1, 8, 12]) {
+      const bytes = peakModule('mul-add', accumulators);
+      assert.ok(WebAssembly.validate(bytes));
+      const instance = await WebAssembly.instantiate(await WebAssembly.compile(bytes));
+      const run = instance.exports.run as (n: number) => number;
+      // One iteration updates each accumulator 4 times with acc = acc * 0.999 + 0.001; lane 0 of their sum.
+      let expected = 0;
+      for (let k = 0; k < accumulators; k++) {
+        let acc = Math.fround(1 + k / 64);
+        for (let u = 0; u < 4; u++) acc = Math.fround(Math.fround(acc * Math.fround(0.999)) + Math.fround(0.001));
+        expected = Math.fround(expected + acc);
+      }
+      assert.ok(Math.abs(run(1) - expected) < 1e-5, `${accumulators} accumulators: ${run(1)} vs ${expected}`);
+    }
+    assert.throws(() => peakModule('fma', 0), RangeError);
+    assert.equal(WebAssembly.validate(peakModule('fma', 4)), relaxedSimdSupported());
+  });
+
+  it('measures a positive rate', async () => {
+    const peak = await measurePeak('mul-add', { accumulators: [8], warmUpSeconds: 0.05, repetitions: 3 });
+    assert.ok(peak && peak.gflops > 0 && peak.accumulators === 8);
+  });
+});
