@@ -12,20 +12,8 @@ import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { BACKEND_CHOICES } from '../train/backend.ts';
-
-const integer = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`expected an integer in ${min}..${max}, got "${value}"`);
-  }
-  return n;
-};
-
-const number = (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
-  return n;
-};
+import { integer, number } from './options.ts';
+import { exportSavedModel, registerImportCommand } from './import.ts';
 
 const pngPath = (value: string) => {
   if (!value.toLowerCase().endsWith('.png')) throw new InvalidArgumentError(`the output must be a .png file, got "${value}"`);
@@ -166,14 +154,15 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: { fo
     const { exportRun } = await import('../train/export-run.ts');
     return exportRun(source, dtype);
   }
-  const { exportModel, loadSavedModel } = await import('../export/index.ts');
   const meta = {
     ...(o.preset ? { preset: o.preset } : {}),
     ...(o.dataset ? { dataset: o.dataset } : {}),
     ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
   };
-  return exportModel(await loadSavedModel(source), { dtype, labelInput: o.labelInput, meta });
+  return exportSavedModel(source, { dtype, labelInput: o.labelInput, meta });
 }
+
+registerImportCommand(program);
 
 program
   .command('evaluate')
