@@ -3,12 +3,20 @@
  * steps of each preset's own training step (forward, backward, all its optimizers) at its default
  * batch, on real MNIST, after two warm-up steps.
  *
- * Run: node --import tsx bench/train-presets.ts --data DIR [--backends wasm,cpu] [--presets cvae,ae] [--steps 5]
- * Results: bench/results/<date>-<host>-train.json
+ * Backends: `edgevae` (tfjs-backend-wasm with edgevae's own kernels), stock `wasm` and stock `cpu`.
+ * Add --experimental-wasm-relaxed-simd to node's flags to measure edgevae's relaxed-SIMD build
+ * (the description printed and saved says which build ran).
+ *
+ * Run: node --import tsx bench/train-presets.ts --data DIR [--backends edgevae,wasm,cpu] [--presets cvae,ae] [--steps 5] [--out FILE]
+ * Results: FILE, by default bench/results/<date>-<host>-train.json
+ *
+ * Timed with a plain loop rather than benny: benny prepares a case by calling its setup up to three
+ * times and its step once before timing, which at seconds per step and one model per backend
+ * measures the wrong thing; here each preset is built once, on the backend being measured.
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/datasets.ts';
 import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
@@ -18,15 +26,16 @@ import { createRun, train } from '../src/train/trainer.ts';
 const { values } = parseArgs({
   options: {
     data: { type: 'string' },
-    backends: { type: 'string', default: 'wasm,cpu' },
+    backends: { type: 'string', default: 'edgevae,wasm,cpu' },
     presets: { type: 'string', default: Object.keys(PRESETS).join(',') },
     steps: { type: 'string', default: '5' },
+    out: { type: 'string' },
   },
 });
 const WARM_UP = 2;
 const steps = Number(values.steps);
 const data = await loadDataset('mnist', { dir: values.data });
-const results: { preset: string; backend: string; batch: number; samplesPerSecond: number; secondsPerStep: number; steps: number }[] = [];
+const results: { preset: string; backend: string; description: string; batch: number; samplesPerSecond: number; secondsPerStep: number; steps: number }[] = [];
 const root = mkdtempSync(join(tmpdir(), 'edgevae-bench-'));
 try {
   for (const choice of values.backends.split(',') as BackendChoice[]) {
@@ -46,7 +55,7 @@ try {
       });
       const measured = times.slice(WARM_UP);
       const secondsPerStep = measured.reduce((a, b) => a + b, 0) / measured.length / 1000;
-      const entry = { preset: name, backend: choice, batch: run.config.batchSize, samplesPerSecond: run.config.batchSize / secondsPerStep, secondsPerStep, steps: measured.length };
+      const entry = { preset: name, backend: choice, description, batch: run.config.batchSize, samplesPerSecond: run.config.batchSize / secondsPerStep, secondsPerStep, steps: measured.length };
       results.push(entry);
       console.log(`${name.padEnd(15)} ${description}: ${entry.samplesPerSecond.toFixed(1)} samples/s (${secondsPerStep.toFixed(2)} s/step of ${entry.batch})`);
     }
@@ -54,7 +63,7 @@ try {
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/${new Date().toISOString().slice(0, 10)}-${hostname()}-train.json`;
+const file = values.out ?? `bench/results/${new Date().toISOString().slice(0, 10)}-${hostname()}-train.json`;
+mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), host: hostname(), node: process.version, results }, null, 2) + '\n');
 console.log(`wrote ${file}`);

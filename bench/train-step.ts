@@ -2,13 +2,13 @@
  * Training throughput per TensorFlow.js backend: samples/s of one training step (forward, backward,
  * Adam update) of a dense 784-1000-1000-2-1000-1000-784 autoencoder at batch 100, on random inputs.
  *
- * Run: node --import tsx bench/train-step.ts [--backends wasm,cpu] [--steps N]
+ * Run: node --import tsx bench/train-step.ts [--backends edgevae,wasm,cpu] [--steps N]
  */
 import { parseArgs } from 'node:util';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
 
-const { values } = parseArgs({ options: { backends: { type: 'string', default: 'wasm,cpu' }, steps: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { backends: { type: 'string', default: 'edgevae,wasm,cpu' }, steps: { type: 'string', default: '10' } } });
 const BATCH = 100;
 const SIZES = [784, 1000, 1000, 2, 1000, 1000, 784];
 

@@ -4,7 +4,7 @@
  * plus a JSON sidecar ({accuracy, command, epochs, date, ...}) beside it.
  *
  *   node --import tsx scripts/train-judge.ts --data DIR --out test/fixtures/judge.evae [--epochs N]
- *     [--backend auto|node-gpu|node|wasm|cpu] [--hidden 256,256] [--dropout 0.2] [--batch 128]
+ *     [--backend auto|node-gpu|node|edgevae|wasm|cpu] [--hidden 256,256] [--dropout 0.2] [--batch 128]
  *     [--lr 1e-3] [--final-lr 1e-5] [--shift 1] [--seed 1] [--train-limit N] [--min-accuracy 0.985]
  *
  * --data is a folder with MNIST's four IDX files (.gz or not). The file is written only if the

@@ -1,4 +1,4 @@
-// TensorFlow.js backend selection: auto's choice and log, explicit cpu and wasm running real ops, and
+// TensorFlow.js backend selection: auto's choice and log, explicit cpu, wasm and edgevae running real ops, and
 // the clear error for the optional tfjs-node packages when they are not installed (as on CI).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,11 +34,11 @@ describe('selectBackend', () => {
   it('auto picks the fastest present backend and says why it skipped the others', { skip: HAS_NODE_GPU || HAS_NODE ? 'a tfjs-node package is installed here' : false }, async () => {
     const lines: string[] = [];
     const selected = await selectBackend('auto', (m) => lines.push(m));
-    assert.equal(selected.choice, 'wasm');
-    assert.equal(selected.name, 'wasm');
-    assert.equal(selected.tf.getBackend(), 'wasm');
+    assert.equal(selected.choice, 'edgevae');
+    assert.equal(selected.name, 'edgevae');
+    assert.equal(selected.tf.getBackend(), 'edgevae');
     assert.equal(lines.length, 1);
-    assert.match(lines[0], /auto chose wasm/);
+    assert.match(lines[0], /auto chose edgevae \(edgevae's (strict|relaxed)-SIMD matrix and convolution kernels on @tensorflow\/tfjs-backend-wasm 4\.22\.0, SIMD, 1 thread\)/);
     assert.match(lines[0], /skipped node-gpu: @tensorflow\/tfjs-node-gpu is not installed/);
     assert.match(lines[0], /skipped node: @tensorflow\/tfjs-node is not installed/);
     await matMulCheck(selected.tf);
@@ -65,6 +65,20 @@ describe('selectBackend', () => {
     // switching back and forth keeps working (setWasmPaths is not called in a way that throws)
     await selectBackend('cpu');
     assert.equal((await selectBackend('wasm')).tf.getBackend(), 'wasm');
+  });
+
+  it('edgevae runs its own matMul on the wasm backend, and shares tensors with it', async () => {
+    const selected = await selectBackend('edgevae');
+    assert.equal(selected.name, 'edgevae');
+    assert.equal(selected.package, '@tensorflow/tfjs-backend-wasm');
+    await matMulCheck(selected.tf);
+    // the same BackendWasm under two names: a tensor made on one is used on the other
+    const tf = selected.tf;
+    const t = tf.tensor1d([1, 2, 3]);
+    await selectBackend('wasm');
+    assert.deepEqual(Array.from(await tf.mul(t, 2).data()), [2, 4, 6]);
+    assert.equal(tf.findBackend('wasm'), tf.findBackend('edgevae'));
+    t.dispose();
   });
 
   it('every call hands back the same tf namespace', async () => {

@@ -2,26 +2,15 @@
 // tests and write valid PNGs; bad flags and bad files give one clear line, not a stack trace.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-function edgevae(...args: string[]) {
-  return edgevaeWithNodeFlags([], ...args);
-}
-
-function edgevaeWithNodeFlags(nodeFlags: string[], ...args: string[]) {
-  const result = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
 
 describe('edgevae CLI', () => {
   let dir: string;

@@ -4,34 +4,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import '../src/runtime/embedded.ts';
-import { instantiate, ensureMemory, relaxedSimdSupported, type Kernels } from '../src/runtime/wasm.ts';
+import { instantiate, relaxedSimdSupported, type Kernels } from '../src/runtime/wasm.ts';
 import { decodeF16 } from '../src/format/f16.ts';
 import { quantizeActivations } from '../src/runtime/reference.ts';
+import { Arena } from './helpers/arena.ts';
 import { randomValues, seededRandom } from './helpers/numbers.ts';
 
 const LINEAR = 0;
-
-/** Bump allocation in one instance's memory, 16-byte aligned, for laying out a kernel's operands. */
-class Arena {
-  private next: number;
-  constructor(readonly kernels: Kernels) {
-    this.next = Math.ceil(kernels.heapBase() / 16) * 16;
-  }
-  alloc(bytes: number): number {
-    const ptr = this.next;
-    this.next = Math.ceil((ptr + bytes) / 16) * 16;
-    ensureMemory(this.kernels, this.next);
-    return ptr;
-  }
-  put(values: Float32Array | Int8Array | Uint16Array): number {
-    const ptr = this.alloc(values.byteLength);
-    new Uint8Array(this.kernels.memory.buffer, ptr, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    return ptr;
-  }
-  f32(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.kernels.memory.buffer, ptr, n).slice();
-  }
-}
 
 /** A padded bias vector as the executor places it: whole panels of 8, zeros past N. */
 function paddedBias(arena: Arena, bias: Float32Array): number {
@@ -68,11 +47,12 @@ async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed
   const x = randomValues(rows * K, random, 2);
   const w = randomValues(K * N, random, 1);
   const bias = randomValues(N, random, 1);
-  const arena = new Arena(kernels);
+  const arena = new Arena(kernels.memory, kernels.heapBase());
   const packed = arena.alloc(Math.ceil(N / 8) * 8 * K * 4);
   kernels.packPanelsF32(arena.put(w), packed, K, N, 0);
   const y = arena.alloc(rows * N * 4);
-  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0);
+  const packedRows = arena.alloc(Math.max(16, Math.floor(rows / 4) * 4 * K * 4));
+  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
   return { got: arena.f32(y, rows * N), want: gemmF32Reference(x, w, bias, rows, K, N) };
 }
 
@@ -99,7 +79,7 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
       const rows = 3;
       const x = randomValues(rows * K, random, 3);
       x.fill(0, K, 2 * K); // row 1: all zeros
-      const arena = new Arena(kernels);
+      const arena = new Arena(kernels.memory, kernels.heapBase());
       const rowLength = Math.ceil(K / 8) * 8;
       const q = arena.alloc(rows * rowLength * 2);
       const scales = arena.alloc(rows * 4);
@@ -123,7 +103,7 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
       const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 255) - 127);
       const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
       const bias = randomValues(N, random, 1);
-      const arena = new Arena(kernels);
+      const arena = new Arena(kernels.memory, kernels.heapBase());
       const packed = arena.alloc(Math.ceil(N / 8) * 8 * (K + (K % 2)));
       kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
       const rowLength = Math.ceil(K / 8) * 8;
@@ -151,7 +131,7 @@ describe('f16 widening', () => {
   it('widens every finite f16 value exactly', async () => {
     const kernels = await instantiate();
     const bits = Uint16Array.from({ length: 65536 }, (_, i) => i).filter((h) => (h & 0x7c00) !== 0x7c00);
-    const arena = new Arena(kernels);
+    const arena = new Arena(kernels.memory, kernels.heapBase());
     const dst = arena.alloc(bits.length * 4);
     kernels.widenF16(arena.put(bits), dst, bits.length);
     assert.deepEqual(arena.f32(dst, bits.length), decodeF16(bits));
@@ -163,7 +143,7 @@ describe('packing', () => {
     const kernels = await instantiate();
     const [taps, OC, C] = [6, 11, 3];
     const src = Float32Array.from({ length: taps * OC * C }, (_, i) => i);
-    const arena = new Arena(kernels);
+    const arena = new Arena(kernels.memory, kernels.heapBase());
     const K = taps * C;
     const packed = arena.alloc(16 * K * 4);
     kernels.packPanelsF32(arena.put(src), packed, K, OC, C);
@@ -190,7 +170,7 @@ describe('im2col', () => {
       const kernels = await instantiate();
       const batch = 2;
       const x = Float32Array.from({ length: batch * g.H * g.W * g.C }, (_, i) => i + 1);
-      const arena = new Arena(kernels);
+      const arena = new Arena(kernels.memory, kernels.heapBase());
       const K = g.kh * g.kw * g.C;
       const pixels = batch * g.OH * g.OW;
       const first = 3;
@@ -227,7 +207,7 @@ describe('activations (fused into every store, and standalone)', () => {
   for (const [name, code] of Object.entries(CODES) as [keyof typeof CODES, number][]) {
     it(`${name} agrees with Math to a few ulp, saturating cleanly`, async () => {
       const kernels = await instantiate();
-      const arena = new Arena(kernels);
+      const arena = new Arena(kernels.memory, kernels.heapBase());
       const ptr = arena.put(inputs);
       kernels.activateInPlace(ptr, inputs.length, code, 0.3);
       const got = arena.f32(ptr, inputs.length);
@@ -244,7 +224,7 @@ describe('label concat', () => {
   it('joins a one-hot label before or after each sample, and refuses an out-of-range label', async () => {
     const kernels = await instantiate();
     const [batch, size, classes] = [3, 5, 4];
-    const arena = new Arena(kernels);
+    const arena = new Arena(kernels.memory, kernels.heapBase());
     const x = arena.put(Float32Array.from({ length: batch * size }, (_, i) => i + 1));
     const labels = arena.alloc(batch * 4);
     new Int32Array(kernels.memory.buffer, labels, batch).set([2, 0, 3]);

@@ -18,6 +18,7 @@ import { Decoder } from '../src/index.ts';
 import type { PresetConfig } from '../src/train/preset.ts';
 import { getPreset, PRESETS } from '../src/train/presets/index.ts';
 import { createRun, train } from '../src/train/trainer.ts';
+import { selectBackend } from '../src/train/backend.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? resolve(repoRoot, '..', 'shared', 'data', 'mnist');
@@ -87,21 +88,55 @@ describe('presets', () => {
     assert.throws(() => getPreset('toString'), InputError);
   });
 
+  /** The per-step losses of a run at batch 4 stopped after each of `stops` steps and resumed each time. */
+  async function resumedLosses(name: string, stops: number[]): Promise<Record<string, number>[]> {
+    const preset = getPreset(name);
+    const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults, batchSize: 4 } };
+    const runDir = await createRun(join(root, `resume-${name}-${tf.getBackend()}-${stops.join('-')}`), run);
+    const losses: Record<string, number>[] = [];
+    for (const maxSteps of stops) {
+      const { trainable } = await train({ runDir, preset, run, train: data.train, test: data.test, quiet: true, maxSteps, onProgress: (p) => losses.push(p.loss) });
+      tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
+      for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());
+    }
+    return losses;
+  }
+
   it('resume bit for bit: a run stopped after one step and resumed repeats the uninterrupted losses (cvae, aae-semi)', async () => {
-    for (const name of ['cvae', 'aae-semi']) {
-      const preset = getPreset(name);
-      const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults, batchSize: 4 } };
-      const lossesOf = async (stops: number[]) => {
-        const runDir = await createRun(join(root, `resume-${name}-${stops.join('-')}`), run);
-        const losses: Record<string, number>[] = [];
-        for (const maxSteps of stops) {
-          const { trainable } = await train({ runDir, preset, run, train: data.train, test: data.test, quiet: true, maxSteps, onProgress: (p) => losses.push(p.loss) });
-          tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
-          for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());
-        }
-        return losses;
-      };
-      assert.deepEqual(await lossesOf([1, 3]), await lossesOf([3]), name);
+    for (const name of ['cvae', 'aae-semi']) assert.deepEqual(await resumedLosses(name, [1, 3]), await resumedLosses(name, [3]), name);
+  });
+
+  it('resume bit for bit on the edgevae backend too (cvae: its kernels and fused Adam are deterministic)', async () => {
+    await selectBackend('edgevae');
+    try {
+      assert.deepEqual(await resumedLosses('cvae', [1, 3]), await resumedLosses('cvae', [3]));
+    } finally {
+      await selectBackend('cpu');
+    }
+  });
+
+  it('conv-vae trains on the edgevae backend (tfjs gradients through its Conv2DBackpropFilter), without leaking tensors', async (t) => {
+    const preset = getPreset('conv-vae');
+    const run = { preset: 'conv-vae', dataset: 'mnist', config: { ...preset.defaults, batchSize: 16 } as PresetConfig };
+    await selectBackend('edgevae');
+    try {
+      const losses: number[] = [];
+      const tensorCounts: number[] = [];
+      const { trainable } = await train({
+        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: 8,
+        onProgress: (p) => {
+          losses.push(p.loss.loss);
+          tensorCounts.push(tf.memory().numTensors);
+        },
+      });
+      t.diagnostic(`loss: ${losses.map((l) => l.toPrecision(4)).join(' ')}`);
+      assert.ok(losses.every(Number.isFinite), String(losses));
+      assert.ok(mean(losses.slice(-3)) < mean(losses.slice(0, 3)), `loss should fall: ${losses}`);
+      assert.ok(tensorCounts.every((n) => n === tensorCounts[0]), `a training step leaks tensors: ${tensorCounts}`);
+      tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
+      for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());
+    } finally {
+      await selectBackend('cpu');
     }
   });
 

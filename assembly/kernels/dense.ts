@@ -2,7 +2,7 @@
 // + bias). Rows go through in tiles of TILE_ROWS so the scratch space (quantized rows, a widened f16
 // panel) does not grow with the batch, and a tile of activations stays in cache while the weights
 // stream past it. Dense layers call this on their activations, convolutions on im2col tiles.
-import { gemmF32, gemmPanelF32, F32_PANEL_ROW } from './gemm';
+import { gemmF32, gemmPanelF32, packedRowsBytes, packRows, F32_PANEL_ROW } from './gemm';
 import { gemmI8, quantizedRowLength, quantizeRows } from './gemm-i8';
 import { widenF16 } from './f16';
 
@@ -23,7 +23,7 @@ export function dense(
   for (let r = 0; r < rows; r += TILE_ROWS) {
     const tile = min(TILE_ROWS, rows - r);
     const xt = x + <usize>r * xStride, yt = y + <usize>r * yStride;
-    if (weights == WEIGHTS_F32) gemmF32(xt, xStride, tile, K, N, w, bias, yt, yStride, act, alpha);
+    if (weights == WEIGHTS_F32) gemmF32(xt, xStride, tile, K, N, w, bias, yt, yStride, act, alpha, scratch);
     else if (weights == WEIGHTS_F16) gemmF16(xt, xStride, tile, K, N, w, bias, scratch, yt, yStride, act, alpha);
     else {
       const qStride = <usize>quantizedRowLength(K) << 1;
@@ -35,21 +35,23 @@ export function dense(
   return true;
 }
 
-/** f16 panels ([panel][k][8] halves) widened one at a time into `panel`, then the f32 kernel. */
+/** f16 panels ([panel][k][8] halves) widened one at a time into scratch, then the f32 kernel. */
 function gemmF16(
   x: usize, xStride: usize, rows: i32, K: i32, N: i32,
-  w: usize, bias: usize, panel: usize, y: usize, yStride: usize, act: i32, alpha: f32,
+  w: usize, bias: usize, scratch: usize, y: usize, yStride: usize, act: i32, alpha: f32,
 ): void {
+  const packed = scratch + (<usize>K * F32_PANEL_ROW);
+  packRows(x, xStride, rows, K, packed);
   const halfPanelBytes = <usize>K << 4;
   for (let col = 0; col < N; col += 8) {
-    widenF16(w + <usize>(col >> 3) * halfPanelBytes, panel, K << 3);
-    gemmPanelF32(x, xStride, rows, K, panel, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
+    widenF16(w + <usize>(col >> 3) * halfPanelBytes, scratch, K << 3);
+    gemmPanelF32(x, xStride, rows, K, packed, scratch, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
   }
 }
 
 /** Scratch bytes `dense` needs for rows of K values. Keep in step with src/runtime/plan.ts. */
 export function denseScratchBytes(weights: i32, K: i32): usize {
-  if (weights == WEIGHTS_F16) return <usize>K * F32_PANEL_ROW;
-  if (weights == WEIGHTS_I8) return ((<usize>quantizedRowLength(K) * TILE_ROWS * 2 + 15) & ~15) + (<usize>TILE_ROWS << 2);
-  return 0;
+  if (weights == WEIGHTS_F32) return packedRowsBytes(TILE_ROWS, K);
+  if (weights == WEIGHTS_F16) return <usize>K * F32_PANEL_ROW + packedRowsBytes(TILE_ROWS, K);
+  return ((<usize>quantizedRowLength(K) * TILE_ROWS * 2 + 15) & ~15) + (<usize>TILE_ROWS << 2);
 }

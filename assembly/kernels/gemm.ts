@@ -2,6 +2,10 @@
 // is packed in panels of 8 output columns, [panel][k][8] (see pack.ts). Dense layers call it on their
 // activations; convolutions call it on im2col tiles.
 //
+// Rows are packed too, four at a time, as [k][4] (packRows4): the kernel then reads a block's four
+// activations at constant offsets from one pointer, where four row pointers cost V8 an address
+// computation per load; that leaves the loop limited by the arithmetic, not by instruction issue.
+//
 // Each output element is accumulated in the same order (k = 0..K-1, from zero) whether its row is
 // computed in a block of four or alone, so a sample's result never depends on the batch it was
 // decoded in.
@@ -13,27 +17,55 @@ const ROW_BLOCK: i32 = 4;
 /** Bytes of one packed f32 panel row. */
 export const F32_PANEL_ROW: usize = 32;
 
-/** All panels of a packed f32 weight matrix: y[rows, N] from x[rows, K]. Strides in bytes. */
+/**
+ * All panels of a packed f32 weight matrix: y[rows, N] from x[rows, K] (strides in bytes). `packed`
+ * holds packedRowsBytes(rows, K) of scratch for the rows in blocks of four.
+ */
 export function gemmF32(
   x: usize, xStride: usize, rows: i32, K: i32, N: i32,
-  w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32,
+  w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
 ): void {
+  packRows(x, xStride, rows, K, packed);
   const panelBytes = <usize>K * F32_PANEL_ROW;
   for (let col = 0; col < N; col += 8) {
     const p = <usize>(col >> 3);
-    gemmPanelF32(x, xStride, rows, K, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
+    gemmPanelF32(x, xStride, rows, K, packed, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
   }
 }
 
-/** One panel: 8 output columns (the first `count` stored) for every row. */
+/** Bytes packRows writes for `rows` rows of K values: the whole blocks of four. */
+// @ts-ignore: decorator
+@inline
+export function packedRowsBytes(rows: i32, K: i32): usize {
+  return <usize>(rows & ~(ROW_BLOCK - 1)) * <usize>K << 2;
+}
+
+/** Rows in whole blocks of four, each block as [k][4] (K * 16 bytes), one block after another. */
+export function packRows(x: usize, xStride: usize, rows: i32, K: i32, dst: usize): void {
+  const blockBytes = <usize>K << 4;
+  for (let r = 0; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
+    const x0 = x + <usize>r * xStride;
+    const out = dst + <usize>(r >> 2) * blockBytes;
+    for (let k: usize = 0; k < <usize>K; k++) {
+      const at = k << 2;
+      store<f32>(out + (k << 4), load<f32>(x0 + at));
+      store<f32>(out + (k << 4), load<f32>(x0 + xStride + at), 4);
+      store<f32>(out + (k << 4), load<f32>(x0 + 2 * xStride + at), 8);
+      store<f32>(out + (k << 4), load<f32>(x0 + 3 * xStride + at), 12);
+    }
+  }
+}
+
+/** One panel: 8 output columns (the first `count` stored) for every row; whole blocks read from `packed`. */
 export function gemmPanelF32(
-  x: usize, xStride: usize, rows: i32, K: i32,
+  x: usize, xStride: usize, rows: i32, K: i32, packed: usize,
   wp: usize, bias: usize, y: usize, yStride: usize, count: i32, act: i32, alpha: f32,
 ): void {
   const bl = v128.load(bias), bh = v128.load(bias, 16);
+  const blockBytes = <usize>K << 4;
   let r = 0;
   for (; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
-    block4(x + <usize>r * xStride, xStride, K, wp, bl, bh, y + <usize>r * yStride, yStride, count, act, alpha);
+    block4(packed + <usize>(r >> 2) * blockBytes, K, wp, bl, bh, y + <usize>r * yStride, yStride, count, act, alpha);
   }
   for (; r < rows; r++) {
     row1(x + <usize>r * xStride, K, wp, bl, bh, y + <usize>r * yStride, count, act, alpha);
@@ -43,17 +75,16 @@ export function gemmPanelF32(
 // @ts-ignore: decorator
 @inline
 function block4(
-  x: usize, xStride: usize, K: i32, wp: usize, bl: v128, bh: v128,
+  a: usize, K: i32, wp: usize, bl: v128, bh: v128,
   y: usize, yStride: usize, count: i32, act: i32, alpha: f32,
 ): void {
   let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
   let a2l = f32x4.splat(0), a2h = f32x4.splat(0), a3l = f32x4.splat(0), a3h = f32x4.splat(0);
-  const x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
-  const end = x + (<usize>K << 2);
+  const end = a + (<usize>K << 4);
   let wk = wp;
-  for (let off: usize = 0; x + off < end; off += 4) {
+  for (let ak = a; ak < end; ak += 16) {
     const lo = v128.load(wk), hi = v128.load(wk, 16);
-    const v0 = splatF32(x + off), v1 = splatF32(x1 + off), v2 = splatF32(x2 + off), v3 = splatF32(x3 + off);
+    const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4), v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
     a0l = madd(v0, lo, a0l); a0h = madd(v0, hi, a0h);
     a1l = madd(v1, lo, a1l); a1h = madd(v1, hi, a1h);
     a2l = madd(v2, lo, a2l); a2h = madd(v2, hi, a2h);

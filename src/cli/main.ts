@@ -11,20 +11,9 @@ import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts'
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
-
-const integer = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`expected an integer in ${min}..${max}, got "${value}"`);
-  }
-  return n;
-};
-
-const number = (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
-  return n;
-};
+import { BACKEND_CHOICES } from '../train/backend.ts';
+import { integer, number } from './options.ts';
+import { exportSavedModel, registerImportCommand } from './import.ts';
 
 const pngPath = (value: string) => {
   if (!value.toLowerCase().endsWith('.png')) throw new InvalidArgumentError(`the output must be a .png file, got "${value}"`);
@@ -116,7 +105,7 @@ program
   .option('--batch-size <n>', 'batch size (default: the preset\'s)', integer(1, 60000))
   .option('--lr <rate>', 'learning rate (default: the preset\'s)', number)
   .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
-  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).default('auto'))
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
   .option('--runs <dir>', 'where run folders go', 'runs')
   .addHelpText('after', () => `\nPresets:\n${PRESET_HELP}`)
@@ -165,14 +154,15 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: { fo
     const { exportRun } = await import('../train/export-run.ts');
     return exportRun(source, dtype);
   }
-  const { exportModel, loadSavedModel } = await import('../export/index.ts');
   const meta = {
     ...(o.preset ? { preset: o.preset } : {}),
     ...(o.dataset ? { dataset: o.dataset } : {}),
     ...(o.outputShape ? { output: { shape: o.outputShape } } : {}),
   };
-  return exportModel(await loadSavedModel(source), { dtype, labelInput: o.labelInput, meta });
+  return exportSavedModel(source, { dtype, labelInput: o.labelInput, meta });
 }
+
+registerImportCommand(program);
 
 program
   .command('evaluate')

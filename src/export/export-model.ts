@@ -10,7 +10,7 @@ import { quantizeInt8PerChannel } from '../format/int8.ts';
 import { DTYPES, outputChannelAxis, product, type ActivationName, type DType, type LayerSpec, type ModelMeta, type WeightedType } from '../format/spec.ts';
 import { writeModel, type TensorInput } from '../format/write.ts';
 import { VERSION } from '../version.ts';
-import { readChain, type Chain } from './graph.ts';
+import { readChain, type ModelInput } from './graph.ts';
 import { planLayers, type PlannedLayer, type Weights } from './plan.ts';
 
 /** Meta fields a caller may set. Derived fields (latentSize, conditioning, dtype) may be given only to assert them. */
@@ -33,6 +33,8 @@ export interface ExportOptions {
   meta?: ExportMeta;
   /** Name of the one-hot label input, for a conditional decoder whose label input cannot be told apart by its place or name. */
   labelInput?: string;
+  /** Name of the latent input, the other way to say which of two inputs is which. */
+  latentInput?: string;
 }
 
 /**
@@ -41,20 +43,40 @@ export interface ExportOptions {
  * InputError for bad options, an ambiguous label input, or weights that are not finite (or too large for f16).
  */
 export function exportModel(model: tf.LayersModel, options: ExportOptions = {}): Uint8Array {
+  const chain = readChain(model, { labelInput: options.labelInput, latentInput: options.latentInput });
+  return writeDecoder({ name: `model "${model.name}"`, latent: chain.latent, label: chain.label, plan: planLayers(chain), outShape: chain.outShape }, options);
+}
+
+/** A decoder planned from any source (a TensorFlow.js model, an ONNX graph), ready to be encoded. */
+export interface PlannedDecoder {
+  /** How messages name the source, e.g. `model "decoder"`. */
+  name: string;
+  latent: ModelInput;
+  /** The one-hot label input, for a conditional decoder. */
+  label: ModelInput | null;
+  plan: PlannedLayer[];
+  /** The per-sample shape the plan produces. */
+  outShape: number[];
+}
+
+/**
+ * Encodes a planned decoder's weights in the chosen dtype, describes it in the header's meta (with the
+ * names of the inputs that became the latent and the label) and writes the file.
+ */
+export function writeDecoder(decoder: PlannedDecoder, options: ExportOptions): Uint8Array {
   const overrides = options.meta ?? {};
   const dtype = chooseDtype(options.dtype, overrides.dtype);
-  const chain = readChain(model, options.labelInput);
-  const plan = planLayers(chain);
-  if (plan.length === 0) throw new UnsupportedError(`model "${model.name}" has no layers edgevae would run (only inputs and training-only layers)`);
-  const outputShape = chooseOutputShape(chain.outShape, overrides.output?.shape);
+  const { plan } = decoder;
+  if (plan.length === 0) throw new UnsupportedError(`${decoder.name} has no layers edgevae would run (only inputs and training-only layers)`);
+  const outputShape = chooseOutputShape(decoder.outShape, overrides.output?.shape);
   const { layers, tensors } = encodeLayers(plan, dtype);
-  if (!sameShape(outputShape, chain.outShape)) layers.push({ type: 'reshape', shape: outputShape });
-  const meta = buildMeta(chain, layers, plan, dtype, outputShape, overrides);
+  if (!sameShape(outputShape, decoder.outShape)) layers.push({ type: 'reshape', shape: outputShape });
+  const meta = buildMeta(decoder, layers, dtype, outputShape, overrides);
   try {
     return writeModel({ meta, layers, tensors });
   } catch (err) {
     // Everything the exporter controls has been checked; what remains is a model beyond the format's LIMITS.
-    if (err instanceof FormatError) throw new UnsupportedError(`model "${model.name}" cannot be stored in edgevae's format: ${err.message}`, { cause: err });
+    if (err instanceof FormatError) throw new UnsupportedError(`${decoder.name} cannot be stored in edgevae's format: ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -134,15 +156,17 @@ function toF16(kernel: Float32Array, layerName: string): Uint16Array {
 
 // ---- meta ----
 
-function buildMeta(chain: Chain, layers: LayerSpec[], plan: PlannedLayer[], dtype: DType, shape: number[], overrides: ExportMeta): ModelMeta {
-  const latentSize = chain.latent.size;
-  const conditioning = chain.label ? { classes: chain.label.size, joinsAt: layers.findIndex((l) => l.type === 'concatenate') } : null;
-  assertDerived('latentSize', overrides.latentSize, latentSize);
+function buildMeta(decoder: PlannedDecoder, layers: LayerSpec[], dtype: DType, shape: number[], overrides: ExportMeta): ModelMeta {
+  const { latent, label, plan } = decoder;
+  const conditioning = label ? { classes: label.size, joinsAt: layers.findIndex((l) => l.type === 'concatenate') } : null;
+  const inputs = { latent: latent.name, ...(label ? { label: label.name } : {}) };
+  assertDerived('latentSize', overrides.latentSize, latent.size);
   assertDerived('conditioning', overrides.conditioning, conditioning);
+  assertDerived('inputs', overrides.inputs, inputs);
   checkOptionalFields(overrides);
   const range = chooseRange(finalActivation(plan), overrides.output?.range);
   const { output: _output, ...rest } = overrides;
-  return { ...rest, latentSize, conditioning, output: { shape, range }, dtype, producer: overrides.producer ?? `edgevae ${VERSION}` };
+  return { ...rest, latentSize: latent.size, conditioning, inputs, output: { shape, range }, dtype, producer: overrides.producer ?? `edgevae ${VERSION}` };
 }
 
 /** A caller may state a derived value (to guard against exporting the wrong model) but not change it. */

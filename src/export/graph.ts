@@ -40,8 +40,9 @@ const CHAIN_RULE =
  * that output, so a backward walk that only ever meets single-input layers (plus the one label join)
  * has seen the whole model: any branch or skip connection shows up as a second input somewhere.
  */
-export function readChain(model: tf.LayersModel, labelInput?: string): Chain {
+export function readChain(model: tf.LayersModel, names: InputNames = {}): Chain {
   const { inputs, output } = modelEnds(model);
+  const labelInput = labelInputName(inputs, names);
   const links: ChainLink[] = [];
   let label: Chain['label'] = null;
   let labelTensor: SymbolicTensor | null = null;
@@ -77,7 +78,33 @@ export function readChain(model: tf.LayersModel, labelInput?: string): Chain {
   if (labelInput !== undefined && label === null) {
     throw new InputError(`labelInput "${labelInput}" was given, but the model has no Concatenate joining a label input`);
   }
+  if (names.latentInput !== undefined && latent.name !== names.latentInput) {
+    throw new InputError(`latentInput "${names.latentInput}" was given, but the chain of layers starts at input "${latent.name}"`);
+  }
   return { latent, label, links, outShape: perSample(output.shape, output.sourceLayer) };
+}
+
+/** Which of a model's inputs is the latent and which the one-hot label, when a caller says so. */
+export interface InputNames {
+  latentInput?: string;
+  labelInput?: string;
+}
+
+/** The label input's name from the caller's choice: named directly, or as the input that is not the latent. */
+function labelInputName(inputs: SymbolicTensor[], { latentInput, labelInput }: InputNames): string | undefined {
+  const names = inputs.map((t) => t.sourceLayer.name);
+  checkInputNames(names, { latentInput, labelInput });
+  if (labelInput !== undefined || latentInput === undefined) return labelInput;
+  return names.find((name) => name !== latentInput);
+}
+
+/** Both names, where given, must be inputs of the model, and two different ones. */
+export function checkInputNames(names: string[], { latentInput, labelInput }: InputNames): void {
+  const listed = names.map((n) => `"${n}"`).join(', ');
+  for (const [option, name] of [['latentInput', latentInput], ['labelInput', labelInput]] as const) {
+    if (name !== undefined && !names.includes(name)) throw new InputError(`${option} "${name}" is not an input of the model; its inputs are ${listed}`);
+  }
+  if (latentInput !== undefined && latentInput === labelInput) throw new InputError(`latentInput and labelInput are both "${latentInput}": name two different inputs`);
 }
 
 /** The model's input tensors (1 or 2, each flat) and its single output tensor. */
@@ -159,15 +186,11 @@ function checkConcatenateAxis(concatenate: Layer, operands: SymbolicTensor[]) {
 }
 
 /** Name heuristic, used only when both operands are model inputs and `labelInput` was not given. */
-const LABEL_NAME = /(^|[^a-z])(labels?|class(es)?|cond(ition)?|one_?hot|y)([^a-z]|$)/i;
+export const LABEL_NAME = /(^|[^a-z])(labels?|class(es)?|cond(ition)?|one_?hot|y)([^a-z]|$)/i;
 
 function labelOperandIndex(concatenate: Layer, operands: SymbolicTensor[], inputs: SymbolicTensor[], labelInput: string | undefined): number {
   const direct = operands.map((t) => inputs.includes(t));
   if (labelInput !== undefined) {
-    const names = inputs.map((t) => t.sourceLayer.name);
-    if (!names.includes(labelInput)) {
-      throw new InputError(`labelInput "${labelInput}" is not an input of the model; its inputs are ${names.map((n) => `"${n}"`).join(', ')}`);
-    }
     const index = operands.findIndex((t, i) => direct[i] && t.sourceLayer.name === labelInput);
     if (index < 0) {
       throw new UnsupportedError(`the label input "${labelInput}" must feed layer "${concatenate.name}" (Concatenate) directly: ${CHAIN_RULE}`);
@@ -182,6 +205,6 @@ function labelOperandIndex(concatenate: Layer, operands: SymbolicTensor[], input
   if (named[0] !== named[1]) return named[0] ? 0 : 1;
   throw new InputError(
     `cannot tell which of the inputs ${operands.map((t) => `"${t.sourceLayer.name}"`).join(' and ')} is the one-hot label: ` +
-      'pass options.labelInput with its name',
+      'pass options.labelInput (or options.latentInput) with its name',
   );
 }

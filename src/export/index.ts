@@ -1,6 +1,7 @@
 /**
  * The `edgevae/export` entry: turn a trained TensorFlow.js decoder into an edgevae model file, and load
- * or save TensorFlow.js layers models on disk (Node only, for the latter two).
+ * or save TensorFlow.js layers models on disk (Node only, for the latter two); import ONNX decoders
+ * (e.g. from PyTorch) into the same format.
  */
 export { exportModel, type ExportOptions, type ExportMeta } from './export-model.ts';
 export { loadSavedModel, saveModel } from './load-saved.ts';
@@ -12,3 +13,4 @@ export { VERSION } from '../version.ts';
 export { convertDtype } from './convert-dtype.ts';
 export { toLayersModel, TFJS_INPUT_NAMES } from './tfjs-model.ts';
 export { exportOnnx, ONNX_OPSETS, ONNX_NAMES, type OnnxExportOptions } from './onnx.ts';
+export { importOnnx, SUPPORTED_OPERATORS, type OnnxImportOptions, type OutputLayout } from '../import/onnx.ts';

@@ -348,7 +348,7 @@ class GraphBuilder {
     if (g.transposed) {
       // ONNX ConvTranspose weights are [in, out, kh, kw]: output channels on axis 1. No integer variant exists.
       const inputs = [this.current, this.kernel(layer, KERNEL_TO_ONNX, 1), this.bias(layer)];
-      this.current = this.node('ConvTranspose', inputs, this.convTransposeAttributes(g));
+      this.current = this.node('ConvTranspose', inputs, this.convAttributes(g));
     } else if (this.dynamic) {
       this.dynamicallyQuantizedConv(layer, this.convAttributes(g));
     } else {
@@ -358,37 +358,12 @@ class GraphBuilder {
     }
   }
 
-  /** Conv: out = floor((in + before + after - k) / s) + 1. TF.js 'same' puts the odd pixel after. */
+  /** kernel_shape, strides and the pads (and output_padding) that give the layer's TensorFlow.js output size. */
   private convAttributes(g: ConvGeometry): IAttribute[] {
-    const after = (inLen: number, outLen: number, k: number, s: number, before: number) => Math.max((outLen - 1) * s + k - inLen - before, 0);
-    const padBottom = after(g.H, g.OH, g.kh, g.sh, g.padTop);
-    const padRight = after(g.W, g.OW, g.kw, g.sw, g.padLeft);
-    const size = (inLen: number, k: number, s: number, total: number) => Math.floor((inLen + total - k) / s) + 1;
-    if (size(g.H, g.kh, g.sh, g.padTop + padBottom) !== g.OH || size(g.W, g.kw, g.sw, g.padLeft + padRight) !== g.OW) {
-      throw new UnsupportedError(`${this.prefix}: no ONNX Conv padding gives the ${g.OH}x${g.OW} output of this layer`);
-    }
-    return [attr.ints('kernel_shape', [g.kh, g.kw]), attr.ints('strides', [g.sh, g.sw]), attr.ints('pads', [g.padTop, g.padLeft, padBottom, padRight])];
-  }
-
-  /**
-   * ConvTranspose: out = s * (in - 1) + k - before - after + output_padding, and input pixel i lands on
-   * i * s + ky - before, as in our scatter. Crop what we do not produce at the end (pads), or append
-   * the rows/columns only the bias reaches (output_padding, always < s for TF.js sizes).
-   */
-  private convTransposeAttributes(g: ConvGeometry): IAttribute[] {
-    const endOf = (inLen: number, outLen: number, k: number, s: number, before: number) => s * (inLen - 1) + k - before - outLen;
-    const cropH = endOf(g.H, g.OH, g.kh, g.sh, g.padTop);
-    const cropW = endOf(g.W, g.OW, g.kw, g.sw, g.padLeft);
-    const outputPadding = [Math.max(-cropH, 0), Math.max(-cropW, 0)];
-    if (outputPadding[0] >= g.sh || outputPadding[1] >= g.sw) {
-      throw new UnsupportedError(`${this.prefix}: no ONNX ConvTranspose padding gives the ${g.OH}x${g.OW} output of this layer`);
-    }
-    const attributes = [
-      attr.ints('kernel_shape', [g.kh, g.kw]),
-      attr.ints('strides', [g.sh, g.sw]),
-      attr.ints('pads', [g.padTop, g.padLeft, Math.max(cropH, 0), Math.max(cropW, 0)]),
-    ];
-    if (outputPadding[0] || outputPadding[1]) attributes.push(attr.ints('output_padding', outputPadding));
+    const padding = onnxConvPadding(g);
+    if (!padding) throw new UnsupportedError(`${this.prefix}: no ONNX ${g.transposed ? 'ConvTranspose' : 'Conv'} padding gives the ${g.OH}x${g.OW} output of this layer`);
+    const attributes = [attr.ints('kernel_shape', [g.kh, g.kw]), attr.ints('strides', [g.sh, g.sw]), attr.ints('pads', padding.pads)];
+    if (padding.outputPadding[0] || padding.outputPadding[1]) attributes.push(attr.ints('output_padding', padding.outputPadding));
     return attributes;
   }
 
@@ -420,6 +395,31 @@ class GraphBuilder {
   }
 }
 
+/**
+ * The ONNX pads [top, left, bottom, right] (and, for ConvTranspose, output_padding) that give a conv
+ * step's TensorFlow.js output, or null when none does.
+ * - Conv: out = floor((in + before + after - k) / s) + 1. TF.js 'same' puts the odd pixel after.
+ * - ConvTranspose: out = s * (in - 1) + k - before - after + output_padding, and input pixel i lands on
+ *   i * s + ky - before, as in our scatter. What we do not produce at the end is cropped (pads), or the
+ *   rows/columns only the bias reaches are appended (output_padding, always < s for TF.js sizes).
+ */
+export function onnxConvPadding(g: ConvGeometry): { pads: number[]; outputPadding: number[] } | null {
+  if (!g.transposed) {
+    const after = (inLen: number, outLen: number, k: number, s: number, before: number) => Math.max((outLen - 1) * s + k - inLen - before, 0);
+    const padBottom = after(g.H, g.OH, g.kh, g.sh, g.padTop);
+    const padRight = after(g.W, g.OW, g.kw, g.sw, g.padLeft);
+    const size = (inLen: number, k: number, s: number, total: number) => Math.floor((inLen + total - k) / s) + 1;
+    if (size(g.H, g.kh, g.sh, g.padTop + padBottom) !== g.OH || size(g.W, g.kw, g.sw, g.padLeft + padRight) !== g.OW) return null;
+    return { pads: [g.padTop, g.padLeft, padBottom, padRight], outputPadding: [0, 0] };
+  }
+  const endOf = (inLen: number, outLen: number, k: number, s: number, before: number) => s * (inLen - 1) + k - before - outLen;
+  const cropH = endOf(g.H, g.OH, g.kh, g.sh, g.padTop);
+  const cropW = endOf(g.W, g.OW, g.kw, g.sw, g.padLeft);
+  const outputPadding = [Math.max(-cropH, 0), Math.max(-cropW, 0)];
+  if (outputPadding[0] >= g.sh || outputPadding[1] >= g.sw) return null;
+  return { pads: [g.padTop, g.padLeft, Math.max(cropH, 0), Math.max(cropW, 0)], outputPadding };
+}
+
 function valueInfo(name: string, perSample: number[], docString: string): IValueInfo {
   return {
     name,
@@ -439,7 +439,7 @@ function bytesOf(data: Float32Array | Int8Array): Uint8Array {
 }
 
 /** A row-major tensor with its axes permuted: result axis i is source axis perm[i]. */
-function permute<T extends Float32Array | Int8Array>(data: T, shape: number[], perm: number[]): T {
+export function permute<T extends Float32Array | Float64Array | Int32Array | Int8Array>(data: T, shape: number[], perm: number[]): T {
   const rank = shape.length;
   const outShape = perm.map((p) => shape[p]);
   const srcStrides = new Array<number>(rank);

@@ -37,7 +37,7 @@ export type PlannedLayer =
   | { name?: string; spec: WeightedSpec; weights: Weights; fusedFrom?: string }
   | { name?: string; spec: WeightlessSpec; weights?: undefined };
 
-type PlannedWeighted = Extract<PlannedLayer, { weights: Weights }>;
+export type PlannedWeighted = Extract<PlannedLayer, { weights: Weights }>;
 
 /** Layers that only act during training; at inference they are the identity, so they are dropped. */
 const TRAINING_ONLY = new Set([
@@ -90,14 +90,14 @@ export function planLayers(chain: Chain): PlannedLayer[] {
         plan.push({ name: link.layer.name, spec: { type: 'concatenate', labelFirst: chain.label!.labelFirst } });
         break;
       case 'Activation':
-        applyActivation(plan, { activation: namedActivation(link, link.layer.getConfig().activation) }, link);
+        applyActivation(plan, { activation: namedActivation(link, link.layer.getConfig().activation) }, link.layer.name);
         break;
       case 'LeakyReLU':
-        applyActivation(plan, { activation: 'leakyRelu', alpha: leakyAlpha(link) }, link);
+        applyActivation(plan, { activation: 'leakyRelu', alpha: leakyAlpha(link) }, link.layer.name);
         break;
       case 'ReLU':
         checkPlainRelu(link);
-        applyActivation(plan, { activation: 'relu' }, link);
+        applyActivation(plan, { activation: 'relu' }, link.layer.name);
         break;
       case 'BatchNormalization':
         foldBatchNorm(plan, link);
@@ -147,19 +147,19 @@ function checkPlainRelu(link: ChainLink) {
 
 /**
  * Fuses the activation into the previous layer when that layer computes a linear result (one pass over
- * memory instead of two); otherwise it becomes an activation layer of its own. A linear activation is
- * the identity and is dropped.
+ * memory instead of two); otherwise it becomes an activation layer of its own, named `sourceName`. A
+ * linear activation is the identity and is dropped.
  */
-function applyActivation(plan: PlannedLayer[], fused: Fused, link: ChainLink) {
+export function applyActivation(plan: PlannedLayer[], fused: Fused, sourceName: string) {
   if (fused.activation === 'linear') return;
   const last = plan.at(-1);
   if (last?.weights && last.spec.activation === 'linear') {
     last.spec.activation = fused.activation;
     if (fused.alpha !== undefined) last.spec.alpha = fused.alpha;
-    last.fusedFrom = link.layer.name;
+    last.fusedFrom = sourceName;
     return;
   }
-  plan.push({ name: link.layer.name, spec: { type: 'activation', ...fused } });
+  plan.push({ name: sourceName, spec: { type: 'activation', ...fused } });
 }
 
 // ---- weighted layers ----
@@ -291,7 +291,7 @@ function foldBatchNorm(plan: PlannedLayer[], link: ChainLink) {
   scaleOutputChannels(last.weights, outputChannelAxis(last.spec.type), scale, shift);
 }
 
-function outputsOf(layer: PlannedWeighted): number {
+export function outputsOf(layer: PlannedWeighted): number {
   return layer.spec.type === 'dense' ? layer.spec.units : layer.spec.filters;
 }
 
@@ -322,6 +322,20 @@ function batchNormAffine(link: ChainLink, channels: number): { scale: Float64Arr
   if (!mean || !variance || mean.length !== channels || variance.length !== channels) {
     throw new UnsupportedError(`${describeLink(link)} lacks moving statistics for its ${channels} channels`);
   }
+  return batchNormScaleShift({ gamma, beta, mean, variance }, epsilon);
+}
+
+/** A batch normalization's statistics, one value per channel. */
+export interface BatchNormStatistics {
+  gamma: ArrayLike<number>;
+  beta: ArrayLike<number>;
+  mean: ArrayLike<number>;
+  variance: ArrayLike<number>;
+}
+
+/** y = (x - mean) * gamma / sqrt(var + eps) + beta as y = x * scale + shift, per channel, in f64. */
+export function batchNormScaleShift({ gamma, beta, mean, variance }: BatchNormStatistics, epsilon: number): { scale: Float64Array; shift: Float64Array } {
+  const channels = gamma.length;
   const scale = new Float64Array(channels);
   const shift = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -332,7 +346,7 @@ function batchNormAffine(link: ChainLink, channels: number): { scale: Float64Arr
 }
 
 /** w' = w * scale[c] along the output-channel axis; b' = b * scale + shift (= (b - mean) * f + beta). */
-function scaleOutputChannels(weights: Weights, axis: number, scale: Float64Array, shift: Float64Array) {
+export function scaleOutputChannels(weights: Weights, axis: number, scale: ArrayLike<number>, shift: ArrayLike<number>) {
   const inner = weights.kernelShape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channels = weights.kernelShape[axis];
   for (let i = 0; i < weights.kernel.length; i++) weights.kernel[i] *= scale[Math.floor(i / inner) % channels];

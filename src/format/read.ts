@@ -175,7 +175,8 @@ function checkTensor(v: unknown, i: number, dataStart: number, fileLength: numbe
   return { dtype, shape, offset };
 }
 
-function checkMeta(v: unknown): ModelMeta {
+/** Checks a header's meta object (also used on the copy our ONNX exporter keeps in its metadata). */
+export function checkMeta(v: unknown): ModelMeta {
   if (!isObject(v)) fail('header.meta must be an object');
   const m = v as Record<string, unknown>;
   const latentSize = int(m.latentSize, 'meta.latentSize', 1, LIMITS.latent);
@@ -202,7 +203,26 @@ function checkMeta(v: unknown): ModelMeta {
     if (!isObject(m.metrics)) fail('meta.metrics must be an object of numbers');
     for (const [k, val] of Object.entries(m.metrics as object)) finite(val, `meta.metrics.${k}`);
   }
+  if (m.inputs !== undefined) checkInputNames(m.inputs);
+  if (m.source !== undefined) checkSource(m.source);
   return { ...m, latentSize, conditioning, output: { shape, range }, dtype } as ModelMeta;
+}
+
+function checkInputNames(v: unknown) {
+  const inputs = v as Record<string, unknown>;
+  if (!isObject(v) || typeof inputs.latent !== 'string' || (inputs.label !== undefined && typeof inputs.label !== 'string')) {
+    fail('meta.inputs must be { "latent": name, "label"?: name } with string names');
+  }
+}
+
+function checkSource(v: unknown) {
+  if (!isObject(v)) fail('meta.source must be an object');
+  const source = v as Record<string, unknown>;
+  oneOf(source.format, 'meta.source.format', ['onnx'] as const);
+  const output = source.output as Record<string, unknown>;
+  if (!isObject(output) || typeof output.name !== 'string') fail('meta.source.output must be { "name": string, "shape": [...] }');
+  shapeOf(output.shape, 'meta.source.output.shape', 3);
+  if (source.layout !== undefined) oneOf(source.layout, 'meta.source.layout', ['NCHW', 'NHWC'] as const);
 }
 
 function checkActivation(l: Record<string, unknown>, what: string): { activation: ActivationName; alpha?: number } {

@@ -122,8 +122,20 @@ export interface ModelMeta {
   metrics?: Record<string, number>;
   /** Who wrote the file, e.g. "edgevae 0.1.0". */
   producer?: string;
+  /** The names of the source model's inputs that became the latent and the one-hot label. */
+  inputs?: { latent: string; label?: string };
+  /** For a model imported from ONNX: that graph's output, and the layout its image axes were in (the file's are NHWC). */
+  source?: ImportSource;
   /** Free-form extra fields are kept and ignored. */
   [extra: string]: unknown;
+}
+
+export interface ImportSource {
+  format: 'onnx';
+  /** The graph output's name and per-sample shape, as the ONNX graph has them. */
+  output: { name: string; shape: number[] };
+  /** For an image output: 'NCHW' when the graph's [c, h, w] became the file's [h, w, c]; 'NHWC' when they agree. */
+  layout?: 'NCHW' | 'NHWC';
 }
 
 export interface ModelHeader {

@@ -26,7 +26,7 @@ export interface Kernels {
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
     w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
   ): number;
-  gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number): void;
+  gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number): void;
   quantizeRows(x: number, xStride: number, rows: number, K: number, q: number, scales: number): void;
   widenF16(src: number, dst: number, count: number): void;

@@ -5,6 +5,7 @@
  * its weights bit for bit as an uninterrupted one.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_UPDATE_KERNEL } from './edgevae-backend.ts';
 
 export interface AdamOptions {
   learningRate: number;
@@ -50,18 +51,32 @@ export class Adam {
     this.t++;
     const correction = Math.sqrt(1 - this.beta2 ** this.t) / (1 - this.beta1 ** this.t);
     const stepSize = this.learningRate * correction;
+    // The edgevae backend does the whole step in one pass, with the same f32 operations (same bits).
+    const fused = tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       this.variables.forEach((variable, i) => {
         const g = grads[i];
         if (!g) return; // a variable the loss does not reach
         const { m, v } = this.moments[i];
-        const m1 = m.mul(this.beta1).add(g.mul(1 - this.beta1));
-        const v1 = v.mul(this.beta2).add(g.square().mul(1 - this.beta2));
+        const [w1, m1, v1] = fused ? this.fusedStep(variable, g, m, v, stepSize) : this.step(variable, g, m, v, stepSize);
         m.assign(m1);
         v.assign(v1);
-        variable.assign(variable.sub(m1.mul(stepSize).div(v1.sqrt().add(this.epsilon))));
+        variable.assign(w1);
       });
     });
+  }
+
+  /** One variable's new weights and moments, op by op. */
+  private step(w: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, stepSize: number): tf.Tensor[] {
+    const m1 = m.mul(this.beta1).add(g.mul(1 - this.beta1));
+    const v1 = v.mul(this.beta2).add(g.square().mul(1 - this.beta2));
+    return [w.sub(m1.mul(stepSize).div(v1.sqrt().add(this.epsilon))), m1, v1];
+  }
+
+  /** The same, in one kernel (ADAM_UPDATE_KERNEL). */
+  private fusedStep(w: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, stepSize: number): tf.Tensor[] {
+    const attrs = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, stepSize };
+    return tf.engine().runKernel(ADAM_UPDATE_KERNEL, { variable: w, gradient: g, m, v }, attrs) as tf.Tensor[];
   }
 
   /** The moment estimates, in variable order: [m0, v0, m1, v1, ...]. */

@@ -35,11 +35,11 @@ export function choiceSetting<T extends string>(config: PresetConfig, name: stri
   return value as T;
 }
 
-/**
- * A layer's kernel and bias initializers. Named so the declaration emit needs no path into
- * node_modules (which, through a symlinked node_modules, TypeScript cannot name portably).
- */
-type KernelAndBias = { kernelInitializer: ReturnType<typeof tf.initializers.glorotUniform>; biasInitializer: ReturnType<typeof tf.initializers.glorotUniform> };
+/** A layer's kernel and bias initializers (named, so declarations do not reach into tfjs-layers' files). */
+export interface LayerInitializers {
+  kernelInitializer: ReturnType<typeof tf.initializers.glorotUniform>;
+  biasInitializer: ReturnType<typeof tf.initializers.glorotUniform>;
+}
 
 /**
  * Initializer seeds derived from the run's seed: layer k of the model salted `salt` draws from
@@ -57,12 +57,12 @@ export class InitSeeds {
   }
 
   /** TF1's tf.layers.dense / conv2d default: Glorot-uniform kernel, zero bias. */
-  glorot(): KernelAndBias {
+  glorot(): LayerInitializers {
     return { kernelInitializer: tf.initializers.glorotUniform({ seed: this.next() }), biasInitializer: tf.initializers.zeros() };
   }
 
   /** N(0, stddev^2) kernel, zero bias (the AAE tutorial's `dense`: stddev 0.01). */
-  normal(stddev: number): KernelAndBias {
+  normal(stddev: number): LayerInitializers {
     return { kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev, seed: this.next() }), biasInitializer: tf.initializers.zeros() };
   }
 }

@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Adam, trainableVariables } from '../adam.ts';
+import { EDGEVAE_BACKEND } from '../edgevae-backend.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
 import { hashSeed, type StepRandom } from '../random.ts';
 import {
@@ -47,7 +48,8 @@ type Step = tf.layers.Layer | 'dropout';
  * batch as channels, dy as the filter and the stride as its dilation,
  *   dW[i, j, c, o] = sum over n, p, q of input[n, p*s + i, q*s + j, c] * dy[n, p, q, o].
  * It exists because tfjs's cpu kernel for Conv2DBackpropFilter loops element by element (about
- * 37 s of a 41 s training step at batch 8) and the wasm backend has none at all.
+ * 37 s of a 41 s training step at batch 8) and the wasm backend has none at all. The edgevae
+ * backend has a fast one, so there the layers run with tfjs's own gradients (hasFastFilterGradient).
  */
 function filterGradient(input: tf.Tensor4D, dy: tf.Tensor4D, kernel: [number, number], strides: [number, number]): tf.Tensor4D {
   return tf.tidy(() => {
@@ -94,11 +96,17 @@ function applyConv(layer: tf.layers.Layer, x: tf.Tensor4D): tf.Tensor4D {
   return op(x, kernel, bias) as tf.Tensor4D;
 }
 
+/** True on the edgevae backend, whose Conv2DBackpropFilter kernel beats filterGradient's workaround. */
+function hasFastFilterGradient(): boolean {
+  return tf.getBackend() === EDGEVAE_BACKEND;
+}
+
 function run(steps: Step[], x: tf.Tensor, dropout?: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const ownFilterGradient = !hasFastFilterGradient();
   for (const step of steps) {
     if (step === 'dropout') {
       if (dropout) x = dropout(x);
-    } else if (step.getClassName() === 'Conv2D' || step.getClassName() === 'Conv2DTranspose') {
+    } else if (ownFilterGradient && (step.getClassName() === 'Conv2D' || step.getClassName() === 'Conv2DTranspose')) {
       x = applyConv(step, x as tf.Tensor4D);
     } else {
       x = step.apply(x) as tf.Tensor;

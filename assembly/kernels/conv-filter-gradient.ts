@@ -1,0 +1,67 @@
+// The gradient of a 2-d convolution with respect to its filter (TensorFlow's Conv2DBackpropFilter):
+//   dW[ky, kx, c, o] = sum over output pixels p of im2col(x)[p, (ky, kx, c)] * dy[p, o],
+// i.e. dW[Kf, OC] = im2col(x)^T . dy, a GEMM whose inner dimension is the batch's output pixels.
+// It runs on the f32 microkernel in chunks of CHUNK_PIXELS pixels: each chunk's im2col rows are
+// transposed (so the microkernel reads them as rows of length CHUNK_PIXELS), dy's rows for the chunk
+// are packed into panels, and the chunk's partial product is added into dW. The add costs 1/CHUNK
+// of the arithmetic, and a chunk's operands stay in cache.
+import { dense, denseScratchBytes, WEIGHTS_F32 } from './dense';
+import { im2col } from './im2col';
+import { aligned16, packRowsF32, panelBytes, panelVectorBytes } from './pack-f32';
+import { transposeF32 } from './transpose';
+import { ACT_LINEAR } from './activation';
+
+/** Output pixels per chunk. */
+const CHUNK_PIXELS: i32 = 256;
+
+/**
+ * x: [batch, H, W, C], dy: [batch, OH, OW, OC] -> dw: [kh, kw, C, OC], for a convolution with
+ * strides sh, sw and padTop/padLeft before the first row/column. `scratch` holds
+ * convFilterGradientScratchBytes(kh * kw * C, OC) bytes, 16-aligned.
+ */
+export function convFilterGradient(
+  x: usize, dy: usize, dw: usize, batch: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, scratch: usize,
+): void {
+  const Kf = kh * kw * C;
+  const cols = scratch;
+  const colsT = cols + chunkBytes(Kf);
+  const packed = colsT + chunkBytes(Kf);
+  const zeroBias = packed + panelBytes(CHUNK_PIXELS, OC);
+  const partial = zeroBias + panelVectorBytes(OC);
+  const denseScratch = partial + aligned16(<usize>Kf * <usize>OC << 2);
+  memory.fill(zeroBias, 0, panelVectorBytes(OC));
+  memory.fill(dw, 0, <usize>Kf * <usize>OC << 2);
+  const pixels = batch * OH * OW;
+  for (let first = 0; first < pixels; first += CHUNK_PIXELS) {
+    const count = min(CHUNK_PIXELS, pixels - first);
+    im2col(x, cols, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, false);
+    transposeF32(cols, colsT, count, Kf);
+    packRowsF32(dy + (<usize>first * <usize>OC << 2), packed, count, OC, OC);
+    dense(WEIGHTS_F32, colsT, partial, Kf, count, OC, packed, zeroBias, 0, denseScratch, ACT_LINEAR, 0);
+    addInPlace(dw, partial, Kf * OC);
+  }
+}
+
+/** Scratch bytes convFilterGradient needs for a filter of Kf = kh*kw*C rows and OC columns. */
+export function convFilterGradientScratchBytes(Kf: i32, OC: i32): usize {
+  return 2 * chunkBytes(Kf) + panelBytes(CHUNK_PIXELS, OC) + panelVectorBytes(OC) + aligned16(<usize>Kf * <usize>OC << 2) + denseScratchBytes(WEIGHTS_F32, CHUNK_PIXELS);
+}
+
+/** Bytes of CHUNK_PIXELS rows of `width` floats, 16-aligned. */
+// @ts-ignore: decorator
+@inline
+function chunkBytes(width: i32): usize {
+  return aligned16(<usize>CHUNK_PIXELS * <usize>width << 2);
+}
+
+/** dst[i] += src[i] for i < n. */
+function addInPlace(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i << 2;
+    v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(dst + (<usize>i << 2)) + load<f32>(src + (<usize>i << 2)));
+}

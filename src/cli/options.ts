@@ -1,0 +1,23 @@
+/** Parsers for command-line option values, shared by the commands: each refuses a bad value with a message naming it. */
+import { InvalidArgumentError } from 'commander';
+
+export const integer = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected an integer in ${min}..${max}, got "${value}"`);
+  }
+  return n;
+};
+
+export const number = (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return n;
+};
+
+/** A comma-separated list, each item parsed by `item`: "28,28,1". */
+export const list = <T>(item: (value: string) => T) => (value: string) => value.split(',').map(item);
+
+/** The weight dtype as the CLI spells it (int8 or i8) to the format's name. */
+export const toDType = (value: string) => (value === 'int8' ? 'i8' : (value as 'f32' | 'f16' | 'i8'));
+export const DTYPE_CHOICES = ['f32', 'f16', 'int8', 'i8'];
