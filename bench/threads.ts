@@ -2,8 +2,8 @@
  * How DecoderPool scales on this machine's cores: samples/s of the dense 2-1000-1000-784 and conv VAE
  * decoders (random weights of the real shapes, f32) at batch 64 and 256, for the single-threaded
  * Decoder and for pools of 1 and 2 worker threads. Then small batches of the dense and conditional
- * decoders on 2 threads, whole on one worker and split in two: where splitting starts to pay is what
- * DEFAULT_MIN_SHARE_MACS is set from.
+ * decoders on 2 threads, whole on one worker and split as the pool splits them (minShareMacs 0):
+ * where splitting starts to pay is what DEFAULT_MIN_SHARE_MACS is set from.
  *
  * Threads only scale on idle cores, so each case also records how many cores other processes kept
  * busy while it ran (from /proc/stat, Linux only); a figure taken on a busy machine says so.
@@ -22,7 +22,7 @@ import { ALL_FIXTURES, type Fixture } from '../test/fixtures/models.ts';
 await tf.setBackend('cpu');
 
 const SCALING_BATCHES = [64, 256];
-const SMALL_BATCHES = [2, 4, 8, 16, 32];
+const SMALL_BATCHES = [2, 3, 8, 12, 16, 32];
 const WARM_UP_CALLS = 5;
 
 type Case = { name: string; model: string; batch: number; contender: string; run: () => unknown };
@@ -64,7 +64,7 @@ for (const model of ['denseDecoder', 'conditionalDecoder']) {
   macsPerSample[model] = split.info.macsPerSample;
   for (const batch of SMALL_BATCHES) {
     await addWarmedUp({ model, batch, contender: '2 threads, whole on one', run: () => whole.sample(batch, { seed: 1 }) });
-    await addWarmedUp({ model, batch, contender: '2 threads, split in two', run: () => split.sample(batch, { seed: 1 }) });
+    await addWarmedUp({ model, batch, contender: `2 threads, split ${split.shareSizes(batch).join('+')}`, run: () => split.sample(batch, { seed: 1 }) });
   }
 }
 

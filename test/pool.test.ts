@@ -13,8 +13,9 @@ import { randomValues, seededRandom } from './helpers/numbers.ts';
 
 const CONV = buildModel({ ...LAYER_PLANS['conv-vae-like decoder'], seed: 21 });
 const CONDITIONAL = buildModel({ ...LAYER_PLANS['conditional, label joined first, mid-network, then convolutions'], seed: 22 }); // 4 classes
+const CONDITIONAL_10 = buildModel({ ...LAYER_PLANS['conditional, label joined after the latent'], seed: 24 }); // 10 classes
 const CONV_INT8 = buildModel({ ...LAYER_PLANS['conv2d and transposed, valid padding, odd kernels and strides'], dtype: 'i8', seed: 23 });
-const ODD_BATCHES = [0, 1, 2, 3, 5, 7, 33];
+const ODD_BATCHES = [0, 1, 2, 3, 5, 9, 13, 33];
 
 /** Pools that split whenever they can (these models are small), closed after the suite. */
 const openPools: DecoderPool[] = [];
@@ -49,7 +50,9 @@ describe('DecoderPool results equal Decoder, bit for bit', () => {
         const decoder = await Decoder.load(model);
         const pool = await splittingPool(model, threads);
         for (const n of ODD_BATCHES) {
-          assert.equal(pool.shareSizes(n).length, Math.max(1, Math.min(threads, n)), `batch ${n} is split over the workers`);
+          const shares = pool.shareSizes(n);
+          assert.equal(shares.reduce((a, b) => a + b, 0), n, `batch ${n}: shares ${shares} cover it`);
+          if (threads > 1 && (n === 2 || n >= 8)) assert.ok(shares.length > 1, `batch ${n} is split (${shares})`);
           assertSameBits(await pool.sample(n, { seed: 9 }), decoder.sample(n, { seed: 9 }), `sample(${n})`);
           assertSameBits(await pool.sample(n, { seed: 2 ** 40 + 3, offset: 1000, stddev: 0.5 }), decoder.sample(n, { seed: 2 ** 40 + 3, offset: 1000, stddev: 0.5 }), `sample(${n}) with offset and stddev`);
           const latents = randomValues(n * decoder.info.latentSize, seededRandom(n), 2);
@@ -66,18 +69,21 @@ describe('DecoderPool results equal Decoder, bit for bit', () => {
   }
 
   it('conditional models: default labels cycle over the whole request, one label, one per sample', async () => {
-    const decoder = await Decoder.load(CONDITIONAL);
-    const pool = await splittingPool(CONDITIONAL, 3);
-    for (const n of [2, 7, 33]) {
-      // Shares start at rows 3 and 5 of 7: the default i % classes must not restart in each share.
-      assertSameBits(await pool.sample(n, { seed: 4 }), decoder.sample(n, { seed: 4 }), `sample(${n}) default labels`);
-      assertSameBits(await pool.sample(n, { seed: 4, labels: 3 }), decoder.sample(n, { seed: 4, labels: 3 }), `sample(${n}) one label`);
-      const labels = Int32Array.from({ length: n }, (_, i) => (i * 7 + 1) % 4);
-      assertSameBits(await pool.sample(n, { seed: 4, labels }), decoder.sample(n, { seed: 4, labels }), `sample(${n}) labels per sample`);
-      assertSameBits(await pool.sample(n, { seed: 4, labels: Array.from(labels) }), decoder.sample(n, { seed: 4, labels }), `sample(${n}) labels as number[]`);
-      const latents = randomValues(n * 3, seededRandom(n), 2);
-      assertSameBits(await pool.decode(latents, labels), decoder.decode(latents, labels), `decode(${n}) labels per sample`);
-      assertSameBits(await pool.decode(latents, 2), decoder.decode(latents, 2), `decode(${n}) one label`);
+    for (const [model, classes] of [[CONDITIONAL, 4], [CONDITIONAL_10, 10]] as const) {
+      const decoder = await Decoder.load(model);
+      const pool = await splittingPool(model, 3);
+      const latentSize = decoder.info.latentSize;
+      for (const n of [2, 3, 9, 33]) {
+        // Shares start at rows 1 and 2 of 3, 12 and 24 of 33: the default i % classes must not restart in each share.
+        assertSameBits(await pool.sample(n, { seed: 4 }), decoder.sample(n, { seed: 4 }), `sample(${n}) default labels`);
+        assertSameBits(await pool.sample(n, { seed: 4, labels: 3 }), decoder.sample(n, { seed: 4, labels: 3 }), `sample(${n}) one label`);
+        const labels = Int32Array.from({ length: n }, (_, i) => (i * 7 + 1) % classes);
+        assertSameBits(await pool.sample(n, { seed: 4, labels }), decoder.sample(n, { seed: 4, labels }), `sample(${n}) labels per sample`);
+        assertSameBits(await pool.sample(n, { seed: 4, labels: Array.from(labels) }), decoder.sample(n, { seed: 4, labels }), `sample(${n}) labels as number[]`);
+        const latents = randomValues(n * latentSize, seededRandom(n), 2);
+        assertSameBits(await pool.decode(latents, labels), decoder.decode(latents, labels), `decode(${n}) labels per sample`);
+        assertSameBits(await pool.decode(latents, 2), decoder.decode(latents, 2), `decode(${n}) one label`);
+      }
     }
   });
 
@@ -112,16 +118,22 @@ describe('DecoderPool results equal Decoder, bit for bit', () => {
     results.forEach((got, i) => assertSameBits(got, decoder.sample(seeds[i] * 3, { seed: seeds[i] }), `request ${i}`));
   });
 
-  it('keeps small requests on one worker, by work per share', async () => {
+  it('splits into whole blocks of four rows, and keeps small requests on one worker', async () => {
     const decoder = await Decoder.load(CONV);
     const macs = decoder.info.macsPerSample;
     const pool = await createNodePool(CONV, { threads: 3, minShareMacs: 10 * macs });
     openPools.push(pool);
     assert.deepEqual(pool.shareSizes(19), [19], 'under two shares of work: whole');
-    assert.deepEqual(pool.shareSizes(20), [10, 10]);
-    assert.deepEqual(pool.shareSizes(31), [11, 10, 10]);
-    assert.deepEqual(pool.shareSizes(1000), [334, 333, 333]);
+    assert.deepEqual(pool.shareSizes(20), [12, 8], 'five blocks of four over two shares');
+    assert.deepEqual(pool.shareSizes(31), [12, 8, 11], 'seven blocks over three shares, the three rows left over in the last');
+    assert.deepEqual(pool.shareSizes(1000), [336, 332, 332]);
     assertSameBits(await pool.sample(19, { seed: 3 }), decoder.sample(19, { seed: 3 }), 'whole on one worker');
+    const eager = await splittingPool(CONV, 3);
+    assert.deepEqual(eager.shareSizes(4), [4], 'one block is not split');
+    assert.deepEqual(eager.shareSizes(7), [7], 'one block and three rows are not split');
+    assert.deepEqual(eager.shareSizes(9), [4, 5]);
+    assert.deepEqual(eager.shareSizes(3), [1, 1, 1], 'below a block, rows are split one by one');
+    assert.deepEqual(eager.shareSizes(64), [24, 20, 20]);
   });
 });
 

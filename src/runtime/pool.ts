@@ -32,12 +32,20 @@ export interface PoolOptions extends LoadOptions {
 }
 
 /**
- * From bench/threads.ts on the 2-core machine (docs/BENCHMARKS.md, "Threads"): two shares of about
- * 1.1 million multiply-adds lost to one worker doing both (12,885 vs 15,622 samples/s), two of 1.8
- * million won (4,894 vs 3,861). Below this much work per share, a second worker does not pay for its messages.
+ * From bench/threads.ts on the 2-core machine (docs/BENCHMARKS.md, "Threads"): shares of 0.54 million
+ * multiply-adds (the conditional decoder, batch 2 split 1+1) about tied with one worker doing both,
+ * shares of 1.8 million and more won by 1.2-1.45x. Below this much work per share, a second worker
+ * does not pay for its messages.
  */
-export const DEFAULT_MIN_SHARE_MACS = 1_500_000;
+export const DEFAULT_MIN_SHARE_MACS = 1_000_000;
 const MAX_THREADS = 256;
+
+/**
+ * The GEMM microkernel computes rows four at a time, leftover rows one by one, each pass reading all
+ * the weights (assembly/kernels/gemm.ts). Two shares of 2 rows cost each worker two passes where the
+ * whole 4 cost one: in bench/threads.ts, the dense decoder at batch 4 ran at 0.80x split 2+2.
+ */
+const ROW_BLOCK = 4;
 
 type Share = { start: number; count: number };
 
@@ -139,20 +147,27 @@ export class DecoderPool {
 
   // ---- internals ----
 
-  /** Contiguous shares of `rows`, as many as there are workers and the work is worth; one if not. */
+  /**
+   * Contiguous shares of `rows`, as many as there are workers and the work is worth; one if not.
+   * Shares are made of whole blocks of ROW_BLOCK rows, spread evenly, with the rows left over in the
+   * last share: splitting a block costs more than it saves.
+   */
   private sharesFor(rows: number): Share[] {
+    const unit = rows >= ROW_BLOCK ? ROW_BLOCK : 1;
+    const units = Math.floor(rows / unit);
     const worthwhile = Math.floor((rows * this.info.macsPerSample) / Math.max(this.minShareMacs, 1));
-    const count = Math.max(1, Math.min(this.threads, rows, worthwhile));
-    const base = Math.floor(rows / count);
-    const extra = rows % count;
+    const count = Math.max(1, Math.min(this.threads, units, worthwhile));
+    const base = Math.floor(units / count);
+    const extra = units % count;
     const shares: Share[] = [];
     for (let k = 0, start = 0; k < count; k++) {
-      const size = base + (k < extra ? 1 : 0);
+      const size = k === count - 1 ? rows - start : (base + (k < extra ? 1 : 0)) * unit;
       shares.push({ start, count: size });
       start += size;
     }
     return shares;
   }
+
 
   /**
    * A share's labels. A conditional model's default labels cycle over the whole request (i % classes),
