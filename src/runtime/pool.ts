@@ -33,9 +33,9 @@ export interface PoolOptions extends LoadOptions {
 
 /**
  * From bench/threads.ts on the 2-core machine (docs/BENCHMARKS.md, "Threads"): shares of 0.54 million
- * multiply-adds (the conditional decoder, batch 2 split 1+1) about tied with one worker doing both,
- * shares of 1.8 million and more won by 1.2-1.45x. Below this much work per share, a second worker
- * does not pay for its messages.
+ * multiply-adds (the conditional decoder, batch 2 split 1+1) gained 1.01-1.11x over one worker doing
+ * both, equal shares of 1.8 million and more 1.31-1.49x. Below this much work per share, a second
+ * worker gains little for its messages.
  */
 export const DEFAULT_MIN_SHARE_MACS = 1_000_000;
 const MAX_THREADS = 256;
