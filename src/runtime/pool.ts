@@ -168,7 +168,6 @@ export class DecoderPool {
     return shares;
   }
 
-
   /**
    * A share's labels. A conditional model's default labels cycle over the whole request (i % classes),
    * so a share starting at row `start` gets them spelled out rather than restarting at 0.
