@@ -44,3 +44,24 @@ export function edgevaeContender(dtype: DType, simd: SimdMode): Contender {
     },
   };
 }
+
+/**
+ * Our runtime across `threads` worker threads (Node's edgevae/node pool): each worker holds its own
+ * instance and decodes a contiguous share of the batch; results are bit-identical to one thread.
+ */
+export function edgevaePoolContender(dtype: DType, simd: 'strict' | 'relaxed', threads: number): Contender {
+  return {
+    name: `edgevae ${PRECISION[dtype]} ${simd} x${threads} threads`,
+    engine: 'edgevae',
+    precision: PRECISION[dtype],
+    async prepare(model: Uint8Array): Promise<PreparedModel> {
+      const { createNodePool } = await import('../node/pool.ts');
+      const bytes = readModel(model).header.meta.dtype === dtype ? model : convertDtype(model, dtype);
+      const pool = await createNodePool(bytes, { threads, simd });
+      return {
+        forBatch: ({ latents, labels }) => ({ run: () => pool.decode(latents, labels), dispose: () => {} }),
+        dispose: () => pool.close(),
+      };
+    },
+  };
+}

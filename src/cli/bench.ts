@@ -12,7 +12,7 @@ import { readModel } from '../format/read.ts';
 import type { DType } from '../format/spec.ts';
 import { readInput, resolveModel } from '../node/files.ts';
 import { benchInputs, type BatchRunner, type BenchInputs, type Contender, type PreparedModel } from '../bench/contender.ts';
-import { edgevaeContender, loadWithSimd, relaxedSimdUnavailable } from '../bench/edgevae-runner.ts';
+import { edgevaeContender, edgevaePoolContender, loadWithSimd, relaxedSimdUnavailable } from '../bench/edgevae-runner.ts';
 import { gflops, samplesPerSecond, summarizeLatency, timeCalls, warmUp, type LatencySummary } from '../bench/measure.ts';
 import type { SimdMode } from '../runtime/wasm.ts';
 
@@ -24,6 +24,8 @@ export interface BenchCommandOptions {
   seconds: number;
   /** False with --no-tfjs. */
   tfjs: boolean;
+  /** With more than 1, our runtime also runs on a pool of this many worker threads. */
+  threads: number;
   json?: boolean;
 }
 
@@ -72,11 +74,11 @@ interface Entrant {
 }
 
 /** Our runtime in each dtype (the file's own by default), with a concrete SIMD build. */
-async function ourEntrants(bytes: Uint8Array, dtypes: DType[], simd: 'strict' | 'relaxed'): Promise<Entrant[]> {
+async function ourEntrants(bytes: Uint8Array, dtypes: DType[], simd: 'strict' | 'relaxed', threads: number): Promise<Entrant[]> {
   const entrants: Entrant[] = [];
   for (const dtype of dtypes) {
-    const contender = edgevaeContender(dtype, simd);
-    entrants.push({ contender, prepared: await contender.prepare(bytes) });
+    const contenders = [edgevaeContender(dtype, simd), ...(threads > 1 ? [edgevaePoolContender(dtype, simd, threads)] : [])];
+    for (const contender of contenders) entrants.push({ contender, prepared: await contender.prepare(bytes) });
   }
   return entrants;
 }
@@ -170,13 +172,13 @@ export async function benchCommand(o: BenchCommandOptions): Promise<void> {
   const build = concreteBuild(o.simd);
   const reference = await loadWithSimd(bytes, 'strict');
   const inputs = o.batch.map((batch) => benchInputs(reference, batch));
-  const entrants = await ourEntrants(bytes, dtypes, build);
+  const entrants = await ourEntrants(bytes, dtypes, build, o.threads);
   const tfjs = o.tfjs ? await tfjsEntrant(bytes) : { reason: 'skipped (--no-tfjs)' };
   if (tfjs.entrant) entrants.push(tfjs.entrant);
 
   const note = (text: string) => (o.json ? console.error(text) : console.log(text));
   note(`model: ${path} (${parsed.header.meta.dtype} weights, ${parsed.macsPerSample} multiply-adds per sample)`);
-  note(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}; one thread per contender`);
+  note(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}; one thread per contender${o.threads > 1 ? `, and our runtime on ${o.threads} worker threads` : ''}`);
   note(`edgevae: ${build} SIMD build${o.simd === 'auto' && build === 'strict' ? ` (relaxed not available: ${relaxedSimdUnavailable()})` : ''}`);
   note(tfjs.entrant ? 'tfjs-backend-wasm: the same model rebuilt as a TensorFlow.js LayersModel (f32 weights; one thread, SIMD), predict(x, { batchSize })' : `tfjs-backend-wasm: not measured: ${tfjs.reason}`);
   note(`measuring ${o.seconds} s per contender and batch size; Ctrl-C stops and prints what was measured`);
