@@ -5,12 +5,6 @@
  */
 import { useEmbeddedWasm } from './wasm.ts';
 import { WASM_BASE64, WASM_RELAXED_BASE64 } from './wasm-inline.ts';
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
+import { fromBase64 } from './base64.ts';
 
 useEmbeddedWasm({ strict: fromBase64(WASM_BASE64), relaxed: fromBase64(WASM_RELAXED_BASE64) });

@@ -24,7 +24,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { InputError, RuntimeError, UnsupportedError } from '../errors.ts';
+import type { ConvGeometry as FormatConvGeometry } from '../format/read.ts';
 import { TRAIN_WASM_BASE64, TRAIN_WASM_RELAXED_BASE64 } from './wasm-inline.ts';
+import { fromBase64 } from '../runtime/base64.ts';
 
 /** TensorFlow.js's name of the backend (`tf.getBackend()` while it is active). */
 export const EDGEVAE_BACKEND = 'edgevae';
@@ -85,13 +87,9 @@ const OURS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBac
 /** The names of the kernels 'edgevae' runs on edgevae's own code (the rest are tfjs-backend-wasm's). */
 export const EDGEVAE_KERNELS: readonly string[] = OURS;
 
-function decodeBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
-
 /** True where this engine accepts the relaxed-SIMD build (Node 20: --experimental-wasm-relaxed-simd). */
 export function relaxedTrainSimdSupported(): boolean {
-  return WebAssembly.validate(decodeBase64(TRAIN_WASM_RELAXED_BASE64) as BufferSource);
+  return WebAssembly.validate(fromBase64(TRAIN_WASM_RELAXED_BASE64) as BufferSource);
 }
 
 function assertSimdAvailable(simd: TrainSimd): void {
@@ -104,7 +102,7 @@ function assertSimdAvailable(simd: TrainSimd): void {
 /** An instance of the training kernels working in `memory` (which they import rather than own). */
 export async function instantiateTrainKernels(memory: WebAssembly.Memory, simd: TrainSimd): Promise<TrainKernels> {
   assertSimdAvailable(simd);
-  const bytes = decodeBase64(simd === 'relaxed' ? TRAIN_WASM_RELAXED_BASE64 : TRAIN_WASM_BASE64);
+  const bytes = fromBase64(simd === 'relaxed' ? TRAIN_WASM_RELAXED_BASE64 : TRAIN_WASM_BASE64);
   const { instance } = await WebAssembly.instantiate(bytes as BufferSource, { env: { memory } });
   return instance.exports as unknown as TrainKernels;
 }
@@ -319,21 +317,8 @@ function runMatMul(a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo | und
 
 // ---- convolutions ----
 
-interface ConvGeometry {
-  batch: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
-}
+/** The format's conv geometry (NHWC sizes, kernel, strides, padding before), for a batch of tensors. */
+type ConvGeometry = Omit<FormatConvGeometry, 'transposed'> & { batch: number };
 
 /** The geometry of a conv, from tfjs's own shape and padding rules; undefined when ours does not cover it. */
 function convGeometry(inShape: number[], filterShape: number[], attrs: Record<string, unknown>): ConvGeometry | string {
@@ -350,8 +335,8 @@ function convGeometry(inShape: number[], filterShape: number[], attrs: Record<st
   );
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return `has no dilation (asked for ${info.dilationHeight}x${info.dilationWidth})`;
   return {
-    batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels,
-    outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
+    batch: info.batchSize, H: info.inHeight, W: info.inWidth, C: info.inChannels,
+    OH: info.outHeight, OW: info.outWidth, OC: info.outChannels,
     kh: info.filterHeight, kw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth,
     padTop: info.padInfo.top, padLeft: info.padInfo.left,
   };
@@ -363,13 +348,13 @@ function conv2d(name: 'Conv2D' | 'FusedConv2D', args: KernelArgs): tf.TensorInfo
   if (x.dtype !== 'float32' || filter.dtype !== 'float32') return stock(name, args, `is float32 only, got ${x.dtype}`);
   const g = convGeometry(x.shape, filter.shape, args.attrs);
   if (typeof g === 'string') return stock(name, args, g);
-  const epilogue = planEpilogue(args, g.outC);
+  const epilogue = planEpilogue(args, g.OC);
   const ctx = active();
-  const out = ctx.backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-  const scratch = ctx.scratch.get(ctx.kernels.conv2dScratchBytes(g.kh * g.kw * g.inC, g.outC));
+  const out = ctx.backend.makeOutput([g.batch, g.OH, g.OW, g.OC], 'float32');
+  const scratch = ctx.scratch.get(ctx.kernels.conv2dScratchBytes(g.kh * g.kw * g.C, g.OC));
   ctx.kernels.conv2d(
     offsetOf(ctx, x), offsetOf(ctx, filter), epilogue.fusedBias ? offsetOf(ctx, epilogue.fusedBias) : 0, offsetOf(ctx, out),
-    g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft,
+    g.batch, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft,
     FUSED_ACTIVATIONS[epilogue.fusedActivation], epilogue.alpha, scratch,
   );
   return finishEpilogue(out, epilogue, args);
@@ -381,11 +366,11 @@ function conv2dBackpropInput(args: KernelArgs): tf.TensorInfo {
   const g = convGeometry(args.attrs.inputShape as number[], filter.shape, args.attrs);
   if (typeof g === 'string') return stock('Conv2DBackpropInput', args, g);
   const ctx = active();
-  const out = ctx.backend.makeOutput([g.batch, g.inH, g.inW, g.inC], 'float32');
-  const scratch = ctx.scratch.get(ctx.kernels.convBackpropInputScratchBytes(g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw));
+  const out = ctx.backend.makeOutput([g.batch, g.H, g.W, g.C], 'float32');
+  const scratch = ctx.scratch.get(ctx.kernels.convBackpropInputScratchBytes(g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw));
   ctx.kernels.convBackpropInput(
     offsetOf(ctx, dy), offsetOf(ctx, filter), offsetOf(ctx, out),
-    g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch,
+    g.batch, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch,
   );
   return out;
 }
@@ -397,11 +382,11 @@ function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const g = convGeometry(x.shape, filterShape, args.attrs);
   if (typeof g === 'string') return stock('Conv2DBackpropFilter', args, g);
   const ctx = active();
-  const out = ctx.backend.makeOutput([g.kh, g.kw, g.inC, g.outC], 'float32');
-  const scratch = ctx.scratch.get(ctx.kernels.convFilterGradientScratchBytes(g.kh * g.kw * g.inC, g.outC));
+  const out = ctx.backend.makeOutput([g.kh, g.kw, g.C, g.OC], 'float32');
+  const scratch = ctx.scratch.get(ctx.kernels.convFilterGradientScratchBytes(g.kh * g.kw * g.C, g.OC));
   ctx.kernels.convFilterGradient(
     offsetOf(ctx, x), offsetOf(ctx, dy), offsetOf(ctx, out),
-    g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch,
+    g.batch, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch,
   );
   return out;
 }
