@@ -13,7 +13,7 @@ export { conv, convScratchBytes } from './kernels/conv';
 export { gemmF32 } from './kernels/gemm';
 export { gemmI8, quantizeRows } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';
-export { im2col } from './kernels/im2col';
+export { im2col, im2colI16 } from './kernels/im2col';
 
 /** First free byte after the module's static data; the host lays out memory from here. */
 export function heapBase(): usize {

@@ -7,7 +7,7 @@
 // that it must not contain data segments (they would land on the backend's static data);
 // scripts/embed-wasm.mjs refuses a build that has any. Operands, outputs and scratch are the host's
 // allocations (src/train/edgevae-backend.ts); nothing here allocates.
-import { conv, convScratchBytes } from './kernels/conv';
+import { conv, floatConvScratchBytes } from './kernels/conv';
 import { dense, denseScratchBytes, WEIGHTS_F32 } from './kernels/dense';
 import { padVector } from './kernels/pack';
 import { aligned16, packColumnsF32, packRowsF32, panelBytes, panelVectorBytes } from './kernels/pack-f32';
@@ -70,7 +70,7 @@ export function conv2d(
 
 /** Scratch bytes of conv2d, for K = kh*kw*(input channels) and N output channels. */
 export function conv2dScratchBytes(K: i32, N: i32): usize {
-  return panelBytes(K, N) + panelVectorBytes(N) + convScratchBytes(WEIGHTS_F32, K);
+  return panelBytes(K, N) + panelVectorBytes(N) + floatConvScratchBytes(WEIGHTS_F32, K);
 }
 
 /** The bias padded to whole panels at `dst` (zeros when there is none); returns dst. */

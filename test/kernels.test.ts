@@ -165,6 +165,16 @@ describe('im2col', () => {
     { name: 'conv2dTranspose, stride 2 (reads between input pixels are zero)', H: 3, W: 4, C: 2, OH: 6, OW: 8, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, transposed: true },
     { name: 'conv2dTranspose, kernel smaller than stride', H: 3, W: 3, C: 8, OH: 9, OW: 9, kh: 2, kw: 2, sh: 3, sw: 3, padTop: 0, padLeft: 0, transposed: true },
   ];
+  type Geometry = (typeof GEOMETRIES)[number];
+  /** What row pixel m, tap (ky, kx), channel c reads from `value(sample, iy, ix, c)`, straight from the definitions. */
+  function expected(g: Geometry, m: number, ky: number, kx: number, c: number, value: (b: number, iy: number, ix: number, c: number) => number): number {
+    const b = Math.floor(m / (g.OH * g.OW)), oy = Math.floor((m % (g.OH * g.OW)) / g.OW), ox = m % g.OW;
+    // conv reads i = o*s + k - pad; transposed conv's input i reaches o = i*s + k - pad.
+    const iy = g.transposed ? (oy + g.padTop - ky) / g.sh : oy * g.sh + ky - g.padTop;
+    const ix = g.transposed ? (ox + g.padLeft - kx) / g.sw : ox * g.sw + kx - g.padLeft;
+    const inside = Number.isInteger(iy) && Number.isInteger(ix) && iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
+    return inside ? value(b, iy, ix, c) : 0;
+  }
   for (const g of GEOMETRIES) {
     it(g.name, async () => {
       const kernels = await instantiate();
@@ -178,22 +188,40 @@ describe('im2col', () => {
       const dst = arena.alloc(count * K * 4);
       kernels.im2col(arena.put(x), dst, first, count, g.H, g.W, g.C, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, g.transposed ? 1 : 0);
       const got = arena.f32(dst, count * K);
+      const value = (b: number, iy: number, ix: number, c: number) => x[((b * g.H + iy) * g.W + ix) * g.C + c];
       for (let m = first; m < pixels; m++) {
-        const b = Math.floor(m / (g.OH * g.OW)), oy = Math.floor((m % (g.OH * g.OW)) / g.OW), ox = m % g.OW;
         for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) for (let c = 0; c < g.C; c++) {
-          // Straight from the definitions: conv reads i = o*s + k - pad; transposed conv's input i reaches o = i*s + k - pad.
-          let iy: number, ix: number;
-          if (g.transposed) {
-            iy = (oy + g.padTop - ky) / g.sh;
-            ix = (ox + g.padLeft - kx) / g.sw;
-          } else {
-            iy = oy * g.sh + ky - g.padTop;
-            ix = ox * g.sw + kx - g.padLeft;
-          }
-          const inside = Number.isInteger(iy) && Number.isInteger(ix) && iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
-          const want = inside ? x[((b * g.H + iy) * g.W + ix) * g.C + c] : 0;
-          assert.equal(got[(m - first) * K + (ky * g.kw + kx) * g.C + c], want, `pixel ${m} tap ${ky},${kx} channel ${c}`);
+          assert.equal(got[(m - first) * K + (ky * g.kw + kx) * g.C + c], expected(g, m, ky, kx, c, value), `pixel ${m} tap ${ky},${kx} channel ${c}`);
         }
+      }
+    });
+    it(`${g.name}: i16 rows from sample slots, zero-padded to whole 8s`, async () => {
+      const kernels = await instantiate();
+      const arena = new Arena(kernels.memory, kernels.heapBase());
+      // Three samples in two slots (sample b in slot b % 2), as the int8 conv keeps them; gather samples 1 and 2.
+      const sampleValues = g.H * g.W * g.C;
+      const sampleBytes = Math.ceil((sampleValues * 2) / 16) * 16;
+      const slots = new Int16Array((2 * sampleBytes) / 2);
+      const value = (b: number, iy: number, ix: number, c: number) => -(b * 1000 + ((iy * g.W + ix) * g.C + c) + 1);
+      for (const b of [1, 2]) {
+        for (let i = 0; i < sampleValues; i++) slots[((b % 2) * sampleBytes) / 2 + i] = value(b, Math.floor(i / (g.W * g.C)), Math.floor(i / g.C) % g.W, i % g.C);
+      }
+      const K = g.kh * g.kw * g.C;
+      const rowValues = Math.ceil(K / 8) * 8;
+      const first = g.OH * g.OW;
+      const count = 2 * g.OH * g.OW;
+      const src = arena.alloc(slots.byteLength);
+      new Int16Array(kernels.memory.buffer, src, slots.length).set(slots);
+      const dst = arena.alloc(count * rowValues * 2);
+      new Int16Array(kernels.memory.buffer, dst, count * rowValues).fill(7); // the padding must be overwritten
+      kernels.im2colI16(src, sampleBytes, 2, dst, rowValues * 2, first, count, g.H, g.W, g.C, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, g.transposed ? 1 : 0);
+      const got = new Int16Array(kernels.memory.buffer, dst, count * rowValues).slice();
+      for (let m = first; m < first + count; m++) {
+        const row = (m - first) * rowValues;
+        for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) for (let c = 0; c < g.C; c++) {
+          assert.equal(got[row + (ky * g.kw + kx) * g.C + c], expected(g, m, ky, kx, c, value), `pixel ${m} tap ${ky},${kx} channel ${c}`);
+        }
+        for (let k = K; k < rowValues; k++) assert.equal(got[row + k], 0, `pixel ${m}: padding ${k}`);
       }
     });
   }

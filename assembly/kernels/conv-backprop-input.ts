@@ -10,7 +10,7 @@
 // convBackpropInput picks whichever multiplies less, counting panel padding.
 import { ACT_LINEAR } from './activation';
 import { col2im } from './col2im';
-import { conv, convScratchBytes } from './conv';
+import { conv, floatConvScratchBytes } from './conv';
 import { dense, denseScratchBytes, TILE_ROWS, WEIGHTS_F32 } from './dense';
 import { packPanels } from './pack';
 import { aligned16, packColumnsF32, panelBytes, panelColumns, panelVectorBytes } from './pack-f32';
@@ -38,7 +38,7 @@ export function convBackpropInputScratchBytes(H: i32, W: i32, C: i32, OH: i32, O
     return panelBytes(OC, Kf) + panelVectorBytes(Kf) + aligned16(<usize>TILE_ROWS * <usize>Kf << 2) + denseScratchBytes(WEIGHTS_F32, OC);
   }
   const K = kh * kw * OC;
-  return panelBytes(K, C) + panelVectorBytes(C) + convScratchBytes(WEIGHTS_F32, K);
+  return panelBytes(K, C) + panelVectorBytes(C) + floatConvScratchBytes(WEIGHTS_F32, K);
 }
 
 /** Multiply-adds per image of each way, panel padding included: dx pixels x (kh*kw*OC) x C vs dy pixels x OC x (kh*kw*C). */

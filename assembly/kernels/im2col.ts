@@ -1,6 +1,7 @@
 // Convolutions run on the GEMM kernels: im2col copies, for a tile of output pixels, every input value
 // each pixel's taps read into one row (tap-major, then channel: the packed kernel's k order), with
-// zeros where a tap reads padding or, for a transposed conv, falls between input pixels.
+// zeros where a tap reads padding or, for a transposed conv, falls between input pixels. The f32
+// kernels gather f32 inputs; the int8 conv gathers the i16 values it quantized each sample to.
 
 /**
  * The input coordinate that tap `k` of output coordinate `o` reads, or -1 where it reads nothing.
@@ -21,7 +22,7 @@ function sourceCoordinate(o: i32, k: i32, s: i32, pad: i32, size: i32, transpose
 }
 
 /**
- * Rows for output pixels [first, first + count) of the flattened [batch, OH, OW] index space, each
+ * f32 rows for output pixels [first, first + count) of the flattened [batch, OH, OW] index space, each
  * kh*kw*C floats, written contiguously at dst.
  */
 export function im2col(
@@ -29,32 +30,59 @@ export function im2col(
   H: i32, W: i32, C: i32, OH: i32, OW: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
 ): void {
-  const pixelBytes = <usize>C << 2;
+  const sampleBytes = <usize>(H * W * C) << 2;
+  const rowBytes = <usize>(kh * kw * C) << 2;
+  gatherRows<f32>(x, sampleBytes, i32.MAX_VALUE, dst, rowBytes, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed);
+}
+
+/**
+ * i16 rows, as `im2col`, from quantized samples kept in `slots` slots of sampleBytes (sample b in
+ * slot b % slots); each row is rowBytes long, zero after its kh*kw*C values.
+ */
+export function im2colI16(
+  x: usize, sampleBytes: usize, slots: i32, dst: usize, rowBytes: usize, first: i32, count: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
+): void {
+  gatherRows<i16>(x, sampleBytes, slots, dst, rowBytes, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed);
+}
+
+// @ts-ignore: decorator
+@inline
+function gatherRows<T>(
+  x: usize, sampleBytes: usize, slots: i32, dst: usize, rowBytes: usize, first: i32, count: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
+): void {
+  const pixelBytes = <usize>C * sizeof<T>();
+  const padding = rowBytes - <usize>(kh * kw) * pixelBytes;
   const imagePixels = OH * OW;
   let out = dst;
   for (let m = first; m < first + count; m++) {
     const b = m / imagePixels, rem = m % imagePixels;
     const oy = rem / OW, ox = rem % OW;
-    const xb = x + <usize>b * <usize>(H * W) * pixelBytes;
+    const xb = x + <usize>(b % slots) * sampleBytes;
     for (let ky = 0; ky < kh; ky++) {
       const iy = sourceCoordinate(oy, ky, sh, padTop, H, transposed);
       for (let kx = 0; kx < kw; kx++) {
         const ix = iy < 0 ? -1 : sourceCoordinate(ox, kx, sw, padLeft, W, transposed);
         if (ix < 0) memory.fill(out, 0, pixelBytes);
-        else copyPixel(out, xb + <usize>(iy * W + ix) * pixelBytes, C);
+        else copyPixel<T>(out, xb + <usize>(iy * W + ix) * pixelBytes, C);
         out += pixelBytes;
       }
     }
+    if (padding) memory.fill(out, 0, padding);
+    out += padding;
   }
 }
 
-/** C floats; a plain loop for the few-channel case, where memory.copy's call costs more than it moves. */
+/** C values; a plain loop for the few-channel case, where memory.copy's call costs more than it moves. */
 // @ts-ignore: decorator
 @inline
-function copyPixel(dst: usize, src: usize, C: i32): void {
-  if (C >= 8) {
-    memory.copy(dst, src, <usize>C << 2);
+function copyPixel<T>(dst: usize, src: usize, C: i32): void {
+  if (C * sizeof<T>() >= 32) {
+    memory.copy(dst, src, <usize>C * sizeof<T>());
     return;
   }
-  for (let c = 0; c < C; c++) store<f32>(dst + (<usize>c << 2), load<f32>(src + (<usize>c << 2)));
+  for (let c = 0; c < C; c++) store<T>(dst + <usize>c * sizeof<T>(), load<T>(src + <usize>c * sizeof<T>()));
 }

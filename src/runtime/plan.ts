@@ -101,7 +101,7 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
       case 'conv2dTranspose': {
         const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed } = convGeometry(layer, inShape, outShape);
         const w = placeKernel(layer, kh * kw * C, OC, transposed ? C : 0);
-        scratchBytes = Math.max(scratchBytes, kernels.convScratchBytes(weightCode, kh * kw * C));
+        scratchBytes = Math.max(scratchBytes, kernels.convScratchBytes(weightCode, H, W, C, OH, OW, kh, kw));
         record.set([OP_CONV], 0);
         record.set([weightCode, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed ? 1 : 0], 3);
         record.set([w, placeVector(layer.bias, OC), placeVector(layer.scale, OC)], 17);

@@ -3,10 +3,10 @@
  * speed. It is the specification the wasm executor is tested against (and the place to read what
  * each layer does). Kernels are read as f32 values (kernelValues); arithmetic is in f64.
  *
- * int8 models are specified as the runtime computes them: each row a weighted layer multiplies (a dense
- * layer's input row, a conv's receptive field of one output pixel) is quantized to integers in
- * +-ACTIVATION_Q_MAX with its own scale (quantizeActivations), multiplied exactly by the int8 weights,
- * then scaled by row scale x channel scale.
+ * int8 models are specified as the runtime computes them: a dense layer's input row, or a conv layer's
+ * whole input for one sample, is quantized to integers in +-ACTIVATION_Q_MAX with its own scale
+ * (quantizeActivations), multiplied exactly by the int8 weights, then scaled by that scale x the
+ * output channel's scale.
  */
 import { decodeF16 } from '../format/f16.ts';
 import { dequantizeInt8PerChannel } from '../format/int8.ts';
@@ -91,8 +91,9 @@ export function referenceDecode(model: ParsedModel, latents: Float32Array, label
         const K = kh * kw * C;
         const out = new Float64Array(n * OH * OW * OC);
         for (let s = 0; s < n; s++) {
-          // Each output pixel's receptive field as one row of kh*kw*C values (0 where a tap reads nothing).
-          const x = act.subarray(s * inSize);
+          // Each output pixel's receptive field as one row of kh*kw*C values (0 where a tap reads nothing);
+          // for int8 kernels, of the sample's input quantized once, with one scale for the sample.
+          const { x, rowScale } = rowOperands(act.subarray(s * inSize, (s + 1) * inSize), w.quantized);
           const fields = new Float64Array(OH * OW * K);
           const visit = (oy: number, ox: number, iy: number, ix: number, ky: number, kx: number) => {
             for (let c = 0; c < C; c++) fields[(oy * OW + ox) * K + (ky * kw + kx) * C + c] = x[(iy * W + ix) * C + c];
@@ -113,7 +114,7 @@ export function referenceDecode(model: ParsedModel, latents: Float32Array, label
           }
           const kernelIndex = (tap: number, c: number, oc: number) => (transposed ? (tap * OC + oc) * C + c : (tap * C + c) * OC + oc);
           for (let p = 0; p < OH * OW; p++) {
-            const { x: field, rowScale } = rowOperands(fields.subarray(p * K, (p + 1) * K), w.quantized);
+            const field = fields.subarray(p * K, (p + 1) * K);
             for (let oc = 0; oc < OC; oc++) {
               let sum = 0;
               for (let k = 0; k < K; k++) sum += field[k] * w.values[kernelIndex(Math.floor(k / C), k % C, oc)];

@@ -19,7 +19,7 @@ export interface Kernels {
   packPairsI8Panels(src: number, dst: number, K: number, N: number, channels: number): void;
   padVector(src: number, dst: number, n: number): void;
   denseScratchBytes(weights: number, K: number): number;
-  convScratchBytes(weights: number, K: number): number;
+  convScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, kh: number, kw: number): number;
   dense(weights: number, x: number, y: number, rows: number, K: number, N: number, w: number, bias: number, scale: number, scratch: number, act: number, alpha: number): number;
   conv(
     weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
@@ -32,6 +32,11 @@ export interface Kernels {
   widenF16(src: number, dst: number, count: number): void;
   im2col(
     x: number, dst: number, first: number, count: number, H: number, W: number, C: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+  ): void;
+  im2colI16(
+    x: number, sampleBytes: number, slots: number, dst: number, rowBytes: number, first: number, count: number,
+    H: number, W: number, C: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
   ): void;
   activateInPlace(ptr: number, count: number, act: number, alpha: number): void;

@@ -1,0 +1,59 @@
+// The int8 convolution: each sample's input is quantized once, with one scale for the sample, and
+// im2col gathers the i16 values into rows for the integer GEMM. Quantizing im2col rows instead would
+// quantize every input value once per tap that reads it (16 times for a 4x4 kernel at stride 1),
+// which cost a fifth of the int8 conv decoder's time. A tile of output pixels can span samples, so
+// the quantized samples live in a few slots (sample b in slot b % slots), each quantized once.
+import { gemmI8, quantizedRowLength, quantizeRows } from './gemm-i8';
+import { im2colI16 } from './im2col';
+import { TILE_ROWS } from './dense';
+import { aligned16 } from './pack-f32';
+
+/** y = act(conv(x, w) * scales + bias) for int8 weights; arguments as `conv` (conv.ts). */
+export function convI8(
+  x: usize, y: usize, batch: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
+  w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
+): void {
+  const K = kh * kw * C;
+  const sampleValues = H * W * C;
+  const imagePixels = OH * OW;
+  const slots = sampleSlots(imagePixels);
+  const slotBytes = aligned16(<usize>quantizedRowLength(sampleValues) << 1);
+  const slotScales = scratch + <usize>slots * slotBytes;
+  const rows = slotScales + aligned16(<usize>slots << 2);
+  const rowBytes = <usize>quantizedRowLength(K) << 1;
+  const rowScales = rows + aligned16(rowBytes * TILE_ROWS);
+  const pixels = batch * imagePixels;
+  let quantizedUpTo = 0;
+  for (let first = 0; first < pixels; first += TILE_ROWS) {
+    const count = min(TILE_ROWS, pixels - first);
+    const last = (first + count - 1) / imagePixels;
+    for (let b = max(first / imagePixels, quantizedUpTo); b <= last; b++) {
+      const slot = b % slots;
+      quantizeRows(x + (<usize>b * <usize>sampleValues << 2), 0, 1, sampleValues, scratch + <usize>slot * slotBytes, slotScales + (<usize>slot << 2));
+    }
+    quantizedUpTo = last + 1;
+    im2colI16(scratch, slotBytes, slots, rows, rowBytes, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed);
+    for (let r = 0; r < count; r++) {
+      const slot = ((first + r) / imagePixels) % slots;
+      store<f32>(rowScales + (<usize>r << 2), load<f32>(slotScales + (<usize>slot << 2)));
+    }
+    gemmI8(rows, rowBytes, rowScales, count, K, OC, w, scale, bias, y + (<usize>first * <usize>OC << 2), <usize>OC << 2, act, alpha);
+  }
+}
+
+/** Scratch bytes `convI8` needs. Keep in step with its layout above. */
+export function convI8ScratchBytes(K: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): usize {
+  const slots = sampleSlots(OH * OW);
+  return <usize>slots * aligned16(<usize>quantizedRowLength(H * W * C) << 1) + aligned16(<usize>slots << 2)
+    + aligned16((<usize>quantizedRowLength(K) << 1) * TILE_ROWS) + (<usize>TILE_ROWS << 2);
+}
+
+/** How many samples one tile of TILE_ROWS consecutive output pixels can touch. */
+// @ts-ignore: decorator
+@inline
+function sampleSlots(imagePixels: i32): i32 {
+  return (TILE_ROWS - 1 + imagePixels - 1) / imagePixels + 1;
+}
+
