@@ -39,6 +39,9 @@ const SHAPES = [
   { rows: 5, K: 33, N: 40 },
   { rows: 9, K: 64, N: 3 },
   { rows: 70, K: 17, N: 9 },
+  // Lone rows go through panels in pairs: whole pairs, a pair plus a single panel.
+  { rows: 2, K: 100, N: 16 },
+  { rows: 1, K: 1000, N: 24 },
 ];
 
 async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number) {

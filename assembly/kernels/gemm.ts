@@ -27,9 +27,39 @@ export function gemmF32(
 ): void {
   packRows(x, xStride, rows, K, packed);
   const panelBytes = <usize>K * F32_PANEL_ROW;
+  const blocks = rows & ~(ROW_BLOCK - 1);
   for (let col = 0; col < N; col += 8) {
     const p = <usize>(col >> 3);
-    gemmPanelF32(x, xStride, rows, K, packed, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
+    gemmPanelF32(x, xStride, blocks, K, packed, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
+  }
+  for (let r = blocks; r < rows; r++) rowAllPanels(x + <usize>r * xStride, K, N, w, bias, y + <usize>r * yStride, act, alpha);
+}
+
+/**
+ * One row against every panel, two panels at a time: four accumulator chains where row1 has two, so a
+ * lone row (batch 1) is less bound by the add latency. Each column still adds its k in order.
+ */
+function rowAllPanels(x: usize, K: i32, N: i32, w: usize, bias: usize, y: usize, act: i32, alpha: f32): void {
+  const panelBytes = <usize>K * F32_PANEL_ROW;
+  let col = 0;
+  for (; col + 8 < N; col += 16) {
+    const wp = w + <usize>(col >> 3) * panelBytes;
+    let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
+    let w0 = wp, w1 = wp + panelBytes;
+    const end = x + (<usize>K << 2);
+    for (let xp = x; xp < end; xp += 4) {
+      const v = splatF32(xp);
+      a0l = madd(v, v128.load(w0), a0l); a0h = madd(v, v128.load(w0, 16), a0h);
+      a1l = madd(v, v128.load(w1), a1l); a1h = madd(v, v128.load(w1, 16), a1h);
+      w0 += F32_PANEL_ROW; w1 += F32_PANEL_ROW;
+    }
+    const b = bias + (<usize>col << 2), yc = y + (<usize>col << 2);
+    storePanel(yc, finishLanes(a0l, v128.load(b), act, alpha), finishLanes(a0h, v128.load(b, 16), act, alpha), 8);
+    storePanel(yc + 32, finishLanes(a1l, v128.load(b, 32), act, alpha), finishLanes(a1h, v128.load(b, 48), act, alpha), min(8, N - col - 8));
+  }
+  if (col < N) {
+    const b = bias + (<usize>col << 2);
+    row1(x, K, w + <usize>(col >> 3) * panelBytes, v128.load(b), v128.load(b, 16), y + (<usize>col << 2), min(8, N - col), act, alpha);
   }
 }
 
