@@ -9,7 +9,8 @@ import { decode as decodePng } from 'fast-png';
 import { Miniflare } from 'miniflare';
 import { Decoder, toImageGrid } from '../src/core.ts';
 import { encodePng } from '../src/runtime/png.ts';
-import { createWorker } from '../src/worker/index.ts';
+import { InputError } from '../src/errors.ts';
+import { ANY_ORIGIN, corsPolicy, createWorker } from '../src/worker/index.ts';
 import { bundleWorker, gzippedSizes, linkPackageInto, startWorker, type WorkerBundle } from '../scripts/wrangler-bundle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -254,6 +255,48 @@ describe('Worker in workerd: limits from wrangler.toml [vars]', () => {
     } finally {
       await broken.dispose();
     }
+  });
+});
+
+describe('edgevae/worker cors option (in Node)', () => {
+  const throwsInput = (make: () => unknown, message: RegExp) => assert.throws(make, (err: unknown) => err instanceof InputError && message.test(err.message));
+
+  it('defaults to any origin and a day of preflight caching', () => {
+    assert.deepEqual(corsPolicy(), { origins: '*', maxAge: 86400 });
+    assert.deepEqual(corsPolicy({}), ANY_ORIGIN);
+    assert.deepEqual(corsPolicy({ origin: '*', maxAge: 0 }), { origins: '*', maxAge: 0 });
+  });
+
+  it('takes one origin or a list, each as browsers send it', () => {
+    assert.deepEqual(corsPolicy({ origin: 'https://example.com' }).origins, new Set(['https://example.com']));
+    assert.deepEqual(corsPolicy({ origin: ['http://localhost:8787', 'https://b.example:8443', 'http://[::1]:3000'] }).origins, new Set(['http://localhost:8787', 'https://b.example:8443', 'http://[::1]:3000']));
+  });
+
+  it('refuses an origin a browser would never send, saying what it should be', () => {
+    throwsInput(() => corsPolicy({ origin: 'https://example.com/' }), /"https:\/\/example\.com\/" is not an origin as browsers send it .*did you mean "https:\/\/example\.com"\?/);
+    throwsInput(() => corsPolicy({ origin: 'https://Example.com' }), /did you mean "https:\/\/example\.com"/);
+    throwsInput(() => corsPolicy({ origin: 'https://example.com:443' }), /did you mean "https:\/\/example\.com"/);
+    throwsInput(() => corsPolicy({ origin: ['https://a.example', 'https://b.example/app'] }), /"https:\/\/b\.example\/app" is not an origin/);
+    throwsInput(() => corsPolicy({ origin: 'example.com' }), /"example\.com" is not an origin as browsers send it \(scheme:\/\/host\[:port\], nothing after\)$/);
+    throwsInput(() => corsPolicy({ origin: 'null' }), /"null" is not an origin/);
+    throwsInput(() => corsPolicy({ origin: '' }), /"" is not an origin/);
+    throwsInput(() => corsPolicy({ origin: ['https://a.example', 7] as unknown as string[] }), /7 is not an origin/);
+  });
+
+  it('refuses an empty list, a "*" in a list, and what is not a string or list', () => {
+    throwsInput(() => corsPolicy({ origin: [] }), /cors\.origin must be '\*', an origin .* or a non-empty array of origins, got \[\]/);
+    throwsInput(() => corsPolicy({ origin: ['*', 'https://a.example'] }), /'\*' stands alone/);
+    throwsInput(() => corsPolicy({ origin: 42 as unknown as string }), /cors\.origin must be .* got 42/);
+    throwsInput(() => corsPolicy({ origin: true as unknown as string }), /got true/);
+  });
+
+  it('refuses a max age out of 0..86400 or not whole seconds, an unknown option, a cors that is not an object', () => {
+    for (const maxAge of [-1, 86401, 1.5, Number.NaN, '600' as unknown as number]) {
+      throwsInput(() => corsPolicy({ maxAge }), /cors\.maxAge must be an integer number of seconds in 0\.\.86400/);
+    }
+    throwsInput(() => corsPolicy({ origins: ['https://a.example'] } as never), /unknown cors option "origins"; it takes origin and maxAge/);
+    throwsInput(() => corsPolicy(null as never), /cors must be an object/);
+    throwsInput(() => corsPolicy('https://a.example' as never), /cors must be an object/);
   });
 });
 

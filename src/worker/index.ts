@@ -13,6 +13,7 @@ import type { WasmSource } from '../runtime/wasm.ts';
 import { DEFAULT_LIMITS, errorResponse, handleRequest, type Limits } from './handler.ts';
 import { HttpError } from './http.ts';
 
+export { ANY_ORIGIN, corsPolicy, type CorsOptions, type CorsPolicy } from './cors.ts';
 export { DEFAULT_LIMITS, errorResponse, handleRequest, type Limits } from './handler.ts';
 export { HttpError } from './http.ts';
 
