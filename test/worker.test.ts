@@ -1,16 +1,22 @@
 // The Cloudflare Worker (examples/worker), built as `wrangler deploy` builds it and run in workerd
 // through miniflare: the good paths give the same bytes as the Node runtime, every bad request gets a
-// 4xx JSON error, the limits follow wrangler.toml's [vars], and the bundle stays small.
+// 4xx JSON error, the limits follow wrangler.toml's [vars], and the bundle stays small. A page on
+// another origin can read every response (CORS, preflights, a cors option that lists origins), and
+// HEAD is GET without the body. The cors option's checks run in Node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import { Miniflare } from 'miniflare';
 import { Decoder, toImageGrid } from '../src/core.ts';
 import { encodePng } from '../src/runtime/png.ts';
 import { InputError } from '../src/errors.ts';
-import { ANY_ORIGIN, corsPolicy, createWorker } from '../src/worker/index.ts';
+import { ANY_ORIGIN, DEFAULT_LIMITS, corsPolicy, createWorker, handleRequest } from '../src/worker/index.ts';
 import { bundleWorker, gzippedSizes, linkPackageInto, startWorker, type WorkerBundle } from '../scripts/wrangler-bundle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -221,7 +227,8 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
   });
 
   it('a wrong method: 405 with Allow', async () => {
-    for (const [method, path, allow] of [['POST', '/sample', 'GET'], ['GET', '/decode', 'POST'], ['PUT', '/info', 'GET'], ['DELETE', '/sample', 'GET']]) {
+    const cases = [['POST', '/sample', 'GET, HEAD, OPTIONS'], ['GET', '/decode', 'POST, OPTIONS'], ['PUT', '/info', 'GET, HEAD, OPTIONS'], ['DELETE', '/sample', 'GET, HEAD, OPTIONS'], ['PATCH', '/decode', 'POST, OPTIONS']];
+    for (const [method, path, allow] of cases) {
       const response = request(path, { method, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) });
       await assertJsonError(response, 405, new RegExp(`${path} takes ${allow}, not ${method}`));
       assert.equal((await response).headers.get('allow'), allow);
@@ -252,8 +259,179 @@ describe('Worker in workerd: limits from wrangler.toml [vars]', () => {
     const broken = startWorker(bundle, { bindings: { MAX_SAMPLES: 'lots' } });
     try {
       await assertJsonError(request('/info', undefined, broken), 500, /misconfigured: MAX_SAMPLES must be an integer in 1\.\.4096, got "lots"/);
+      const seen = await request('/info', { headers: { origin: 'https://page.example' } }, broken);
+      assert.equal(seen.headers.get('access-control-allow-origin'), '*');
     } finally {
       await broken.dispose();
+    }
+  });
+});
+
+describe('Worker in workerd: CORS, HEAD and OPTIONS', () => {
+  const page = { origin: 'https://page.example' };
+
+  it('every response lets any origin read it, with or without an Origin, and exposes its own headers', async () => {
+    for (const headers of [page, {}]) {
+      const { status, headers: got } = await request('/sample?n=2&seed=4', { headers });
+      assert.equal(status, 200);
+      assert.equal(got.get('access-control-allow-origin'), '*');
+      assert.deepEqual(got.get('access-control-expose-headers')!.split(', ').sort(), ['x-edgevae-seed']);
+      assert.equal(got.get('vary'), null, 'one answer for every origin: nothing to vary on');
+      assert.equal(got.get('access-control-allow-credentials'), null);
+    }
+    const info = await request('/info', { headers: page });
+    assert.equal(info.headers.get('access-control-allow-origin'), '*');
+    const decoded = await postJson('/decode?format=json', { latents: [new Array(10).fill(0)], labels: 4 }, page);
+    assert.equal(decoded.status, 200);
+    assert.equal(decoded.headers.get('access-control-allow-origin'), '*');
+  });
+
+  it('4xx errors carry the CORS headers too, so a page can read their message and Allow', async () => {
+    const row = new Array(10).fill(0);
+    const errors: [Promise<Awaited<ReturnType<typeof request>>>, number, string[]][] = [
+      [request('/sample?n=0', { headers: page }), 400, []],
+      [request('/nowhere', { headers: page }), 404, []],
+      [request('/sample', { method: 'DELETE', headers: page }), 405, ['allow']],
+      [postJson('/decode', { latents: [row], labels: 1, padding: 'x'.repeat(1 << 20) }, page), 413, []],
+      [postJson('/decode', { latents: [row], labels: 1 }, { ...page, 'content-type': 'text/plain' }), 415, ['accept-post']],
+    ];
+    for (const [response, status, exposed] of errors) {
+      const { status: got, headers, json } = await response;
+      assert.equal(got, status);
+      assert.equal(typeof json().error, 'string');
+      assert.equal(headers.get('access-control-allow-origin'), '*', `${status}`);
+      assert.deepEqual(headers.get('access-control-expose-headers')?.split(', ') ?? [], exposed, `${status}`);
+    }
+  });
+
+  it('answers a preflight with 204: the path\'s methods, the JSON content type, a max age', async () => {
+    const preflight = { ...page, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' };
+    const { status, headers, bytes } = await request('/decode', { method: 'OPTIONS', headers: preflight });
+    assert.equal(status, 204);
+    assert.equal(bytes.length, 0);
+    assert.equal(headers.get('access-control-allow-origin'), '*');
+    assert.equal(headers.get('access-control-allow-methods'), 'POST, OPTIONS');
+    assert.deepEqual(headers.get('access-control-allow-headers')!.split(', '), ['content-type', 'if-none-match']);
+    assert.equal(headers.get('access-control-max-age'), '86400');
+    assert.equal(headers.get('allow'), 'POST, OPTIONS');
+    const sample = await request('/sample', { method: 'OPTIONS', headers: { ...preflight, 'access-control-request-method': 'GET' } });
+    assert.equal(sample.status, 204);
+    assert.equal(sample.headers.get('access-control-allow-methods'), 'GET, HEAD, OPTIONS');
+  });
+
+  it('answers a plain OPTIONS with 204 and Allow; OPTIONS of an unknown path is a 404 a page can read', async () => {
+    const info = await request('/info', { method: 'OPTIONS' });
+    assert.equal(info.status, 204);
+    assert.equal(info.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    assert.equal(info.bytes.length, 0);
+    await assertJsonError(request('/nowhere', { method: 'OPTIONS', headers: page }), 404, /no endpoint at \/nowhere/);
+    assert.equal((await request('/nowhere', { method: 'OPTIONS', headers: page })).headers.get('access-control-allow-origin'), '*');
+  });
+
+  it('answers HEAD as GET, same status and headers, without the body', async () => {
+    const ignored = new Set(['content-length', 'transfer-encoding', 'content-encoding', 'mf-content-encoding']); // framing, not the answer
+    const comparable = (headers: Headers) => [...headers].filter(([name]) => !ignored.has(name));
+    for (const path of ['/sample?n=4&seed=3', '/sample?n=2&seed=3&label=5&format=json', '/info', '/sample?n=0', '/sample?lable=1', '/nowhere']) {
+      const get = await request(path, { headers: page });
+      const head = await request(path, { method: 'HEAD', headers: page });
+      assert.equal(head.status, get.status, path);
+      assert.equal(head.bytes.length, 0, path);
+      assert.deepEqual(comparable(head.headers), comparable(get.headers), path);
+      assert.equal(head.headers.get('content-length'), String(get.bytes.length), path);
+    }
+    const drawn = await request('/sample?n=1', { method: 'HEAD' });
+    assert.equal(drawn.status, 200);
+    assert.match(drawn.headers.get('x-edgevae-seed')!, /^[0-9]+$/);
+    const wrong = await request('/decode', { method: 'HEAD' });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
+    assert.equal(wrong.bytes.length, 0);
+  });
+});
+
+/** examples/worker with `cors` (source text) given to createWorker, bundled from a temporary folder the caller removes. */
+async function bundleWithCors(cors: string): Promise<WorkerBundle> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgevae-cors-worker-'));
+  mkdirSync(join(dir, 'src'));
+  copyFileSync(join(exampleDir, 'wrangler.toml'), join(dir, 'wrangler.toml'));
+  writeFileSync(join(dir, 'src/index.ts'), [
+    "import wasm from 'edgevae/wasm';",
+    "import model from 'edgevae/models/cvae.evae';",
+    "import { createWorker } from 'edgevae/worker';",
+    `export default createWorker({ model, wasm, cors: ${cors} });`,
+  ].join('\n'));
+  linkPackageInto(dir, root);
+  return bundleWorker(dir);
+}
+
+describe('Worker in workerd: createWorker\'s cors option', () => {
+  let listed: Miniflare;
+  let dir: string;
+  before(async () => {
+    const listedBundle = await bundleWithCors("{ origin: ['https://a.example', 'http://localhost:8080'], maxAge: 600 }");
+    dir = listedBundle.dir;
+    listed = startWorker(listedBundle);
+  });
+  after(async () => {
+    await listed?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names a listed origin back, with Vary: Origin, on samples and errors', async () => {
+    for (const origin of ['https://a.example', 'http://localhost:8080']) {
+      const ok = await request('/sample?n=1&seed=1', { headers: { origin } }, listed);
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get('access-control-allow-origin'), origin);
+      assert.equal(ok.headers.get('vary'), 'Origin');
+      const error = await request('/sample?n=0', { headers: { origin } }, listed);
+      assert.equal(error.status, 400);
+      assert.equal(error.headers.get('access-control-allow-origin'), origin);
+    }
+  });
+
+  it('gives any other origin, or none, no Access-Control-Allow-Origin (still Vary: Origin), and the same body', async () => {
+    const listedBytes = (await request('/sample?n=1&seed=1', { headers: { origin: 'https://a.example' } }, listed)).bytes;
+    for (const headers of [{ origin: 'https://b.example' }, { origin: 'https://a.example:443.evil' }, { origin: 'null' }, {}] as Record<string, string>[]) {
+      const other = await request('/sample?n=1&seed=1', { headers }, listed);
+      assert.equal(other.status, 200, 'CORS keeps the response from the page; the server still answers');
+      assert.deepEqual(other.bytes, listedBytes);
+      assert.equal(other.headers.get('access-control-allow-origin'), null, JSON.stringify(headers));
+      assert.equal(other.headers.get('access-control-expose-headers'), null);
+      assert.equal(other.headers.get('vary'), 'Origin');
+    }
+  });
+
+  it('answers a listed origin\'s preflight with its max age, and another\'s without CORS headers', async () => {
+    const preflight = { 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' };
+    const yes = await request('/decode', { method: 'OPTIONS', headers: { ...preflight, origin: 'https://a.example' } }, listed);
+    assert.equal(yes.status, 204);
+    assert.equal(yes.headers.get('access-control-allow-origin'), 'https://a.example');
+    assert.equal(yes.headers.get('access-control-allow-methods'), 'POST, OPTIONS');
+    assert.equal(yes.headers.get('access-control-max-age'), '600');
+    const no = await request('/decode', { method: 'OPTIONS', headers: { ...preflight, origin: 'https://b.example' } }, listed);
+    assert.equal(no.status, 204);
+    for (const name of ['access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age']) {
+      assert.equal(no.headers.get(name), null, name);
+    }
+  });
+  it('a bad cors option stops the Worker at start-up, where a deployment runs it too, naming the fix', async () => {
+    const bad = await bundleWithCors("{ origin: 'https://a.example/' }");
+    let stderr = '';
+    const broken = new Miniflare({
+      modulesRoot: bad.dir,
+      modules: bad.modules.map((m) => ({ type: m.type, path: join(bad.dir, m.name), contents: m.contents })),
+      compatibilityDate: bad.config.compatibility_date,
+      handleRuntimeStdio(stdout: Readable, errors: Readable) {
+        stdout.resume();
+        errors.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      },
+    });
+    try {
+      await assert.rejects(broken.ready, /Workers runtime failed to start/);
+      assert.match(stderr, /Uncaught Error: .*cors\.origin: "https:\/\/a\.example\/" is not an origin as browsers send it .*did you mean "https:\/\/a\.example"\?/);
+    } finally {
+      await broken.dispose().catch(() => undefined);
+      rmSync(bad.dir, { recursive: true, force: true });
     }
   });
 });
@@ -297,6 +475,36 @@ describe('edgevae/worker cors option (in Node)', () => {
     throwsInput(() => corsPolicy({ origins: ['https://a.example'] } as never), /unknown cors option "origins"; it takes origin and maxAge/);
     throwsInput(() => corsPolicy(null as never), /cors must be an object/);
     throwsInput(() => corsPolicy('https://a.example' as never), /cors must be an object/);
+  });
+
+  it('createWorker checks it when the Worker is made, not at its first request', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const model = await readFile(`${root}models/aae.evae`);
+    throwsInput(() => createWorker({ model, wasm, cors: { origin: 'https://a.example/' } }), /did you mean "https:\/\/a\.example"/);
+    const worker = createWorker({ model, wasm, cors: { origin: 'https://a.example' } });
+    const response = await worker.fetch(new Request('http://localhost/sample?n=1&seed=1', { headers: { origin: 'https://a.example' } }));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('access-control-allow-origin'), 'https://a.example');
+  });
+
+  it('handleRequest answers a method named like an Object property with a 405, not by calling it', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const decoder = await Decoder.load(await readFile(`${root}models/aae.evae`), { wasm });
+    for (const method of ['toString', 'constructor', 'hasOwnProperty']) {
+      const response = await handleRequest(new Request('http://localhost/info', { method }), decoder);
+      assert.equal(response.status, 405, method);
+      assert.match((await response.json()).error, new RegExp(`/info takes GET, HEAD, OPTIONS, not ${method}`));
+    }
+  });
+
+  it('handleRequest takes a policy beside its limits (for other web-standard servers)', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const decoder = await Decoder.load(await readFile(`${root}models/aae.evae`), { wasm });
+    const policy = corsPolicy({ origin: ['https://a.example'] });
+    const get = (origin: string) => handleRequest(new Request('http://localhost/info', { headers: { origin } }), decoder, DEFAULT_LIMITS, policy);
+    assert.equal((await get('https://a.example')).headers.get('access-control-allow-origin'), 'https://a.example');
+    assert.equal((await get('https://b.example')).headers.get('access-control-allow-origin'), null);
+    assert.equal((await handleRequest(new Request('http://localhost/info'), decoder)).headers.get('access-control-allow-origin'), '*');
   });
 });
 

@@ -6,12 +6,16 @@
  *   POST /decode?format=png|json   {"latents": [[...], ...], "labels": 3 | [...]}
  *   GET  /info                      the model's description and this server's limits
  *
- * Every bad request gets a 4xx with a JSON body {"error": "..."} naming what is wrong.
+ * HEAD is GET without the body; OPTIONS gets a 204 with Allow (and, from a browser, the CORS
+ * preflight's answer); any other method a 405. Every bad request gets a 4xx with a JSON body
+ * {"error": "..."} naming what is wrong. Every response carries the CORS headers of its policy
+ * (cors.ts).
  */
 import type { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
 import { InputError } from '../errors.ts';
+import { ANY_ORIGIN, addCorsHeaders, type CorsPolicy } from './cors.ts';
 import { HttpError, choiceParameter, integerParameter, jsonResponse, queryParameters, readJsonBody } from './http.ts';
 
 export interface Limits {
@@ -45,18 +49,47 @@ const ROUTES = new Map<string, Record<string, Route>>([
 ]);
 
 /** Answers one request; never throws: failures become JSON error responses. */
-export async function handleRequest(request: Request, decoder: Decoder, limits: Limits = DEFAULT_LIMITS): Promise<Response> {
+export function handleRequest(request: Request, decoder: Decoder, limits: Limits = DEFAULT_LIMITS, cors: CorsPolicy = ANY_ORIGIN): Promise<Response> {
+  return respond(request, cors, () => route(request, decoder, limits));
+}
+
+/**
+ * The path's route for the request's method (HEAD runs GET's); OPTIONS gets a 204 with Allow; a 404
+ * for an unknown path, a 405 with Allow for a method the path does not take.
+ */
+export function route(request: Request, decoder: Decoder, limits: Limits): Response | Promise<Response> {
+  const url = new URL(request.url);
+  const methods = ROUTES.get(url.pathname);
+  if (!methods) throw new HttpError(404, `no endpoint at ${url.pathname}; there are GET /sample, POST /decode and GET /info`);
+  const allowed = [...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: allowed } });
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  // Own keys only: a method named "toString" is no route.
+  const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
+  if (!run) throw new HttpError(405, `${url.pathname} takes ${allowed}, not ${request.method}`, { allow: allowed });
+  return run({ request, url, decoder, limits });
+}
+
+/**
+ * What `answer` gives for `request` (or the JSON error it throws), finished for HTTP; never throws:
+ * HEAD gets the GET's status and headers (Content-Length included) without the body; then the CORS headers.
+ */
+export async function respond(request: Request, cors: CorsPolicy, answer: () => Response | Promise<Response>): Promise<Response> {
+  let response: Response;
   try {
-    const url = new URL(request.url);
-    const methods = ROUTES.get(url.pathname);
-    if (!methods) throw new HttpError(404, `no endpoint at ${url.pathname}; there are GET /sample, POST /decode and GET /info`);
-    const route = methods[request.method];
-    const allowed = Object.keys(methods).join(', ');
-    if (!route) throw new HttpError(405, `${url.pathname} takes ${allowed}, not ${request.method}`, { allow: allowed });
-    return await route({ request, url, decoder, limits });
+    response = await answer();
   } catch (err) {
-    return errorResponse(err);
+    response = errorResponse(err);
   }
+  // The handler's own Responses, whose headers can be changed; the body stays as it is (of known length) where it can.
+  const { headers } = response;
+  if (request.method !== 'HEAD') {
+    addCorsHeaders(headers, request, response.status, cors);
+    return response;
+  }
+  headers.set('content-length', String((await response.arrayBuffer()).byteLength));
+  addCorsHeaders(headers, request, response.status, cors);
+  return new Response(null, { status: response.status, headers });
 }
 
 /** HttpErrors as they are, the decoder's InputErrors (a label out of range, a non-finite latent) as 400s, anything else as a logged 500. */
