@@ -1,10 +1,12 @@
 // The Cloudflare Worker (examples/worker), built as `wrangler deploy` builds it and run in workerd
 // through miniflare: the good paths give the same bytes as the Node runtime, every bad request gets a
 // 4xx JSON error, the limits follow wrangler.toml's [vars], and the bundle stays small. A page on
-// another origin can read every response (CORS, preflights, a cors option that lists origins), and
-// HEAD is GET without the body. The cors option's checks run in Node.
+// another origin can read every response (CORS, preflights, a cors option that lists origins), HEAD
+// is GET without the body, and seeded samples carry an ETag and Cache-Control while drawn ones are
+// never stored. The cors option's checks run in Node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -261,13 +263,14 @@ describe('Worker in workerd: limits from wrangler.toml [vars]', () => {
       await assertJsonError(request('/info', undefined, broken), 500, /misconfigured: MAX_SAMPLES must be an integer in 1\.\.4096, got "lots"/);
       const seen = await request('/info', { headers: { origin: 'https://page.example' } }, broken);
       assert.equal(seen.headers.get('access-control-allow-origin'), '*');
+      assert.equal(seen.headers.get('cache-control'), 'no-store');
     } finally {
       await broken.dispose();
     }
   });
 });
 
-describe('Worker in workerd: CORS, HEAD and OPTIONS', () => {
+describe('Worker in workerd: CORS, HEAD, OPTIONS and caching', () => {
   const page = { origin: 'https://page.example' };
 
   it('every response lets any origin read it, with or without an Origin, and exposes its own headers', async () => {
@@ -275,7 +278,7 @@ describe('Worker in workerd: CORS, HEAD and OPTIONS', () => {
       const { status, headers: got } = await request('/sample?n=2&seed=4', { headers });
       assert.equal(status, 200);
       assert.equal(got.get('access-control-allow-origin'), '*');
-      assert.deepEqual(got.get('access-control-expose-headers')!.split(', ').sort(), ['x-edgevae-seed']);
+      assert.deepEqual(got.get('access-control-expose-headers')!.split(', ').sort(), ['etag', 'x-edgevae-seed']);
       assert.equal(got.get('vary'), null, 'one answer for every origin: nothing to vary on');
       assert.equal(got.get('access-control-allow-credentials'), null);
     }
@@ -300,6 +303,8 @@ describe('Worker in workerd: CORS, HEAD and OPTIONS', () => {
       assert.equal(got, status);
       assert.equal(typeof json().error, 'string');
       assert.equal(headers.get('access-control-allow-origin'), '*', `${status}`);
+      assert.equal(headers.get('cache-control'), 'no-store', `${status}: an error is not stored`);
+      assert.equal(headers.get('etag'), null);
       assert.deepEqual(headers.get('access-control-expose-headers')?.split(', ') ?? [], exposed, `${status}`);
     }
   });
@@ -347,6 +352,65 @@ describe('Worker in workerd: CORS, HEAD and OPTIONS', () => {
     assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
     assert.equal(wrong.bytes.length, 0);
   });
+
+  it('samples of a given seed carry a strong ETag (SHA-256 of the body) and a day of caching', async () => {
+    const png = await request('/sample?n=4&seed=9&label=1');
+    const etag = png.headers.get('etag');
+    assert.equal(etag, `"${createHash('sha256').update(png.bytes).digest('hex').slice(0, 32)}"`);
+    assert.equal(png.headers.get('cache-control'), 'public, max-age=86400');
+    assert.equal((await request('/sample?label=1&seed=9&n=4')).headers.get('etag'), etag, 'the same bytes, the same tag');
+    const json = await request('/sample?n=4&seed=9&label=1&format=json');
+    assert.equal(json.headers.get('etag'), `"${createHash('sha256').update(json.bytes).digest('hex').slice(0, 32)}"`);
+    assert.notEqual(json.headers.get('etag'), etag);
+    assert.notEqual((await request('/sample?n=4&seed=10&label=1')).headers.get('etag'), etag);
+  });
+
+  it('If-None-Match naming the ETag gets a 304 without body; another tag gets the samples', async () => {
+    const { headers } = await request('/sample?n=3&seed=21');
+    const etag = headers.get('etag')!;
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"0123", ${etag}`, '*']) {
+      const revalidated = await request('/sample?n=3&seed=21', { headers: { ...page, 'if-none-match': ifNoneMatch } });
+      assert.equal(revalidated.status, 304, ifNoneMatch);
+      assert.equal(revalidated.bytes.length, 0);
+      assert.equal(revalidated.headers.get('etag'), etag);
+      assert.equal(revalidated.headers.get('cache-control'), 'public, max-age=86400');
+      assert.equal(revalidated.headers.get('content-type'), null);
+      assert.equal(revalidated.headers.get('access-control-allow-origin'), '*');
+      assert.equal((await request('/sample?n=3&seed=21', { method: 'HEAD', headers: { 'if-none-match': ifNoneMatch } })).status, 304);
+    }
+    const stale = await request('/sample?n=3&seed=21', { headers: { 'if-none-match': '"0123456789abcdef0123456789abcdef"' } });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.headers.get('content-type'), 'image/png');
+    assert.equal(stale.headers.get('etag'), etag);
+  });
+
+  it('samples of a drawn seed and POST /decode are never stored and carry no ETag', async () => {
+    const drawn = await request('/sample?n=2', { headers: { 'if-none-match': '*' } });
+    assert.equal(drawn.status, 200, 'a drawn seed\'s samples are new: no 304');
+    assert.equal(drawn.headers.get('cache-control'), 'no-store');
+    assert.equal(drawn.headers.get('etag'), null);
+    assert.deepEqual(drawn.headers.get('access-control-expose-headers')!.split(', '), ['x-edgevae-seed']);
+    const decoded = await postJson('/decode', { latents: [new Array(10).fill(0)], labels: 2 }, { 'if-none-match': '*' });
+    assert.equal(decoded.status, 200);
+    assert.equal(decoded.headers.get('cache-control'), 'no-store');
+    assert.equal(decoded.headers.get('etag'), null);
+  });
+
+  it('GET /info is revalidated on every use: no-cache with an ETag, a 304 while it holds', async () => {
+    const info = await request('/info');
+    assert.equal(info.headers.get('cache-control'), 'no-cache');
+    const etag = info.headers.get('etag')!;
+    assert.match(etag, /^"[0-9a-f]{32}"$/);
+    assert.equal((await request('/info', { headers: { 'if-none-match': etag } })).status, 304);
+    const small = startWorker(bundle, { bindings: { MAX_SAMPLES: '8' } });
+    try {
+      const other = await request('/info', { headers: { 'if-none-match': etag } }, small);
+      assert.equal(other.status, 200, 'other limits, another body, another tag');
+      assert.notEqual(other.headers.get('etag'), etag);
+    } finally {
+      await small.dispose();
+    }
+  });
 });
 
 /** examples/worker with `cors` (source text) given to createWorker, bundled from a temporary folder the caller removes. */
@@ -377,7 +441,7 @@ describe('Worker in workerd: createWorker\'s cors option', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('names a listed origin back, with Vary: Origin, on samples and errors', async () => {
+  it('names a listed origin back, with Vary: Origin, on samples, errors and 304s', async () => {
     for (const origin of ['https://a.example', 'http://localhost:8080']) {
       const ok = await request('/sample?n=1&seed=1', { headers: { origin } }, listed);
       assert.equal(ok.status, 200);
@@ -386,6 +450,10 @@ describe('Worker in workerd: createWorker\'s cors option', () => {
       const error = await request('/sample?n=0', { headers: { origin } }, listed);
       assert.equal(error.status, 400);
       assert.equal(error.headers.get('access-control-allow-origin'), origin);
+      const revalidated = await request('/sample?n=1&seed=1', { headers: { origin, 'if-none-match': ok.headers.get('etag')! } }, listed);
+      assert.equal(revalidated.status, 304);
+      assert.equal(revalidated.headers.get('access-control-allow-origin'), origin);
+      assert.equal(revalidated.headers.get('vary'), 'Origin');
     }
   });
 
