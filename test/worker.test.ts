@@ -1,15 +1,24 @@
 // The Cloudflare Worker (examples/worker), built as `wrangler deploy` builds it and run in workerd
 // through miniflare: the good paths give the same bytes as the Node runtime, every bad request gets a
-// 4xx JSON error, the limits follow wrangler.toml's [vars], and the bundle stays small.
+// 4xx JSON error, the limits follow wrangler.toml's [vars], and the bundle stays small. A page on
+// another origin can read every response (CORS, preflights, a cors option that lists origins), HEAD
+// is GET without the body, and seeded samples carry an ETag and Cache-Control while drawn ones are
+// never stored. The cors option's checks run in Node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import { Miniflare } from 'miniflare';
 import { Decoder, toImageGrid } from '../src/core.ts';
 import { encodePng } from '../src/runtime/png.ts';
-import { createWorker } from '../src/worker/index.ts';
+import { InputError } from '../src/errors.ts';
+import { ANY_ORIGIN, DEFAULT_LIMITS, corsPolicy, createWorker, handleRequest } from '../src/worker/index.ts';
 import { bundleWorker, gzippedSizes, linkPackageInto, startWorker, type WorkerBundle } from '../scripts/wrangler-bundle.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -220,7 +229,8 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
   });
 
   it('a wrong method: 405 with Allow', async () => {
-    for (const [method, path, allow] of [['POST', '/sample', 'GET'], ['GET', '/decode', 'POST'], ['PUT', '/info', 'GET'], ['DELETE', '/sample', 'GET']]) {
+    const cases = [['POST', '/sample', 'GET, HEAD, OPTIONS'], ['GET', '/decode', 'POST, OPTIONS'], ['PUT', '/info', 'GET, HEAD, OPTIONS'], ['DELETE', '/sample', 'GET, HEAD, OPTIONS'], ['PATCH', '/decode', 'POST, OPTIONS']];
+    for (const [method, path, allow] of cases) {
       const response = request(path, { method, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) });
       await assertJsonError(response, 405, new RegExp(`${path} takes ${allow}, not ${method}`));
       assert.equal((await response).headers.get('allow'), allow);
@@ -251,9 +261,318 @@ describe('Worker in workerd: limits from wrangler.toml [vars]', () => {
     const broken = startWorker(bundle, { bindings: { MAX_SAMPLES: 'lots' } });
     try {
       await assertJsonError(request('/info', undefined, broken), 500, /misconfigured: MAX_SAMPLES must be an integer in 1\.\.4096, got "lots"/);
+      const seen = await request('/info', { headers: { origin: 'https://page.example' } }, broken);
+      assert.equal(seen.headers.get('access-control-allow-origin'), '*');
+      assert.equal(seen.headers.get('cache-control'), 'no-store');
     } finally {
       await broken.dispose();
     }
+  });
+});
+
+describe('Worker in workerd: CORS, HEAD, OPTIONS and caching', () => {
+  const page = { origin: 'https://page.example' };
+
+  it('every response lets any origin read it, with or without an Origin, and exposes its own headers', async () => {
+    for (const headers of [page, {}]) {
+      const { status, headers: got } = await request('/sample?n=2&seed=4', { headers });
+      assert.equal(status, 200);
+      assert.equal(got.get('access-control-allow-origin'), '*');
+      assert.deepEqual(got.get('access-control-expose-headers')!.split(', ').sort(), ['etag', 'x-edgevae-seed']);
+      assert.equal(got.get('vary'), null, 'one answer for every origin: nothing to vary on');
+      assert.equal(got.get('access-control-allow-credentials'), null);
+    }
+    const info = await request('/info', { headers: page });
+    assert.equal(info.headers.get('access-control-allow-origin'), '*');
+    const decoded = await postJson('/decode?format=json', { latents: [new Array(10).fill(0)], labels: 4 }, page);
+    assert.equal(decoded.status, 200);
+    assert.equal(decoded.headers.get('access-control-allow-origin'), '*');
+  });
+
+  it('4xx errors carry the CORS headers too, so a page can read their message and Allow', async () => {
+    const row = new Array(10).fill(0);
+    const errors: [Promise<Awaited<ReturnType<typeof request>>>, number, string[]][] = [
+      [request('/sample?n=0', { headers: page }), 400, []],
+      [request('/nowhere', { headers: page }), 404, []],
+      [request('/sample', { method: 'DELETE', headers: page }), 405, ['allow']],
+      [postJson('/decode', { latents: [row], labels: 1, padding: 'x'.repeat(1 << 20) }, page), 413, []],
+      [postJson('/decode', { latents: [row], labels: 1 }, { ...page, 'content-type': 'text/plain' }), 415, ['accept-post']],
+    ];
+    for (const [response, status, exposed] of errors) {
+      const { status: got, headers, json } = await response;
+      assert.equal(got, status);
+      assert.equal(typeof json().error, 'string');
+      assert.equal(headers.get('access-control-allow-origin'), '*', `${status}`);
+      assert.equal(headers.get('cache-control'), 'no-store', `${status}: an error is not stored`);
+      assert.equal(headers.get('etag'), null);
+      assert.deepEqual(headers.get('access-control-expose-headers')?.split(', ') ?? [], exposed, `${status}`);
+    }
+  });
+
+  it('answers a preflight with 204: the path\'s methods, the JSON content type, a max age', async () => {
+    const preflight = { ...page, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' };
+    const { status, headers, bytes } = await request('/decode', { method: 'OPTIONS', headers: preflight });
+    assert.equal(status, 204);
+    assert.equal(bytes.length, 0);
+    assert.equal(headers.get('access-control-allow-origin'), '*');
+    assert.equal(headers.get('access-control-allow-methods'), 'POST, OPTIONS');
+    assert.deepEqual(headers.get('access-control-allow-headers')!.split(', '), ['content-type', 'if-none-match']);
+    assert.equal(headers.get('access-control-max-age'), '86400');
+    assert.equal(headers.get('allow'), 'POST, OPTIONS');
+    const sample = await request('/sample', { method: 'OPTIONS', headers: { ...preflight, 'access-control-request-method': 'GET' } });
+    assert.equal(sample.status, 204);
+    assert.equal(sample.headers.get('access-control-allow-methods'), 'GET, HEAD, OPTIONS');
+  });
+
+  it('answers a plain OPTIONS with 204 and Allow; OPTIONS of an unknown path is a 404 a page can read', async () => {
+    const info = await request('/info', { method: 'OPTIONS' });
+    assert.equal(info.status, 204);
+    assert.equal(info.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    assert.equal(info.bytes.length, 0);
+    await assertJsonError(request('/nowhere', { method: 'OPTIONS', headers: page }), 404, /no endpoint at \/nowhere/);
+    assert.equal((await request('/nowhere', { method: 'OPTIONS', headers: page })).headers.get('access-control-allow-origin'), '*');
+  });
+
+  it('answers HEAD as GET, same status and headers, without the body', async () => {
+    const ignored = new Set(['content-length', 'transfer-encoding', 'content-encoding', 'mf-content-encoding']); // framing, not the answer
+    const comparable = (headers: Headers) => [...headers].filter(([name]) => !ignored.has(name));
+    for (const path of ['/sample?n=4&seed=3', '/sample?n=2&seed=3&label=5&format=json', '/info', '/sample?n=0', '/sample?lable=1', '/nowhere']) {
+      const get = await request(path, { headers: page });
+      const head = await request(path, { method: 'HEAD', headers: page });
+      assert.equal(head.status, get.status, path);
+      assert.equal(head.bytes.length, 0, path);
+      assert.deepEqual(comparable(head.headers), comparable(get.headers), path);
+      assert.equal(head.headers.get('content-length'), String(get.bytes.length), path);
+    }
+    const drawn = await request('/sample?n=1', { method: 'HEAD' });
+    assert.equal(drawn.status, 200);
+    assert.match(drawn.headers.get('x-edgevae-seed')!, /^[0-9]+$/);
+    const wrong = await request('/decode', { method: 'HEAD' });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
+    assert.equal(wrong.bytes.length, 0);
+  });
+
+  it('samples of a given seed carry a strong ETag (SHA-256 of the body) and a day of caching', async () => {
+    const png = await request('/sample?n=4&seed=9&label=1');
+    const etag = png.headers.get('etag');
+    assert.equal(etag, `"${createHash('sha256').update(png.bytes).digest('hex').slice(0, 32)}"`);
+    assert.equal(png.headers.get('cache-control'), 'public, max-age=86400');
+    assert.equal((await request('/sample?label=1&seed=9&n=4')).headers.get('etag'), etag, 'the same bytes, the same tag');
+    const json = await request('/sample?n=4&seed=9&label=1&format=json');
+    assert.equal(json.headers.get('etag'), `"${createHash('sha256').update(json.bytes).digest('hex').slice(0, 32)}"`);
+    assert.notEqual(json.headers.get('etag'), etag);
+    assert.notEqual((await request('/sample?n=4&seed=10&label=1')).headers.get('etag'), etag);
+  });
+
+  it('If-None-Match naming the ETag gets a 304 without body; another tag gets the samples', async () => {
+    const { headers } = await request('/sample?n=3&seed=21');
+    const etag = headers.get('etag')!;
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"0123", ${etag}`, '*']) {
+      const revalidated = await request('/sample?n=3&seed=21', { headers: { ...page, 'if-none-match': ifNoneMatch } });
+      assert.equal(revalidated.status, 304, ifNoneMatch);
+      assert.equal(revalidated.bytes.length, 0);
+      assert.equal(revalidated.headers.get('etag'), etag);
+      assert.equal(revalidated.headers.get('cache-control'), 'public, max-age=86400');
+      assert.equal(revalidated.headers.get('content-type'), null);
+      assert.equal(revalidated.headers.get('access-control-allow-origin'), '*');
+      assert.equal((await request('/sample?n=3&seed=21', { method: 'HEAD', headers: { 'if-none-match': ifNoneMatch } })).status, 304);
+    }
+    const stale = await request('/sample?n=3&seed=21', { headers: { 'if-none-match': '"0123456789abcdef0123456789abcdef"' } });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.headers.get('content-type'), 'image/png');
+    assert.equal(stale.headers.get('etag'), etag);
+  });
+
+  it('samples of a drawn seed and POST /decode are never stored and carry no ETag', async () => {
+    const drawn = await request('/sample?n=2', { headers: { 'if-none-match': '*' } });
+    assert.equal(drawn.status, 200, 'a drawn seed\'s samples are new: no 304');
+    assert.equal(drawn.headers.get('cache-control'), 'no-store');
+    assert.equal(drawn.headers.get('etag'), null);
+    assert.deepEqual(drawn.headers.get('access-control-expose-headers')!.split(', '), ['x-edgevae-seed']);
+    const decoded = await postJson('/decode', { latents: [new Array(10).fill(0)], labels: 2 }, { 'if-none-match': '*' });
+    assert.equal(decoded.status, 200);
+    assert.equal(decoded.headers.get('cache-control'), 'no-store');
+    assert.equal(decoded.headers.get('etag'), null);
+  });
+
+  it('GET /info is revalidated on every use: no-cache with an ETag, a 304 while it holds', async () => {
+    const info = await request('/info');
+    assert.equal(info.headers.get('cache-control'), 'no-cache');
+    const etag = info.headers.get('etag')!;
+    assert.match(etag, /^"[0-9a-f]{32}"$/);
+    assert.equal((await request('/info', { headers: { 'if-none-match': etag } })).status, 304);
+    const small = startWorker(bundle, { bindings: { MAX_SAMPLES: '8' } });
+    try {
+      const other = await request('/info', { headers: { 'if-none-match': etag } }, small);
+      assert.equal(other.status, 200, 'other limits, another body, another tag');
+      assert.notEqual(other.headers.get('etag'), etag);
+    } finally {
+      await small.dispose();
+    }
+  });
+});
+
+/** examples/worker with `cors` (source text) given to createWorker, bundled from a temporary folder the caller removes. */
+async function bundleWithCors(cors: string): Promise<WorkerBundle> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgevae-cors-worker-'));
+  mkdirSync(join(dir, 'src'));
+  copyFileSync(join(exampleDir, 'wrangler.toml'), join(dir, 'wrangler.toml'));
+  writeFileSync(join(dir, 'src/index.ts'), [
+    "import wasm from 'edgevae/wasm';",
+    "import model from 'edgevae/models/cvae.evae';",
+    "import { createWorker } from 'edgevae/worker';",
+    `export default createWorker({ model, wasm, cors: ${cors} });`,
+  ].join('\n'));
+  linkPackageInto(dir, root);
+  return bundleWorker(dir);
+}
+
+describe('Worker in workerd: createWorker\'s cors option', () => {
+  let listed: Miniflare;
+  let dir: string;
+  before(async () => {
+    const listedBundle = await bundleWithCors("{ origin: ['https://a.example', 'http://localhost:8080'], maxAge: 600 }");
+    dir = listedBundle.dir;
+    listed = startWorker(listedBundle);
+  });
+  after(async () => {
+    await listed?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names a listed origin back, with Vary: Origin, on samples, errors and 304s', async () => {
+    for (const origin of ['https://a.example', 'http://localhost:8080']) {
+      const ok = await request('/sample?n=1&seed=1', { headers: { origin } }, listed);
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get('access-control-allow-origin'), origin);
+      assert.equal(ok.headers.get('vary'), 'Origin');
+      const error = await request('/sample?n=0', { headers: { origin } }, listed);
+      assert.equal(error.status, 400);
+      assert.equal(error.headers.get('access-control-allow-origin'), origin);
+      const revalidated = await request('/sample?n=1&seed=1', { headers: { origin, 'if-none-match': ok.headers.get('etag')! } }, listed);
+      assert.equal(revalidated.status, 304);
+      assert.equal(revalidated.headers.get('access-control-allow-origin'), origin);
+      assert.equal(revalidated.headers.get('vary'), 'Origin');
+    }
+  });
+
+  it('gives any other origin, or none, no Access-Control-Allow-Origin (still Vary: Origin), and the same body', async () => {
+    const listedBytes = (await request('/sample?n=1&seed=1', { headers: { origin: 'https://a.example' } }, listed)).bytes;
+    for (const headers of [{ origin: 'https://b.example' }, { origin: 'https://a.example:443.evil' }, { origin: 'null' }, {}] as Record<string, string>[]) {
+      const other = await request('/sample?n=1&seed=1', { headers }, listed);
+      assert.equal(other.status, 200, 'CORS keeps the response from the page; the server still answers');
+      assert.deepEqual(other.bytes, listedBytes);
+      assert.equal(other.headers.get('access-control-allow-origin'), null, JSON.stringify(headers));
+      assert.equal(other.headers.get('access-control-expose-headers'), null);
+      assert.equal(other.headers.get('vary'), 'Origin');
+    }
+  });
+
+  it('answers a listed origin\'s preflight with its max age, and another\'s without CORS headers', async () => {
+    const preflight = { 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' };
+    const yes = await request('/decode', { method: 'OPTIONS', headers: { ...preflight, origin: 'https://a.example' } }, listed);
+    assert.equal(yes.status, 204);
+    assert.equal(yes.headers.get('access-control-allow-origin'), 'https://a.example');
+    assert.equal(yes.headers.get('access-control-allow-methods'), 'POST, OPTIONS');
+    assert.equal(yes.headers.get('access-control-max-age'), '600');
+    const no = await request('/decode', { method: 'OPTIONS', headers: { ...preflight, origin: 'https://b.example' } }, listed);
+    assert.equal(no.status, 204);
+    for (const name of ['access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age']) {
+      assert.equal(no.headers.get(name), null, name);
+    }
+  });
+  it('a bad cors option stops the Worker at start-up, where a deployment runs it too, naming the fix', async () => {
+    const bad = await bundleWithCors("{ origin: 'https://a.example/' }");
+    let stderr = '';
+    const broken = new Miniflare({
+      modulesRoot: bad.dir,
+      modules: bad.modules.map((m) => ({ type: m.type, path: join(bad.dir, m.name), contents: m.contents })),
+      compatibilityDate: bad.config.compatibility_date,
+      handleRuntimeStdio(stdout: Readable, errors: Readable) {
+        stdout.resume();
+        errors.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      },
+    });
+    try {
+      await assert.rejects(broken.ready, /Workers runtime failed to start/);
+      assert.match(stderr, /Uncaught Error: .*cors\.origin: "https:\/\/a\.example\/" is not an origin as browsers send it .*did you mean "https:\/\/a\.example"\?/);
+    } finally {
+      await broken.dispose().catch(() => undefined);
+      rmSync(bad.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('edgevae/worker cors option (in Node)', () => {
+  const throwsInput = (make: () => unknown, message: RegExp) => assert.throws(make, (err: unknown) => err instanceof InputError && message.test(err.message));
+
+  it('defaults to any origin and a day of preflight caching', () => {
+    assert.deepEqual(corsPolicy(), { origins: '*', maxAge: 86400 });
+    assert.deepEqual(corsPolicy({}), ANY_ORIGIN);
+    assert.deepEqual(corsPolicy({ origin: '*', maxAge: 0 }), { origins: '*', maxAge: 0 });
+  });
+
+  it('takes one origin or a list, each as browsers send it', () => {
+    assert.deepEqual(corsPolicy({ origin: 'https://example.com' }).origins, new Set(['https://example.com']));
+    assert.deepEqual(corsPolicy({ origin: ['http://localhost:8787', 'https://b.example:8443', 'http://[::1]:3000'] }).origins, new Set(['http://localhost:8787', 'https://b.example:8443', 'http://[::1]:3000']));
+  });
+
+  it('refuses an origin a browser would never send, saying what it should be', () => {
+    throwsInput(() => corsPolicy({ origin: 'https://example.com/' }), /"https:\/\/example\.com\/" is not an origin as browsers send it .*did you mean "https:\/\/example\.com"\?/);
+    throwsInput(() => corsPolicy({ origin: 'https://Example.com' }), /did you mean "https:\/\/example\.com"/);
+    throwsInput(() => corsPolicy({ origin: 'https://example.com:443' }), /did you mean "https:\/\/example\.com"/);
+    throwsInput(() => corsPolicy({ origin: ['https://a.example', 'https://b.example/app'] }), /"https:\/\/b\.example\/app" is not an origin/);
+    throwsInput(() => corsPolicy({ origin: 'example.com' }), /"example\.com" is not an origin as browsers send it \(scheme:\/\/host\[:port\], nothing after\)$/);
+    throwsInput(() => corsPolicy({ origin: 'null' }), /"null" is not an origin/);
+    throwsInput(() => corsPolicy({ origin: '' }), /"" is not an origin/);
+    throwsInput(() => corsPolicy({ origin: ['https://a.example', 7] as unknown as string[] }), /7 is not an origin/);
+  });
+
+  it('refuses an empty list, a "*" in a list, and what is not a string or list', () => {
+    throwsInput(() => corsPolicy({ origin: [] }), /cors\.origin must be '\*', an origin .* or a non-empty array of origins, got \[\]/);
+    throwsInput(() => corsPolicy({ origin: ['*', 'https://a.example'] }), /'\*' stands alone/);
+    throwsInput(() => corsPolicy({ origin: 42 as unknown as string }), /cors\.origin must be .* got 42/);
+    throwsInput(() => corsPolicy({ origin: true as unknown as string }), /got true/);
+  });
+
+  it('refuses a max age out of 0..86400 or not whole seconds, an unknown option, a cors that is not an object', () => {
+    for (const maxAge of [-1, 86401, 1.5, Number.NaN, '600' as unknown as number]) {
+      throwsInput(() => corsPolicy({ maxAge }), /cors\.maxAge must be an integer number of seconds in 0\.\.86400/);
+    }
+    throwsInput(() => corsPolicy({ origins: ['https://a.example'] } as never), /unknown cors option "origins"; it takes origin and maxAge/);
+    throwsInput(() => corsPolicy(null as never), /cors must be an object/);
+    throwsInput(() => corsPolicy('https://a.example' as never), /cors must be an object/);
+  });
+
+  it('createWorker checks it when the Worker is made, not at its first request', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const model = await readFile(`${root}models/aae.evae`);
+    throwsInput(() => createWorker({ model, wasm, cors: { origin: 'https://a.example/' } }), /did you mean "https:\/\/a\.example"/);
+    const worker = createWorker({ model, wasm, cors: { origin: 'https://a.example' } });
+    const response = await worker.fetch(new Request('http://localhost/sample?n=1&seed=1', { headers: { origin: 'https://a.example' } }));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('access-control-allow-origin'), 'https://a.example');
+  });
+
+  it('handleRequest answers a method named like an Object property with a 405, not by calling it', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const decoder = await Decoder.load(await readFile(`${root}models/aae.evae`), { wasm });
+    for (const method of ['toString', 'constructor', 'hasOwnProperty']) {
+      const response = await handleRequest(new Request('http://localhost/info', { method }), decoder);
+      assert.equal(response.status, 405, method);
+      assert.match((await response.json()).error, new RegExp(`/info takes GET, HEAD, OPTIONS, not ${method}`));
+    }
+  });
+
+  it('handleRequest takes a policy beside its limits (for other web-standard servers)', async () => {
+    const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
+    const decoder = await Decoder.load(await readFile(`${root}models/aae.evae`), { wasm });
+    const policy = corsPolicy({ origin: ['https://a.example'] });
+    const get = (origin: string) => handleRequest(new Request('http://localhost/info', { headers: { origin } }), decoder, DEFAULT_LIMITS, policy);
+    assert.equal((await get('https://a.example')).headers.get('access-control-allow-origin'), 'https://a.example');
+    assert.equal((await get('https://b.example')).headers.get('access-control-allow-origin'), null);
+    assert.equal((await handleRequest(new Request('http://localhost/info'), decoder)).headers.get('access-control-allow-origin'), '*');
   });
 });
 

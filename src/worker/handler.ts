@@ -6,12 +6,17 @@
  *   POST /decode?format=png|json   {"latents": [[...], ...], "labels": 3 | [...]}
  *   GET  /info                      the model's description and this server's limits
  *
- * Every bad request gets a 4xx with a JSON body {"error": "..."} naming what is wrong.
+ * HEAD is GET without the body; OPTIONS gets a 204 with Allow (and, from a browser, the CORS
+ * preflight's answer); any other method a 405. Every bad request gets a 4xx with a JSON body
+ * {"error": "..."} naming what is wrong. Every response carries the CORS headers of its policy
+ * (cors.ts). Samples of a given seed, and /info, carry an ETag (a hash of the body), and an
+ * If-None-Match naming it gets a 304; samples of a drawn seed, POST /decode and errors are not stored.
  */
 import type { Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
 import { InputError } from '../errors.ts';
+import { ANY_ORIGIN, addCorsHeaders, type CorsPolicy } from './cors.ts';
 import { HttpError, choiceParameter, integerParameter, jsonResponse, queryParameters, readJsonBody } from './http.ts';
 
 export interface Limits {
@@ -28,6 +33,15 @@ type Format = (typeof FORMATS)[number];
 /** The seed is drawn when the request gives none, and returned so the same samples can be asked for again. */
 const SEED_HEADER = 'x-edgevae-seed';
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
+/**
+ * Samples of a given seed are the same bytes every time (strict build): caches may keep them for a day,
+ * then revalidate with the ETag (a new model, or another edgevae version, gives other bytes and so
+ * another ETag). A drawn seed's samples differ on every request: they are never stored.
+ */
+const SEEDED_CACHE = 'public, max-age=86400';
+const NOT_STORED = 'no-store';
+/** /info changes only with a deployment: revalidated on every use, a 304 while its ETag holds. */
+const REVALIDATED = 'no-cache';
 
 interface Context {
   request: Request;
@@ -45,18 +59,78 @@ const ROUTES = new Map<string, Record<string, Route>>([
 ]);
 
 /** Answers one request; never throws: failures become JSON error responses. */
-export async function handleRequest(request: Request, decoder: Decoder, limits: Limits = DEFAULT_LIMITS): Promise<Response> {
+export function handleRequest(request: Request, decoder: Decoder, limits: Limits = DEFAULT_LIMITS, cors: CorsPolicy = ANY_ORIGIN): Promise<Response> {
+  return respond(request, cors, () => route(request, decoder, limits));
+}
+
+/**
+ * The path's route for the request's method (HEAD runs GET's); OPTIONS gets a 204 with Allow; a 404
+ * for an unknown path, a 405 with Allow for a method the path does not take.
+ */
+export function route(request: Request, decoder: Decoder, limits: Limits): Response | Promise<Response> {
+  const url = new URL(request.url);
+  const methods = ROUTES.get(url.pathname);
+  if (!methods) throw new HttpError(404, `no endpoint at ${url.pathname}; there are GET /sample, POST /decode and GET /info`);
+  const allowed = [...Object.keys(methods), ...('GET' in methods ? ['HEAD'] : []), 'OPTIONS'].join(', ');
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: allowed } });
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  // Own keys only: a method named "toString" is no route.
+  const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
+  if (!run) throw new HttpError(405, `${url.pathname} takes ${allowed}, not ${request.method}`, { allow: allowed });
+  return run({ request, url, decoder, limits });
+}
+
+/**
+ * What `answer` gives for `request` (or the JSON error it throws), finished for HTTP; never throws.
+ * A response that does not say how it may be cached gets `no-store`. A cacheable 200 to GET or HEAD
+ * gets an ETag, and becomes a 304 (without body or content type) when If-None-Match names it. HEAD
+ * gets the GET's status and headers (Content-Length included) without the body. Last, the CORS headers.
+ */
+export async function respond(request: Request, cors: CorsPolicy, answer: () => Response | Promise<Response>): Promise<Response> {
+  let response: Response;
   try {
-    const url = new URL(request.url);
-    const methods = ROUTES.get(url.pathname);
-    if (!methods) throw new HttpError(404, `no endpoint at ${url.pathname}; there are GET /sample, POST /decode and GET /info`);
-    const route = methods[request.method];
-    const allowed = Object.keys(methods).join(', ');
-    if (!route) throw new HttpError(405, `${url.pathname} takes ${allowed}, not ${request.method}`, { allow: allowed });
-    return await route({ request, url, decoder, limits });
+    response = await answer();
   } catch (err) {
-    return errorResponse(err);
+    response = errorResponse(err);
   }
+  // The handler's own Responses, whose headers can be changed; the body stays as it is (of known length) where it can.
+  const { headers } = response;
+  if (!headers.has('cache-control')) headers.set('cache-control', NOT_STORED);
+  const head = request.method === 'HEAD';
+  const tagged = response.status === 200 && (head || request.method === 'GET') && headers.get('cache-control') !== NOT_STORED;
+  if (!head && !tagged) {
+    addCorsHeaders(headers, request, response.status, cors);
+    return response;
+  }
+  const bytes = await response.arrayBuffer();
+  let status = response.status;
+  if (head) headers.set('content-length', String(bytes.byteLength));
+  if (tagged) {
+    const etag = await entityTag(bytes);
+    headers.set('etag', etag);
+    if (ifNoneMatchHolds(request.headers.get('if-none-match'), etag)) {
+      status = 304;
+      headers.delete('content-type');
+      headers.delete('content-length');
+    }
+  }
+  addCorsHeaders(headers, request, status, cors);
+  return new Response(head || status === 304 ? null : bytes, { status, headers });
+}
+
+/** A strong ETag for these bytes: the first 128 bits of their SHA-256 (Web Crypto, in every runtime the handler serves from). */
+async function entityTag(bytes: ArrayBuffer): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return `"${Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('')}"`;
+}
+
+/** If-None-Match: "*" or a list of entity tags, compared weakly (W/"x" matches "x": the edge weakens ETags of bodies it compresses). */
+function ifNoneMatchHolds(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  return header.split(',').some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === '*' || trimmed.replace(/^W\//, '') === etag;
+  });
 }
 
 /** HttpErrors as they are, the decoder's InputErrors (a label out of range, a non-finite latent) as 400s, anything else as a logged 500. */
@@ -74,7 +148,8 @@ function sample({ url, decoder, limits }: Context): Response {
   const label = labelParameter(query.get('label'), decoder);
   const format = choiceParameter('format', query.get('format') ?? 'png', FORMATS);
   const samples = decoder.sample(n, { seed, labels: label });
-  return samplesResponse(samples, decoder, format, { seed, n, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed) });
+  const cache = query.has('seed') ? SEEDED_CACHE : NOT_STORED;
+  return samplesResponse(samples, decoder, format, { seed, n, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed), 'cache-control': cache });
 }
 
 async function decode({ request, url, decoder, limits }: Context): Promise<Response> {
@@ -88,7 +163,7 @@ async function decode({ request, url, decoder, limits }: Context): Promise<Respo
 
 function info({ url, decoder, limits }: Context): Response {
   queryParameters(url, []);
-  return jsonResponse({ model: decoder.info, limits });
+  return jsonResponse({ model: decoder.info, limits }, 200, { 'cache-control': REVALIDATED });
 }
 
 /** The label query parameter: absent (sample i gets class i mod classes), or one class for all samples. */

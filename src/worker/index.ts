@@ -6,13 +6,16 @@
  *   import model from 'edgevae/models/cvae.evae';      // an ArrayBuffer (a Data module rule)
  *   export default createWorker({ model, wasm });
  *
- * Limits come from the Worker's environment (wrangler.toml [vars]): MAX_SAMPLES, MAX_BODY_BYTES.
+ * Limits come from the Worker's environment (wrangler.toml [vars]): MAX_SAMPLES, MAX_BODY_BYTES. Any
+ * origin may read the responses unless `cors: { origin }` names the ones that may.
  */
 import { Decoder } from '../runtime/decoder.ts';
 import type { WasmSource } from '../runtime/wasm.ts';
-import { DEFAULT_LIMITS, errorResponse, handleRequest, type Limits } from './handler.ts';
+import { corsPolicy, type CorsOptions } from './cors.ts';
+import { DEFAULT_LIMITS, respond, route, type Limits } from './handler.ts';
 import { HttpError } from './http.ts';
 
+export { ANY_ORIGIN, corsPolicy, type CorsOptions, type CorsPolicy } from './cors.ts';
 export { DEFAULT_LIMITS, errorResponse, handleRequest, type Limits } from './handler.ts';
 export { HttpError } from './http.ts';
 
@@ -21,6 +24,8 @@ export interface WorkerOptions {
   model: ArrayBuffer | Uint8Array;
   /** The edgevae wasm: in Workers, the module imported from 'edgevae/wasm' (or 'edgevae/wasm-relaxed'). */
   wasm: WasmSource;
+  /** Which origins' pages may read the responses (CORS); any origin by default. Checked here: a bad one throws an InputError. */
+  cors?: CorsOptions;
 }
 
 /** Environment variables that set the limits, with the range each accepts. */
@@ -35,16 +40,16 @@ const LIMIT_VARIABLES = {
  * run no asynchronous work at start-up) and then serves every request of the isolate.
  */
 export function createWorker(options: WorkerOptions): { fetch(request: Request, env?: unknown): Promise<Response> } {
+  const cors = corsPolicy(options.cors);
   let decoder: Promise<Decoder> | undefined;
   return {
-    async fetch(request, env) {
-      try {
+    fetch(request, env) {
+      // A misconfigured limit or a model that fails to load is answered like any error: JSON, with the CORS headers.
+      return respond(request, cors, async () => {
         const limits = limitsFromEnv(env);
         decoder ??= Decoder.load(options.model, { wasm: options.wasm });
-        return await handleRequest(request, await decoder, limits);
-      } catch (err) {
-        return errorResponse(err);
-      }
+        return route(request, await decoder, limits);
+      });
     },
   };
 }

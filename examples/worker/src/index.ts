@@ -4,4 +4,5 @@ import wasm from 'edgevae/wasm'; // the strict SIMD build: the same bytes as Nod
 import model from 'edgevae/models/cvae.evae';
 import { createWorker } from 'edgevae/worker';
 
+// Pages on any origin may read the responses; to allow only yours: cors: { origin: ['https://your.page'] }.
 export default createWorker({ model, wasm });
