@@ -10,7 +10,7 @@
 // computed in a block of four or alone, so a sample's result never depends on the batch it was
 // decoded in.
 import { madd, splatF32 } from './simd';
-import { finishLanes, storePanel } from './store';
+import { finishLanes, finishPanel, storePanel } from './store';
 
 /** Rows computed together: four rows share each weight load (8 accumulators, 2 weight registers). */
 const ROW_BLOCK: i32 = 4;
@@ -54,13 +54,11 @@ function rowAllPanels(x: usize, K: i32, N: i32, w: usize, bias: usize, y: usize,
       w0 += F32_PANEL_ROW; w1 += F32_PANEL_ROW;
     }
     const b = bias + (<usize>col << 2), yc = y + (<usize>col << 2);
-    storePanel(yc, finishLanes(a0l, v128.load(b), act, alpha), finishLanes(a0h, v128.load(b, 16), act, alpha), 8);
-    storePanel(yc + 32, finishLanes(a1l, v128.load(b, 32), act, alpha), finishLanes(a1h, v128.load(b, 48), act, alpha), min(8, N - col - 8));
+    finishPanel(yc, a0l, a0h, b, 8, act, alpha);
+    finishPanel(yc + 32, a1l, a1h, b + 32, min(8, N - col - 8), act, alpha);
   }
-  if (col < N) {
-    const b = bias + (<usize>col << 2);
-    row1(x, K, w + <usize>(col >> 3) * panelBytes, v128.load(b), v128.load(b, 16), y + (<usize>col << 2), min(8, N - col), act, alpha);
-  }
+  // An odd last panel alone (as one row, it never reads packed rows).
+  if (col < N) gemmPanelF32(x, 0, 1, K, 0, w + <usize>(col >> 3) * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), 0, N - col, act, alpha);
 }
 
 /** Bytes packRows writes for `rows` rows of K values: the whole blocks of four. */
@@ -91,26 +89,26 @@ export function gemmPanelF32(
   x: usize, xStride: usize, rows: i32, K: i32, packed: usize,
   wp: usize, bias: usize, y: usize, yStride: usize, count: i32, act: i32, alpha: f32,
 ): void {
-  const bl = v128.load(bias), bh = v128.load(bias, 16);
   const blockBytes = <usize>K << 4;
   let r = 0;
   for (; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
-    block4(packed + <usize>(r >> 2) * blockBytes, K, wp, bl, bh, y + <usize>r * yStride, yStride, count, act, alpha);
+    block4(packed + <usize>(r >> 2) * blockBytes, K, wp, bias, y + <usize>r * yStride, yStride, count, act, alpha);
   }
   for (; r < rows; r++) {
-    row1(x + <usize>r * xStride, K, wp, bl, bh, y + <usize>r * yStride, count, act, alpha);
+    row1(x + <usize>r * xStride, K, wp, bias, y + <usize>r * yStride, count, act, alpha);
   }
 }
 
 // @ts-ignore: decorator
 @inline
 function block4(
-  a: usize, K: i32, wp: usize, bl: v128, bh: v128,
+  a: usize, K: i32, wp: usize, bias: usize,
   y: usize, yStride: usize, count: i32, act: i32, alpha: f32,
 ): void {
   let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
   let a2l = f32x4.splat(0), a2h = f32x4.splat(0), a3l = f32x4.splat(0), a3h = f32x4.splat(0);
   const end = a + (<usize>K << 4);
+  const bl = v128.load(bias), bh = v128.load(bias, 16);
   let wk = wp;
   for (let ak = a; ak < end; ak += 16) {
     const lo = v128.load(wk), hi = v128.load(wk, 16);
@@ -129,7 +127,7 @@ function block4(
 
 // @ts-ignore: decorator
 @inline
-function row1(x: usize, K: i32, wp: usize, bl: v128, bh: v128, y: usize, count: i32, act: i32, alpha: f32): void {
+function row1(x: usize, K: i32, wp: usize, bias: usize, y: usize, count: i32, act: i32, alpha: f32): void {
   let al = f32x4.splat(0), ah = f32x4.splat(0);
   let wk = wp;
   const end = x + (<usize>K << 2);
@@ -139,5 +137,5 @@ function row1(x: usize, K: i32, wp: usize, bl: v128, bh: v128, y: usize, count: 
     ah = madd(v, v128.load(wk, 16), ah);
     wk += F32_PANEL_ROW;
   }
-  storePanel(y, finishLanes(al, bl, act, alpha), finishLanes(ah, bh, act, alpha), count);
+  finishPanel(y, al, ah, bias, count, act, alpha);
 }

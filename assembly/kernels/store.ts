@@ -32,3 +32,11 @@ function storePartial(dst: usize, v: v128, count: i32): void {
   if (count > 1) store<f32>(dst, f32x4.extract_lane(v, 1), 4);
   if (count > 2) store<f32>(dst, f32x4.extract_lane(v, 2), 8);
 }
+
+/**
+ * Bias, activation and store of one panel, as a call: for kernels that finish several panels at once
+ * outside their hot loop, where inlining the activation code each time would grow the module by KBs.
+ */
+export function finishPanel(y: usize, lo: v128, hi: v128, bias: usize, count: i32, act: i32, alpha: f32): void {
+  storePanel(y, finishLanes(lo, v128.load(bias), act, alpha), finishLanes(hi, v128.load(bias, 16), act, alpha), count);
+}
