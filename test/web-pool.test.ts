@@ -24,8 +24,8 @@ type ModelName = keyof typeof decoders;
 /** The page's pool, between page.evaluate calls. */
 type PoolWindow = { pool: DecoderPool; poolModule: typeof import('../src/web/index.ts') };
 
-/** An error as it reached the page: what the library's errors carry. */
-type ErrorSeen = { name: string; code?: string; message: string; isError: boolean };
+/** An error as it reached the page: what the library's errors carry, and whether it is an instance of the class it names (edgevae/web exports them). */
+type ErrorSeen = { name: string; code?: string; message: string; ofItsClass: boolean };
 
 /** Bit patterns, so NaN and -0 compare exactly. */
 const bits = (samples: Float32Array) => new Uint32Array(samples.buffer, samples.byteOffset, samples.length);
@@ -34,7 +34,7 @@ const bits = (samples: Float32Array) => new Uint32Array(samples.buffer, samples.
 async function nodeError(call: () => unknown): Promise<ErrorSeen> {
   const error = await Promise.resolve().then(call).then(() => undefined, (e: unknown) => e);
   assert.ok(error instanceof EdgeVaeError, `Node's decoder should fail with an EdgeVaeError, got ${String(error)}`);
-  return { name: error.name, code: error.code, message: error.message, isError: true };
+  return { name: error.name, code: error.code, message: error.message, ofItsClass: true };
 }
 
 describe('createWebPool in Chromium (module workers)', { skip }, () => {
@@ -107,7 +107,9 @@ describe('createWebPool in Chromium (module workers)', { skip }, () => {
         return 'no error' as const;
       } catch (error) {
         const e = error as { name: string; code?: string; message: string };
-        return { name: e.name, code: e.code, message: e.message, isError: error instanceof Error };
+        const classes = (window as unknown as PoolWindow).poolModule as unknown as Record<string, new () => unknown>;
+        const ofItsClass = error instanceof classes.EdgeVaeError && e.name in classes && error instanceof classes[e.name];
+        return { name: e.name, code: e.code, message: e.message, ofItsClass };
       }
     }, script);
   }
@@ -138,7 +140,7 @@ describe('createWebPool in Chromium (module workers)', { skip }, () => {
     await closePool();
     assert.equal(running.size, 0);
     assert.deepEqual(await errorInPage('await w.pool.sample(4, { seed: 1 });'), {
-      name: 'RuntimeError', code: 'RUNTIME', message: 'the decoder pool is closed', isError: true,
+      name: 'RuntimeError', code: 'RUNTIME', message: 'the decoder pool is closed', ofItsClass: true,
     });
   });
 
@@ -197,8 +199,8 @@ describe('createWebPool in Chromium (module workers)', { skip }, () => {
     const seen = await errorInPage(`const bytes = await (await fetch('models/cvae.evae')).arrayBuffer();
       await w.poolModule.createWebPool(bytes, { threads: 2, workerUrl: 'missing-pool-worker.js' });`);
     assert.notEqual(seen, 'no error');
-    const { name, code, message } = seen as ErrorSeen;
-    assert.deepEqual({ name, code }, { name: 'RuntimeError', code: 'RUNTIME' });
+    const { name, code, message, ofItsClass } = seen as ErrorSeen;
+    assert.deepEqual({ name, code, ofItsClass }, { name: 'RuntimeError', code: 'RUNTIME', ofItsClass: true });
     assert.match(message, /^decoder pool worker [01] failed: .+; the pool is closed \(start a new one\)$/);
     await waitForNoWorkers();
   });
