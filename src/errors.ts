@@ -10,8 +10,9 @@ export type ErrorCode =
   | 'RUNTIME'; // the wasm executor reported a failure or memory could not be had
 
 export class EdgeVaeError extends Error {
-  // Each class spells its name out rather than taking new.target.name: minifiers rename classes (the
-  // browser bundles are minified), and a DecoderPool's workers send their errors across by name.
+  // Each class, subclasses elsewhere included, spells its name out rather than taking new.target.name:
+  // minifiers rename classes (the browser bundles are minified), and a DecoderPool's workers send
+  // their errors across by name.
   override name = 'EdgeVaeError';
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
