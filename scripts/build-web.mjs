@@ -1,16 +1,22 @@
-// Bundles the <edgevae-sampler> element with the runtime and its embedded wasm into one ES module,
-// dist/browser/edgevae-sampler.js, for a <script type="module"> tag: no import map, no framework.
-// `npx edgevae serve` serves it beside examples/web/index.html.
+// Bundles the browser builds into dist/browser/, each one ES module for a <script type="module"> tag
+// or an import: no import map, no framework. `npx edgevae serve` serves them beside examples/web/index.html.
+// - edgevae-sampler.js: the <edgevae-sampler> element with the runtime and its embedded wasm.
+// - edgevae-pool.js: createWebPool (edgevae/web); it starts module workers from pool-worker.js beside it.
+// - pool-worker.js: a pool worker, with the runtime and its embedded wasm.
 import { build } from 'esbuild';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const path = (relative) => fileURLToPath(new URL(`../${relative}`, import.meta.url));
-const outfile = path('dist/browser/edgevae-sampler.js');
+const bundles = {
+  'edgevae-sampler': 'src/web/sampler-element.ts',
+  'edgevae-pool': 'src/web/index.ts',
+  'pool-worker': 'src/web/pool-worker.ts',
+};
 
 await build({
-  entryPoints: [path('src/web/sampler-element.ts')],
-  outfile,
+  entryPoints: Object.fromEntries(Object.entries(bundles).map(([name, source]) => [name, path(source)])),
+  outdir: path('dist/browser'),
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -21,4 +27,4 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-console.log(`dist/browser/edgevae-sampler.js: ${statSync(outfile).size} bytes`);
+for (const name of Object.keys(bundles)) console.log(`dist/browser/${name}.js: ${statSync(path(`dist/browser/${name}.js`)).size} bytes`);

@@ -10,16 +10,20 @@ export type ErrorCode =
   | 'RUNTIME'; // the wasm executor reported a failure or memory could not be had
 
 export class EdgeVaeError extends Error {
+  // Each class, subclasses elsewhere included, spells its name out rather than taking new.target.name:
+  // minifiers rename classes (the browser bundles are minified), and a DecoderPool's workers send
+  // their errors across by name.
+  override name = 'EdgeVaeError';
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
     this.code = code;
   }
 }
 
 /** The model file cannot be read: truncated, corrupted, wrong magic or version, inconsistent layers. */
 export class FormatError extends EdgeVaeError {
+  override name = 'FormatError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FORMAT', message, options);
   }
@@ -27,6 +31,7 @@ export class FormatError extends EdgeVaeError {
 
 /** An argument is wrong: out of range, wrong length, wrong type. */
 export class InputError extends EdgeVaeError {
+  override name = 'InputError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('INPUT', message, options);
   }
@@ -34,6 +39,7 @@ export class InputError extends EdgeVaeError {
 
 /** Something valid that edgevae does not support, such as a Keras layer with no runtime equivalent. */
 export class UnsupportedError extends EdgeVaeError {
+  override name = 'UnsupportedError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNSUPPORTED', message, options);
   }
@@ -41,6 +47,7 @@ export class UnsupportedError extends EdgeVaeError {
 
 /** The executor failed: a status code from wasm, or memory that could not be grown. */
 export class RuntimeError extends EdgeVaeError {
+  override name = 'RuntimeError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('RUNTIME', message, options);
   }

@@ -71,6 +71,7 @@ const PACKAGES: Record<ConcreteBackend, string> = {
 
 /** A backend that cannot be used here: its optional package is missing, fails to load, or fails to start. */
 export class BackendUnavailableError extends UnsupportedError {
+  override name = 'BackendUnavailableError';
   readonly backend: ConcreteBackend;
   readonly package: string;
   /** True when the package is simply not installed (as opposed to installed but failing). */

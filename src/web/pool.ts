@@ -8,17 +8,22 @@ export interface WebPoolOptions extends Omit<PoolOptions, 'threads'> {
   /** Workers, each with its own copy of the model. Default: navigator.hardwareConcurrency. */
   threads?: number;
   /**
-   * Where the worker script is served, when the bundler or CDN moves it away from this module
-   * (by default pool-worker.js beside this file, as in the package's dist/web/).
+   * Where the worker script is served, when the bundler or CDN moves it away from this module (by
+   * default pool-worker.js beside this file, as in the package's dist/web/ and dist/browser/). A
+   * relative URL is resolved against the page, as `new Worker` does.
    */
   workerUrl?: string | URL;
 }
 
 export function createWebPool(model: Uint8Array | ArrayBuffer, options: WebPoolOptions = {}): Promise<DecoderPool> {
   const { threads = globalThis.navigator?.hardwareConcurrency ?? 1, workerUrl, ...rest } = options;
-  // A literal `new URL('./…', import.meta.url)` is the pattern bundlers recognise and copy the worker for.
-  const url = workerUrl ?? new URL('./pool-worker.js', import.meta.url);
-  return DecoderPool.start(model, { ...rest, threads }, () => webWorkerEndpoint(new Worker(url, { type: 'module' })));
+  // `new Worker(new URL('./…', import.meta.url), …)`, written out whole, is the pattern bundlers
+  // (webpack 5, Vite, Parcel) recognise and bundle the worker for; a URL made apart from the Worker
+  // is copied as a plain file, without the modules it imports. Unbundled, it is the file beside this one.
+  const start = workerUrl === undefined
+    ? () => new Worker(new URL('./pool-worker.js', import.meta.url), { type: 'module' })
+    : () => new Worker(workerUrl, { type: 'module' });
+  return DecoderPool.start(model, { ...rest, threads }, () => webWorkerEndpoint(start()));
 }
 
 /** A Web Worker as the pool sees it. */
