@@ -47,7 +47,18 @@ function rowAllPanels(x: usize, K: i32, N: i32, w: usize, bias: usize, y: usize,
     let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
     let w0 = wp, w1 = wp + panelBytes;
     const end = x + (<usize>K << 2);
-    for (let xp = x; xp < end; xp += 4) {
+    const end2 = x + (<usize>(K & ~1) << 2);
+    let xp = x;
+    for (; xp < end2; xp += 8) {
+      const v = splatF32(xp);
+      a0l = madd(v, v128.load(w0), a0l); a0h = madd(v, v128.load(w0, 16), a0h);
+      a1l = madd(v, v128.load(w1), a1l); a1h = madd(v, v128.load(w1, 16), a1h);
+      const u = splatF32(xp + 4);
+      a0l = madd(u, v128.load(w0, 32), a0l); a0h = madd(u, v128.load(w0, 48), a0h);
+      a1l = madd(u, v128.load(w1, 32), a1l); a1h = madd(u, v128.load(w1, 48), a1h);
+      w0 += 2 * F32_PANEL_ROW; w1 += 2 * F32_PANEL_ROW;
+    }
+    for (; xp < end; xp += 4) {
       const v = splatF32(xp);
       a0l = madd(v, v128.load(w0), a0l); a0h = madd(v, v128.load(w0, 16), a0h);
       a1l = madd(v, v128.load(w1), a1l); a1h = madd(v, v128.load(w1, 16), a1h);
