@@ -40,11 +40,13 @@ async function seedModels(): Promise<BenchModel[]> {
 function shippedModel(name: string): BenchModel {
   const bytes = new Uint8Array(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
   const parsed = readModel(bytes);
-  const layers = parsed.steps.filter((s) => s.layer.type === 'dense').map((s) => s.outShape[s.outShape.length - 1]);
+  // Each weighted layer as its output: units for dense, HxWxC for convolutions.
+  const layers = parsed.steps.filter((s) => s.layer.type === 'dense' || s.layer.type === 'conv2d' || s.layer.type === 'conv2dTranspose')
+    .map((s) => (s.layer.type === 'dense' ? `${s.outShape[s.outShape.length - 1]}` : `${s.layer.type} ${s.outShape.join('x')}`));
   const input = parsed.header.meta.latentSize + (parsed.header.meta.conditioning ? ` + one-hot ${parsed.header.meta.conditioning.classes}` : '');
   return {
     name,
-    description: `shipped models/${name}.evae (${parsed.header.meta.preset}, trained): dense ${input} → ${layers.join(' → ')}`,
+    description: `shipped models/${name}.evae (${parsed.header.meta.preset}, trained): ${input} → ${layers.join(' → ')}`,
     f32: convertDtype(parsed, 'f32'),
     macsPerSample: parsed.macsPerSample,
     sourceDtype: parsed.header.meta.dtype,
@@ -52,5 +54,5 @@ function shippedModel(name: string): BenchModel {
 }
 
 export async function benchModels(): Promise<BenchModel[]> {
-  return [...(await seedModels()), shippedModel('cvae'), shippedModel('aae')];
+  return [...(await seedModels()), shippedModel('cvae'), shippedModel('aae'), shippedModel('conv-vae')];
 }
