@@ -14,7 +14,8 @@ const deno = fileURLToPath(new URL('../node_modules/.bin/deno', import.meta.url)
 const script = fileURLToPath(new URL('./deno/sample-digest.ts', import.meta.url));
 
 describe('bit-identical samples across engines (strict build)', () => {
-  for (const name of ['cvae', 'aae']) {
+  // The two int8 dense decoders, and the conv-vae for the int8 convolutions.
+  for (const name of ['cvae', 'aae', 'conv-vae']) {
     it(`${name}: Deno draws the same bytes as Node`, async () => {
       const modelPath = fileURLToPath(new URL(`../models/${name}.evae`, import.meta.url));
       const decoder = await Decoder.load(await readFile(modelPath), { simd: 'strict' });
