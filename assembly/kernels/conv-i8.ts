@@ -15,15 +15,16 @@ export function convI8(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
+  // Scratch: [slots quantized samples][slot scales][a tile of i16 rows][row scales].
   const K = kh * kw * C;
   const sampleValues = H * W * C;
   const imagePixels = OH * OW;
   const slots = sampleSlots(imagePixels);
-  const slotBytes = aligned16(<usize>quantizedRowLength(sampleValues) << 1);
+  const slotBytes = quantizedSampleBytes(sampleValues);
   const slotScales = scratch + <usize>slots * slotBytes;
-  const rows = slotScales + aligned16(<usize>slots << 2);
+  const rows = scratch + slotsBytes(slots, sampleValues);
   const rowBytes = <usize>quantizedRowLength(K) << 1;
-  const rowScales = rows + aligned16(rowBytes * TILE_ROWS);
+  const rowScales = rows + tileRowsBytes(K);
   const pixels = batch * imagePixels;
   let quantizedUpTo = 0;
   for (let first = 0; first < pixels; first += TILE_ROWS) {
@@ -43,11 +44,30 @@ export function convI8(
   }
 }
 
-/** Scratch bytes `convI8` needs. Keep in step with its layout above. */
+/** Scratch bytes `convI8` needs (its layout, from the same helpers). */
 export function convI8ScratchBytes(K: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): usize {
-  const slots = sampleSlots(OH * OW);
-  return <usize>slots * aligned16(<usize>quantizedRowLength(H * W * C) << 1) + aligned16(<usize>slots << 2)
-    + aligned16((<usize>quantizedRowLength(K) << 1) * TILE_ROWS) + (<usize>TILE_ROWS << 2);
+  return slotsBytes(sampleSlots(OH * OW), H * W * C) + tileRowsBytes(K) + (<usize>TILE_ROWS << 2);
+}
+
+/** One quantized sample's slot: its i16 values, padded as quantizeRows writes them, 16-aligned. */
+// @ts-ignore: decorator
+@inline
+function quantizedSampleBytes(sampleValues: i32): usize {
+  return aligned16(<usize>quantizedRowLength(sampleValues) << 1);
+}
+
+/** The slots and their scales. */
+// @ts-ignore: decorator
+@inline
+function slotsBytes(slots: i32, sampleValues: i32): usize {
+  return <usize>slots * quantizedSampleBytes(sampleValues) + aligned16(<usize>slots << 2);
+}
+
+/** A tile of i16 im2col rows. */
+// @ts-ignore: decorator
+@inline
+function tileRowsBytes(K: i32): usize {
+  return aligned16((<usize>quantizedRowLength(K) << 1) * TILE_ROWS);
 }
 
 /** How many samples one tile of TILE_ROWS consecutive output pixels can touch. */

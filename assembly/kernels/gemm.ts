@@ -2,7 +2,7 @@
 // is packed in panels of 8 output columns, [panel][k][8] (see pack.ts). Dense layers call it on their
 // activations; convolutions call it on im2col tiles.
 //
-// Rows are packed too, four at a time, as [k][4] (packRows4): the kernel then reads a block's four
+// Rows are packed too, four at a time, as [k][4] (packRows): the kernel then reads a block's four
 // activations at constant offsets from one pointer, where four row pointers cost V8 an address
 // computation per load; that leaves the loop limited by the arithmetic, not by instruction issue.
 //
