@@ -103,6 +103,9 @@ describe('edgevae CLI', () => {
       [['sample', '--model', convModel, '--out', join(dir, 'x.png')], /not an edgevae model/],
       [['traverse', '--model', conditional, '--dim', '8', '--out', join(dir, 'x.png')], /dim must be an integer in 0\.\.7, got 8/],
       [['export', join(dir, 'nothing.json'), '--out', join(dir, 'x.evae')], /nothing\.json/],
+      [['train', '--preset', 'ae', '--lr', '-1', '--runs', join(dir, 'runs')], /expected a positive number, got "-1"/],
+      [['train', '--preset', 'ae', '--final-lr', '0.5', '--backend', 'cpu', '--runs', join(dir, 'runs')], /final learning rate must be a number from 0 to the learning rate \(0\.01\), got 0\.5/],
+      [['train', '--resume', join(dir, 'runs'), '--seed', '2', '--backend', 'cpu'], /drop --seed \(only --epochs, --steps, --lr, --final-lr, --backend and --data may change\)/],
     ];
     for (const [args, pattern] of cases) {
       const { code, stderr } = edgevae(...args);
@@ -111,6 +114,7 @@ describe('edgevae CLI', () => {
       assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
     }
     assert.ok(!existsSync(join(dir, 'x.png')), 'no output written on failure');
+    assert.ok(!existsSync(join(dir, 'runs')), 'no run folder made for a refused configuration');
   });
 
   describe('bench', () => {

@@ -55,13 +55,18 @@ describe('trainer', () => {
   let root: string;
   const data = syntheticSplit(64, 1); // 4 batches of 16 per epoch
   const run: RunConfig = { preset: 'tiny', dataset: 'synthetic', config: tinyPreset.defaults };
-  const trainLosses = (dir: string) =>
+  const trainLines = (dir: string) =>
     readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
-      .filter((l) => l.kind === 'train')
-      .map((l) => [l.step, l.loss.reconstruction]);
+      .filter((l) => l.kind === 'train');
+  const wholeConstantRun = async () => {
+    const dir = await createRun(join(root, 'constant'), run);
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true });
+    return dir;
+  };
+  const trainLosses = (dir: string) => trainLines(dir).map((l) => [l.step, l.loss.reconstruction]);
 
   before(async () => {
     await tf.setBackend('cpu');
@@ -99,6 +104,48 @@ describe('trainer', () => {
     const whole = await createRun(join(root, 'reference'), run);
     await train({ runDir: whole, preset: tinyPreset, run, train: data, test: data, quiet: true });
     assert.deepEqual(trainLosses(dir), trainLosses(whole));
+  });
+
+  it('decays the learning rate along a half cosine to finalLearningRate, and still resumes bit for bit', async () => {
+    const decaying: RunConfig = { ...run, config: { ...run.config, finalLearningRate: 1e-5 } };
+    const whole = await createRun(join(root, 'decay-whole'), decaying);
+    await train({ runDir: whole, preset: tinyPreset, run: decaying, train: data, test: data, quiet: true });
+    const rates = trainLines(whole).map((l) => l.learningRate);
+    assert.equal(rates.length, 8);
+    assert.equal(rates[0], 1e-3);
+    assert.ok(Math.abs(rates[4] - (1e-5 + (1e-3 - 1e-5) / 2)) < 1e-12, `halfway: ${rates[4]}`);
+    for (let i = 1; i < 8; i++) assert.ok(rates[i] < rates[i - 1], `falls at step ${i}`);
+    assert.notDeepEqual(trainLosses(whole), trainLosses(await wholeConstantRun()), 'the schedule changes the updates');
+
+    const dir = await createRun(join(root, 'decay-stopped'), decaying);
+    await train({ runDir: dir, preset: tinyPreset, run: decaying, train: data, test: data, quiet: true, maxSteps: 3 });
+    await train({ runDir: dir, preset: tinyPreset, run: decaying, train: data, test: data, quiet: true });
+    assert.deepEqual(trainLosses(dir), trainLosses(whole));
+  });
+
+  it('takes a new learning rate on resuming, decays from that step, and records the change in config.json', async () => {
+    const dir = await createRun(join(root, 'lr-change'), run);
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true, maxSteps: 4 });
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true, learningRate: { start: 5e-4, final: 0 } });
+    const rates = trainLines(dir).map((l) => l.learningRate);
+    assert.deepEqual(rates.slice(0, 4), [undefined, undefined, undefined, undefined], 'no schedule before the change');
+    assert.equal(rates[4], 5e-4);
+    assert.ok(Math.abs(rates[6] - 2.5e-4) < 1e-12, `halfway through the rest: ${rates[6]}`);
+    const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig;
+    assert.equal(saved.config.learningRate, 5e-4);
+    assert.equal(saved.config.finalLearningRate, 0);
+    assert.equal(saved.config.decayFromStep, 4);
+    assert.deepEqual(saved.scheduleChanges, [{ step: 4, learningRate: 5e-4, finalLearningRate: 0 }]);
+    assert.equal(run.config.learningRate, 1e-3, "the caller's configuration is left alone");
+    assert.equal(trainLosses(dir).slice(0, 4).length, 4);
+  });
+
+  it('refuses a final learning rate above the starting one', async () => {
+    const dir = await createRun(join(root, 'bad-final'), run);
+    await assert.rejects(
+      train({ runDir: dir, preset: tinyPreset, run: { ...run, config: { ...run.config, finalLearningRate: 0.1 } }, train: data, test: data, quiet: true }),
+      /final learning rate must be a number from 0 to the learning rate \(0.001\), got 0.1/,
+    );
   });
 
   it('refuses a checkpoint from another model, and a damaged one, with a clear error', async () => {

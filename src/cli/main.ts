@@ -12,7 +12,7 @@ import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { BACKEND_CHOICES } from '../train/backend.ts';
-import { integer, number } from './options.ts';
+import { integer, nonNegative, number, positive } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 
 const pngPath = (value: string) => {
@@ -103,7 +103,8 @@ program
   .option('--epochs <n>', 'epochs (default: the preset\'s)', integer(1, 100000))
   .option('--steps <n>', 'stop after this many steps in total (with a checkpoint)', integer(1, Number.MAX_SAFE_INTEGER))
   .option('--batch-size <n>', 'batch size (default: the preset\'s)', integer(1, 60000))
-  .option('--lr <rate>', 'learning rate (default: the preset\'s)', number)
+  .option('--lr <rate>', 'learning rate (default: the preset\'s); with --resume, from the step it resumes at', positive)
+  .option('--final-lr <rate>', 'decay the learning rate along a half cosine to this by the last epoch (from the start, or with --resume from the step it resumes at)', nonNegative)
   .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
   .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')

@@ -15,6 +15,18 @@ export const number = (value: string) => {
   return n;
 };
 
+export const positive = (value: string) => {
+  const n = number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+};
+
+export const nonNegative = (value: string) => {
+  const n = number(value);
+  if (!(n >= 0)) throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
+  return n;
+};
+
 /** A comma-separated list, each item parsed by `item`: "28,28,1". */
 export const list = <T>(item: (value: string) => T) => (value: string) => value.split(',').map(item);
 

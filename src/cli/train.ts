@@ -6,6 +6,7 @@ import { InputError } from '../errors.ts';
 import { selectBackend, type BackendChoice } from '../train/backend.ts';
 import { getPreset, PRESETS } from '../train/presets/index.ts';
 import type { PresetConfig } from '../train/preset.ts';
+import { checkSchedule } from '../train/schedule.ts';
 import { createRun, readRun, train, type Progress, type RunConfig } from '../train/trainer.ts';
 
 export interface TrainCommandOptions {
@@ -15,6 +16,7 @@ export interface TrainCommandOptions {
   steps?: number;
   batchSize?: number;
   lr?: number;
+  finalLr?: number;
   seed?: number;
   backend: BackendChoice;
   data?: string;
@@ -33,9 +35,10 @@ function formatLoss(loss: Record<string, number>): string {
 
 async function prepareRun(o: TrainCommandOptions): Promise<{ runDir: string; run: RunConfig }> {
   if (o.resume) {
-    // The configuration is part of the run: changing it would break the exact continuation.
-    const fixed = [o.preset && '--preset', o.batchSize && '--batch-size', o.lr && '--lr', o.seed !== undefined && '--seed'].filter(Boolean);
-    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --backend and --data may change)`);
+    // The configuration is part of the run: changing it would break the exact continuation. The
+    // learning rate may change; the trainer records from which step in config.json.
+    const fixed = [o.preset && '--preset', o.batchSize && '--batch-size', o.seed !== undefined && '--seed'].filter(Boolean);
+    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --lr, --final-lr, --backend and --data may change)`);
     const run = await readRun(o.resume);
     if (o.epochs) run.config.epochs = o.epochs;
     return { runDir: o.resume, run };
@@ -47,8 +50,10 @@ async function prepareRun(o: TrainCommandOptions): Promise<{ runDir: string; run
     ...(o.epochs ? { epochs: o.epochs } : {}),
     ...(o.batchSize ? { batchSize: o.batchSize } : {}),
     ...(o.lr ? { learningRate: o.lr } : {}),
+    ...(o.finalLr !== undefined ? { finalLearningRate: o.finalLr } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   };
+  checkSchedule(config); // before the run folder is made
   const run: RunConfig = { preset: preset.name, dataset: 'mnist', config };
   return { runDir: await createRun(o.runs, run), run };
 }
@@ -87,6 +92,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       train: data.train,
       test: data.test,
       maxSteps: o.steps,
+      ...(o.resume && (o.lr !== undefined || o.finalLr !== undefined) ? { learningRate: { start: o.lr, final: o.finalLr } } : {}),
       signal: controller.signal,
       onProgress,
       onEpoch: (epoch, metrics) => {

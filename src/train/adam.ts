@@ -16,6 +16,8 @@ export interface AdamOptions {
 
 export class Adam {
   readonly learningRate: number;
+  /** The run's learning-rate schedule multiplies `learningRate` by this each step (schedule.ts). */
+  learningRateScale = 1;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -50,7 +52,7 @@ export class Adam {
   apply(grads: (tf.Tensor | undefined)[]): void {
     this.t++;
     const correction = Math.sqrt(1 - this.beta2 ** this.t) / (1 - this.beta1 ** this.t);
-    const stepSize = this.learningRate * correction;
+    const stepSize = this.learningRate * this.learningRateScale * correction;
     // The edgevae backend does the whole step in one pass, with the same f32 operations (same bits).
     const fused = tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend()) !== undefined;
     tf.tidy(() => {

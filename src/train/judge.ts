@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Decoder } from '../runtime/decoder.ts';
 import type { Split } from '../data/datasets.ts';
 import { InputError } from '../errors.ts';
+import { cosine } from './schedule.ts';
 import { exportModel } from '../export/index.ts';
 import { hashSeed, permutation, seededRandom, StepRandom } from './random.ts';
 
@@ -275,10 +276,6 @@ export function shiftImage(src: Float32Array, index: number, out: Float32Array, 
     const srcRow = from + (y - dy) * cols - dx;
     out.set(src.subarray(srcRow + x0, srcRow + x1), to + y * cols + x0);
   }
-}
-
-function cosine(start: number, end: number, step: number, total: number): number {
-  return end + 0.5 * (start - end) * (1 + Math.cos((Math.PI * step) / Math.max(1, total)));
 }
 
 /** tfjs optimizers read `learningRate` on every update but expose no setter. */

@@ -13,8 +13,12 @@ export interface PresetConfig {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** When set, the learning rate falls along a half cosine to this by the last step (schedule.ts). */
+  finalLearningRate?: number;
+  /** The step that decay starts from: 0, or the step a resumed run changed its rate at. */
+  decayFromStep?: number;
   /** Preset-specific settings, each documented by its preset. */
-  [setting: string]: number | string | boolean;
+  [setting: string]: number | string | boolean | undefined;
 }
 
 export interface Batch {

@@ -22,12 +22,15 @@ import { writeAtomic } from '../node/files.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { Batch, Preset, PresetConfig, Trainable } from './preset.ts';
 import { hashSeed, permutation, StepRandom } from './random.ts';
+import { checkSchedule, scheduledLearningRate } from './schedule.ts';
 import { latentScatterSvg, lossCurvesSvg, parseMetrics } from './report.ts';
 
 export interface RunConfig {
   preset: string;
   dataset: string;
   config: PresetConfig;
+  /** Learning-rate changes made on resuming (--lr, --final-lr), with the step each took effect. */
+  scheduleChanges?: { step: number; learningRate: number; finalLearningRate?: number }[];
 }
 
 /** Where a run stands; saved in every checkpoint. */
@@ -60,6 +63,11 @@ export interface TrainOptions {
   maxSteps?: number;
   /** Aborting stops after the current step and writes a checkpoint. */
   signal?: AbortSignal;
+  /**
+   * A new learning rate, and optionally a final one to decay to, from the step the run stands at;
+   * recorded in config.json. The preset's defaults otherwise (or what the run was started with).
+   */
+  learningRate?: { start?: number; final?: number };
   /** Skip the per-epoch evaluation, pictures and charts (tests of the loop itself). */
   quiet?: boolean;
   onProgress?: (p: Progress) => void;
@@ -153,12 +161,18 @@ function gatherBatch(split: Split, indices: Uint32Array): Batch {
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const { runDir, preset, run, train: trainSplit, test, signal } = options;
+  const { runDir, preset, train: trainSplit, test, signal } = options;
+  const run = structuredClone(options.run); // a learning-rate change below must not reach the caller's copy
   const { config } = run;
   const log = options.log ?? (() => {});
+  const change = options.learningRate;
+  if (change?.start !== undefined) config.learningRate = change.start;
+  if (change?.final !== undefined) config.finalLearningRate = change.final;
+  checkSchedule(config);
   const trainable = preset.create(config);
   const state = await restore(runDir, trainable);
   if (state.step > 0) log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
+  if (change) await recordScheduleChange(runDir, run, state.step, log);
   await trimMetrics(runDir, state.step);
   const batchesPerEpoch = Math.floor(trainSplit.count / config.batchSize);
   if (batchesPerEpoch < 1) throw new InputError(`batch size ${config.batchSize} exceeds the ${trainSplit.count} training images`);
@@ -173,6 +187,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         await checkpoint(runDir, trainable, state);
         return { state, stopped: true, trainable };
       }
+      const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
+      for (const optimizer of Object.values(trainable.optimizers)) optimizer.learningRateScale = learningRate / config.learningRate;
       const start = performance.now();
       const indices = order.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize);
       const batch = gatherBatch(trainSplit, indices);
@@ -189,7 +205,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       state.trainingMs += elapsed;
       const instant = config.batchSize / (elapsed / 1000);
       rate = rate === 0 ? instant : 0.9 * rate + 0.1 * instant;
-      await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, samplesPerSecond: Math.round(instant), loss }) + '\n');
+      const scheduled = config.finalLearningRate === undefined ? {} : { learningRate };
+      await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, samplesPerSecond: Math.round(instant), ...scheduled, loss }) + '\n');
       state.step++;
       state.batchInEpoch++;
       options.onProgress?.({ step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, batchesPerEpoch, totalSteps, loss, samplesPerSecond: rate });
@@ -200,6 +217,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await checkpoint(runDir, trainable, state);
   }
   return { state, stopped: false, trainable };
+}
+
+/** Writes the run's new learning rates to config.json, decaying from `step` on. */
+async function recordScheduleChange(runDir: string, run: RunConfig, step: number, log: (message: string) => void): Promise<void> {
+  const { config } = run;
+  if (config.finalLearningRate !== undefined) config.decayFromStep = step;
+  const finalLearningRate = config.finalLearningRate as number | undefined;
+  run.scheduleChanges = [...(run.scheduleChanges ?? []), { step, learningRate: config.learningRate, ...(finalLearningRate === undefined ? {} : { finalLearningRate }) }];
+  await writeAtomic(join(runDir, 'config.json'), new TextEncoder().encode(JSON.stringify(run, null, 2) + '\n'));
+  const decay = finalLearningRate === undefined ? '' : `, decaying along a cosine to ${finalLearningRate} by the last epoch`;
+  log(`learning rate ${config.learningRate} from step ${step}${decay}`);
 }
 
 /** Evaluation, a sample grid and charts at the end of an epoch. */
