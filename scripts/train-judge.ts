@@ -4,7 +4,7 @@
  * plus a JSON sidecar ({accuracy, command, epochs, date, ...}) beside it.
  *
  *   node --import tsx scripts/train-judge.ts --data DIR --out test/fixtures/judge.evae [--epochs N]
- *     [--backend auto|node-gpu|node|edgevae|wasm|cpu] [--hidden 256,256] [--dropout 0.2] [--batch 128]
+ *     [--backend auto|node-gpu|node|edgevae|wasm|cpu] [--hidden 256,256] [--conv 32,64] [--dropout 0.2] [--batch 128]
  *     [--lr 1e-3] [--final-lr 1e-5] [--shift 1] [--seed 1] [--train-limit N] [--min-accuracy 0.985]
  *
  * --data is a folder with MNIST's four IDX files (.gz or not). The file is written only if the
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '20' },
     backend: { type: 'string', default: 'auto' },
     hidden: { type: 'string', default: '256,256' },
+    conv: { type: 'string', default: '' },
     dropout: { type: 'string', default: '0.2' },
     batch: { type: 'string', default: '128' },
     lr: { type: 'string', default: '1e-3' },
@@ -64,6 +65,7 @@ const { model, history } = await trainJudge({
   test: data.test,
   epochs,
   hidden: values.hidden.split(',').map(Number),
+  conv: values.conv ? values.conv.split(',').map(Number) : [],
   dropout: number('dropout'),
   batchSize: number('batch'),
   learningRate: number('lr'),
@@ -100,7 +102,7 @@ const record = {
   epochs,
   date: new Date().toISOString(),
   tfjsAccuracy: tfAccuracy,
-  architecture: [train.rows * train.cols, ...values.hidden.split(',').map(Number), 10].join('-'),
+  architecture: [train.rows * train.cols, ...(values.conv ? [`conv ${values.conv} (5x5, stride 2)`] : []), ...values.hidden.split(',').map(Number), 10].join('-'),
   parameters: model.countParams(),
   dtype: 'f16',
   bytes: bytes.length,

@@ -148,6 +148,19 @@ describe('trainJudge', () => {
     assert.deepEqual(a.history.map((h) => h.loss), b.history.map((h) => h.loss));
   });
 
+  it('trains a CNN (conv 5x5 stride 2, then dense) that our runtime runs with the same answers', async () => {
+    const lines: string[] = [];
+    const { model, history } = await trainJudge({ train, test, conv: [8, 8], hidden: [16], epochs: 6, batchSize: 32, learningRate: 1e-2, shift: 0, seed: 7, logEvery: 0, log: (m) => lines.push(m) });
+    assert.match(lines[0], /49 -> conv 8, 8 \(5x5, stride 2\) -> 16-10 CNN/);
+    assert.ok(history[5].testAccuracy! > 0.9, `test accuracy ${history[5].testAccuracy}`);
+    assert.deepEqual(model.layers.map((l) => l.getClassName()), ['Reshape', 'Conv2D', 'Conv2D', 'Flatten', 'Dense', 'Dense']);
+    const decoder = await Decoder.load(exportModel(model, { dtype: 'f32', meta: { output: { shape: [10], range: [-50, 50] } } }));
+    const ours = classify(decoder, test.images);
+    const theirs = tf.tidy(() => (model.predict(tf.tensor2d(test.images, [test.count, 49])) as tf.Tensor).argMax(-1).dataSync());
+    assert.deepEqual(Array.from(ours.labels), Array.from(theirs));
+    model.dispose();
+  });
+
   it("leaves no tensors behind but the model's weights", async () => {
     const before = tf.memory().numTensors;
     const { model } = await run(9);
@@ -158,6 +171,8 @@ describe('trainJudge', () => {
 
   it('rejects bad options', async () => {
     await assert.rejects(trainJudge({ train, hidden: [] }), InputError);
+    await assert.rejects(trainJudge({ train, conv: [0] }), /conv must be up to three filter counts/);
+    await assert.rejects(trainJudge({ train: { ...train, rows: 1, cols: 49 }, conv: [4] }), InputError);
     await assert.rejects(trainJudge({ train, dropout: 1 }), InputError);
     await assert.rejects(trainJudge({ train, epochs: 0 }), InputError);
     await assert.rejects(trainJudge({ train: { ...train, labels: new Uint8Array(256).fill(12) } }), InputError);

@@ -3,8 +3,9 @@
  * that scores conditionally generated digits (does a decoder asked for a 7 draw something the judge
  * reads as a 7?).
  *
- * It is a plain MLP (784 -> hidden ReLU layers -> 10 linear logits) so that edgevae's own runtime runs
- * it: exported as an edgevae model whose "latent" input is the 784 pixels and whose output is the 10
+ * It is an MLP (784 -> hidden ReLU layers -> 10 linear logits) or, with `conv`, a small CNN whose
+ * first layers are 5x5 convolutions of stride 2 (28x28 -> 14x14 -> 7x7, ReLU) before the dense ones:
+ * layers edgevae's own runtime runs, so it is exported as an edgevae model whose "latent" input is the 784 pixels and whose output is the 10
  * logits, `Decoder.decode(images)` classifies. Softmax is applied here, in JavaScript, since the
  * runtime has no softmax (see `classify`).
  *
@@ -33,6 +34,8 @@ export interface JudgeOptions {
   test?: Split;
   /** Hidden layer widths. Default [256, 256]. */
   hidden?: number[];
+  /** Filters of 5x5 stride-2 convolutions before the hidden layers (a CNN). Default [] (an MLP). */
+  conv?: number[];
   /** Dropout rate after each hidden layer while training. Default 0.2. */
   dropout?: number;
   /** Epochs over the training set. Default 20. */
@@ -70,11 +73,31 @@ export interface JudgeResult {
   history: EpochStats[];
 }
 
-const DEFAULTS = { hidden: [256, 256], dropout: 0.2, epochs: 20, batchSize: 128, learningRate: 1e-3, finalLearningRate: 1e-5, shift: 1, seed: 1, logEvery: 100 };
+const DEFAULTS = { hidden: [256, 256], conv: [] as number[], dropout: 0.2, epochs: 20, batchSize: 128, learningRate: 1e-3, finalLearningRate: 1e-5, shift: 1, seed: 1, logEvery: 100 };
 
-/** The judge network: Dense ReLU layers then a linear Dense of 10 logits, initialised from `seed`. */
-export function buildJudge(inputSize: number, hidden: readonly number[] = DEFAULTS.hidden, seed = DEFAULTS.seed): tf.Sequential {
+/** The side of the square images a CNN judge reshapes its input to. */
+function imageSide(inputSize: number): number {
+  const side = Math.round(Math.sqrt(inputSize));
+  if (side * side !== inputSize) throw new InputError(`a CNN judge needs square images; ${inputSize} pixels is not a square`);
+  return side;
+}
+
+/**
+ * The judge network, initialised from `seed`: for a CNN, a reshape to side x side x 1 and 5x5
+ * stride-2 ReLU convolutions then a flatten; then Dense ReLU layers and a linear Dense of 10 logits.
+ */
+export function buildJudge(inputSize: number, hidden: readonly number[] = DEFAULTS.hidden, seed = DEFAULTS.seed, conv: readonly number[] = DEFAULTS.conv): tf.Sequential {
   const model = tf.sequential({ name: 'judge' });
+  const input = { inputShape: [inputSize] };
+  if (conv.length > 0) {
+    const side = imageSide(inputSize);
+    model.add(tf.layers.reshape({ targetShape: [side, side, 1], ...input }));
+    conv.forEach((filters, i) => {
+      const kernelInitializer = tf.initializers.heNormal({ seed: hashSeed(seed, 0xc0, i) });
+      model.add(tf.layers.conv2d({ name: `conv${i + 1}`, filters, kernelSize: 5, strides: 2, padding: 'same', activation: 'relu', kernelInitializer }));
+    });
+    model.add(tf.layers.flatten());
+  }
   const widths = [...hidden, JUDGE_CLASSES];
   widths.forEach((units, i) => {
     const last = i === widths.length - 1;
@@ -85,14 +108,20 @@ export function buildJudge(inputSize: number, hidden: readonly number[] = DEFAUL
         activation: last ? 'linear' : 'relu',
         kernelInitializer: last ? tf.initializers.glorotUniform({ seed: hashSeed(seed, i) }) : tf.initializers.heNormal({ seed: hashSeed(seed, i) }),
         biasInitializer: 'zeros',
-        ...(i === 0 ? { inputShape: [inputSize] } : {}),
+        ...(i === 0 && conv.length === 0 ? input : {}),
       }),
     );
   });
   return model;
 }
 
-/** Trains a judge; returns the model (Dense layers only, ready for `exportJudge`) and per-epoch stats. */
+/** `judge: 784-256-256-10 MLP` or `judge: 784 -> conv 32, 64 (5x5, stride 2) -> 256-10 CNN`. */
+function describeJudge(inputSize: number, hidden: readonly number[], conv: readonly number[]): string {
+  if (conv.length === 0) return `${[inputSize, ...hidden, JUDGE_CLASSES].join('-')} MLP`;
+  return `${inputSize} -> conv ${conv.join(', ')} (5x5, stride 2) -> ${[...hidden, JUDGE_CLASSES].join('-')} CNN`;
+}
+
+/** Trains a judge; returns the model (ready for `exportJudge`) and per-epoch stats. */
 export async function trainJudge(options: JudgeOptions): Promise<JudgeResult> {
   const o = { ...DEFAULTS, ...withoutUndefined(options) };
   const { train, test, log = () => {} } = options;
@@ -102,6 +131,9 @@ export async function trainJudge(options: JudgeOptions): Promise<JudgeResult> {
   if (!Array.isArray(o.hidden) || o.hidden.length === 0 || !o.hidden.every((w) => Number.isInteger(w) && w > 0)) {
     throw new InputError(`hidden must be one or more positive integers, got ${JSON.stringify(o.hidden)}`);
   }
+  if (!Array.isArray(o.conv) || o.conv.length > 3 || !o.conv.every((f) => Number.isInteger(f) && f > 0 && f <= 1024)) {
+    throw new InputError(`conv must be up to three filter counts (integers 1..1024), got ${JSON.stringify(o.conv)}`);
+  }
   if (!(o.dropout >= 0 && o.dropout < 1)) throw new InputError(`dropout must be in [0, 1), got ${o.dropout}`);
   for (const [name, v] of [['epochs', o.epochs], ['batchSize', o.batchSize]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
@@ -110,8 +142,10 @@ export async function trainJudge(options: JudgeOptions): Promise<JudgeResult> {
   if (!(o.learningRate > 0) || !(o.finalLearningRate >= 0)) throw new InputError('learning rates must be positive');
 
   const pixels = train.rows * train.cols;
-  const model = buildJudge(pixels, o.hidden, o.seed);
+  const model = buildJudge(pixels, o.hidden, o.seed, o.conv);
   const layers = model.layers;
+  // Dropout after each hidden Dense layer (not after the convolutions, reshape or flatten).
+  const dropsAfter = new Set(layers.filter((l) => l.name.startsWith('hidden')));
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = tf.train.adam(o.learningRate);
   const stepsPerEpoch = Math.ceil(train.count / o.batchSize);
@@ -120,7 +154,7 @@ export async function trainJudge(options: JudgeOptions): Promise<JudgeResult> {
   const batchLabels = new Int32Array(o.batchSize);
   const history: EpochStats[] = [];
   log(
-    `judge: ${[pixels, ...o.hidden, JUDGE_CLASSES].join('-')} MLP (${model.countParams()} parameters) on ${tf.getBackend()}; ` +
+    `judge: ${describeJudge(pixels, o.hidden, o.conv)} (${model.countParams()} parameters) on ${tf.getBackend()}; ` +
       `${o.epochs} epochs x ${stepsPerEpoch} steps of ${o.batchSize}, dropout ${o.dropout}, shifts up to ${o.shift}px, ` +
       `Adam ${o.learningRate} -> ${o.finalLearningRate} (cosine), seed ${o.seed}`,
   );
@@ -150,10 +184,10 @@ export async function trainJudge(options: JudgeOptions): Promise<JudgeResult> {
           return optimizer.minimize(
             () => {
               let h: tf.Tensor = x;
-              layers.forEach((layer, i) => {
+              for (const layer of layers) {
                 h = layer.apply(h) as tf.Tensor;
-                if (i < layers.length - 1) h = random.dropout(h, o.dropout);
-              });
+                if (dropsAfter.has(layer)) h = random.dropout(h, o.dropout);
+              }
               return tf.losses.softmaxCrossEntropy(y, h) as tf.Scalar;
             },
             true,
