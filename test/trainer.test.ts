@@ -8,48 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../src/data/datasets.ts';
-import { Adam, trainableVariables } from '../src/train/adam.ts';
-import type { Preset, PresetConfig, Trainable } from '../src/train/preset.ts';
-import { hashSeed } from '../src/train/random.ts';
+import type { Preset } from '../src/train/preset.ts';
 import { createRun, train, type RunConfig } from '../src/train/trainer.ts';
-import { seededRandom } from './helpers/numbers.ts';
-
-function syntheticSplit(count: number, seed: number): Split {
-  const random = seededRandom(seed);
-  return { images: Float32Array.from({ length: count * 784 }, () => random()), labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 10)), count, rows: 28, cols: 28 };
-}
-
-/** A small denoising autoencoder with dropout: every random draw goes through the step's StepRandom. */
-const tinyPreset: Preset = {
-  name: 'tiny',
-  summary: 'test preset',
-  tutorial: 'none',
-  defaults: { epochs: 2, batchSize: 16, learningRate: 1e-3, seed: 3 },
-  create(config: PresetConfig): Trainable {
-    const init = (k: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed: hashSeed(config.seed, k) }) });
-    const encoder = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 16, activation: 'relu', ...init(1) }), tf.layers.dense({ units: 4, ...init(2) })] });
-    const decoder = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 784, activation: 'sigmoid', ...init(3) })] });
-    const optimizer = new Adam(trainableVariables(encoder, decoder), { learningRate: config.learningRate });
-    return {
-      models: { encoder, decoder },
-      optimizers: { main: optimizer },
-      trainStep(batch, { random }) {
-        const loss = optimizer.minimize(() => {
-          const noisy = batch.x.add(random.normal(batch.x.shape, 0.1));
-          const code = random.dropout(encoder.apply(noisy) as tf.Tensor2D, 0.2);
-          return tf.losses.meanSquaredError(batch.x, decoder.apply(code) as tf.Tensor2D) as tf.Scalar;
-        });
-        return { reconstruction: loss };
-      },
-      async evaluate() {
-        return { testLoss: 0 };
-      },
-      decoder: () => ({ model: decoder, outputShape: [28, 28, 1] }),
-      sampleGrid: () => ({ images: new Float32Array(784), columns: 1 }),
-    };
-  },
-};
+import { syntheticSplit, tinyPreset } from './fixtures/tiny-presets.ts';
 
 describe('trainer', () => {
   let root: string;

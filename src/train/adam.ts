@@ -14,6 +14,16 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/**
+ * Combines the gradients of one minimize() with the other replicas' in data-parallel training
+ * (replica-sync.ts), before the update: every replica then applies the same update to its own copy
+ * of the weights, so the copies stay equal without being sent anywhere.
+ */
+export interface GradientAllReduce {
+  /** The combined gradients, new tensors in the order of `grads` (undefined where `grads` has none). */
+  reduce(optimizer: Adam, grads: (tf.Tensor | undefined)[]): (tf.Tensor | undefined)[];
+}
+
 export class Adam {
   readonly learningRate: number;
   /** The run's learning-rate schedule multiplies `learningRate` by this each step (schedule.ts). */
@@ -23,6 +33,8 @@ export class Adam {
   readonly epsilon: number;
   /** Updates applied so far. */
   t = 0;
+  /** Set while this optimizer is one replica's of a data-parallel run; undefined otherwise. */
+  allReduce: GradientAllReduce | undefined;
   private readonly moments: { m: tf.Variable; v: tf.Variable }[];
 
   constructor(
@@ -43,10 +55,18 @@ export class Adam {
    */
   minimize(loss: () => tf.Scalar): number {
     const { value, grads } = tf.variableGrads(loss, this.variables);
-    this.apply(this.variables.map((v) => grads[v.name]));
-    const result = value.dataSync()[0];
-    tf.dispose([value, grads]);
-    return result;
+    try {
+      const own = this.variables.map((v) => grads[v.name]);
+      const combined = this.allReduce ? this.allReduce.reduce(this, own) : own;
+      try {
+        this.apply(combined);
+      } finally {
+        if (combined !== own) tf.dispose(combined.filter((g) => g !== undefined));
+      }
+      return value.dataSync()[0];
+    } finally {
+      tf.dispose([value, grads]);
+    }
   }
 
   apply(grads: (tf.Tensor | undefined)[]): void {

@@ -8,16 +8,22 @@ import { hashSeed } from './seeded.ts';
 
 export { hashSeed, permutation, seededRandom } from './seeded.ts';
 
-/** Draws for one training step: each call to next() gives a fresh seed for a tf.random* op. */
+/**
+ * Draws for one training step: each call to next() gives a fresh seed for a tf.random* op. In
+ * data-parallel training each replica draws for its own share of the batch, so each has its own
+ * streams; replica 0's are those of a run on one thread.
+ */
 export class StepRandom {
   private stream = 0;
   constructor(
     private readonly runSeed: number,
     readonly step: number,
+    readonly replica = 0,
   ) {}
 
   next(): number {
-    return hashSeed(this.runSeed, this.step, this.stream++);
+    const stream = this.stream++;
+    return this.replica === 0 ? hashSeed(this.runSeed, this.step, stream) : hashSeed(this.runSeed, this.step, stream, this.replica);
   }
 
   normal(shape: number[], stddev = 1): tf.Tensor {

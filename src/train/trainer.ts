@@ -22,7 +22,10 @@ import { writeAtomic } from '../node/files.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { Batch, Preset, PresetConfig, Trainable } from './preset.ts';
 import { hashSeed, permutation, StepRandom } from './random.ts';
+import { optimizerSteps, stateTensors } from './run-state.ts';
 import { checkSchedule, scheduledLearningRate } from './schedule.ts';
+import { checkThreads, DataParallel } from './data-parallel.ts';
+import type { StepOrder } from './replica-sync.ts';
 import { latentScatterSvg, lossCurvesSvg, parseMetrics } from './report.ts';
 
 export interface RunConfig {
@@ -68,6 +71,14 @@ export interface TrainOptions {
    * recorded in config.json. The preset's defaults otherwise (or what the run was started with).
    */
   learningRate?: { start?: number; final?: number };
+  /**
+   * Train on this many threads, each on a share of every batch (data-parallel.ts); default 1. Only on
+   * the edgevae, wasm and cpu backends. Changes the run's random draws, so a run repeats bit for bit
+   * (and resumes so) for the same number of threads.
+   */
+  threads?: number;
+  /** A module that exports `preset`, for the worker threads to import when it is not a built-in preset. */
+  presetModule?: string;
   /** Skip the per-epoch evaluation, pictures and charts (tests of the loop itself). */
   quiet?: boolean;
   onProgress?: (p: Progress) => void;
@@ -83,18 +94,6 @@ export interface TrainResult {
 }
 
 const CHECKPOINT = 'checkpoint.ckpt';
-
-/** Every tensor of a run's state, by a key that is stable across processes. */
-export function stateTensors(trainable: Trainable): Map<string, tf.Variable> {
-  const tensors = new Map<string, tf.Variable>();
-  for (const key of Object.keys(trainable.models).sort()) {
-    trainable.models[key].weights.forEach((w, i) => tensors.set(`model:${key}/${i}`, w.read() as tf.Variable));
-  }
-  for (const key of Object.keys(trainable.optimizers).sort()) {
-    trainable.optimizers[key].stateTensors().forEach((t, i) => tensors.set(`optimizer:${key}/${i}`, t));
-  }
-  return tensors;
-}
 
 /** Creates a fresh run folder with its config. */
 export async function createRun(root: string, run: RunConfig): Promise<string> {
@@ -126,8 +125,7 @@ export async function restore(dir: string, trainable: Trainable): Promise<Traine
 }
 
 async function checkpoint(dir: string, trainable: Trainable, state: TrainerState): Promise<void> {
-  const optimizerSteps = Object.fromEntries(Object.entries(trainable.optimizers).map(([k, o]) => [k, o.t]));
-  await saveCheckpoint(join(dir, CHECKPOINT), { ...state, optimizerSteps }, stateTensors(trainable));
+  await saveCheckpoint(join(dir, CHECKPOINT), { ...state, optimizerSteps: optimizerSteps(trainable) }, stateTensors(trainable));
 }
 
 /** Drops metric lines past the checkpoint, so a resumed run does not repeat them. */
@@ -149,7 +147,7 @@ async function trimMetrics(dir: string, step: number): Promise<void> {
 }
 
 /** The images and labels of `indices` as one batch of tensors. */
-function gatherBatch(split: Split, indices: Uint32Array): Batch {
+export function gatherBatch(split: Split, indices: Uint32Array): Batch {
   const size = split.rows * split.cols;
   const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
@@ -161,7 +159,7 @@ function gatherBatch(split: Split, indices: Uint32Array): Batch {
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const { runDir, preset, train: trainSplit, test, signal } = options;
+  const { runDir, preset, train: trainSplit, signal } = options;
   const run = structuredClone(options.run); // a learning-rate change below must not reach the caller's copy
   const { config } = run;
   const log = options.log ?? (() => {});
@@ -169,6 +167,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (change?.start !== undefined) config.learningRate = change.start;
   if (change?.final !== undefined) config.finalLearningRate = change.final;
   checkSchedule(config);
+  const threads = options.threads ?? 1;
+  checkThreads(threads, config.batchSize, tf.getBackend());
   const trainable = preset.create(config);
   const state = await restore(runDir, trainable);
   if (state.step > 0) log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
@@ -178,45 +178,63 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (batchesPerEpoch < 1) throw new InputError(`batch size ${config.batchSize} exceeds the ${trainSplit.count} training images`);
   const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.maxSteps ?? Infinity);
   const metricsPath = join(runDir, 'metrics.jsonl');
+  const replicas = threads > 1 ? await DataParallel.start({ threads, preset: preset.name, presetModule: options.presetModule, config, trainable, train: trainSplit, log }) : undefined;
   let rate = 0;
 
-  while (state.epoch < config.epochs) {
-    const order = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
-    while (state.batchInEpoch < batchesPerEpoch) {
-      if (state.step >= totalSteps || signal?.aborted) {
-        await checkpoint(runDir, trainable, state);
-        return { state, stopped: true, trainable };
+  try {
+    while (state.epoch < config.epochs) {
+      const order = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
+      while (state.batchInEpoch < batchesPerEpoch) {
+        if (state.step >= totalSteps || signal?.aborted) {
+          await checkpoint(runDir, trainable, state);
+          return { state, stopped: true, trainable };
+        }
+        const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
+        const start = performance.now();
+        const indices = order.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize);
+        const loss = trainStep(trainable, trainSplit, { step: state.step, epoch: state.epoch, learningRateScale: learningRate / config.learningRate, indices }, config.seed, replicas);
+        for (const [term, value] of Object.entries(loss)) {
+          if (!Number.isFinite(value)) throw new InputError(`training diverged at step ${state.step}: ${term} is ${value}; try a lower --lr`);
+        }
+        const elapsed = performance.now() - start;
+        state.trainingMs += elapsed;
+        const instant = config.batchSize / (elapsed / 1000);
+        rate = rate === 0 ? instant : 0.9 * rate + 0.1 * instant;
+        const scheduled = config.finalLearningRate === undefined ? {} : { learningRate };
+        const parallel = threads > 1 ? { threads } : {};
+        await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, samplesPerSecond: Math.round(instant), ...parallel, ...scheduled, loss }) + '\n');
+        state.step++;
+        state.batchInEpoch++;
+        options.onProgress?.({ step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, batchesPerEpoch, totalSteps, loss, samplesPerSecond: rate });
       }
-      const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
-      for (const optimizer of Object.values(trainable.optimizers)) optimizer.learningRateScale = learningRate / config.learningRate;
-      const start = performance.now();
-      const indices = order.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize);
-      const batch = gatherBatch(trainSplit, indices);
-      let loss: Record<string, number>;
-      try {
-        loss = trainable.trainStep(batch, { step: state.step, epoch: state.epoch, random: new StepRandom(config.seed, state.step), train: trainSplit });
-      } finally {
-        tf.dispose([batch.x, batch.labels]);
-      }
-      for (const [term, value] of Object.entries(loss)) {
-        if (!Number.isFinite(value)) throw new InputError(`training diverged at step ${state.step}: ${term} is ${value}; try a lower --lr`);
-      }
-      const elapsed = performance.now() - start;
-      state.trainingMs += elapsed;
-      const instant = config.batchSize / (elapsed / 1000);
-      rate = rate === 0 ? instant : 0.9 * rate + 0.1 * instant;
-      const scheduled = config.finalLearningRate === undefined ? {} : { learningRate };
-      await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, samplesPerSecond: Math.round(instant), ...scheduled, loss }) + '\n');
-      state.step++;
-      state.batchInEpoch++;
-      options.onProgress?.({ step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, batchesPerEpoch, totalSteps, loss, samplesPerSecond: rate });
+      await finishEpoch(options, trainable, state);
+      state.epoch++;
+      state.batchInEpoch = 0;
+      await checkpoint(runDir, trainable, state);
     }
-    await finishEpoch(options, trainable, state);
-    state.epoch++;
-    state.batchInEpoch = 0;
-    await checkpoint(runDir, trainable, state);
+    return { state, stopped: false, trainable };
+  } catch (error) {
+    throw replicas ? await replicas.failure(error) : error;
+  } finally {
+    await replicas?.close();
   }
-  return { state, stopped: false, trainable };
+}
+
+/**
+ * One training step on the batch `order.indices`: on this thread alone, or with `replicas` each on
+ * its share of it. Returns the loss terms (the whole batch's).
+ */
+function trainStep(trainable: Trainable, split: Split, order: StepOrder, seed: number, replicas: DataParallel | undefined): Record<string, number> {
+  for (const optimizer of Object.values(trainable.optimizers)) optimizer.learningRateScale = order.learningRateScale;
+  replicas?.order(order);
+  const batch = gatherBatch(split, replicas ? replicas.ownShare(order.indices) : order.indices);
+  let loss: Record<string, number>;
+  try {
+    loss = trainable.trainStep(batch, { step: order.step, epoch: order.epoch, random: new StepRandom(seed, order.step), train: split });
+  } finally {
+    tf.dispose([batch.x, batch.labels]);
+  }
+  return replicas ? replicas.averageLosses(loss) : loss;
 }
 
 /** Writes the run's new learning rates to config.json, decaying from `step` on. */

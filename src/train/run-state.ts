@@ -1,0 +1,20 @@
+/** A run's state besides the trainer's counters: every tensor it depends on and the optimizers' step counts. */
+import type * as tf from '@tensorflow/tfjs';
+import type { Trainable } from './preset.ts';
+
+/** Every tensor of a run's state, by a key that is stable across processes and threads. */
+export function stateTensors(trainable: Trainable): Map<string, tf.Variable> {
+  const tensors = new Map<string, tf.Variable>();
+  for (const key of Object.keys(trainable.models).sort()) {
+    trainable.models[key].weights.forEach((w, i) => tensors.set(`model:${key}/${i}`, w.read() as tf.Variable));
+  }
+  for (const key of Object.keys(trainable.optimizers).sort()) {
+    trainable.optimizers[key].stateTensors().forEach((t, i) => tensors.set(`optimizer:${key}/${i}`, t));
+  }
+  return tensors;
+}
+
+/** Each optimizer's update count, by its key. */
+export function optimizerSteps(trainable: Trainable): Record<string, number> {
+  return Object.fromEntries(Object.entries(trainable.optimizers).map(([key, optimizer]) => [key, optimizer.t]));
+}

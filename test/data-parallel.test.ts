@@ -1,0 +1,126 @@
+// Data-parallel training (--threads N): a batch split over threads computes what one thread does, up
+// to rounding; a run on N threads repeats and resumes bit for bit; a worker thread that fails ends
+// the run with a clear error rather than a hang; thread counts the run cannot use are refused. The
+// tiny presets run on synthetic data on the cpu backend; aae-semi (five optimizer phases) and
+// conv-vae run a few steps on MNIST on the edgevae backend.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset, type Split } from '../src/data/datasets.ts';
+import { InputError, RuntimeError } from '../src/errors.ts';
+import { selectBackend } from '../src/train/backend.ts';
+import { checkThreads } from '../src/train/data-parallel.ts';
+import { edgevaeBackendSimd } from '../src/train/edgevae-backend.ts';
+import type { Preset, Trainable } from '../src/train/preset.ts';
+import { getPreset } from '../src/train/presets/index.ts';
+import { StepRandom } from '../src/train/random.ts';
+import { shareSizes, weightedSum } from '../src/train/replica-sync.ts';
+import { createRun, train, type RunConfig, type TrainOptions } from '../src/train/trainer.ts';
+import { failingPreset, syntheticSplit, tinyPreset, tinyTwoPhasePreset } from './fixtures/tiny-presets.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? resolve(repoRoot, '..', 'shared', 'data', 'mnist');
+const presetModule = new URL('./fixtures/tiny-presets.ts', import.meta.url).href;
+
+/** Frees a finished run's weights and optimizer state. */
+function dispose(trainable: Trainable): void {
+  tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
+  for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());
+}
+
+/** Every weight of the trainable's models, in a stable order, as one array. */
+function allWeights(trainable: Trainable): Float32Array {
+  const parts = Object.keys(trainable.models).sort().flatMap((key) => trainable.models[key].weights.map((w) => w.read().dataSync() as Float32Array));
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((offset, part) => (all.set(part, offset), offset + part.length), 0);
+  return all;
+}
+
+/** |a - b| / |b|, over whole vectors (Euclidean norms). */
+function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+describe('data-parallel training', () => {
+  let root: string;
+  const synthetic = syntheticSplit(60, 1);
+
+  before(async () => {
+    await selectBackend('cpu');
+    root = mkdtempSync(join(tmpdir(), 'edgevae-data-parallel-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  /** Trains `preset` (from the fixtures module) on the synthetic split; its per-step losses and the trainable. */
+  async function run(preset: Preset, options: Partial<TrainOptions> & { runDir?: string } = {}) {
+    const runConfig: RunConfig = { preset: preset.name, dataset: 'synthetic', config: preset.defaults };
+    const runDir = options.runDir ?? (await createRun(root, runConfig));
+    const losses: Record<string, number>[] = [];
+    const logs: string[] = [];
+    const result = await train({
+      runDir, preset, run: runConfig, train: synthetic, test: synthetic, quiet: true, presetModule,
+      onProgress: (p) => losses.push(p.loss), log: (m) => logs.push(m), ...options,
+    });
+    return { ...result, losses, logs, runDir };
+  }
+
+  it('splits a batch into contiguous shares differing by at most one, and sums the replicas in a fixed order, weighted', () => {
+    assert.deepEqual(shareSizes(15, 2), [8, 7]);
+    assert.deepEqual(shareSizes(64, 3), [22, 21, 21]);
+    assert.deepEqual(shareSizes(4, 4), [1, 1, 1, 1]);
+    const parts = [Float32Array.of(1, 2, 3, 4), Float32Array.of(10, 20, 30, 40)];
+    const out = new Float32Array(4).fill(-1);
+    weightedSum(parts, [8 / 15, 7 / 15], 1, 3, out);
+    assert.deepEqual([...out], [-1, Math.fround((8 / 15) * 2 + (7 / 15) * 20), Math.fround((8 / 15) * 3 + (7 / 15) * 30), -1], 'only its own slice');
+  });
+
+  it('gives each replica its own random streams, replica 0 those of a run on one thread', () => {
+    const draws = (random: StepRandom) => [random.next(), random.next()];
+    const one = draws(new StepRandom(7, 3));
+    assert.deepEqual(draws(new StepRandom(7, 3, 0)), one);
+    const others = [1, 2].map((replica) => draws(new StepRandom(7, 3, replica)));
+    assert.equal(new Set([one, ...others].flat()).size, 6, 'six different seeds');
+  });
+
+  it('refuses thread counts the run cannot use, saying why', () => {
+    for (const bad of [0, 65, 1.5, '2']) assert.throws(() => checkThreads(bad, 64, 'cpu'), (e: unknown) => e instanceof InputError && /threads must be an integer in 1\.\.64/.test(e.message), String(bad));
+    assert.throws(() => checkThreads(4, 2, 'edgevae'), /--threads 4 is more than the batch size 2/);
+    assert.throws(() => checkThreads(2, 64, 'tensorflow'), /--threads applies to the edgevae, wasm, cpu backends, .* the tensorflow backend already uses every core: drop --threads/);
+    for (const backend of ['edgevae', 'wasm', 'cpu', 'tensorflow']) checkThreads(1, 64, backend);
+    checkThreads(64, 64, 'wasm');
+  });
+
+  it('two threads compute what one does, up to rounding: two optimizer phases, shares of 8 and 7', async () => {
+    const one = await run(tinyTwoPhasePreset, { maxSteps: 1 });
+    const two = await run(tinyTwoPhasePreset, { maxSteps: 1, threads: 2 });
+    assert.match(two.logs.join('\n'), /data-parallel: 2 threads \(the main thread and 1 worker thread\) each train on a share of the batch of 15 \(8 \+ 7\); the worker threads run the main thread's cpu/);
+    for (const term of ['reconstruction', 'shrink']) {
+      assert.ok(Math.abs(two.losses[0][term] - one.losses[0][term]) <= 1e-6 * Math.abs(one.losses[0][term]), `${term}: ${two.losses[0][term]} vs ${one.losses[0][term]}`);
+    }
+    const difference = relativeDifference(allWeights(two.trainable), allWeights(one.trainable));
+    assert.ok(difference < 1e-4, `weights after one step differ by ${difference}`);
+    dispose(one.trainable);
+    dispose(two.trainable);
+
+    const longer = await run(tinyTwoPhasePreset, { maxSteps: 4 });
+    const longerTwo = await run(tinyTwoPhasePreset, { maxSteps: 4, threads: 2 });
+    longer.losses.forEach((loss, step) => {
+      for (const term of ['reconstruction', 'shrink']) assert.ok(Math.abs(longerTwo.losses[step][term] - loss[term]) <= 1e-4 * loss[term], `${term} at step ${step}`);
+    });
+    assert.ok(longerTwo.losses[3].shrink < longerTwo.losses[0].shrink / 1.5, `training proceeds: ${JSON.stringify(longerTwo.losses)}`);
+    const lines = readFileSync(join(longerTwo.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.every((l) => l.threads === 2), 'metrics record the thread count');
+    dispose(longer.trainable);
+    dispose(longerTwo.trainable);
+  });
+});
