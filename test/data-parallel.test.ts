@@ -68,8 +68,12 @@ describe('data-parallel training', () => {
     const losses: Record<string, number>[] = [];
     const logs: string[] = [];
     const result = await train({
-      runDir, preset, run: runConfig, train: synthetic, test: synthetic, quiet: true, presetModule,
-      onProgress: (p) => losses.push(p.loss), log: (m) => logs.push(m), ...options,
+      runDir, preset, run: runConfig, train: synthetic, test: synthetic, quiet: true, presetModule, ...options,
+      onProgress: (p) => {
+        losses.push(p.loss);
+        options.onProgress?.(p);
+      },
+      log: (m) => logs.push(m),
     });
     return { ...result, losses, logs, runDir };
   }
@@ -122,5 +126,68 @@ describe('data-parallel training', () => {
     assert.ok(lines.every((l) => l.threads === 2), 'metrics record the thread count');
     dispose(longer.trainable);
     dispose(longerTwo.trainable);
+  });
+  it('a two-thread run stopped by its signal and resumed repeats the uninterrupted one bit for bit (noise and dropout)', async () => {
+    const whole = await run(tinyPreset, { threads: 2 });
+    assert.equal(whole.losses.length, 6, 'two epochs of three batches');
+    const controller = new AbortController();
+    const first = await run(tinyPreset, { threads: 2, signal: controller.signal, onProgress: (p) => p.step === 2 && controller.abort() });
+    assert.equal(first.stopped, true);
+    assert.equal(first.state.step, 2);
+    const second = await run(tinyPreset, { threads: 2, runDir: first.runDir });
+    assert.deepEqual([...first.losses, ...second.losses], whole.losses);
+    assert.match(second.logs.join('\n'), /resuming .* at step 2/);
+    const single = await run(tinyPreset, { maxSteps: 1 });
+    assert.notEqual(whole.losses[0].reconstruction, single.losses[0].reconstruction, 'the second share draws its own noise');
+    for (const r of [whole, first, second, single]) dispose(r.trainable);
+  });
+
+  it('a worker thread that throws or exits fails the run with an error that says so, without hanging; so does the main thread\'s own error', async () => {
+    const failing = (failure: string) => ({ ...failingPreset, defaults: { ...failingPreset.defaults, failure } });
+    await assert.rejects(run(failing('throw'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 threw Error: a test failure at step 1$/.test(e.message));
+    await assert.rejects(run(failing('exit'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 exited with code 3$/.test(e.message));
+    await assert.rejects(run(failing('main-throw'), { threads: 2 }), /^Error: a test failure in the main thread$/);
+    await assert.rejects(run(tinyPreset, { threads: 2, presetModule: new URL('./fixtures/models.ts', import.meta.url).href }), /cannot start data-parallel training: worker thread 1 threw InputError: .*models\.ts exports no preset named "tiny"/);
+  });
+
+  describe('real presets on MNIST, edgevae backend', () => {
+    let data: { train: Split; test: Split };
+    before(async () => {
+      data = await loadDataset('mnist', { dir: mnistDir, download: false });
+      await selectBackend('edgevae');
+    });
+    after(async () => {
+      await selectBackend('cpu');
+    });
+
+    /** The per-step losses of `name` at batch 8 on two threads, stopped after each of `stops` steps and resumed each time. */
+    async function resumedLosses(name: string, stops: number[], logs: string[] = []): Promise<Record<string, number>[]> {
+      const preset = getPreset(name);
+      const runConfig: RunConfig = { preset: name, dataset: 'mnist', config: { ...preset.defaults, batchSize: 8 } };
+      const runDir = await createRun(join(root, `${name}-${stops.join('-')}`), runConfig);
+      const losses: Record<string, number>[] = [];
+      for (const maxSteps of stops) {
+        const { trainable } = await train({
+          runDir, preset, run: runConfig, train: data.train, test: data.test, quiet: true, maxSteps, threads: 2,
+          onProgress: (p) => losses.push(p.loss), log: (m) => logs.push(m),
+        });
+        dispose(trainable);
+      }
+      return losses;
+    }
+
+    it('aae-semi (five optimizer phases): two threads train and resume bit for bit, the worker on the main thread\'s build', async () => {
+      const logs: string[] = [];
+      const whole = await resumedLosses('aae-semi', [3], logs);
+      assert.match(logs.join('\n'), new RegExp(`worker threads run the main thread's edgevae \\(edgevae's ${edgevaeBackendSimd()}-SIMD`));
+      assert.deepEqual(await resumedLosses('aae-semi', [1, 3]), whole);
+      assert.ok(whole.every((loss) => Object.values(loss).every(Number.isFinite)), JSON.stringify(whole));
+    });
+
+    it('conv-vae: two threads train a few steps, the loss falling', async () => {
+      const losses = (await resumedLosses('conv-vae', [4])).map((l) => l.loss);
+      assert.ok(losses.every(Number.isFinite), String(losses));
+      assert.ok(losses[3] < losses[0], `loss should fall: ${losses}`);
+    });
   });
 });

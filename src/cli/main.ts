@@ -12,6 +12,7 @@ import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { BACKEND_CHOICES } from '../train/backend.ts';
+import { MAX_THREADS } from '../train/replica-sync.ts';
 import { integer, nonNegative, number, positive } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 
@@ -107,6 +108,7 @@ program
   .option('--final-lr <rate>', 'decay the learning rate along a half cosine to this by the last epoch (from the start, or with --resume from the step it resumes at)', nonNegative)
   .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
   .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
+  .option('--threads <n>', 'train on n threads, each on a share of every batch (edgevae, wasm and cpu backends; with --resume too)', integer(1, MAX_THREADS), 1)
   .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
   .option('--runs <dir>', 'where run folders go', 'runs')
   .addHelpText('after', () => `\nPresets:\n${PRESET_HELP}`)

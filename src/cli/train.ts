@@ -7,6 +7,7 @@ import { selectBackend, type BackendChoice } from '../train/backend.ts';
 import { getPreset, PRESETS } from '../train/presets/index.ts';
 import type { PresetConfig } from '../train/preset.ts';
 import { checkSchedule } from '../train/schedule.ts';
+import { checkThreads } from '../train/data-parallel.ts';
 import { createRun, readRun, train, type Progress, type RunConfig } from '../train/trainer.ts';
 
 export interface TrainCommandOptions {
@@ -19,6 +20,7 @@ export interface TrainCommandOptions {
   finalLr?: number;
   seed?: number;
   backend: BackendChoice;
+  threads: number;
   data?: string;
   runs: string;
 }
@@ -33,14 +35,16 @@ function formatLoss(loss: Record<string, number>): string {
     .join('  ');
 }
 
-async function prepareRun(o: TrainCommandOptions): Promise<{ runDir: string; run: RunConfig }> {
+/** The run's folder and configuration: a new one, or the one --resume names; refused (before any folder is made) when the options do not fit. */
+async function prepareRun(o: TrainCommandOptions, backend: string): Promise<{ runDir: string; run: RunConfig }> {
   if (o.resume) {
     // The configuration is part of the run: changing it would break the exact continuation. The
     // learning rate may change; the trainer records from which step in config.json.
     const fixed = [o.preset && '--preset', o.batchSize && '--batch-size', o.seed !== undefined && '--seed'].filter(Boolean);
-    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --lr, --final-lr, --backend and --data may change)`);
+    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --lr, --final-lr, --backend, --threads and --data may change)`);
     const run = await readRun(o.resume);
     if (o.epochs) run.config.epochs = o.epochs;
+    checkThreads(o.threads, run.config.batchSize, backend);
     return { runDir: o.resume, run };
   }
   if (!o.preset) throw new InputError(`give --preset NAME (or --resume RUN_DIR); presets:\n${PRESET_HELP}`);
@@ -54,6 +58,7 @@ async function prepareRun(o: TrainCommandOptions): Promise<{ runDir: string; run
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   };
   checkSchedule(config); // before the run folder is made
+  checkThreads(o.threads, config.batchSize, backend);
   const run: RunConfig = { preset: preset.name, dataset: 'mnist', config };
   return { runDir: await createRun(o.runs, run), run };
 }
@@ -61,7 +66,7 @@ async function prepareRun(o: TrainCommandOptions): Promise<{ runDir: string; run
 export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const log = (m: string) => console.log(m);
   const backend = await selectBackend(o.backend, log);
-  const { runDir, run } = await prepareRun(o);
+  const { runDir, run } = await prepareRun(o, backend.name);
   const preset = getPreset(run.preset);
   const data = await loadDataset('mnist', { dir: o.data, log });
   log(`training ${preset.name} on ${backend.description}: ${run.config.epochs} epochs of batch ${run.config.batchSize}; run folder ${runDir}`);
@@ -92,6 +97,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       train: data.train,
       test: data.test,
       maxSteps: o.steps,
+      threads: o.threads,
       ...(o.resume && (o.lr !== undefined || o.finalLr !== undefined) ? { learningRate: { start: o.lr, final: o.finalLr } } : {}),
       signal: controller.signal,
       onProgress,
