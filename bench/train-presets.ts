@@ -3,30 +3,33 @@
  * steps of each preset's own training step (forward, backward, all its optimizers) at its default
  * batch, on real MNIST, after two warm-up steps.
  *
- * Backends: `edgevae` (tfjs-backend-wasm with edgevae's own kernels), stock `wasm` and stock `cpu`.
- * Add --experimental-wasm-relaxed-simd to node's flags to measure edgevae's relaxed-SIMD build
- * (the description printed and saved says which build ran).
+ * Contenders: `edgevae` (tfjs-backend-wasm with edgevae's own kernels), `edgevae:2` (the same,
+ * data-parallel on 2 threads: `edgevae train --threads 2`), stock `wasm` and stock `cpu`; any
+ * backend can be given as BACKEND:THREADS. Add --experimental-wasm-relaxed-simd to node's flags to
+ * measure edgevae's relaxed-SIMD build (the description printed and saved says which build ran).
  *
- * Run: node --import tsx bench/train-presets.ts --data DIR [--backends edgevae,wasm,cpu] [--presets cvae,ae] [--steps 5] [--out FILE]
+ * Run: node --import tsx bench/train-presets.ts --data DIR [--backends edgevae,edgevae:2,wasm,cpu] [--presets cvae,ae] [--steps 5] [--out FILE]
  * Results: FILE, by default bench/results/<date>-<host>-train.json
  *
  * Timed with a plain loop rather than benny: benny prepares a case by calling its setup up to three
  * times and its step once before timing, which at seconds per step and one model per backend
- * measures the wrong thing; here each preset is built once, on the backend being measured.
+ * measures the wrong thing; here each preset is built once, on the backend being measured. With
+ * threads, the worker threads start inside the first (warm-up) step's time.
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/datasets.ts';
-import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
+import { InputError } from '../src/errors.ts';
+import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 import { PRESETS } from '../src/train/presets/index.ts';
 import { createRun, train } from '../src/train/trainer.ts';
 
 const { values } = parseArgs({
   options: {
     data: { type: 'string' },
-    backends: { type: 'string', default: 'edgevae,wasm,cpu' },
+    backends: { type: 'string', default: 'edgevae,edgevae:2,wasm,cpu' },
     presets: { type: 'string', default: Object.keys(PRESETS).join(',') },
     steps: { type: 'string', default: '5' },
     out: { type: 'string' },
@@ -34,19 +37,31 @@ const { values } = parseArgs({
 });
 const WARM_UP = 2;
 const steps = Number(values.steps);
+
+/** A contender of --backends: BACKEND, or BACKEND:THREADS for data-parallel training. */
+function parseContender(spec: string): { backend: BackendChoice; threads: number } {
+  const [backend, threads = '1', ...rest] = spec.split(':');
+  if (!BACKEND_CHOICES.includes(backend as BackendChoice) || rest.length || !/^\d+$/.test(threads)) {
+    throw new InputError(`--backends takes BACKEND or BACKEND:THREADS items, BACKEND one of ${BACKEND_CHOICES.join(', ')}; got ${JSON.stringify(spec)}`);
+  }
+  return { backend: backend as BackendChoice, threads: Number(threads) };
+}
+
+const contenders = values.backends.split(',').map(parseContender);
 const data = await loadDataset('mnist', { dir: values.data });
-const results: { preset: string; backend: string; description: string; batch: number; samplesPerSecond: number; secondsPerStep: number; steps: number }[] = [];
+const results: { preset: string; backend: string; threads: number; description: string; batch: number; samplesPerSecond: number; secondsPerStep: number; steps: number }[] = [];
 const root = mkdtempSync(join(tmpdir(), 'edgevae-bench-'));
 try {
-  for (const choice of values.backends.split(',') as BackendChoice[]) {
-    const { description } = await selectBackend(choice);
+  for (const { backend: choice, threads } of contenders) {
+    const selected = await selectBackend(choice);
+    const description = threads > 1 ? `${selected.description}, ${threads} threads` : selected.description;
     for (const name of values.presets.split(',')) {
       const preset = PRESETS[name];
       const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
       const times: number[] = [];
       let last = performance.now();
       await train({
-        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: WARM_UP + steps,
+        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: WARM_UP + steps, threads,
         onProgress: () => {
           const now = performance.now();
           times.push(now - last);
@@ -55,7 +70,7 @@ try {
       });
       const measured = times.slice(WARM_UP);
       const secondsPerStep = measured.reduce((a, b) => a + b, 0) / measured.length / 1000;
-      const entry = { preset: name, backend: choice, description, batch: run.config.batchSize, samplesPerSecond: run.config.batchSize / secondsPerStep, secondsPerStep, steps: measured.length };
+      const entry = { preset: name, backend: choice, threads, description, batch: run.config.batchSize, samplesPerSecond: run.config.batchSize / secondsPerStep, secondsPerStep, steps: measured.length };
       results.push(entry);
       console.log(`${name.padEnd(15)} ${description}: ${entry.samplesPerSecond.toFixed(1)} samples/s (${secondsPerStep.toFixed(2)} s/step of ${entry.batch})`);
     }
