@@ -14,7 +14,7 @@ import { loadDataset, type Split } from '../src/data/datasets.ts';
 import { InputError, RuntimeError } from '../src/errors.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { checkThreads } from '../src/train/data-parallel.ts';
-import { edgevaeBackendSimd } from '../src/train/edgevae-backend.ts';
+import { edgevaeBackendSimd, wasmHeapValues } from '../src/train/edgevae-backend.ts';
 import type { Preset, Trainable } from '../src/train/preset.ts';
 import { getPreset } from '../src/train/presets/index.ts';
 import { StepRandom } from '../src/train/random.ts';
@@ -104,29 +104,54 @@ describe('data-parallel training', () => {
     checkThreads(64, 64, 'wasm');
   });
 
-  it('two threads compute what one does, up to rounding: two optimizer phases, shares of 8 and 7', async () => {
-    const one = await run(tinyTwoPhasePreset, { maxSteps: 1 });
-    const two = await run(tinyTwoPhasePreset, { maxSteps: 1, threads: 2 });
-    assert.match(two.logs.join('\n'), /data-parallel: 2 threads \(the main thread and 1 worker thread\) each train on a share of the batch of 15 \(8 \+ 7\); the worker threads run the main thread's cpu/);
-    for (const term of ['reconstruction', 'shrink']) {
-      assert.ok(Math.abs(two.losses[0][term] - one.losses[0][term]) <= 1e-6 * Math.abs(one.losses[0][term]), `${term}: ${two.losses[0][term]} vs ${one.losses[0][term]}`);
-    }
-    const difference = relativeDifference(allWeights(two.trainable), allWeights(one.trainable));
-    assert.ok(difference < 1e-4, `weights after one step differ by ${difference}`);
-    dispose(one.trainable);
-    dispose(two.trainable);
+  for (const backend of ['cpu', 'edgevae'] as const) {
+    it(`two threads compute what one does, up to rounding, on ${backend}: two optimizer phases, shares of 8 and 7`, async () => {
+      const { description } = await selectBackend(backend);
+      try {
+        const one = await run(tinyTwoPhasePreset, { maxSteps: 1 });
+        const two = await run(tinyTwoPhasePreset, { maxSteps: 1, threads: 2 });
+        const said = 'data-parallel: 2 threads (the main thread and 1 worker thread) each train on a share of the batch of 15 (8 + 7); ';
+        assert.ok(two.logs.includes(`${said}the worker threads run the main thread's ${description}`), two.logs.join('\n'));
+        for (const term of ['reconstruction', 'shrink']) {
+          assert.ok(Math.abs(two.losses[0][term] - one.losses[0][term]) <= 1e-6 * Math.abs(one.losses[0][term]), `${term}: ${two.losses[0][term]} vs ${one.losses[0][term]}`);
+        }
+        const difference = relativeDifference(allWeights(two.trainable), allWeights(one.trainable));
+        assert.ok(difference < 1e-4, `weights after one step differ by ${difference}`);
+        dispose(one.trainable);
+        dispose(two.trainable);
 
-    const longer = await run(tinyTwoPhasePreset, { maxSteps: 4 });
-    const longerTwo = await run(tinyTwoPhasePreset, { maxSteps: 4, threads: 2 });
-    longer.losses.forEach((loss, step) => {
-      for (const term of ['reconstruction', 'shrink']) assert.ok(Math.abs(longerTwo.losses[step][term] - loss[term]) <= 1e-4 * loss[term], `${term} at step ${step}`);
+        const tensorCounts: number[] = [];
+        const longer = await run(tinyTwoPhasePreset, { maxSteps: 4 });
+        const longerTwo = await run(tinyTwoPhasePreset, { maxSteps: 4, threads: 2, onProgress: () => tensorCounts.push(tf.memory().numTensors) });
+        longer.losses.forEach((loss, step) => {
+          for (const term of ['reconstruction', 'shrink']) assert.ok(Math.abs(longerTwo.losses[step][term] - loss[term]) <= 1e-4 * loss[term], `${term} at step ${step}`);
+        });
+        assert.ok(longerTwo.losses[3].shrink < longerTwo.losses[0].shrink / 1.5, `training proceeds: ${JSON.stringify(longerTwo.losses)}`);
+        assert.ok(tensorCounts.every((n) => n === tensorCounts[0]), `a step leaks tensors: ${tensorCounts}`);
+        const lines = readFileSync(join(longerTwo.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        assert.ok(lines.every((l) => l.threads === 2), 'metrics record the thread count');
+        dispose(longer.trainable);
+        dispose(longerTwo.trainable);
+      } finally {
+        await selectBackend('cpu');
+      }
     });
-    assert.ok(longerTwo.losses[3].shrink < longerTwo.losses[0].shrink / 1.5, `training proceeds: ${JSON.stringify(longerTwo.losses)}`);
-    const lines = readFileSync(join(longerTwo.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(lines.every((l) => l.threads === 2), 'metrics record the thread count');
-    dispose(longer.trainable);
-    dispose(longerTwo.trainable);
+  }
+
+  it('reads a tensor on the edgevae backend straight from the wasm heap, for the exchange', async () => {
+    await selectBackend('edgevae');
+    try {
+      const t = tf.tensor1d(Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i)));
+      assert.deepEqual(wasmHeapValues(t), t.dataSync());
+      t.dispose();
+    } finally {
+      await selectBackend('cpu');
+    }
+    const onCpu = tf.scalar(1);
+    assert.equal(wasmHeapValues(onCpu), undefined, 'elsewhere the exchange reads dataSync()');
+    onCpu.dispose();
   });
+
   it('a two-thread run stopped by its signal and resumed repeats the uninterrupted one bit for bit (noise and dropout)', async () => {
     const whole = await run(tinyPreset, { threads: 2 });
     assert.equal(whole.losses.length, 6, 'two epochs of three batches');

@@ -166,6 +166,19 @@ export function edgevaeBackendSimd(): TrainSimd | undefined {
   return registeredSimd;
 }
 
+/**
+ * A float32 tensor's values as a view of the wasm heap, without the copy dataSync makes, on the
+ * wasm and edgevae backends; undefined on others. Valid until the heap next grows: read it at once.
+ */
+export function wasmHeapValues(t: tf.Tensor): Float32Array | undefined {
+  const name = tf.getBackend();
+  if ((name !== 'wasm' && name !== EDGEVAE_BACKEND) || t.dtype !== 'float32') return undefined;
+  const backend = tf.backend() as BackendWasm;
+  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
+  if (!offset) return undefined;
+  return new Float32Array((backend.wasm as unknown as WasmModule).asm.memory.buffer, offset, t.size);
+}
+
 function kernelConfigs(): tf.KernelConfig[] {
   const config = (kernelName: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig => ({
     kernelName,

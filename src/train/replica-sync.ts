@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
 import type { Adam, GradientAllReduce } from './adam.ts';
+import { wasmHeapValues } from './edgevae-backend.ts';
 
 /** The most replicas a run may have. */
 export const MAX_THREADS = 64;
@@ -231,7 +232,7 @@ export class ReplicaSync implements GradientAllReduce {
     for (const g of grads) {
       if (!g) continue;
       if (count + g.size > this.buffers.capacity) throw new RuntimeError(`data-parallel training: optimizer ${this.optimizerNames[id]} has more gradient values than the ${this.buffers.capacity} planned`);
-      own.set(g.dataSync() as Float32Array, count);
+      own.set(wasmHeapValues(g) ?? (g.dataSync() as Float32Array), count);
       count += g.size;
     }
     Atomics.store(this.control, this.header(this.replica), id);
