@@ -172,6 +172,7 @@ describe('data-parallel training', () => {
     await assert.rejects(run(failing('throw'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 threw Error: a test failure at step 1$/.test(e.message));
     await assert.rejects(run(failing('exit'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 exited with code 3$/.test(e.message));
     await assert.rejects(run(failing('main-throw'), { threads: 2 }), /^Error: a test failure in the main thread$/);
+    await assert.rejects(run(tinyPreset, { threads: 2, presetModule: undefined }), (e: unknown) => e instanceof InputError && /preset "tiny" is not a built-in one: give presetModule/.test(e.message));
     await assert.rejects(run(tinyPreset, { threads: 2, presetModule: new URL('./fixtures/models.ts', import.meta.url).href }), /cannot start data-parallel training: worker thread 1 threw InputError: .*models\.ts exports no preset named "tiny"/);
   });
 

@@ -7,6 +7,11 @@
  * rounding) and every replica applies the same Adam update to its own copy: the weights stay equal
  * without being sent. Shared memory and the reduction: replica-sync.ts.
  *
+ * Each replica draws its own noise (StepRandom's replica streams), so a run repeats and resumes bit
+ * for bit for a given number of threads, not across numbers. A preset that draws extra data each
+ * step draws a share-sized part on each replica: aae-semi's labelled batch is then N independent
+ * draws from the labelled subset rather than one.
+ *
  * Only for backends that use one core: edgevae, wasm and cpu. The main thread keeps everything else
  * (evaluation, pictures, checkpoints, metrics): it holds the whole weights as replica 0.
  */
@@ -18,7 +23,8 @@ import { InputError, RuntimeError } from '../errors.ts';
 import { startModuleWorker } from '../node/module-worker.ts';
 import type { ErrorData } from '../runtime/pool-protocol.ts';
 import { EDGEVAE_BACKEND, edgevaeBackendSimd, type TrainSimd } from './edgevae-backend.ts';
-import type { PresetConfig, Trainable } from './preset.ts';
+import type { Preset, PresetConfig, Trainable } from './preset.ts';
+import { PRESETS } from './presets/index.ts';
 import { allocateShared, MAX_THREADS, ReplicaAborted, ReplicaSync, type SharedBuffers, type StepOrder } from './replica-sync.ts';
 import type { WatchdogOrder } from './data-parallel-watchdog.ts';
 import { optimizerSteps, stateTensors } from './run-state.ts';
@@ -57,8 +63,7 @@ export type WorkerReport = { kind: 'ready'; description: string } | { kind: 'fai
 
 export interface DataParallelOptions {
   threads: number;
-  /** The preset's name, as the run has it. */
-  preset: string;
+  preset: Preset;
   /** A module exporting the preset, when it is not a built-in one (worker threads import it). */
   presetModule?: string;
   config: PresetConfig;
@@ -98,27 +103,28 @@ export class DataParallel {
     const backend = currentBackend();
     const { batchSize } = o.config;
     checkThreads(o.threads, batchSize, backend.name);
+    if (o.presetModule === undefined && PRESETS[o.preset.name] !== o.preset) {
+      throw new InputError(`preset ${JSON.stringify(o.preset.name)} is not a built-in one: give presetModule, a module that exports it, for the worker threads to import`);
+    }
     const capacity = Math.max(...Object.values(o.trainable.optimizers).map((opt) => opt.variables.reduce((sum, v) => sum + v.size, 0)));
     const buffers = allocateShared(o.threads, batchSize, capacity);
-    const common = { buffers, backend, preset: o.preset, presetModule: o.presetModule, config: o.config, train: sharedSplit(o.train), state: await snapshot(o.trainable) };
+    const common = { buffers, backend, preset: o.preset.name, presetModule: o.presetModule, config: o.config, train: sharedSplit(o.train), state: await snapshot(o.trainable) };
 
     const watchdog = startModuleWorker(import.meta.url, './data-parallel-watchdog', { workerData: { control: buffers.control } });
-    const workers: WorkerReplica[] = [];
-    const watched: WatchdogOrder['ports'] = [];
-    for (let replica = 1; replica < o.threads; replica++) {
-      const { port1, port2 } = new MessageChannel();
-      const setup: WorkerSetup = { ...common, replica, watchdogPort: port1 };
-      workers.push(new WorkerReplica(replica, startModuleWorker(import.meta.url, './data-parallel-worker', { workerData: setup, transferList: [port1] })));
-      watched.push({ replica, port: port2 });
-    }
-    const order: WatchdogOrder = { ports: watched };
-    watchdog.postMessage(order, watched.map((w) => w.port));
-
     const sync = new ReplicaSync(buffers, 0);
-    const group = new DataParallel(sync, workers, watchdog);
+    const group = new DataParallel(sync, [], watchdog);
     let descriptions: string[];
     try {
-      [, ...descriptions] = await Promise.all([watching(watchdog), ...workers.map((w) => w.ready)]);
+      const watched: WatchdogOrder['ports'] = [];
+      for (let replica = 1; replica < o.threads; replica++) {
+        const { port1, port2 } = new MessageChannel();
+        const setup: WorkerSetup = { ...common, replica, watchdogPort: port1 };
+        group.workers.push(new WorkerReplica(replica, startModuleWorker(import.meta.url, './data-parallel-worker', { workerData: setup, transferList: [port1] })));
+        watched.push({ replica, port: port2 });
+      }
+      const order: WatchdogOrder = { ports: watched };
+      watchdog.postMessage(order, watched.map((w) => w.port));
+      [, ...descriptions] = await Promise.all([watching(watchdog), ...group.workers.map((w) => w.ready)]);
     } catch (error) {
       await group.endThreads();
       throw error;

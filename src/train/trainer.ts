@@ -178,7 +178,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (batchesPerEpoch < 1) throw new InputError(`batch size ${config.batchSize} exceeds the ${trainSplit.count} training images`);
   const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.maxSteps ?? Infinity);
   const metricsPath = join(runDir, 'metrics.jsonl');
-  const replicas = threads > 1 ? await DataParallel.start({ threads, preset: preset.name, presetModule: options.presetModule, config, trainable, train: trainSplit, log }) : undefined;
+  const replicas = threads > 1 ? await DataParallel.start({ threads, preset, presetModule: options.presetModule, config, trainable, train: trainSplit, log }) : undefined;
   let rate = 0;
 
   try {
