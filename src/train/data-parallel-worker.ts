@@ -13,10 +13,9 @@ import type { BackendIdentity, WorkerReport, WorkerSetup } from './data-parallel
 import { EDGEVAE_BACKEND, edgevaeBackendSimd, registerEdgevaeBackend } from './edgevae-backend.ts';
 import type { Preset, Trainable } from './preset.ts';
 import { getPreset } from './presets/index.ts';
-import { StepRandom } from './random.ts';
 import { ReplicaAborted, ReplicaSync } from './replica-sync.ts';
 import { stateTensors } from './run-state.ts';
-import { gatherBatch } from './trainer.ts';
+import { trainShare } from './trainer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('data-parallel-worker is the entry file of a thread started by data-parallel training, not a script to run');
@@ -32,20 +31,12 @@ try {
   const description = await activate(setup.backend);
   const trainable = (await loadPreset(setup.preset, setup.presetModule)).create(setup.config);
   takeState(trainable, setup.state);
+  setup.state.tensors.clear(); // a second copy of the weights and moments, not needed again
   sync.attach(trainable.optimizers);
   report({ kind: 'ready', description });
-  const train = setup.train;
   for (let order = sync.nextOrder(); order; order = sync.nextOrder()) {
     step = order.step;
-    for (const optimizer of Object.values(trainable.optimizers)) optimizer.learningRateScale = order.learningRateScale;
-    const batch = gatherBatch(train, sync.ownShare(order.indices));
-    let loss: Record<string, number>;
-    try {
-      loss = trainable.trainStep(batch, { step: order.step, epoch: order.epoch, random: new StepRandom(setup.config.seed, order.step, setup.replica), train });
-    } finally {
-      tf.dispose([batch.x, batch.labels]);
-    }
-    sync.averageLosses(loss);
+    trainShare(trainable, setup.train, order, setup.config.seed, sync);
   }
   report({ kind: 'done' });
 } catch (error) {

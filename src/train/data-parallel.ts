@@ -93,7 +93,8 @@ export class DataParallel {
   private closed = false;
 
   private constructor(
-    private readonly sync: ReplicaSync,
+    /** The main thread's side of the shared memory, as replica 0. */
+    readonly sync: ReplicaSync,
     private readonly workers: WorkerReplica[],
     private readonly watchdog: Worker,
   ) {}
@@ -138,19 +139,9 @@ export class DataParallel {
     return group;
   }
 
-  /** The main thread's share of a batch. */
-  ownShare(indices: Uint32Array): Uint32Array {
-    return this.sync.ownShare(indices);
-  }
-
-  /** Starts a step on the worker threads (the main thread then trains on its own share). */
+  /** Starts a step on the worker threads (the main thread then trains on its own share, through `sync`). */
   order(order: StepOrder): void {
     this.sync.order(order);
-  }
-
-  /** The step's loss terms over the whole batch, once every replica has finished it. */
-  averageLosses(loss: Record<string, number>): Record<string, number> {
-    return this.sync.averageLosses(loss);
   }
 
   /**
@@ -225,6 +216,7 @@ function watching(watchdog: Worker): Promise<void> {
   return new Promise((resolve, reject) => {
     watchdog.once('message', () => resolve());
     watchdog.once('error', (error) => reject(new RuntimeError(`cannot start data-parallel training: its watchdog thread threw ${error.message}`)));
+    watchdog.once('exit', (code) => reject(new RuntimeError(`cannot start data-parallel training: its watchdog thread exited with code ${code}`)));
   });
 }
 

@@ -25,7 +25,7 @@ import { hashSeed, permutation, StepRandom } from './random.ts';
 import { optimizerSteps, stateTensors } from './run-state.ts';
 import { checkSchedule, scheduledLearningRate } from './schedule.ts';
 import { checkThreads, DataParallel } from './data-parallel.ts';
-import type { StepOrder } from './replica-sync.ts';
+import type { ReplicaSync, StepOrder } from './replica-sync.ts';
 import { latentScatterSvg, lossCurvesSvg, parseMetrics } from './report.ts';
 
 export interface RunConfig {
@@ -147,7 +147,7 @@ async function trimMetrics(dir: string, step: number): Promise<void> {
 }
 
 /** The images and labels of `indices` as one batch of tensors. */
-export function gatherBatch(split: Split, indices: Uint32Array): Batch {
+function gatherBatch(split: Split, indices: Uint32Array): Batch {
   const size = split.rows * split.cols;
   const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
@@ -183,7 +183,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   try {
     while (state.epoch < config.epochs) {
-      const order = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
+      const batchOrder = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
       while (state.batchInEpoch < batchesPerEpoch) {
         if (state.step >= totalSteps || signal?.aborted) {
           await checkpoint(runDir, trainable, state);
@@ -191,8 +191,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
         const start = performance.now();
-        const indices = order.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize);
-        const loss = trainStep(trainable, trainSplit, { step: state.step, epoch: state.epoch, learningRateScale: learningRate / config.learningRate, indices }, config.seed, replicas);
+        const order = { step: state.step, epoch: state.epoch, learningRateScale: learningRate / config.learningRate, indices: batchOrder.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize) };
+        replicas?.order(order);
+        const loss = trainShare(trainable, trainSplit, order, config.seed, replicas?.sync);
         for (const [term, value] of Object.entries(loss)) {
           if (!Number.isFinite(value)) throw new InputError(`training diverged at step ${state.step}: ${term} is ${value}; try a lower --lr`);
         }
@@ -221,20 +222,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 }
 
 /**
- * One training step on the batch `order.indices`: on this thread alone, or with `replicas` each on
- * its share of it. Returns the loss terms (the whole batch's).
+ * One training step of one replica on its share of the batch `order.indices`: on one thread, the
+ * whole batch, with the run's random streams. Returns the loss terms; with `sync`, the whole batch's.
+ * The worker threads of data-parallel training run the same.
  */
-function trainStep(trainable: Trainable, split: Split, order: StepOrder, seed: number, replicas: DataParallel | undefined): Record<string, number> {
+export function trainShare(trainable: Trainable, split: Split, order: StepOrder, seed: number, sync?: ReplicaSync): Record<string, number> {
   for (const optimizer of Object.values(trainable.optimizers)) optimizer.learningRateScale = order.learningRateScale;
-  replicas?.order(order);
-  const batch = gatherBatch(split, replicas ? replicas.ownShare(order.indices) : order.indices);
+  const batch = gatherBatch(split, sync ? sync.ownShare(order.indices) : order.indices);
   let loss: Record<string, number>;
   try {
-    loss = trainable.trainStep(batch, { step: order.step, epoch: order.epoch, random: new StepRandom(seed, order.step), train: split });
+    loss = trainable.trainStep(batch, { step: order.step, epoch: order.epoch, random: new StepRandom(seed, order.step, sync?.replica), train: split });
   } finally {
     tf.dispose([batch.x, batch.labels]);
   }
-  return replicas ? replicas.averageLosses(loss) : loss;
+  return sync ? sync.averageLosses(loss) : loss;
 }
 
 /** Writes the run's new learning rates to config.json, decaying from `step` on. */
