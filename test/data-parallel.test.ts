@@ -167,7 +167,7 @@ describe('data-parallel training', () => {
     for (const r of [whole, first, second, single]) dispose(r.trainable);
   });
 
-  it('a worker thread that throws or exits fails the run with an error that says so, without hanging; so does the main thread\'s own error', async () => {
+  it('a worker thread that throws or exits fails the run with an error that says so, without hanging; so does the main thread\'s own error', { timeout: 120_000 }, async () => {
     const failing = (failure: string) => ({ ...failingPreset, defaults: { ...failingPreset.defaults, failure } });
     await assert.rejects(run(failing('throw'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 threw Error: a test failure at step 1$/.test(e.message));
     await assert.rejects(run(failing('exit'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 exited with code 3$/.test(e.message));

@@ -191,7 +191,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
         const start = performance.now();
-        const order = { step: state.step, epoch: state.epoch, learningRateScale: learningRate / config.learningRate, indices: batchOrder.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize) };
+        const indices = batchOrder.subarray(state.batchInEpoch * config.batchSize, (state.batchInEpoch + 1) * config.batchSize);
+        const order: StepOrder = { step: state.step, epoch: state.epoch, learningRateScale: learningRate / config.learningRate, indices };
         replicas?.order(order);
         const loss = trainShare(trainable, trainSplit, order, config.seed, replicas?.sync);
         for (const [term, value] of Object.entries(loss)) {
