@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LayersModel } from '@tensorflow/tfjs';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { selectBackend } from '../src/train/backend.ts';
 import { seededRandom } from './helpers/numbers.ts';
 import { Decoder, InputError } from '../src/index.ts';
@@ -156,7 +156,7 @@ describe('trainJudge', () => {
     assert.deepEqual(model.layers.map((l) => l.getClassName()), ['Reshape', 'Conv2D', 'Conv2D', 'Flatten', 'Dense', 'Dense']);
     const decoder = await Decoder.load(exportModel(model, { dtype: 'f32', meta: { output: { shape: [10], range: [-50, 50] } } }));
     const ours = classify(decoder, test.images);
-    const theirs = tf.tidy(() => (model.predict(tf.tensor2d(test.images, [test.count, 49])) as tf.Tensor).argMax(-1).dataSync());
+    const theirs = tf.tidy(() => (model.predict(tf.tensor2d(test.images, [test.count, 49])) as Tensor).argMax(-1).dataSync());
     assert.deepEqual(Array.from(ours.labels), Array.from(theirs));
     model.dispose();
   });
