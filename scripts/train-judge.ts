@@ -95,7 +95,9 @@ if (testAccuracy < minAccuracy) {
 await mkdir(dirname(values.out), { recursive: true });
 await writeAtomic(values.out, bytes);
 const sidecar = join(dirname(values.out), `${basename(values.out, extname(values.out))}.json`);
-const command = ['node', '--import', 'tsx', 'scripts/train-judge.ts', ...process.argv.slice(2)].join(' ');
+// Node's own flags that change what runs (the relaxed-SIMD build), then the script's arguments.
+const nodeFlags = process.execArgv.filter((flag) => flag === '--experimental-wasm-relaxed-simd');
+const command = ['node', ...nodeFlags, '--import', 'tsx', 'scripts/train-judge.ts', ...process.argv.slice(2)].join(' ');
 const record = {
   accuracy: testAccuracy,
   command,
