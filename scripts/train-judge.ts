@@ -17,7 +17,7 @@ import { loadDataset } from '../src/data/datasets.ts';
 import { Decoder } from '../src/index.ts';
 import { writeAtomic } from '../src/node/files.ts';
 import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
-import { accuracy, classify, exportJudge, trainJudge } from '../src/train/judge.ts';
+import { accuracy, classify, describeJudge, exportJudge, trainJudge } from '../src/train/judge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -60,12 +60,14 @@ if (values['train-limit']) {
 log(`data: ${train.count} training and ${data.test.count} test images from ${data.source}`);
 
 const epochs = number('epochs');
+const hidden = values.hidden.split(',').map(Number);
+const conv = values.conv ? values.conv.split(',').map(Number) : [];
 const { model, history } = await trainJudge({
   train,
   test: data.test,
   epochs,
-  hidden: values.hidden.split(',').map(Number),
-  conv: values.conv ? values.conv.split(',').map(Number) : [],
+  hidden,
+  conv,
   dropout: number('dropout'),
   batchSize: number('batch'),
   learningRate: number('lr'),
@@ -104,7 +106,7 @@ const record = {
   epochs,
   date: new Date().toISOString(),
   tfjsAccuracy: tfAccuracy,
-  architecture: [train.rows * train.cols, ...(values.conv ? [`conv ${values.conv} (5x5, stride 2)`] : []), ...values.hidden.split(',').map(Number), 10].join('-'),
+  architecture: describeJudge(train.rows * train.cols, hidden, conv),
   parameters: model.countParams(),
   dtype: 'f16',
   bytes: bytes.length,

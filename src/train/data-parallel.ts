@@ -99,11 +99,13 @@ export class DataParallel {
     private readonly watchdog: Worker,
   ) {}
 
-  /** Starts the worker threads from the main thread's state; resolves once every one is ready to train. */
+  /**
+   * Starts the worker threads from the main thread's state; resolves once every one is ready to
+   * train. The caller (train) has checked the thread count with checkThreads.
+   */
   static async start(o: DataParallelOptions): Promise<DataParallel> {
     const backend = currentBackend();
     const { batchSize } = o.config;
-    checkThreads(o.threads, batchSize, backend.name);
     if (o.presetModule === undefined && PRESETS[o.preset.name] !== o.preset) {
       throw new InputError(`preset ${JSON.stringify(o.preset.name)} is not a built-in one: give presetModule, a module that exports it, for the worker threads to import`);
     }

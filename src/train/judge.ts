@@ -115,8 +115,8 @@ export function buildJudge(inputSize: number, hidden: readonly number[] = DEFAUL
   return model;
 }
 
-/** `judge: 784-256-256-10 MLP` or `judge: 784 -> conv 32, 64 (5x5, stride 2) -> 256-10 CNN`. */
-function describeJudge(inputSize: number, hidden: readonly number[], conv: readonly number[]): string {
+/** `784-256-256-10 MLP` or `784 -> conv 32, 64 (5x5, stride 2) -> 256-10 CNN`. */
+export function describeJudge(inputSize: number, hidden: readonly number[], conv: readonly number[]): string {
   if (conv.length === 0) return `${[inputSize, ...hidden, JUDGE_CLASSES].join('-')} MLP`;
   return `${inputSize} -> conv ${conv.join(', ')} (5x5, stride 2) -> ${[...hidden, JUDGE_CLASSES].join('-')} CNN`;
 }

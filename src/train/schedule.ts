@@ -15,9 +15,9 @@ export function cosine(start: number, end: number, step: number, total: number):
 export function scheduledLearningRate(config: PresetConfig, step: number, totalSteps: number): number {
   const final = config.finalLearningRate;
   if (final === undefined) return config.learningRate;
-  const from = Number(config.decayFromStep ?? 0);
+  const from = config.decayFromStep ?? 0;
   if (step <= from) return config.learningRate;
-  return cosine(config.learningRate, Number(final), step - from, totalSteps - from);
+  return cosine(config.learningRate, final, step - from, totalSteps - from);
 }
 
 /** Checks the schedule's settings, so a bad one fails before any training. */

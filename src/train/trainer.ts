@@ -10,7 +10,7 @@
  *   loss-curves.svg    loss terms over steps and test metrics per epoch (report.ts)
  *   latent/epoch-NNN.svg  the test set's codes, for presets with a 2-d latent
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -100,8 +100,13 @@ export async function createRun(root: string, run: RunConfig): Promise<string> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(root, run.preset, stamp);
   await mkdir(join(dir, 'samples'), { recursive: true });
-  await writeFile(join(dir, 'config.json'), JSON.stringify(run, null, 2) + '\n');
+  await writeRunConfig(dir, run);
   return dir;
+}
+
+/** Writes (or rewrites) a run folder's config.json. */
+async function writeRunConfig(dir: string, run: RunConfig): Promise<void> {
+  await writeAtomic(join(dir, 'config.json'), new TextEncoder().encode(JSON.stringify(run, null, 2) + '\n'));
 }
 
 /** Reads a run folder's config, for --resume and export. */
@@ -243,9 +248,9 @@ export function trainShare(trainable: Trainable, split: Split, order: StepOrder,
 async function recordScheduleChange(runDir: string, run: RunConfig, step: number, log: (message: string) => void): Promise<void> {
   const { config } = run;
   if (config.finalLearningRate !== undefined) config.decayFromStep = step;
-  const finalLearningRate = config.finalLearningRate as number | undefined;
+  const { finalLearningRate } = config;
   run.scheduleChanges = [...(run.scheduleChanges ?? []), { step, learningRate: config.learningRate, ...(finalLearningRate === undefined ? {} : { finalLearningRate }) }];
-  await writeAtomic(join(runDir, 'config.json'), new TextEncoder().encode(JSON.stringify(run, null, 2) + '\n'));
+  await writeRunConfig(runDir, run);
   const decay = finalLearningRate === undefined ? '' : `, decaying along a cosine to ${finalLearningRate} by the last epoch`;
   log(`learning rate ${config.learningRate} from step ${step}${decay}`);
 }
