@@ -333,6 +333,21 @@ describe("the 'edgevae' backend agrees with tfjs's cpu backend, forward and back
     assert.deepEqual(await trajectory('edgevae'), await trajectory('cpu'));
   });
 
+  it('Identity shares storage: a clone reads the same values, and outlives its source', async () => {
+    await tf.setBackend('edgevae');
+    const before = tf.memory().numBytes;
+    const source = tf.tensor([1.5, -2, 3.25, 4], [2, 2]);
+    const copy = tf.clone(source);
+    assert.equal(copy.dataId, source.dataId, 'one buffer for both');
+    source.dispose();
+    assert.deepEqual(Array.from(copy.dataSync()), [1.5, -2, 3.25, 4]);
+    copy.dispose();
+    assert.equal(tf.memory().numBytes, before);
+    const labels = tf.clone(tf.tensor(['a', 'b']));
+    assert.deepEqual(labels.dataSync(), ['a', 'b']);
+    labels.dispose();
+  });
+
   it('a dilated convolution runs on the stock wasm kernel, and agrees (forward: tfjs has no gradient for dilation)', async () => {
     await check('dilation 2', (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same', 'NHWC', 2), [[1, 9, 9, 2], [3, 3, 2, 4]], true);
   });

@@ -1,11 +1,17 @@
 // The gradient of a 2-d convolution with respect to its filter (TensorFlow's Conv2DBackpropFilter):
 //   dW[ky, kx, c, o] = sum over output pixels p of im2col(x)[p, (ky, kx, c)] * dy[p, o],
 // i.e. dW[Kf, OC] = im2col(x)^T . dy, a GEMM whose inner dimension is the batch's output pixels.
-// It runs on the f32 microkernel in chunks of CHUNK_PIXELS pixels: each chunk's im2col rows are
-// transposed (so the microkernel reads them as rows of length CHUNK_PIXELS), dy's rows for the chunk
-// are packed into panels, and the chunk's partial product is added into dW. The add costs 1/CHUNK
-// of the arithmetic, and a chunk's operands stay in cache.
-import { dense, denseScratchBytes, WEIGHTS_F32 } from './dense';
+// It runs on the f32 microkernel in chunks of CHUNK_PIXELS pixels: the microkernel reads the chunk's
+// im2col columns as its rows (of length CHUNK_PIXELS), dy's rows for the chunk are packed into
+// panels, and the chunk's partial product is added into dW. The add costs 1/CHUNK of the arithmetic,
+// and a chunk's operands stay in cache.
+//
+// The microkernel takes its rows in blocks of four, [k][4]: four consecutive im2col columns at one
+// pixel are 16 contiguous bytes of the im2col row, so when Kf is a multiple of four (every layer
+// with 4 or 64 channels, or a 4x4 kernel) the blocks are copied straight out of the im2col rows.
+// Other filters transpose the rows first and let the kernel pack them.
+import { dense, denseScratchBytes, TILE_ROWS, WEIGHTS_F32 } from './dense';
+import { gemmPackedF32 } from './gemm';
 import { im2col } from './im2col';
 import { aligned16, packRowsF32, panelBytes, panelVectorBytes } from './pack-f32';
 import { transposeF32 } from './transpose';
@@ -37,10 +43,33 @@ export function convFilterGradient(
   for (let first = 0; first < pixels; first += CHUNK_PIXELS) {
     const count = min(CHUNK_PIXELS, pixels - first);
     im2col(x, cols, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, false);
-    transposeF32(cols, colsT, count, Kf);
     packRowsF32(dy + (<usize>first * <usize>OC << 2), packed, count, OC, OC);
-    dense(WEIGHTS_F32, colsT, partial, Kf, count, OC, packed, zeroBias, 0, denseScratch, ACT_LINEAR, 0);
+    if ((Kf & 3) == 0) {
+      // Tiles of TILE_ROWS filter rows, as dense runs them, so a tile's blocks stay in cache across the panels.
+      for (let r = 0; r < Kf; r += TILE_ROWS) {
+        const tile = min(TILE_ROWS, Kf - r);
+        blocksFromColumns(cols, Kf, count, r, tile, colsT);
+        gemmPackedF32(0, 0, tile, count, OC, packed, zeroBias, partial + (<usize>r * <usize>OC << 2), <usize>OC << 2, ACT_LINEAR, 0, colsT);
+      }
+    } else {
+      transposeF32(cols, colsT, count, Kf);
+      dense(WEIGHTS_F32, colsT, partial, Kf, count, OC, packed, zeroBias, 0, denseScratch, ACT_LINEAR, 0);
+    }
     addInPlace(dw, partial, Kf * OC);
+  }
+}
+
+/**
+ * Columns [first, first + rows) of the im2col rows (count rows of Kf floats) as the microkernel's
+ * row blocks: block b holds columns first + 4b .. first + 4b + 3 as [pixel][4]. rows and first are
+ * multiples of four.
+ */
+function blocksFromColumns(cols: usize, Kf: i32, count: i32, first: i32, rows: i32, dst: usize): void {
+  const rowBytes = <usize>Kf << 2;
+  for (let b = 0; b < rows; b += 4) {
+    const src = cols + (<usize>(first + b) << 2);
+    const out = dst + <usize>b * (<usize>count << 2);
+    for (let p = 0; p < count; p++) v128.store(out + (<usize>p << 4), v128.load(src + <usize>p * rowBytes));
   }
 }
 

@@ -11,6 +11,7 @@
 // decoded in.
 import { madd, splatF32 } from './simd';
 import { finishLanes, finishPanel, storePanel } from './store';
+import { transposeBlock4 } from './transpose';
 
 /** Rows computed together: four rows share each weight load (8 accumulators, 2 weight registers). */
 const ROW_BLOCK: i32 = 4;
@@ -26,6 +27,17 @@ export function gemmF32(
   w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
 ): void {
   packRows(x, xStride, rows, K, packed);
+  gemmPackedF32(x, xStride, rows, K, N, w, bias, y, yStride, act, alpha, packed);
+}
+
+/**
+ * gemmF32 on rows already in `packed` (as packRows lays them out): the whole blocks of four come from
+ * there, the rest (rows mod 4) from x. With rows a multiple of four, x is never read.
+ */
+export function gemmPackedF32(
+  x: usize, xStride: usize, rows: i32, K: i32, N: i32,
+  w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
+): void {
   const panelBytes = <usize>K * F32_PANEL_ROW;
   const blocks = rows & ~(ROW_BLOCK - 1);
   for (let col = 0; col < N; col += 8) {
@@ -79,13 +91,18 @@ export function packedRowsBytes(rows: i32, K: i32): usize {
   return <usize>(rows & ~(ROW_BLOCK - 1)) * <usize>K << 2;
 }
 
-/** Rows in whole blocks of four, each block as [k][4] (K * 16 bytes), one block after another. */
+/**
+ * Rows in whole blocks of four, each block as [k][4] (K * 16 bytes), one block after another: a 4x4
+ * transpose per four k, then the last K mod 4 one value at a time.
+ */
 export function packRows(x: usize, xStride: usize, rows: i32, K: i32, dst: usize): void {
   const blockBytes = <usize>K << 4;
+  const K4 = <usize>(K & ~3);
   for (let r = 0; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
     const x0 = x + <usize>r * xStride;
     const out = dst + <usize>(r >> 2) * blockBytes;
-    for (let k: usize = 0; k < <usize>K; k++) {
+    for (let k: usize = 0; k < K4; k += 4) transposeBlock4(x0 + (k << 2), xStride, out + (k << 4), 16);
+    for (let k: usize = K4; k < <usize>K; k++) {
       const at = k << 2;
       store<f32>(out + (k << 4), load<f32>(x0 + at));
       store<f32>(out + (k << 4), load<f32>(x0 + xStride + at), 4);

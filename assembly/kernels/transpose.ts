@@ -24,7 +24,7 @@ export function transposeF32(src: usize, dst: usize, rows: i32, cols: i32): void
 /** One 4x4 block: four rows in, four columns out, by two rounds of shuffles. */
 // @ts-ignore: decorator
 @inline
-function transposeBlock4(src: usize, srcStride: usize, dst: usize, dstStride: usize): void {
+export function transposeBlock4(src: usize, srcStride: usize, dst: usize, dstStride: usize): void {
   const r0 = v128.load(src), r1 = v128.load(src + srcStride);
   const r2 = v128.load(src + 2 * srcStride), r3 = v128.load(src + 3 * srcStride);
   const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);

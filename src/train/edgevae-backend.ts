@@ -82,7 +82,7 @@ const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, leakyrel
 export const ADAM_UPDATE_KERNEL = 'EdgevaeAdamUpdate';
 
 /** The kernels we provide, by TensorFlow.js kernel name. */
-const OURS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', ADAM_UPDATE_KERNEL] as const;
+const OURS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Identity', ADAM_UPDATE_KERNEL] as const;
 
 /** The names of the kernels 'edgevae' runs on edgevae's own code (the rest are tfjs-backend-wasm's). */
 export const EDGEVAE_KERNELS: readonly string[] = OURS;
@@ -192,6 +192,7 @@ function kernelConfigs(): tf.KernelConfig[] {
     config('FusedConv2D', (args) => conv2d('FusedConv2D', args)),
     config('Conv2DBackpropInput', conv2dBackpropInput),
     config('Conv2DBackpropFilter', conv2dBackpropFilter),
+    config('Identity', identity),
     config(ADAM_UPDATE_KERNEL, adamUpdate),
   ];
 }
@@ -402,6 +403,20 @@ function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
     g.batch, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, scratch,
   );
   return out;
+}
+
+// ---- data movement ----
+
+/**
+ * Identity (tf.clone, and every tensor the engine saves for a backward pass) as the cpu backend does
+ * it: the output shares the input's storage. The stock wasm kernel copies the values instead, about
+ * 4% of a conv-vae training step. Sharing is safe because no kernel here writes into its inputs.
+ */
+function identity(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x!;
+  if (x.dtype === 'string') return stock('Identity', args, 'strings live outside the wasm heap');
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 // ---- optimizer ----

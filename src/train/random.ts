@@ -4,7 +4,7 @@
  * run draws exactly what an uninterrupted one would have.
  */
 import * as tf from '@tensorflow/tfjs';
-import { hashSeed } from './seeded.ts';
+import { dropoutMask, hashSeed } from './seeded.ts';
 
 export { hashSeed, permutation, seededRandom } from './seeded.ts';
 
@@ -33,9 +33,6 @@ export class StepRandom {
   /** Inverted dropout, as Keras applies it while training: keep with probability 1 - rate, scale by 1 / (1 - rate). */
   dropout<T extends tf.Tensor>(x: T, rate: number): T {
     if (rate <= 0) return x;
-    return tf.tidy(() => {
-      const keep = tf.randomUniform(x.shape, 0, 1, 'float32', this.next()).greaterEqual(rate).toFloat();
-      return x.mul(keep).div(1 - rate) as T;
-    });
+    return tf.tidy(() => x.mul(tf.tensor(dropoutMask(x.size, rate, this.next()), x.shape)) as T);
   }
 }
