@@ -17,6 +17,7 @@ export { convFilterGradient, convFilterGradientScratchBytes } from './kernels/co
 export { transposeF32 } from './kernels/transpose';
 export { packColumnsF32, packRowsF32 } from './kernels/pack-f32';
 export { adamUpdate } from './kernels/adam';
+export { dropoutMask } from './kernels/dropout';
 export { convBackpropInput, convBackpropInputScratchBytes } from './kernels/conv-backprop-input';
 
 /** True in the relaxed-SIMD build (fused multiply-add), false in the strict one. */

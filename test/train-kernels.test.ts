@@ -10,10 +10,11 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../src/train/adam.ts';
-import { ADAM_UPDATE_KERNEL, EDGEVAE_KERNELS, instantiateTrainKernels, registerEdgevaeBackend, relaxedTrainSimdSupported, type TrainKernels, type TrainSimd } from '../src/train/edgevae-backend.ts';
+import { ADAM_UPDATE_KERNEL, DROPOUT_MASK_KERNEL, EDGEVAE_KERNELS, instantiateTrainKernels, registerEdgevaeBackend, relaxedTrainSimdSupported, type TrainKernels, type TrainSimd } from '../src/train/edgevae-backend.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { Arena } from './helpers/arena.ts';
 import { randomValues, seededRandom } from './helpers/numbers.ts';
+import { dropoutMask } from '../src/train/seeded.ts';
 
 const BUILDS: { simd: TrainSimd; skip: string | false }[] = [
   { simd: 'strict', skip: false },
@@ -346,6 +347,15 @@ describe("the 'edgevae' backend agrees with tfjs's cpu backend, forward and back
     const labels = tf.clone(tf.tensor(['a', 'b']));
     assert.deepEqual(labels.dataSync(), ['a', 'b']);
     labels.dispose();
+  });
+
+  it('the dropout mask kernel draws the same values as seeded.ts, tails and high seeds included', async () => {
+    await tf.setBackend('edgevae');
+    for (const [n, rate, seed] of [[1, 0.2, 0], [7, 0.5, 1], [1000, 0.2, 2 ** 31 + 5], [4099, 0.9, 0xffffffff], [64, 0.999, 12345]]) {
+      const mask = tf.engine().runKernel(DROPOUT_MASK_KERNEL, {}, { shape: [n], rate, seed }) as tf.Tensor;
+      assert.deepEqual(mask.dataSync(), dropoutMask(n, rate, seed), `n ${n}, rate ${rate}, seed ${seed}`);
+      mask.dispose();
+    }
   });
 
   it('a dilated convolution runs on the stock wasm kernel, and agrees (forward: tfjs has no gradient for dilation)', async () => {

@@ -19,7 +19,7 @@
  * biases and activations applied after it by the wasm backend's kernels), Conv2D and FusedConv2D
  * (NHWC, no dilation, the same epilogue), Conv2DBackpropInput and Conv2DBackpropFilter (NHWC). A
  * call outside those (another dtype, NCHW, dilation) runs the stock wasm kernel, where one exists.
- * And one of our own, ADAM_UPDATE_KERNEL, the optimizer's step in one pass.
+ * And two of our own: ADAM_UPDATE_KERNEL, the optimizer's step in one pass, and DROPOUT_MASK_KERNEL.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -60,6 +60,7 @@ export interface TrainKernels {
     w: number, g: number, m: number, v: number, wOut: number, mOut: number, vOut: number, n: number,
     beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, stepSize: number, epsilon: number,
   ): void;
+  dropoutMask(dst: number, n: number, seed: number, dropBelow: number, keepScale: number): void;
   relaxedSimd(): number;
 }
 
@@ -82,7 +83,13 @@ const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, leakyrel
 export const ADAM_UPDATE_KERNEL = 'EdgevaeAdamUpdate';
 
 /** The kernels we provide, by TensorFlow.js kernel name. */
-const OURS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Identity', ADAM_UPDATE_KERNEL] as const;
+/**
+ * Another of our own: an inverted-dropout mask drawn in wasm, the same values as seeded.ts's
+ * dropoutMask. No inputs; attrs {shape, rate, seed}; output the float32 mask of that shape.
+ */
+export const DROPOUT_MASK_KERNEL = 'EdgevaeDropoutMask';
+
+const OURS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Identity', ADAM_UPDATE_KERNEL, DROPOUT_MASK_KERNEL] as const;
 
 /** The names of the kernels 'edgevae' runs on edgevae's own code (the rest are tfjs-backend-wasm's). */
 export const EDGEVAE_KERNELS: readonly string[] = OURS;
@@ -194,6 +201,7 @@ function kernelConfigs(): tf.KernelConfig[] {
     config('Conv2DBackpropFilter', conv2dBackpropFilter),
     config('Identity', identity),
     config(ADAM_UPDATE_KERNEL, adamUpdate),
+    config(DROPOUT_MASK_KERNEL, dropoutMask),
   ];
 }
 
@@ -417,6 +425,16 @@ function identity(args: KernelArgs): tf.TensorInfo {
   if (x.dtype === 'string') return stock('Identity', args, 'strings live outside the wasm heap');
   args.backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+// ---- randomness ----
+
+function dropoutMask(args: KernelArgs): tf.TensorInfo {
+  const { shape, rate, seed } = args.attrs as { shape: number[]; rate: number; seed: number };
+  const ctx = active();
+  const out = ctx.backend.makeOutput(shape, 'float32');
+  ctx.kernels.dropoutMask(offsetOf(ctx, out), tf.util.sizeFromShape(shape), seed, Math.ceil(rate * 2 ** 32), 1 / (1 - rate));
+  return out;
 }
 
 // ---- optimizer ----

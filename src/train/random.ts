@@ -4,6 +4,7 @@
  * run draws exactly what an uninterrupted one would have.
  */
 import * as tf from '@tensorflow/tfjs';
+import { DROPOUT_MASK_KERNEL } from './edgevae-backend.ts';
 import { dropoutMask, hashSeed } from './seeded.ts';
 
 export { hashSeed, permutation, seededRandom } from './seeded.ts';
@@ -33,6 +34,13 @@ export class StepRandom {
   /** Inverted dropout, as Keras applies it while training: keep with probability 1 - rate, scale by 1 / (1 - rate). */
   dropout<T extends tf.Tensor>(x: T, rate: number): T {
     if (rate <= 0) return x;
-    return tf.tidy(() => x.mul(tf.tensor(dropoutMask(x.size, rate, this.next()), x.shape)) as T);
+    const seed = this.next();
+    return tf.tidy(() => {
+      // The same mask either way: drawn in wasm where the backend has our kernel, else in JavaScript.
+      const mask = tf.getKernel(DROPOUT_MASK_KERNEL, tf.getBackend())
+        ? (tf.engine().runKernel(DROPOUT_MASK_KERNEL, {}, { shape: x.shape, rate, seed }) as tf.Tensor)
+        : tf.tensor(dropoutMask(x.size, rate, seed), x.shape);
+      return x.mul(mask) as T;
+    });
   }
 }
