@@ -4,8 +4,9 @@
  * with its own TensorFlow.js, the same backend and the same preset. Each step the main thread orders
  * the batch; every replica trains on its contiguous share; each optimizer phase all-reduces the
  * gradients (weighted by share size, so the result is the whole batch's mean-loss gradient up to
- * rounding) and every replica applies the same Adam update to its own copy: the weights stay equal
- * without being sent. Shared memory and the reduction: replica-sync.ts.
+ * rounding), each replica applies Adam to its own slice of the parameters in shared memory, and
+ * every replica copies the updated weights into its own. Shared memory and the update:
+ * replica-sync.ts and replica-parameters.ts.
  *
  * Each replica draws its own noise (StepRandom's replica streams), so a run repeats and resumes bit
  * for bit for a given number of threads, not across numbers. A preset that draws extra data each
@@ -109,12 +110,13 @@ export class DataParallel {
     if (o.presetModule === undefined && PRESETS[o.preset.name] !== o.preset) {
       throw new InputError(`preset ${JSON.stringify(o.preset.name)} is not a built-in one: give presetModule, a module that exports it, for the worker threads to import`);
     }
-    const capacity = Math.max(...Object.values(o.trainable.optimizers).map((opt) => opt.variables.reduce((sum, v) => sum + v.size, 0)));
-    const buffers = allocateShared(o.threads, batchSize, capacity);
+    const buffers = allocateShared(o.threads, batchSize, o.trainable);
     const common = { buffers, backend, preset: o.preset.name, presetModule: o.presetModule, config: o.config, train: sharedSplit(o.train), state: await snapshot(o.trainable) };
 
     const watchdog = startModuleWorker(import.meta.url, './data-parallel-watchdog', { workerData: { control: buffers.control } });
     const sync = new ReplicaSync(buffers, 0);
+    sync.attach(o.trainable);
+    sync.shareState();
     const group = new DataParallel(sync, [], watchdog);
     let descriptions: string[];
     try {
@@ -132,13 +134,17 @@ export class DataParallel {
       await group.endThreads();
       throw error;
     }
-    sync.attach(o.trainable.optimizers);
     const others = o.threads - 1;
     o.log(
       `data-parallel: ${o.threads} threads (the main thread and ${others} worker thread${others === 1 ? '' : 's'}) each train on a share of the batch of ${batchSize} ` +
         `(${sync.shares.join(' + ')}); the worker threads run the main thread's ${descriptions[0]}`,
     );
     return group;
+  }
+
+  /** Brings the main thread's optimizer moments up to date, for a checkpoint (between steps). */
+  collectMoments(): void {
+    this.sync.collectMoments();
   }
 
   /** Starts a step on the worker threads (the main thread then trains on its own share, through `sync`). */

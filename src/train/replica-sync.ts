@@ -1,26 +1,29 @@
 /**
  * The shared memory of data-parallel training (data-parallel.ts) and what each replica does with it:
- * a barrier, the main thread's step orders, the gradient all-reduce and the average of the losses.
+ * a barrier, the main thread's step orders, the sharded optimizer update and the average of the losses.
  *
  * Why SharedArrayBuffers and Atomics rather than messages: a preset's training step is synchronous,
  * so a replica has to wait for the others inside Adam.minimize (Atomics.wait) rather than on its
  * event loop; and each optimizer phase exchanges every gradient (about 40 MB for conv-vae), which
  * postMessage would copy once more per thread.
  *
- * The all-reduce is a reduce-scatter through memory: every replica writes its gradients to its own
- * slot; after a barrier, replica r sums slice r of the vector over all slots, weighted by share size,
- * in replica order, into the reduced vector; after a second barrier every replica reads all of it.
- * The sum's order is fixed, so a run on a given number of replicas repeats bit for bit.
+ * The update is a reduce-scatter and an all-gather through memory (replica-parameters.ts): every
+ * replica writes its gradients to its own slot; after a barrier, replica r sums slice r of the
+ * optimizer's vector over all slots, weighted by share size, in replica order, and applies Adam to
+ * that slice of the shared weights and moments; after a second barrier every replica copies the
+ * updated weights into its variables. The sum's order is fixed, so a run on a given number of
+ * replicas repeats bit for bit.
  *
  * Failure: a replica that fails raises the abort word (with its number) and wakes every waiter, who
  * throws ReplicaAborted. A worker thread that dies without a word (process.exit, out of memory) is
  * noticed by the watchdog thread (data-parallel-watchdog.ts), which raises the word for it: nobody
  * waits forever.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
-import type { Adam, GradientAllReduce } from './adam.ts';
-import { wasmHeapValues } from './edgevae-backend.ts';
+import type { Adam, ShardedUpdate } from './adam.ts';
+import type { Trainable } from './preset.ts';
+import { allocateParameterMemory, planLayout, SharedParameters, type ParameterLayout } from './replica-parameters.ts';
 
 /** The most replicas a run may have. */
 export const MAX_THREADS = 64;
@@ -52,14 +55,14 @@ const LOSSES = 3;
 export interface SharedBuffers {
   threads: number;
   batchSize: number;
-  /** Gradient values one slot holds: the largest optimizer's parameter count. */
-  capacity: number;
   control: SharedArrayBuffer;
   numbers: SharedArrayBuffer;
   /** The step's batch, as indices into the training split. */
   indices: SharedArrayBuffer;
-  /** `threads` slots of `capacity` f32 values, then the reduced vector. */
-  gradients: SharedArrayBuffer;
+  /** The gradients, weights and moments (replica-parameters.ts), a shared WebAssembly memory. */
+  parameters: WebAssembly.Memory;
+  /** The bytes of `parameters` the main thread's layout uses; a worker thread's must agree. */
+  parameterBytes: number;
 }
 
 /** What the main thread tells every replica to do next. */
@@ -71,15 +74,17 @@ export interface StepOrder {
   indices: Uint32Array;
 }
 
-export function allocateShared(threads: number, batchSize: number, capacity: number): SharedBuffers {
+/** The shared memory of a run of `threads` replicas of `trainable` (the main thread's) at `batchSize`. */
+export function allocateShared(threads: number, batchSize: number, trainable: Trainable): SharedBuffers {
+  const layout = planLayout(trainable, threads);
   return {
     threads,
     batchSize,
-    capacity,
     control: new SharedArrayBuffer((HEADERS + threads * HEADER_WORDS) * 4),
     numbers: new SharedArrayBuffer((LOSSES + threads * MAX_LOSS_TERMS) * 8),
     indices: new SharedArrayBuffer(batchSize * 4),
-    gradients: new SharedArrayBuffer((threads + 1) * capacity * 4),
+    parameters: allocateParameterMemory(layout),
+    parameterBytes: layout.bytes,
   };
 }
 
@@ -104,20 +109,8 @@ export function shareSizes(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, r) => Math.floor(total / parts) + (r < total % parts ? 1 : 0));
 }
 
-/**
- * out[i] = the sum over q, in order, of weights[q] * parts[q][i], for i in [from, to); in f64, rounded
- * once to f32. The fixed order is what makes a data-parallel run repeatable.
- */
-export function weightedSum(parts: Float32Array[], weights: readonly number[], from: number, to: number, out: Float32Array): void {
-  for (let i = from; i < to; i++) {
-    let sum = 0;
-    for (let q = 0; q < parts.length; q++) sum += weights[q] * parts[q][i];
-    out[i] = sum;
-  }
-}
-
 /** One replica's side of the shared memory. */
-export class ReplicaSync implements GradientAllReduce {
+export class ReplicaSync implements ShardedUpdate {
   readonly threads: number;
   /** Each replica's share of a batch, in images. */
   readonly shares: number[];
@@ -125,39 +118,68 @@ export class ReplicaSync implements GradientAllReduce {
   private readonly control: Int32Array;
   private readonly numbers: Float64Array;
   private readonly indices: Uint32Array;
-  private readonly slots: Float32Array[];
-  private readonly reduced: Float32Array;
   private readonly optimizerIds = new Map<Adam, number>();
   private optimizerNames: string[] = [];
+  private parameters: SharedParameters | undefined;
 
   constructor(
     private readonly buffers: SharedBuffers,
     readonly replica: number,
   ) {
-    const { threads, batchSize, capacity } = buffers;
+    const { threads, batchSize } = buffers;
     this.threads = threads;
     this.shares = shareSizes(batchSize, threads);
     this.weights = this.shares.map((n) => n / batchSize);
     this.control = new Int32Array(buffers.control);
     this.numbers = new Float64Array(buffers.numbers);
     this.indices = new Uint32Array(buffers.indices);
-    this.slots = Array.from({ length: threads }, (_, q) => new Float32Array(buffers.gradients, q * capacity * 4, capacity));
-    this.reduced = new Float32Array(buffers.gradients, threads * capacity * 4, capacity);
   }
 
-  /** Routes the optimizers' gradients through this exchange; in key order, so every replica numbers them alike. */
-  attach(optimizers: Record<string, Adam>): void {
+  /**
+   * Routes the trainable's optimizer updates through the shared memory; numbers the optimizers in
+   * key order, so every replica numbers them alike. The main thread then calls shareState.
+   */
+  attach(trainable: Trainable): void {
+    const layout = planLayout(trainable, this.threads);
+    this.checkLayout(layout);
+    this.parameters = new SharedParameters(this.buffers.parameters, layout, this.replica, this.threads, this.weights);
+    const { optimizers } = trainable;
     this.optimizerNames = Object.keys(optimizers).sort();
     this.optimizerNames.forEach((name, id) => {
       this.optimizerIds.set(optimizers[name], id);
-      optimizers[name].allReduce = this;
+      optimizers[name].sharded = this;
     });
   }
 
-  /** Gives the optimizers back to single-replica use. */
+  /** (Main thread, before the first step.) Puts its weights and moments into the shared memory. */
+  shareState(): void {
+    this.attached().store();
+  }
+
+  /** (Main thread.) Copies the moments, which every replica updates a slice of, into its optimizers: for a checkpoint. */
+  collectMoments(): void {
+    this.attached().collectMoments();
+  }
+
+  /** Gives the optimizers back to single-replica use, with their moments brought up to date. */
   detach(): void {
-    for (const optimizer of this.optimizerIds.keys()) optimizer.allReduce = undefined;
+    if (!this.parameters) return;
+    this.parameters.collectMoments();
+    for (const optimizer of this.optimizerIds.keys()) optimizer.sharded = undefined;
     this.optimizerIds.clear();
+    this.parameters = undefined;
+  }
+
+  private attached(): SharedParameters {
+    if (!this.parameters) throw new RuntimeError('data-parallel training: the replica has no trainable attached');
+    return this.parameters;
+  }
+
+  /** A worker thread's preset must lay its parameters out as the main thread's does. */
+  private checkLayout(layout: ParameterLayout): void {
+    if (layout.bytes !== this.buffers.parameterBytes) {
+      throw new RuntimeError(`the replicas' parameters differ: replica ${this.replica}'s need ${layout.bytes} bytes of shared memory, the main thread's ${this.buffers.parameterBytes}`);
+    }
   }
 
   /** Marks this replica as failed, so that no other waits for it. */
@@ -222,35 +244,22 @@ export class ReplicaSync implements GradientAllReduce {
     }));
   }
 
-  // ---- the gradient all-reduce (GradientAllReduce) ----
+  // ---- the sharded optimizer update (ShardedUpdate) ----
 
-  reduce(optimizer: Adam, grads: (tf.Tensor | undefined)[]): (tf.Tensor | undefined)[] {
+  update(optimizer: Adam, grads: (tf.Tensor | undefined)[], stepSize: number): void {
     const id = this.optimizerIds.get(optimizer);
-    if (id === undefined) throw new RuntimeError('data-parallel training: an optimizer outside the run\'s trainable asked for an all-reduce');
-    const own = this.slots[this.replica];
-    let count = 0;
-    for (const g of grads) {
-      if (!g) continue;
-      if (count + g.size > this.buffers.capacity) throw new RuntimeError(`data-parallel training: optimizer ${this.optimizerNames[id]} has more gradient values than the ${this.buffers.capacity} planned`);
-      own.set(wasmHeapValues(g) ?? (g.dataSync() as Float32Array), count);
-      count += g.size;
-    }
+    if (id === undefined) throw new RuntimeError('data-parallel training: an optimizer outside the run\'s trainable asked for an update');
+    const parameters = this.attached();
+    const span = parameters.span(this.optimizerNames[id]);
+    const count = parameters.writeGradients(span, grads);
     Atomics.store(this.control, this.header(this.replica), id);
     Atomics.store(this.control, this.header(this.replica) + 1, count);
     this.arriveAndWait();
     this.checkSameExchange(id, count);
-    const from = Math.floor((count * this.replica) / this.threads);
-    const to = Math.floor((count * (this.replica + 1)) / this.threads);
-    weightedSum(this.slots, this.weights, from, to, this.reduced);
+    parameters.updateOwnSlice(span, grads, stepSize);
     this.arriveAndWait();
-    let offset = 0;
-    return grads.map((g) => {
-      if (!g) return undefined;
-      // Read before any replica writes the vector again: that waits for this replica at the next exchange's barrier.
-      const combined = tf.tensor(this.reduced.subarray(offset, offset + g.size), g.shape, 'float32');
-      offset += g.size;
-      return combined;
-    });
+    // Read before any replica writes the weights again: that waits for this replica at the next update's first barrier.
+    parameters.readWeights(span, grads);
   }
 
   /** Every replica must be exchanging the same optimizer's gradients: a preset whose phases depend on its share would deadlock or mix them. */

@@ -191,6 +191,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const batchOrder = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
       while (state.batchInEpoch < batchesPerEpoch) {
         if (state.step >= totalSteps || signal?.aborted) {
+          replicas?.collectMoments();
           await checkpoint(runDir, trainable, state);
           return { state, stopped: true, trainable };
         }
@@ -217,6 +218,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await finishEpoch(options, trainable, state);
       state.epoch++;
       state.batchInEpoch = 0;
+      replicas?.collectMoments();
       await checkpoint(runDir, trainable, state);
     }
     return { state, stopped: false, trainable };
