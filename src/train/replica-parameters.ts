@@ -24,8 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
 import type { Adam } from './adam.ts';
 import { overwriteWasmHeapValues, wasmHeapValues } from './edgevae-backend.ts';
-import type { Trainable } from './preset.ts';
-import { stateTensors } from './run-state.ts';
+import { stateTensors, type TrainableState } from './run-state.ts';
 import { REPLICA_WASM_BASE64 } from './wasm-inline.ts';
 import { fromBase64 } from '../runtime/base64.ts';
 
@@ -73,7 +72,7 @@ export interface ParameterLayout {
 }
 
 /** The layout of `trainable`'s parameters for `threads` replicas. */
-export function planLayout(trainable: Trainable, threads: number): ParameterLayout {
+export function planLayout(trainable: TrainableState, threads: number): ParameterLayout {
   const names = Object.keys(trainable.optimizers).sort();
   const capacity = Math.max(...names.map((name) => alignedSize(trainable.optimizers[name].variables)));
   let next = SLOTS_OFFSET + threads * capacity * 4;

@@ -22,8 +22,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
 import type { Adam, ShardedUpdate } from './adam.ts';
-import type { Trainable } from './preset.ts';
 import { allocateParameterMemory, planLayout, SharedParameters, type ParameterLayout } from './replica-parameters.ts';
+import type { TrainableState } from './run-state.ts';
 
 /** The most replicas a run may have. */
 export const MAX_THREADS = 64;
@@ -75,7 +75,7 @@ export interface StepOrder {
 }
 
 /** The shared memory of a run of `threads` replicas of `trainable` (the main thread's) at `batchSize`. */
-export function allocateShared(threads: number, batchSize: number, trainable: Trainable): SharedBuffers {
+export function allocateShared(threads: number, batchSize: number, trainable: TrainableState): SharedBuffers {
   const layout = planLayout(trainable, threads);
   return {
     threads,
@@ -139,7 +139,7 @@ export class ReplicaSync implements ShardedUpdate {
    * Routes the trainable's optimizer updates through the shared memory; numbers the optimizers in
    * key order, so every replica numbers them alike. The main thread then calls shareState.
    */
-  attach(trainable: Trainable): void {
+  attach(trainable: TrainableState): void {
     const layout = planLayout(trainable, this.threads);
     this.checkLayout(layout);
     this.parameters = new SharedParameters(this.buffers.parameters, layout, this.replica, this.threads, this.weights);
