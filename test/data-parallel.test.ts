@@ -236,11 +236,15 @@ describe('data-parallel training', () => {
     for (const r of [whole, first, second, single]) dispose(r.trainable);
   });
 
-  it('a worker thread that throws or exits fails the run with an error that says so, without hanging; so does the main thread\'s own error', { timeout: 120_000 }, async () => {
+  it('a worker thread that throws, exits or hangs fails the run with an error that says so, without hanging; so does the main thread\'s own error', { timeout: 120_000 }, async () => {
     const failing = (failure: string) => ({ ...failingPreset, defaults: { ...failingPreset.defaults, failure } });
     await assert.rejects(run(failing('throw'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 threw Error: a test failure at step 1$/.test(e.message));
     await assert.rejects(run(failing('exit'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 exited with code 3$/.test(e.message));
     await assert.rejects(run(failing('main-throw'), { threads: 2 }), /^Error: a test failure in the main thread$/);
+    await assert.rejects(
+      run(failing('hang'), { threads: 2, stallFloorMs: 2000 }),
+      (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 did not reach its step's exchange within \d+ s \(hung\?\); the worker threads were ended$/.test(e.message),
+    );
     await assert.rejects(run(tinyPreset, { threads: 2, presetModule: undefined }), (e: unknown) => e instanceof InputError && /preset "tiny" is not a built-in one: give presetModule/.test(e.message));
     await assert.rejects(run(tinyPreset, { threads: 2, presetModule: new URL('./fixtures/models.ts', import.meta.url).href }), /cannot start data-parallel training: worker thread 1 threw InputError: .*models\.ts exports no preset named "tiny"/);
   });

@@ -26,7 +26,7 @@ import type { ErrorData } from '../runtime/pool-protocol.ts';
 import { EDGEVAE_BACKEND, edgevaeBackendSimd, type TrainSimd } from './edgevae-backend.ts';
 import type { Preset, PresetConfig, Trainable } from './preset.ts';
 import { PRESETS } from './presets/index.ts';
-import { allocateShared, MAX_THREADS, ReplicaAborted, ReplicaSync, type SharedBuffers, type StepOrder } from './replica-sync.ts';
+import { allocateShared, MAX_THREADS, ReplicaAborted, ReplicaSync, stalledLimitText, type SharedBuffers, type StepOrder } from './replica-sync.ts';
 import type { WatchdogOrder } from './data-parallel-watchdog.ts';
 import { optimizerSteps, stateTensors } from './run-state.ts';
 
@@ -72,6 +72,8 @@ export interface DataParallelOptions {
   trainable: Trainable;
   train: Split;
   log: (message: string) => void;
+  /** The least time a replica waits for another inside a step before the run ends as hung (replica-sync.ts; default 60 s). */
+  stallFloorMs?: number;
 }
 
 /**
@@ -114,7 +116,7 @@ export class DataParallel {
     const common = { buffers, backend, preset: o.preset.name, presetModule: o.presetModule, config: o.config, train: sharedSplit(o.train), state: await snapshot(o.trainable) };
 
     const watchdog = startModuleWorker(import.meta.url, './data-parallel-watchdog', { workerData: { control: buffers.control } });
-    const sync = new ReplicaSync(buffers, 0);
+    const sync = new ReplicaSync(buffers, 0, o.stallFloorMs);
     sync.attach(o.trainable);
     sync.shareState();
     const group = new DataParallel(sync, [], watchdog);
@@ -159,7 +161,10 @@ export class DataParallel {
   async failure(error: unknown): Promise<unknown> {
     if (this.closed) return error;
     let result = error;
-    if (error instanceof ReplicaAborted && error.replica > 0) {
+    if (error instanceof ReplicaAborted && error.stalledMs !== undefined) {
+      const who = error.replica > 0 ? `worker thread ${error.replica}` : 'the main thread';
+      result = new RuntimeError(`data-parallel training failed: ${who} did not reach its step's exchange within ${stalledLimitText(error.stalledMs)} (hung?); the worker threads were ended`, { cause: error });
+    } else if (error instanceof ReplicaAborted && error.replica > 0) {
       const why = await Promise.race([this.workers[error.replica - 1].failed, delay(GRACE_MS, 'stopped without saying why', { ref: false })]);
       result = new RuntimeError(`data-parallel training failed: worker thread ${error.replica} ${why}`, { cause: error });
     } else {

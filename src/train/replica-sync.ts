@@ -16,8 +16,13 @@
  *
  * Failure: a replica that fails raises the abort word (with its number) and wakes every waiter, who
  * throws ReplicaAborted. A worker thread that dies without a word (process.exit, out of memory) is
- * noticed by the watchdog thread (data-parallel-watchdog.ts), which raises the word for it: nobody
- * waits forever.
+ * noticed by the watchdog thread (data-parallel-watchdog.ts), which raises the word for it. A
+ * replica that hangs inside a step (never arrives at the step's exchange) is noticed by those
+ * waiting for it there, after a limit well above any step's time: at least stallFloorMs (60 s by
+ * default) and 20 times the slowest step so far (none on the first step, whose time is not known
+ * yet). The limit counts time spent waiting in one-second slices, so a process stopped and resumed
+ * (Ctrl-Z) does not trip it. The waits between steps, for the main thread's next order, have no
+ * limit: evaluation and checkpoints take as long as they take. Nobody waits forever.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
@@ -31,25 +36,41 @@ export const MAX_THREADS = 64;
 const MAX_LOSS_TERMS = 32;
 
 // Int32 words of `control`.
-/** 0 while running, else 1 + the number of the first replica to fail. */
+/**
+ * 0 while running, else 1 + the number of the first replica to fail, plus REASON_UNIT times why:
+ * FAILED (it said so, or ended) or STALLED (others waited for it past the limit). One word, so that
+ * who and why are set together.
+ */
 const ABORT = 0;
+const REASON_UNIT = 256;
+const FAILED = 0;
+const STALLED = 1;
 /** Barrier: parties arrived at the current pass. */
 const ARRIVED = 1;
 /** Barrier: passes so far (what waiters wait on). */
 const GENERATION = 2;
 /** The main thread's order: STEP or STOP. */
 const COMMAND = 3;
-/** Then, per replica: the optimizer and value count of its latest exchange, and its loss term count. */
+/** Then, per replica: the optimizer and value count of its latest exchange, its loss term count, and the barrier pass it last arrived at. */
 const HEADERS = 4;
-const HEADER_WORDS = 3;
+const HEADER_WORDS = 4;
+const ARRIVED_AT = 3;
 const STEP = 1;
 const STOP = 2;
 
-// Float64 values of `numbers`: the order's step, epoch and learning-rate scale, then each replica's loss terms.
+// Float64 values of `numbers`: the order's step, epoch, learning-rate scale and stall limit, then each replica's loss terms.
 const ORDER_STEP = 0;
 const ORDER_EPOCH = 1;
 const ORDER_RATE_SCALE = 2;
-const LOSSES = 3;
+const ORDER_STALL_LIMIT = 3;
+const LOSSES = 4;
+
+/** The least time a replica waits for another inside a step before the run ends as hung, by default. */
+export const DEFAULT_STALL_FLOOR_MS = 60_000;
+/** The stall limit is at least this many times the slowest step so far. */
+const STALL_STEP_FACTOR = 20;
+/** Waits are counted in slices of this long, so that time the process spends stopped does not count. */
+const WAIT_SLICE_MS = 1000;
 
 /** Everything the replicas share; created by the main thread, handed to each worker thread. */
 export interface SharedBuffers {
@@ -88,17 +109,28 @@ export function allocateShared(threads: number, batchSize: number, trainable: Tr
   };
 }
 
-/** Thrown by a replica that finds another one failed (`replica`: the first to fail). */
+/**
+ * Thrown by a replica that finds another one failed (`replica`: the first to fail); `stalledMs`, when
+ * the others waited that long for it inside a step.
+ */
 export class ReplicaAborted extends RuntimeError {
   override name = 'ReplicaAborted';
-  constructor(readonly replica: number) {
-    super(`data-parallel replica ${replica} failed`);
+  constructor(
+    readonly replica: number,
+    readonly stalledMs?: number,
+  ) {
+    super(stalledMs === undefined ? `data-parallel replica ${replica} failed` : `data-parallel replica ${replica} did not reach its step's exchange within ${stalledLimitText(stalledMs)}`);
   }
 }
 
+/** A stall limit in words: "60 s". */
+export function stalledLimitText(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}
+
 /** Marks `replica` as failed (unless another failed first) and wakes every replica waiting at the barrier. */
-export function raiseAbort(control: Int32Array, replica: number): void {
-  Atomics.compareExchange(control, ABORT, 0, replica + 1);
+export function raiseAbort(control: Int32Array, replica: number, reason = FAILED): void {
+  Atomics.compareExchange(control, ABORT, 0, replica + 1 + reason * REASON_UNIT);
   // Moving the generation on wakes every waiter, and a replica about to wait sees it moved and does not.
   Atomics.add(control, GENERATION, 1);
   Atomics.notify(control, GENERATION);
@@ -121,10 +153,17 @@ export class ReplicaSync implements ShardedUpdate {
   private readonly optimizerIds = new Map<Adam, number>();
   private optimizerNames: string[] = [];
   private parameters: SharedParameters | undefined;
+  /** How long this replica waits for the others inside the current step (the main thread's order says). */
+  private stallLimitMs = Infinity;
+  /** (Main thread.) The slowest step so far, and when the current one started. */
+  private slowestStepMs = 0;
+  private stepStart = 0;
 
   constructor(
     private readonly buffers: SharedBuffers,
     readonly replica: number,
+    /** (Main thread.) The least stall limit; see the module's comment. */
+    private readonly stallFloorMs = DEFAULT_STALL_FLOOR_MS,
   ) {
     const { threads, batchSize } = buffers;
     this.threads = threads;
@@ -194,8 +233,11 @@ export class ReplicaSync implements ShardedUpdate {
     this.numbers[ORDER_STEP] = order.step;
     this.numbers[ORDER_EPOCH] = order.epoch;
     this.numbers[ORDER_RATE_SCALE] = order.learningRateScale;
+    this.stallLimitMs = this.slowestStepMs > 0 ? Math.max(this.stallFloorMs, STALL_STEP_FACTOR * this.slowestStepMs) : Infinity;
+    this.numbers[ORDER_STALL_LIMIT] = this.stallLimitMs;
     this.indices.set(order.indices);
     Atomics.store(this.control, COMMAND, STEP);
+    this.stepStart = performance.now();
     this.arriveAndWait();
   }
 
@@ -209,6 +251,7 @@ export class ReplicaSync implements ShardedUpdate {
   nextOrder(): StepOrder | undefined {
     this.arriveAndWait();
     if (Atomics.load(this.control, COMMAND) === STOP) return undefined;
+    this.stallLimitMs = this.numbers[ORDER_STALL_LIMIT];
     return {
       step: this.numbers[ORDER_STEP],
       epoch: this.numbers[ORDER_EPOCH],
@@ -232,7 +275,8 @@ export class ReplicaSync implements ShardedUpdate {
     const own = LOSSES + this.replica * MAX_LOSS_TERMS;
     keys.forEach((key, k) => (this.numbers[own + k] = loss[key]));
     Atomics.store(this.control, this.header(this.replica) + 2, keys.length);
-    this.arriveAndWait();
+    this.arriveAndWait(this.stallLimitMs);
+    if (this.replica === 0) this.slowestStepMs = Math.max(this.slowestStepMs, performance.now() - this.stepStart);
     for (let q = 0; q < this.threads; q++) {
       const terms = Atomics.load(this.control, this.header(q) + 2);
       if (terms !== keys.length) throw new RuntimeError(`the replicas' training steps diverged: replica ${this.replica} reported ${keys.length} loss terms, replica ${q} ${terms}`);
@@ -254,10 +298,10 @@ export class ReplicaSync implements ShardedUpdate {
     const count = parameters.writeGradients(span, grads);
     Atomics.store(this.control, this.header(this.replica), id);
     Atomics.store(this.control, this.header(this.replica) + 1, count);
-    this.arriveAndWait();
+    this.arriveAndWait(this.stallLimitMs);
     this.checkSameExchange(id, count);
     parameters.updateOwnSlice(span, grads, stepSize);
-    this.arriveAndWait();
+    this.arriveAndWait(this.stallLimitMs);
     // Read before any replica writes the weights again: that waits for this replica at the next update's first barrier.
     parameters.readWeights(span, grads);
   }
@@ -280,22 +324,41 @@ export class ReplicaSync implements ShardedUpdate {
     return HEADERS + replica * HEADER_WORDS;
   }
 
-  /** Waits until every replica has arrived; throws ReplicaAborted once a replica has failed. */
-  private arriveAndWait(): void {
+  /**
+   * Waits until every replica has arrived; throws ReplicaAborted once a replica has failed, or once
+   * this one has waited `stallLimitMs` for the others.
+   */
+  private arriveAndWait(stallLimitMs = Infinity): void {
     const generation = Atomics.load(this.control, GENERATION);
     this.checkAbort();
+    Atomics.store(this.control, this.header(this.replica) + ARRIVED_AT, generation + 1); // + 1: the words start at 0
     if (Atomics.add(this.control, ARRIVED, 1) === this.threads - 1) {
       Atomics.store(this.control, ARRIVED, 0);
       Atomics.add(this.control, GENERATION, 1);
       Atomics.notify(this.control, GENERATION);
     } else {
-      while (Atomics.load(this.control, GENERATION) === generation) Atomics.wait(this.control, GENERATION, generation);
+      let waitedMs = 0;
+      while (Atomics.load(this.control, GENERATION) === generation) {
+        if (stallLimitMs === Infinity) {
+          Atomics.wait(this.control, GENERATION, generation);
+        } else if (Atomics.wait(this.control, GENERATION, generation, WAIT_SLICE_MS) === 'timed-out' && (waitedMs += WAIT_SLICE_MS) >= stallLimitMs) {
+          raiseAbort(this.control, this.firstAbsent(generation), STALLED);
+        }
+      }
     }
     this.checkAbort();
   }
 
+  /** The first replica that has not arrived at barrier pass `generation`. */
+  private firstAbsent(generation: number): number {
+    for (let q = 0; q < this.threads; q++) if (Atomics.load(this.control, this.header(q) + ARRIVED_AT) !== generation + 1) return q;
+    return this.replica; // unreachable while this replica waits: someone is missing
+  }
+
   private checkAbort(): void {
-    const failed = Atomics.load(this.control, ABORT);
-    if (failed !== 0) throw new ReplicaAborted(failed - 1);
+    const word = Atomics.load(this.control, ABORT);
+    if (word === 0) return;
+    const stalled = Math.floor(word / REASON_UNIT) === STALLED;
+    throw new ReplicaAborted((word % REASON_UNIT) - 1, stalled ? this.stallLimitMs : undefined);
   }
 }
