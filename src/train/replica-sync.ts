@@ -21,8 +21,9 @@
  * waiting for it there, after a limit well above any step's time: at least stallFloorMs (60 s by
  * default) and 20 times the slowest step so far (none on the first step, whose time is not known
  * yet). The limit counts time spent waiting in one-second slices, so a process stopped and resumed
- * (Ctrl-Z) does not trip it. The waits between steps, for the main thread's next order, have no
- * limit: evaluation and checkpoints take as long as they take. Nobody waits forever.
+ * (Ctrl-Z) does not trip it. The main thread's wait for the worker threads to take its next order
+ * has the same limit; their wait for it has none: evaluation and checkpoints take as long as they
+ * take. Nobody waits forever.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
@@ -238,13 +239,14 @@ export class ReplicaSync implements ShardedUpdate {
     this.indices.set(order.indices);
     Atomics.store(this.control, COMMAND, STEP);
     this.stepStart = performance.now();
-    this.arriveAndWait();
+    // The worker threads reach their next order right after their last step: waiting long for one is a hang too.
+    this.arriveAndWait(this.stallLimitMs);
   }
 
   /** (Main thread.) Tells the worker threads to finish. */
   orderStop(): void {
     Atomics.store(this.control, COMMAND, STOP);
-    this.arriveAndWait();
+    this.arriveAndWait(this.stallLimitMs);
   }
 
   /** (Worker threads.) Waits for the next order: a step, or undefined to finish. */
