@@ -17,8 +17,7 @@
  * then v. Every replica derives the same layout from its own trainable (in stateTensors' key order).
  * Every variable's values start at a multiple of 16 bytes, in each slot, the weights and the
  * moments: V8 copies between a shared buffer and another one word by word where both are 8-aligned
- * alike, and byte by byte (about three times slower, measured on 40 MB) where they are not; the
- * backend's tensors are 8-aligned.
+ * alike, and byte by byte, far slower, where they are not; the backend's tensors are 8-aligned.
  */
 import * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
@@ -39,7 +38,7 @@ interface ReplicaKernels {
 const PAGE_BYTES = 65536;
 /** The most pages a wasm32 memory has (4 GiB). */
 const MAX_PAGES = 65536;
-/** Where the gradient slots start: after the share weights of up to 64 replicas, 16-aligned. */
+/** Where the gradient slots start: after the share weights of up to MAX_THREADS (64) replicas, 16-aligned. */
 const SLOTS_OFFSET = 64 * 8;
 
 /** One variable of an optimizer: where its gradient goes in a slot and where its weights live. */
