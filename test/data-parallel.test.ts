@@ -1,5 +1,6 @@
 // Data-parallel training (--threads N): a batch split over threads computes what one thread does, up
-// to rounding; a run on N threads repeats and resumes bit for bit; a worker thread that fails ends
+// to rounding; the sharded optimizer step gives the bits of one replica's update on the summed
+// gradients; a run on N threads repeats and resumes bit for bit; a worker thread that fails ends
 // the run with a clear error rather than a hang; thread counts the run cannot use are refused. The
 // tiny presets run on synthetic data on the cpu backend; aae-semi (five optimizer phases) and
 // conv-vae run a few steps on MNIST on the edgevae backend.
@@ -18,7 +19,9 @@ import { edgevaeBackendSimd, wasmHeapValues } from '../src/train/edgevae-backend
 import type { Preset, Trainable } from '../src/train/preset.ts';
 import { getPreset } from '../src/train/presets/index.ts';
 import { StepRandom } from '../src/train/random.ts';
-import { shareSizes, weightedSum } from '../src/train/replica-sync.ts';
+import { Adam } from '../src/train/adam.ts';
+import { allocateParameterMemory, planLayout, SharedParameters, sliceBounds } from '../src/train/replica-parameters.ts';
+import { allocateShared, ReplicaSync, shareSizes } from '../src/train/replica-sync.ts';
 import { createRun, train, type RunConfig, type TrainOptions } from '../src/train/trainer.ts';
 import { failingPreset, syntheticSplit, tinyPreset, tinyTwoPhasePreset } from './fixtures/tiny-presets.ts';
 
@@ -78,14 +81,80 @@ describe('data-parallel training', () => {
     return { ...result, losses, logs, runDir };
   }
 
-  it('splits a batch into contiguous shares differing by at most one, and sums the replicas in a fixed order, weighted', () => {
+  it('splits a batch into contiguous shares differing by at most one, and the parameters into slices of whole SIMD vectors', () => {
     assert.deepEqual(shareSizes(15, 2), [8, 7]);
     assert.deepEqual(shareSizes(64, 3), [22, 21, 21]);
     assert.deepEqual(shareSizes(4, 4), [1, 1, 1, 1]);
-    const parts = [Float32Array.of(1, 2, 3, 4), Float32Array.of(10, 20, 30, 40)];
-    const out = new Float32Array(4).fill(-1);
-    weightedSum(parts, [8 / 15, 7 / 15], 1, 3, out);
-    assert.deepEqual([...out], [-1, Math.fround((8 / 15) * 2 + (7 / 15) * 20), Math.fround((8 / 15) * 3 + (7 / 15) * 30), -1], 'only its own slice');
+    assert.deepEqual(sliceBounds(64, 3), [0, 20, 40, 64]);
+    assert.deepEqual(sliceBounds(64, 2), [0, 32, 64]);
+    assert.deepEqual(sliceBounds(10, 3), [0, 0, 4, 10], 'a slice may be empty');
+  });
+
+  /** A small network whose variables (35, 5, 15 and 3 values) are no multiples of 4, with an Adam over them; two calls build the same weights. */
+  function smallTrainable() {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ units: 5, inputShape: [7], kernelInitializer: tf.initializers.randomNormal({ seed: 1 }), biasInitializer: tf.initializers.randomNormal({ seed: 2 }) }),
+        tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }), biasInitializer: tf.initializers.randomNormal({ seed: 4 }) }),
+      ],
+    });
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    return { models: { net: model }, optimizers: { adam: new Adam(variables, { learningRate: 0.01 }) }, variables };
+  }
+
+  /** A float32 tensor's bits, for comparisons that tell -0 from 0 and every NaN apart. */
+  const bits = (t: tf.Tensor) => [...new Uint32Array((t.dataSync() as Float32Array).slice().buffer)];
+
+  it('the sharded step (each replica sums its slice of every replica\'s gradients and updates it) gives the bits of one replica\'s fused Adam on the summed gradients', async () => {
+    await selectBackend('edgevae');
+    try {
+      const threads = 3;
+      const shares = shareSizes(64, threads).map((n) => n / 64);
+      const sharded = smallTrainable();
+      const reference = smallTrainable();
+      const layout = planLayout(sharded, threads);
+      const memory = allocateParameterMemory(layout);
+      const replicas = Array.from({ length: threads }, (_, r) => new SharedParameters(memory, layout, r, threads, shares));
+      replicas[0].store();
+      const span = replicas[0].span('adam');
+      const unreached = 3; // the last bias: no loss below reaches it, so no replica has its gradient
+      let gradientsOfOthers: (tf.Tensor | undefined)[][] = [];
+      sharded.optimizers.adam.sharded = {
+        update(_optimizer, grads, stepSize) {
+          replicas[0].writeGradients(span, grads);
+          replicas.slice(1).forEach((replica, q) => replica.writeGradients(span, gradientsOfOthers[q]));
+          for (const replica of replicas) replica.updateOwnSlice(span, grads, stepSize);
+          replicas[0].readWeights(span, grads);
+        },
+      };
+      /** A loss whose gradient with respect to each reached variable is exactly `gradients[i]`. */
+      const linearLoss = (variables: tf.Variable[], gradients: Float32Array[]) => () =>
+        tf.addN(variables.slice(0, unreached).map((v, i) => v.mul(tf.tensor(gradients[i], v.shape)).sum())) as tf.Scalar;
+      for (let step = 0; step < 3; step++) {
+        const perReplica = Array.from({ length: threads }, (_, q) => sharded.variables.map((v, i) => Float32Array.from({ length: v.size }, (_, j) => Math.sin(1 + step * 7 + q * 3 + i + j * 0.37) * 10 ** (q - 1))));
+        gradientsOfOthers = perReplica.slice(1).map((gradients) => gradients.map((g, i) => (i === unreached ? undefined : tf.tensor(g, sharded.variables[i].shape))));
+        // The reduction as one thread would see it: the weighted sum in replica order, in f64 from 0, rounded once to f32.
+        const summed = sharded.variables.map((v, i) => Float32Array.from({ length: v.size }, (_, j) => perReplica.reduce((sum, gradients, q) => sum + shares[q] * gradients[i][j], 0)));
+        sharded.optimizers.adam.minimize(linearLoss(sharded.variables, perReplica[0]));
+        reference.optimizers.adam.minimize(linearLoss(reference.variables, summed));
+        tf.dispose(gradientsOfOthers.flat().filter((g) => g !== undefined));
+        sharded.variables.forEach((v, i) => assert.deepEqual(bits(v), bits(reference.variables[i]), `variable ${i} after step ${step}`));
+      }
+      assert.deepEqual(bits(sharded.variables[unreached]), bits(smallTrainable().variables[unreached]), 'the unreached bias keeps its weights');
+      replicas[0].collectMoments();
+      sharded.optimizers.adam.stateTensors().forEach((t, i) => assert.deepEqual(bits(t), bits(reference.optimizers.adam.stateTensors()[i]), `moment ${i}`));
+      assert.ok(bits(reference.optimizers.adam.stateTensors()[0]).some((b) => b !== 0), 'the moments moved');
+    } finally {
+      await selectBackend('cpu');
+    }
+  });
+
+  it('refuses a worker thread whose preset lays its parameters out differently from the main thread\'s', () => {
+    const main = smallTrainable();
+    const other = { models: { net: tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] }) }, optimizers: {} as Record<string, Adam> };
+    other.optimizers.adam = new Adam(other.models.net.trainableWeights.map((w) => w.read() as tf.Variable), { learningRate: 0.01 });
+    const buffers = allocateShared(2, 8, main);
+    assert.throws(() => new ReplicaSync(buffers, 1).attach(other), (e: unknown) => e instanceof RuntimeError && /the replicas' parameters differ: replica 1's need \d+ bytes of shared memory, the main thread's \d+/.test(e.message));
   });
 
   it('gives each replica its own random streams, replica 0 those of a run on one thread', () => {
@@ -167,11 +236,15 @@ describe('data-parallel training', () => {
     for (const r of [whole, first, second, single]) dispose(r.trainable);
   });
 
-  it('a worker thread that throws or exits fails the run with an error that says so, without hanging; so does the main thread\'s own error', { timeout: 120_000 }, async () => {
+  it('a worker thread that throws, exits or hangs fails the run with an error that says so, without hanging; so does the main thread\'s own error', { timeout: 120_000 }, async () => {
     const failing = (failure: string) => ({ ...failingPreset, defaults: { ...failingPreset.defaults, failure } });
     await assert.rejects(run(failing('throw'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 threw Error: a test failure at step 1$/.test(e.message));
     await assert.rejects(run(failing('exit'), { threads: 2 }), (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 exited with code 3$/.test(e.message));
     await assert.rejects(run(failing('main-throw'), { threads: 2 }), /^Error: a test failure in the main thread$/);
+    await assert.rejects(
+      run(failing('hang'), { threads: 2, stallFloorMs: 2000 }),
+      (e: unknown) => e instanceof RuntimeError && /^data-parallel training failed: worker thread 1 did not reach its step's exchange within \d+ s \(hung\?\); the worker threads were ended$/.test(e.message),
+    );
     await assert.rejects(run(tinyPreset, { threads: 2, presetModule: undefined }), (e: unknown) => e instanceof InputError && /preset "tiny" is not a built-in one: give presetModule/.test(e.message));
     await assert.rejects(run(tinyPreset, { threads: 2, presetModule: new URL('./fixtures/models.ts', import.meta.url).href }), /cannot start data-parallel training: worker thread 1 threw InputError: .*models\.ts exports no preset named "tiny"/);
   });

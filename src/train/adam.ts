@@ -15,13 +15,13 @@ export interface AdamOptions {
 }
 
 /**
- * Combines the gradients of one minimize() with the other replicas' in data-parallel training
- * (replica-sync.ts), before the update: every replica then applies the same update to its own copy
- * of the weights, so the copies stay equal without being sent anywhere.
+ * One optimizer update shared with the other replicas of a data-parallel run (replica-sync.ts):
+ * each replica contributes its gradients and applies Adam to its own slice of the parameters; on
+ * return every replica's variables hold the same updated weights.
  */
-export interface GradientAllReduce {
-  /** The combined gradients, new tensors in the order of `grads` (undefined where `grads` has none). */
-  reduce(optimizer: Adam, grads: (tf.Tensor | undefined)[]): (tf.Tensor | undefined)[];
+export interface ShardedUpdate {
+  /** One update with `stepSize` (Adam's bias-corrected rate, from the already incremented `t`). */
+  update(optimizer: Adam, grads: (tf.Tensor | undefined)[], stepSize: number): void;
 }
 
 export class Adam {
@@ -33,8 +33,11 @@ export class Adam {
   readonly epsilon: number;
   /** Updates applied so far. */
   t = 0;
-  /** Set while this optimizer is one replica's of a data-parallel run; undefined otherwise. */
-  allReduce: GradientAllReduce | undefined;
+  /**
+   * Set while this optimizer is one replica's of a data-parallel run; undefined otherwise. While
+   * set, the moments live in the shared memory, not in stateTensors() (ReplicaSync.collectMoments).
+   */
+  sharded: ShardedUpdate | undefined;
   private readonly moments: { m: tf.Variable; v: tf.Variable }[];
 
   constructor(
@@ -57,12 +60,8 @@ export class Adam {
     const { value, grads } = tf.variableGrads(loss, this.variables);
     try {
       const own = this.variables.map((v) => grads[v.name]);
-      const combined = this.allReduce ? this.allReduce.reduce(this, own) : own;
-      try {
-        this.apply(combined);
-      } finally {
-        if (combined !== own) tf.dispose(combined.filter((g) => g !== undefined));
-      }
+      if (this.sharded) this.sharded.update(this, own, this.nextStepSize());
+      else this.apply(own);
       return value.dataSync()[0];
     } finally {
       tf.dispose([value, grads]);
@@ -70,9 +69,7 @@ export class Adam {
   }
 
   apply(grads: (tf.Tensor | undefined)[]): void {
-    this.t++;
-    const correction = Math.sqrt(1 - this.beta2 ** this.t) / (1 - this.beta1 ** this.t);
-    const stepSize = this.learningRate * this.learningRateScale * correction;
+    const stepSize = this.nextStepSize();
     // The edgevae backend does the whole step in one pass, with the same f32 operations (same bits).
     const fused = tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend()) !== undefined;
     tf.tidy(() => {
@@ -86,6 +83,13 @@ export class Adam {
         variable.assign(w1);
       });
     });
+  }
+
+  /** Counts one more update and returns its step size: the rate, scheduled, with Adam's bias correction for `t`. */
+  private nextStepSize(): number {
+    this.t++;
+    const correction = Math.sqrt(1 - this.beta2 ** this.t) / (1 - this.beta1 ** this.t);
+    return this.learningRate * this.learningRateScale * correction;
   }
 
   /** One variable's new weights and moments, op by op. */

@@ -32,7 +32,7 @@ try {
   const trainable = (await loadPreset(setup.preset, setup.presetModule)).create(setup.config);
   takeState(trainable, setup.state);
   setup.state.tensors.clear(); // a second copy of the weights and moments, not needed again
-  sync.attach(trainable.optimizers);
+  sync.attach(trainable);
   report({ kind: 'ready', description });
   for (let order = sync.nextOrder(); order; order = sync.nextOrder()) {
     step = order.step;

@@ -4,8 +4,9 @@
  * with its own TensorFlow.js, the same backend and the same preset. Each step the main thread orders
  * the batch; every replica trains on its contiguous share; each optimizer phase all-reduces the
  * gradients (weighted by share size, so the result is the whole batch's mean-loss gradient up to
- * rounding) and every replica applies the same Adam update to its own copy: the weights stay equal
- * without being sent. Shared memory and the reduction: replica-sync.ts.
+ * rounding), each replica applies Adam to its own slice of the parameters in shared memory, and
+ * every replica copies the updated weights into its own. Shared memory and the update:
+ * replica-sync.ts and replica-parameters.ts.
  *
  * Each replica draws its own noise (StepRandom's replica streams), so a run repeats and resumes bit
  * for bit for a given number of threads, not across numbers. A preset that draws extra data each
@@ -25,7 +26,7 @@ import type { ErrorData } from '../runtime/pool-protocol.ts';
 import { EDGEVAE_BACKEND, edgevaeBackendSimd, type TrainSimd } from './edgevae-backend.ts';
 import type { Preset, PresetConfig, Trainable } from './preset.ts';
 import { PRESETS } from './presets/index.ts';
-import { allocateShared, MAX_THREADS, ReplicaAborted, ReplicaSync, type SharedBuffers, type StepOrder } from './replica-sync.ts';
+import { allocateShared, MAX_THREADS, ReplicaAborted, ReplicaSync, stalledLimitText, type SharedBuffers, type StepOrder } from './replica-sync.ts';
 import type { WatchdogOrder } from './data-parallel-watchdog.ts';
 import { optimizerSteps, stateTensors } from './run-state.ts';
 
@@ -71,6 +72,8 @@ export interface DataParallelOptions {
   trainable: Trainable;
   train: Split;
   log: (message: string) => void;
+  /** The least time a replica waits for another inside a step before the run ends as hung (replica-sync.ts; default 60 s). */
+  stallFloorMs?: number;
 }
 
 /**
@@ -109,12 +112,13 @@ export class DataParallel {
     if (o.presetModule === undefined && PRESETS[o.preset.name] !== o.preset) {
       throw new InputError(`preset ${JSON.stringify(o.preset.name)} is not a built-in one: give presetModule, a module that exports it, for the worker threads to import`);
     }
-    const capacity = Math.max(...Object.values(o.trainable.optimizers).map((opt) => opt.variables.reduce((sum, v) => sum + v.size, 0)));
-    const buffers = allocateShared(o.threads, batchSize, capacity);
+    const buffers = allocateShared(o.threads, batchSize, o.trainable);
     const common = { buffers, backend, preset: o.preset.name, presetModule: o.presetModule, config: o.config, train: sharedSplit(o.train), state: await snapshot(o.trainable) };
 
     const watchdog = startModuleWorker(import.meta.url, './data-parallel-watchdog', { workerData: { control: buffers.control } });
-    const sync = new ReplicaSync(buffers, 0);
+    const sync = new ReplicaSync(buffers, 0, o.stallFloorMs);
+    sync.attach(o.trainable);
+    sync.shareState();
     const group = new DataParallel(sync, [], watchdog);
     let descriptions: string[];
     try {
@@ -132,13 +136,17 @@ export class DataParallel {
       await group.endThreads();
       throw error;
     }
-    sync.attach(o.trainable.optimizers);
     const others = o.threads - 1;
     o.log(
       `data-parallel: ${o.threads} threads (the main thread and ${others} worker thread${others === 1 ? '' : 's'}) each train on a share of the batch of ${batchSize} ` +
         `(${sync.shares.join(' + ')}); the worker threads run the main thread's ${descriptions[0]}`,
     );
     return group;
+  }
+
+  /** Brings the main thread's optimizer moments up to date, for a checkpoint (between steps). */
+  collectMoments(): void {
+    this.sync.collectMoments();
   }
 
   /** Starts a step on the worker threads (the main thread then trains on its own share, through `sync`). */
@@ -153,7 +161,10 @@ export class DataParallel {
   async failure(error: unknown): Promise<unknown> {
     if (this.closed) return error;
     let result = error;
-    if (error instanceof ReplicaAborted && error.replica > 0) {
+    if (error instanceof ReplicaAborted && error.stalledMs !== undefined) {
+      const who = error.replica > 0 ? `worker thread ${error.replica}` : 'the main thread';
+      result = new RuntimeError(`data-parallel training failed: ${who} did not reach its step's exchange within ${stalledLimitText(error.stalledMs)} (hung?); the worker threads were ended`, { cause: error });
+    } else if (error instanceof ReplicaAborted && error.replica > 0) {
       const why = await Promise.race([this.workers[error.replica - 1].failed, delay(GRACE_MS, 'stopped without saying why', { ref: false })]);
       result = new RuntimeError(`data-parallel training failed: worker thread ${error.replica} ${why}`, { cause: error });
     } else {

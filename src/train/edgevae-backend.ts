@@ -186,6 +186,19 @@ export function wasmHeapValues(t: tf.Tensor): Float32Array | undefined {
   return new Float32Array((backend.wasm as unknown as WasmModule).asm.memory.buffer, offset, t.size);
 }
 
+/**
+ * Writes `source` over a float32 tensor's own values in the wasm heap, on the wasm and edgevae
+ * backends, where no other tensor shares them; returns false (writing nothing) otherwise. For
+ * data-parallel training, which sets every weight each step: this saves allocating and freeing a
+ * new tensor per variable.
+ */
+export function overwriteWasmHeapValues(t: tf.Tensor, source: Float32Array): boolean {
+  const view = wasmHeapValues(t);
+  if (!view || source.length !== t.size || (tf.backend() as BackendWasm).refCount(t.dataId) !== 1) return false;
+  view.set(source);
+  return true;
+}
+
 function kernelConfigs(): tf.KernelConfig[] {
   const config = (kernelName: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig => ({
     kernelName,

@@ -2,8 +2,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Trainable } from './preset.ts';
 
+/** The part of a trainable that holds its state: its models' weights and its optimizers. */
+export type TrainableState = Pick<Trainable, 'models' | 'optimizers'>;
+
 /** Every tensor of a run's state, by a key that is stable across processes and threads. */
-export function stateTensors(trainable: Trainable): Map<string, tf.Variable> {
+export function stateTensors(trainable: TrainableState): Map<string, tf.Variable> {
   const tensors = new Map<string, tf.Variable>();
   for (const key of Object.keys(trainable.models).sort()) {
     trainable.models[key].weights.forEach((w, i) => tensors.set(`model:${key}/${i}`, w.read() as tf.Variable));
@@ -15,6 +18,6 @@ export function stateTensors(trainable: Trainable): Map<string, tf.Variable> {
 }
 
 /** Each optimizer's update count, by its key. */
-export function optimizerSteps(trainable: Trainable): Record<string, number> {
+export function optimizerSteps(trainable: TrainableState): Record<string, number> {
   return Object.fromEntries(Object.entries(trainable.optimizers).map(([key, optimizer]) => [key, optimizer.t]));
 }

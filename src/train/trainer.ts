@@ -79,6 +79,11 @@ export interface TrainOptions {
   threads?: number;
   /** A module that exports `preset`, for the worker threads to import when it is not a built-in preset. */
   presetModule?: string;
+  /**
+   * With threads: the least time a thread waits for another inside a step before the run ends as
+   * hung; the limit is also at least 20 times the slowest step so far. Default 60 s.
+   */
+  stallFloorMs?: number;
   /** Skip the per-epoch evaluation, pictures and charts (tests of the loop itself). */
   quiet?: boolean;
   onProgress?: (p: Progress) => void;
@@ -183,7 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (batchesPerEpoch < 1) throw new InputError(`batch size ${config.batchSize} exceeds the ${trainSplit.count} training images`);
   const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.maxSteps ?? Infinity);
   const metricsPath = join(runDir, 'metrics.jsonl');
-  const replicas = threads > 1 ? await DataParallel.start({ threads, preset, presetModule: options.presetModule, config, trainable, train: trainSplit, log }) : undefined;
+  const replicas = threads > 1 ? await DataParallel.start({ threads, preset, presetModule: options.presetModule, config, trainable, train: trainSplit, log, stallFloorMs: options.stallFloorMs }) : undefined;
   let rate = 0;
 
   try {
@@ -191,6 +196,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const batchOrder = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
       while (state.batchInEpoch < batchesPerEpoch) {
         if (state.step >= totalSteps || signal?.aborted) {
+          replicas?.collectMoments();
           await checkpoint(runDir, trainable, state);
           return { state, stopped: true, trainable };
         }
@@ -217,6 +223,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await finishEpoch(options, trainable, state);
       state.epoch++;
       state.batchInEpoch = 0;
+      replicas?.collectMoments();
       await checkpoint(runDir, trainable, state);
     }
     return { state, stopped: false, trainable };
