@@ -54,7 +54,7 @@ const root = mkdtempSync(join(tmpdir(), 'edgevae-bench-'));
 try {
   for (const { backend: choice, threads } of contenders) {
     const selected = await selectBackend(choice);
-    const description = threads > 1 ? `${selected.description}, ${threads} threads` : selected.description;
+    const description = threads > 1 ? `${selected.description}, data-parallel on ${threads} threads (edgevae train --threads)` : selected.description;
     for (const name of values.presets.split(',')) {
       const preset = PRESETS[name];
       const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
