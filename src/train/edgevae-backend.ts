@@ -82,13 +82,13 @@ const FUSED_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, leakyrel
  */
 export const ADAM_UPDATE_KERNEL = 'EdgevaeAdamUpdate';
 
-/** The kernels we provide, by TensorFlow.js kernel name. */
 /**
  * Another of our own: an inverted-dropout mask drawn in wasm, the same values as seeded.ts's
  * dropoutMask. No inputs; attrs {shape, rate, seed}; output the float32 mask of that shape.
  */
 export const DROPOUT_MASK_KERNEL = 'EdgevaeDropoutMask';
 
+/** The kernels we provide, by TensorFlow.js kernel name. */
 const OURS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Identity', ADAM_UPDATE_KERNEL, DROPOUT_MASK_KERNEL] as const;
 
 /** The names of the kernels 'edgevae' runs on edgevae's own code (the rest are tfjs-backend-wasm's). */
@@ -431,7 +431,8 @@ function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
 /**
  * Identity (tf.clone, and every tensor the engine saves for a backward pass) as the cpu backend does
  * it: the output shares the input's storage. The stock wasm kernel copies the values instead, about
- * 4% of a conv-vae training step. Sharing is safe because no kernel here writes into its inputs.
+ * 4% of a conv-vae training step. Sharing is safe because no kernel here writes into its inputs,
+ * and overwriteWasmHeapValues, the one in-place write, refuses a buffer with more than one reference.
  */
 function identity(args: KernelArgs): tf.TensorInfo {
   const x = args.inputs.x!;

@@ -190,14 +190,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const metricsPath = join(runDir, 'metrics.jsonl');
   const replicas = threads > 1 ? await DataParallel.start({ threads, preset, presetModule: options.presetModule, config, trainable, train: trainSplit, log, stallFloorMs: options.stallFloorMs }) : undefined;
   let rate = 0;
+  // With threads the moments live in shared memory, a slice per replica: gather them before saving.
+  const saveCheckpoint = async () => {
+    replicas?.collectMoments();
+    await checkpoint(runDir, trainable, state);
+  };
 
   try {
     while (state.epoch < config.epochs) {
       const batchOrder = permutation(trainSplit.count, hashSeed(config.seed, state.epoch));
       while (state.batchInEpoch < batchesPerEpoch) {
         if (state.step >= totalSteps || signal?.aborted) {
-          replicas?.collectMoments();
-          await checkpoint(runDir, trainable, state);
+          await saveCheckpoint();
           return { state, stopped: true, trainable };
         }
         const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
@@ -223,8 +227,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await finishEpoch(options, trainable, state);
       state.epoch++;
       state.batchInEpoch = 0;
-      replicas?.collectMoments();
-      await checkpoint(runDir, trainable, state);
+      await saveCheckpoint();
     }
     return { state, stopped: false, trainable };
   } catch (error) {
