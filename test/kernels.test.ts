@@ -114,7 +114,8 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
       const rowScales = arena.alloc(rows * 4);
       kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
       const y = arena.alloc(rows * N * 4);
-      kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, paddedBias(arena, colScale), paddedBias(arena, bias), y, N * 4, LINEAR, 0);
+      const packedRows = arena.alloc(Math.floor(rows / 4) * 4 * Math.ceil(K / 2) * 4);
+      kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, paddedBias(arena, colScale), paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
       const got = arena.f32(y, rows * N);
       for (let r = 0; r < rows; r++) {
         const { q: qr, scale } = quantizeActivations(x.subarray(r * K, (r + 1) * K));

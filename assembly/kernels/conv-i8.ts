@@ -3,7 +3,7 @@
 // quantize every input value once per tap that reads it (16 times for a 4x4 kernel at stride 1),
 // which cost a fifth of the int8 conv decoder's time. A tile of output pixels can span samples, so
 // the quantized samples live in a few slots (sample b in slot b % slots), each quantized once.
-import { gemmI8, quantizedRowLength, quantizeRows } from './gemm-i8';
+import { gemmI8, packedQuantizedRowsBytes, quantizedRowLength, quantizeRows } from './gemm-i8';
 import { im2colI16 } from './im2col';
 import { TILE_ROWS } from './dense';
 import { aligned16 } from './pack-f32';
@@ -15,7 +15,7 @@ export function convI8(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
-  // Scratch: [slots quantized samples][slot scales][a tile of i16 rows][row scales].
+  // Scratch: [slots quantized samples][slot scales][a tile of i16 rows][row scales][the tile packed for gemmI8].
   const K = kh * kw * C;
   const sampleValues = H * W * C;
   const imagePixels = OH * OW;
@@ -40,13 +40,13 @@ export function convI8(
       const slot = ((first + r) / imagePixels) % slots;
       store<f32>(rowScales + (<usize>r << 2), load<f32>(slotScales + (<usize>slot << 2)));
     }
-    gemmI8(rows, rowBytes, rowScales, count, K, OC, w, scale, bias, y + (<usize>first * <usize>OC << 2), <usize>OC << 2, act, alpha);
+    gemmI8(rows, rowBytes, rowScales, count, K, OC, w, scale, bias, y + (<usize>first * <usize>OC << 2), <usize>OC << 2, act, alpha, rowScales + (<usize>TILE_ROWS << 2));
   }
 }
 
 /** Scratch bytes `convI8` needs (its layout, from the same helpers). */
 export function convI8ScratchBytes(K: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): usize {
-  return slotsBytes(sampleSlots(OH * OW), H * W * C) + tileRowsBytes(K) + (<usize>TILE_ROWS << 2);
+  return slotsBytes(sampleSlots(OH * OW), H * W * C) + tileRowsBytes(K) + (<usize>TILE_ROWS << 2) + packedQuantizedRowsBytes(TILE_ROWS, K);
 }
 
 /** One quantized sample's slot: its i16 values, padded as quantizeRows writes them, 16-aligned. */

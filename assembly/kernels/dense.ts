@@ -3,7 +3,7 @@
 // panel) does not grow with the batch, and a tile of activations stays in cache while the weights
 // stream past it. Dense layers call this on their activations, convolutions on im2col tiles.
 import { gemmF32, gemmPanelF32, packedRowsBytes, packRows, F32_PANEL_ROW } from './gemm';
-import { gemmI8, quantizedRowLength, quantizeRows } from './gemm-i8';
+import { gemmI8, packedQuantizedRowsBytes, quantizedRowLength, quantizeRows } from './gemm-i8';
 import { widenF16 } from './f16';
 
 // Stored weight types. Keep in step with src/runtime/plan.ts.
@@ -26,10 +26,11 @@ export function dense(
     if (weights == WEIGHTS_F32) gemmF32(xt, xStride, tile, K, N, w, bias, yt, yStride, act, alpha, scratch);
     else if (weights == WEIGHTS_F16) gemmF16(xt, xStride, tile, K, N, w, bias, scratch, yt, yStride, act, alpha);
     else {
+      // Scratch: [quantized tile][row scales][the tile's rows packed for gemmI8].
       const qStride = <usize>quantizedRowLength(K) << 1;
-      const rowScales = scratch + ((qStride * TILE_ROWS + 15) & ~15);
+      const rowScales = scratch + quantizedTileBytes(K);
       quantizeRows(xt, xStride, tile, K, scratch, rowScales);
-      gemmI8(scratch, qStride, rowScales, tile, K, N, w, scale, bias, yt, yStride, act, alpha);
+      gemmI8(scratch, qStride, rowScales, tile, K, N, w, scale, bias, yt, yStride, act, alpha, rowScales + (<usize>TILE_ROWS << 2));
     }
   }
   return true;
@@ -53,5 +54,12 @@ function gemmF16(
 export function denseScratchBytes(weights: i32, K: i32): usize {
   if (weights == WEIGHTS_F32) return packedRowsBytes(TILE_ROWS, K);
   if (weights == WEIGHTS_F16) return <usize>K * F32_PANEL_ROW + packedRowsBytes(TILE_ROWS, K);
-  return ((<usize>quantizedRowLength(K) * TILE_ROWS * 2 + 15) & ~15) + (<usize>TILE_ROWS << 2);
+  return quantizedTileBytes(K) + (<usize>TILE_ROWS << 2) + packedQuantizedRowsBytes(TILE_ROWS, K);
+}
+
+/** A tile of quantized rows, 16-aligned. */
+// @ts-ignore: decorator
+@inline
+function quantizedTileBytes(K: i32): usize {
+  return (<usize>quantizedRowLength(K) * TILE_ROWS * 2 + 15) & ~15;
 }

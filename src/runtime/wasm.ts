@@ -27,7 +27,7 @@ export interface Kernels {
     w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
   ): number;
   gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
-  gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number): void;
+  gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   quantizeRows(x: number, xStride: number, rows: number, K: number, q: number, scales: number): void;
   widenF16(src: number, dst: number, count: number): void;
   im2col(
