@@ -8,7 +8,8 @@
  * For each model and contender: the output is checked against our f32 runtime's; batch-1 latency is
  * timed call by call (median, p99) after warm-up; then benny times every batch. Figures: samples/s,
  * GFLOP/s (2 x multiply-adds per sample x samples/s) and the fraction of this machine's wasm SIMD peak,
- * measured first in the same process (bench/peak.ts).
+ * measured first in the same process (bench/peak.ts). Last, the comparisons the targets rest on are
+ * timed again with the contenders called in turns (bench/turns.ts), which a shared host skews far less.
  *
  * Run: npm run bench   (node --experimental-wasm-relaxed-simd, so the relaxed build can load on Node 20)
  * Writes bench/results/<date>-<host>.json, benny's <date>-<host>.chart.html beside it, and the speed
@@ -31,7 +32,8 @@ import { onnxContender } from './onnx-runners.ts';
 import { benchModels, type BenchModel } from './models.ts';
 import { measurePeak } from './peak.ts';
 import { writeSpeedSection } from './report.ts';
-import type { AgreementCase, BenchResults, LatencyCase, MachineInfo, SkippedCase, ThroughputCase } from './results.ts';
+import type { AgreementCase, BenchResults, LatencyCase, MachineInfo, SkippedCase, ThroughputCase, TurnsCase } from './results.ts';
+import { playTurns, TURNS_MATCHES } from './turns.ts';
 
 const ALL_BATCHES = [1, 16, 64, 256];
 let BATCHES = ALL_BATCHES;
@@ -237,6 +239,23 @@ function throughputOf(cases: TimedCase[], summary: Awaited<ReturnType<typeof run
   });
 }
 
+/** Plays each of TURNS_MATCHES whose cases ran in this run (a contender that did not run is left out of its match). */
+async function turnsOf(cases: TimedCase[]): Promise<TurnsCase[]> {
+  const out: TurnsCase[] = [];
+  for (const match of TURNS_MATCHES) {
+    const players = match.contenders.flatMap((contender) => {
+      const found = cases.find((c) => c.model.name === match.model && c.contender.name === contender && c.batch === match.batch);
+      return found ? [{ contender, run: () => found.runner.run() }] : [];
+    });
+    if (players.length < 2) continue;
+    console.log(`turns: ${match.model}, batch ${match.batch}, ${players.length} contenders, ${match.seconds} s`);
+    const played = await playTurns(match, players);
+    for (const c of played.contenders) console.log(`  ${c.contender}: median ${c.medianMs.toFixed(3)} ms per call (${c.calls} calls)`);
+    out.push(played);
+  }
+  return out;
+}
+
 async function measurePeaks(): Promise<BenchResults['peak']> {
   const mulAdd = (await measurePeak('mul-add'))!;
   const fma = await measurePeak('fma');
@@ -278,6 +297,7 @@ async function main(): Promise<void> {
   console.log(`\nbenny: ${collected.cases.length} cases`);
   mkdirSync(RESULTS_FOLDER, { recursive: true });
   const summary = await runBenny(collected.cases, stamp);
+  const turns = await turnsOf(collected.cases);
   const results: BenchResults = {
     command: 'npm run bench',
     date: date.toISOString(),
@@ -292,6 +312,7 @@ async function main(): Promise<void> {
     latency: collected.latency,
     agreement: collected.agreement,
     skipped: collected.skipped,
+    turns,
     durationSeconds: Math.round((performance.now() - started) / 1000),
     loadAverage: { start: loadAtStart, end: loadavg()[0] },
   };

@@ -15,6 +15,17 @@ export interface MachineInfo {
   vectorFlags: string[];
 }
 
+/** Contender names as decode.ts registers them: the ones the report and the turns single out. */
+export const OURS = { f32: 'edgevae f32 strict', f16: 'edgevae f16 strict', int8: 'edgevae int8 strict', f32Relaxed: 'edgevae f32 relaxed' } as const;
+export const PEERS = {
+  tfjsWasm: '@tensorflow/tfjs-backend-wasm f32',
+  tfjsCpu: '@tensorflow/tfjs-backend-cpu f32',
+  ortWeb: 'onnxruntime-web f32',
+  ortWebInt8: 'onnxruntime-web int8 (dynamic)',
+  ortNode: 'onnxruntime-node f32',
+  ortNodeInt8: 'onnxruntime-node int8 (dynamic)',
+} as const;
+
 export interface ModelEntry {
   name: string;
   description: string;
@@ -73,6 +84,15 @@ export interface AgreementCase {
   tolerance: number;
 }
 
+/** One match of bench/turns.ts: contenders on one model and batch, called in turns. */
+export interface TurnsCase {
+  model: string;
+  batch: number;
+  /** Rounds played: in each, every contender ran one turn of `callsPerTurn` calls. */
+  rounds: number;
+  contenders: { contender: string; callsPerTurn: number; calls: number; medianMs: number; p10Ms: number; p90Ms: number }[];
+}
+
 export interface BenchResults {
   command: string;
   date: string;
@@ -99,6 +119,8 @@ export interface BenchResults {
   latency: LatencyCase[];
   agreement: AgreementCase[];
   skipped: SkippedCase[];
+  /** The targets' comparisons timed again in turns (absent in results files from before 2026-11-22). */
+  turns?: TurnsCase[];
   /** Seconds the whole run took. */
   durationSeconds: number;
   /** The machine's 1-minute load average at the start and end: other processes on the cores make figures noisier and lower. */
