@@ -1,6 +1,6 @@
 // The benchmark's building blocks: timing and percentiles (src/bench/measure.ts), the contenders
 // (our runtime and tfjs-backend-wasm decode the same inputs to the same outputs), and the wasm SIMD
-// peak microbenchmark's hand-encoded module (bench/peak.ts).
+// peak microbenchmark's hand-encoded module (bench/peak.ts), and the turns (bench/turns.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder } from '../src/index.ts';
@@ -10,6 +10,7 @@ import { tfjsContender } from '../src/bench/tfjs-runner.ts';
 import { gflops, percentile, samplesPerSecond, summarizeLatency, timeCalls } from '../src/bench/measure.ts';
 import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
 import { peakModule, measurePeak } from '../bench/peak.ts';
+import { playTurns } from '../bench/turns.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff } from './helpers/numbers.ts';
@@ -102,5 +103,31 @@ describe('wasm SIMD peak microbenchmark', () => {
   it('measures a positive rate', async () => {
     const peak = await measurePeak('mul-add', { accumulators: [8], warmUpSeconds: 0.05, repetitions: 3 });
     assert.ok(peak && peak.gflops > 0 && peak.accumulators === 8);
+  });
+});
+
+describe('turns', () => {
+  /** A call that keeps the thread busy for `ms`, as a decode call does. */
+  const busy = (ms: number) => () => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+
+  it('calls every contender in each round, many short calls to a turn, and reports their medians', async () => {
+    const order: string[] = [];
+    const players = [
+      { contender: 'fast', run: () => (order.push('fast'), busy(0.5)()) },
+      { contender: 'slow, async', run: async () => (order.push('slow'), busy(2)()) },
+    ];
+    const played = await playTurns({ model: 'm', batch: 1, seconds: 0.2, contenders: ['fast', 'slow, async'] }, players);
+    const [fast, slow] = played.contenders;
+    assert.ok(played.rounds >= 3);
+    assert.ok(fast.callsPerTurn > slow.callsPerTurn, `${fast.callsPerTurn} vs ${slow.callsPerTurn}`);
+    for (const c of played.contenders) assert.equal(c.calls, played.rounds * c.callsPerTurn);
+    assert.ok(fast.medianMs >= 0.5 && fast.medianMs < slow.medianMs && slow.medianMs >= 2);
+    assert.ok(fast.p10Ms <= fast.medianMs && fast.medianMs <= fast.p90Ms);
+    // After the warm-ups, every round is a turn of fast calls, then a turn of slow ones.
+    const round = [...Array(fast.callsPerTurn).fill('fast'), ...Array(slow.callsPerTurn).fill('slow')];
+    assert.deepEqual(order.slice(order.length - played.rounds * round.length), Array.from({ length: played.rounds }, () => round).flat());
   });
 });
