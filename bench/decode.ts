@@ -30,7 +30,7 @@ import { gflops, summarizeLatency, timeCalls, warmUp } from '../src/bench/measur
 import { maxAbsDiff } from '../test/helpers/numbers.ts';
 import { onnxContender } from './onnx-runners.ts';
 import { benchModels, type BenchModel } from './models.ts';
-import { measurePeak } from './peak.ts';
+import { measurePeak, peakKernel } from './peak.ts';
 import { writeSpeedSection } from './report.ts';
 import type { AgreementCase, BenchResults, LatencyCase, MachineInfo, SkippedCase, ThroughputCase, TurnsCase } from './results.ts';
 import { playTurns, TURNS_MATCHES } from './turns.ts';
@@ -239,18 +239,27 @@ function throughputOf(cases: TimedCase[], summary: Awaited<ReturnType<typeof run
   });
 }
 
-/** Plays each of TURNS_MATCHES whose cases ran in this run (a contender that did not run is left out of its match). */
-async function turnsOf(cases: TimedCase[]): Promise<TurnsCase[]> {
+/**
+ * Plays each of TURNS_MATCHES whose cases ran in this run (a contender that did not run is left out
+ * of its match), with the mul+add peak microbenchmark as one more player, so that "% of peak" can
+ * compare medians taken under the same conditions.
+ */
+async function turnsOf(cases: TimedCase[], peak: BenchResults['peak']): Promise<TurnsCase[]> {
   const out: TurnsCase[] = [];
+  const peakKernelOfRun = await peakKernel('mul-add', peak.mulAdd.accumulators);
+  const PEAK_PLAYER = 'wasm SIMD peak (mul+add)';
   for (const match of TURNS_MATCHES) {
     const players = match.contenders.flatMap((contender) => {
       const found = cases.find((c) => c.model.name === match.model && c.contender.name === contender && c.batch === match.batch);
       return found ? [{ contender, run: () => found.runner.run() }] : [];
     });
     if (players.length < 2) continue;
-    console.log(`turns: ${match.model}, batch ${match.batch}, ${players.length} contenders, ${match.seconds} s`);
-    const played = await playTurns(match, players);
+    console.log(`turns: ${match.model}, batch ${match.batch}, ${players.length} contenders and the peak, ${match.seconds} s`);
+    const played = await playTurns(match, [...players, { contender: PEAK_PLAYER, run: peakKernelOfRun.run }]);
+    const peakMs = played.contenders.pop()!.medianMs;
+    played.mulAddPeakGflops = peakKernelOfRun.flopsPerCall / (peakMs * 1e6);
     for (const c of played.contenders) console.log(`  ${c.contender}: median ${c.medianMs.toFixed(3)} ms per call (${c.calls} calls)`);
+    console.log(`  peak: ${played.mulAddPeakGflops.toFixed(1)} GFLOP/s at its median`);
     out.push(played);
   }
   return out;
@@ -297,7 +306,7 @@ async function main(): Promise<void> {
   console.log(`\nbenny: ${collected.cases.length} cases`);
   mkdirSync(RESULTS_FOLDER, { recursive: true });
   const summary = await runBenny(collected.cases, stamp);
-  const turns = await turnsOf(collected.cases);
+  const turns = await turnsOf(collected.cases, peak);
   const results: BenchResults = {
     command: 'npm run bench',
     date: date.toISOString(),

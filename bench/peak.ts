@@ -117,23 +117,29 @@ export function relaxedSimdAvailable(): boolean {
   return WebAssembly.validate(peakModule('fma', 1));
 }
 
+/** One compiled instance of the microbenchmark: each call of `run` does `flopsPerCall` flops. */
+export async function peakKernel(kind: PeakKind, accumulators: number): Promise<{ run: () => void; flopsPerCall: number }> {
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(peakModule(kind, accumulators)));
+  const run = instance.exports.run as (iterations: number) => number;
+  return { run: () => void run(ITERATIONS), flopsPerCall: ITERATIONS * UNROLL * accumulators * FLOPS_PER_UPDATE };
+}
+
 /** Measures one kind of peak; null when the engine cannot run it (relaxed SIMD off). */
 export async function measurePeak(kind: PeakKind, options: PeakOptions = {}): Promise<PeakResult | null> {
   const { accumulators = [8, 10, 12, 14, 16], warmUpSeconds = 0.3, repetitions = 15 } = options;
   if (kind === 'fma' && !relaxedSimdAvailable()) return null;
   const byAccumulators: Record<number, number> = {};
   for (const k of accumulators) {
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(peakModule(kind, k)));
-    const run = instance.exports.run as (iterations: number) => number;
+    const { run, flopsPerCall } = await peakKernel(kind, k);
     const warmUpEnd = performance.now() + warmUpSeconds * 1000;
-    while (performance.now() < warmUpEnd) run(ITERATIONS);
+    while (performance.now() < warmUpEnd) run();
     let best = Infinity;
     for (let r = 0; r < repetitions; r++) {
       const start = performance.now();
-      run(ITERATIONS);
+      run();
       best = Math.min(best, performance.now() - start);
     }
-    byAccumulators[k] = (ITERATIONS * UNROLL * k * FLOPS_PER_UPDATE) / (best * 1e6);
+    byAccumulators[k] = flopsPerCall / (best * 1e6);
   }
   const [accumulatorsOfBest, gflops] = Object.entries(byAccumulators).reduce((a, b) => (b[1] > a[1] ? b : a));
   return { kind, gflops, accumulators: Number(accumulatorsOfBest), byAccumulators };

@@ -91,6 +91,8 @@ export interface TurnsCase {
   /** Rounds played: in each, every contender ran one turn of `callsPerTurn` calls. */
   rounds: number;
   contenders: { contender: string; callsPerTurn: number; calls: number; medianMs: number; p10Ms: number; p90Ms: number }[];
+  /** The mul+add peak microbenchmark played as one more contender: GFLOP/s of its median call, the peak under the same conditions. */
+  mulAddPeakGflops?: number;
 }
 
 export interface BenchResults {
