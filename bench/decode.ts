@@ -26,7 +26,7 @@ import { VERSION } from '../src/version.ts';
 import { benchInputs, type BatchRunner, type BenchInputs, type Contender, type PreparedModel } from '../src/bench/contender.ts';
 import { edgevaeContender } from '../src/bench/edgevae-runner.ts';
 import { tfjsContender } from '../src/bench/tfjs-runner.ts';
-import { gflops, summarizeLatency, timeCalls, warmUp } from '../src/bench/measure.ts';
+import { gflops, isThenable, summarizeLatency, timeCalls, warmUp } from '../src/bench/measure.ts';
 import { maxAbsDiff } from '../test/helpers/numbers.ts';
 import { onnxContender } from './onnx-runners.ts';
 import { benchModels, type BenchModel } from './models.ts';
@@ -116,8 +116,6 @@ function contenders(): Contender[] {
     onnxContender('onnxruntime-node', 'dynamic'),
   ];
 }
-
-const isThenable = (value: unknown): value is Promise<unknown> => typeof (value as Promise<unknown> | undefined)?.then === 'function';
 
 /** Runs once to see whether the engine answers synchronously; returns that answer's output. */
 async function firstRun(runner: BatchRunner): Promise<{ output: Float32Array; async: boolean }> {

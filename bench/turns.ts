@@ -8,7 +8,7 @@
  * could be off by a third. Medians over interleaved turns compare the contenders under the same
  * conditions; the report shows both.
  */
-import { percentile, type DecodeCall } from '../src/bench/measure.ts';
+import { isThenable, percentile, type DecodeCall } from '../src/bench/measure.ts';
 import { OURS, PEERS, type TurnsCase } from './results.ts';
 
 export interface TurnsMatch {
@@ -34,8 +34,6 @@ export interface TurnPlayer {
   contender: string;
   run: DecodeCall;
 }
-
-const isThenable = (value: unknown): value is Promise<unknown> => typeof (value as Promise<unknown> | undefined)?.then === 'function';
 
 /** Milliseconds of one call, awaited only when the engine answers with a promise. */
 async function timeOne(run: DecodeCall): Promise<number> {

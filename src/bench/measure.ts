@@ -100,6 +100,7 @@ export function gflops(macsPerSample: number, samplesPerSec: number): number {
   return (2 * macsPerSample * samplesPerSec) / 1e9;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** Whether an engine's answer is a promise (onnxruntime) rather than the output itself. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
