@@ -31,8 +31,6 @@ interface TargetSource {
   rate(model: string, contender: string, batch: number): number | undefined;
   /** Median batch-1 milliseconds per call. */
   latencyMs(model: string, contender: string): number | undefined;
-  /** The better (higher samples/s) of two peers' figures. */
-  better(model: string, batch: number, ...contenders: string[]): { contender: string; rate: number } | undefined;
   /** The mul+add peak (GFLOP/s) to hold a model's figures at this batch against. */
   peakGflops(model: string, batch: number): number | undefined;
 }
@@ -68,10 +66,6 @@ class Figures implements TargetSource {
     return this.latency(model, contender)?.p50Ms;
   }
 
-  better(model: string, batch: number, ...contenders: string[]) {
-    return betterOf(this, model, batch, contenders);
-  }
-
   peakGflops(): number {
     return this.results.peak.mulAdd.gflops;
   }
@@ -100,10 +94,6 @@ class TurnsFigures implements TargetSource {
 
   latencyMs(model: string, contender: string): number | undefined {
     return this.medianMs(model, contender, 1);
-  }
-
-  better(model: string, batch: number, ...contenders: string[]) {
-    return betterOf(this, model, batch, contenders);
   }
 }
 
@@ -199,10 +189,10 @@ function targets(results: BenchResults, source: TargetSource): Target[] {
   const macs = results.models.find((m) => m.name === dense)?.macsPerSample;
   const denseF32Rate = source.rate(dense, OURS.f32, 64);
   const peak = source.peakGflops(dense, 64);
-  const best64 = source.better(dense, 64, PEERS.tfjsWasm, PEERS.ortWeb);
+  const best64 = betterOf(source, dense, 64, [PEERS.tfjsWasm, PEERS.ortWeb]);
   return [
     ...[64, 1].map((batch) => {
-      const best = source.better(dense, batch, PEERS.tfjsWasm, PEERS.ortWeb);
+      const best = betterOf(source, dense, batch, [PEERS.tfjsWasm, PEERS.ortWeb]);
       return atLeast(`dense f32, batch ${batch}: >= 1.1x the better of tfjs-wasm and ORT-web`, rel(source.rate(dense, OURS.f32, batch), best?.rate), 1.1, (v) => `${x(v)} (${PEER_SHORT[best!.contender]})`);
     }),
     atLeast('dense f32, batch 64: >= 70% of the measured peak', macs && denseF32Rate && peak ? gflops(macs, denseF32Rate) / peak : undefined, 0.7, percent),

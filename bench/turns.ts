@@ -8,7 +8,7 @@
  * could be off by a third. Medians over interleaved turns compare the contenders under the same
  * conditions; the report shows both.
  */
-import { isThenable, percentile, type DecodeCall } from '../src/bench/measure.ts';
+import { percentile, timeCalls, type DecodeCall } from '../src/bench/measure.ts';
 import { OURS, PEERS, type TurnsCase } from './results.ts';
 
 export interface TurnsMatch {
@@ -35,31 +35,19 @@ export interface TurnPlayer {
   run: DecodeCall;
 }
 
-/** Milliseconds of one call, awaited only when the engine answers with a promise. */
-async function timeOne(run: DecodeCall): Promise<number> {
-  const start = performance.now();
-  const result = run();
-  if (isThenable(result)) await result;
-  return performance.now() - start;
-}
-
 /** Calls each player in turn for `seconds` (after a warm-up) and summarizes each one's call times. */
 export async function playTurns(match: TurnsMatch, players: TurnPlayer[]): Promise<TurnsCase> {
   const callsPerTurn: number[] = [];
   for (const player of players) {
-    let calls = 0;
-    let spent = 0;
-    while (spent < WARM_UP_MS) {
-      spent += await timeOne(player.run);
-      calls++;
-    }
-    callsPerTurn.push(Math.max(1, Math.round((TURN_MS * calls) / spent)));
+    const warmUp = await timeCalls(player.run, { seconds: WARM_UP_MS / 1000 });
+    const spent = warmUp.reduce((sum, ms) => sum + ms, 0);
+    callsPerTurn.push(Math.max(1, Math.round((TURN_MS * warmUp.length) / spent)));
   }
   const times: number[][] = players.map(() => []);
   const end = performance.now() + match.seconds * 1000;
   let rounds = 0;
   while (performance.now() < end || rounds < 3) {
-    for (const [i, player] of players.entries()) for (let c = 0; c < callsPerTurn[i]; c++) times[i].push(await timeOne(player.run));
+    for (const [i, player] of players.entries()) times[i].push(...(await timeCalls(player.run, { seconds: 0, minCalls: callsPerTurn[i], maxCalls: callsPerTurn[i] })));
     rounds++;
   }
   return {
