@@ -15,7 +15,7 @@
  * Writes bench/results/<date>-<host>.json, benny's <date>-<host>.chart.html beside it, and the speed
  * section of docs/BENCHMARKS.md (bench/report.ts).
  */
-import { cpus, hostname, loadavg, totalmem, arch, platform } from 'node:os';
+import { loadavg } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import b from 'benny';
@@ -30,9 +30,10 @@ import { gflops, isThenable, summarizeLatency, timeCalls, warmUp } from '../src/
 import { maxAbsDiff } from '../test/helpers/numbers.ts';
 import { onnxContender } from './onnx-runners.ts';
 import { benchModels, type BenchModel } from './models.ts';
-import { measurePeak, peakKernel } from './peak.ts';
+import { machineInfo, RESULTS_FOLDER } from './machine.ts';
+import { measurePeak, peakKernel, relaxedDotMatchesSpec, type PeakResult } from './peak.ts';
 import { writeSpeedSection } from './report.ts';
-import type { AgreementCase, BenchResults, LatencyCase, MachineInfo, SkippedCase, ThroughputCase, TurnsCase } from './results.ts';
+import type { AgreementCase, BenchResults, LatencyCase, SkippedCase, ThroughputCase, TurnsCase } from './results.ts';
 import { playTurns, TURNS_MATCHES } from './turns.ts';
 
 const ALL_BATCHES = [1, 16, 64, 256];
@@ -47,7 +48,6 @@ const MAX_CALL_SECONDS = 3;
 const VERIFICATION_BATCH = 16;
 /** How far each precision may be from our f32 output on the same inputs: far above rounding, far below a wiring mistake (a wrong label or layout moves pixels by ~0.5). */
 const TOLERANCE = { f32: 1e-4, f16: 1e-2, int8: 0.1 } as const;
-const RESULTS_FOLDER = 'bench/results';
 
 interface TimedCase {
   name: string;
@@ -67,33 +67,6 @@ class Collected {
   readonly agreement: AgreementCase[] = [];
   readonly skipped: SkippedCase[] = [];
   readonly prepared: PreparedModel[] = [];
-}
-
-function machineInfo(): MachineInfo {
-  const cores = cpus();
-  return {
-    cpu: cores[0]?.model.trim() ?? 'unknown',
-    logicalCores: cores.length,
-    hostname: hostname(),
-    platform: platform(),
-    arch: arch(),
-    node: process.version,
-    v8: process.versions.v8,
-    totalMemoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    vectorFlags: vectorFlags(),
-  };
-}
-
-/** The SIMD-related CPU flags, from /proc/cpuinfo where there is one. */
-function vectorFlags(): string[] {
-  let cpuinfo: string;
-  try {
-    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1].trim().split(/\s+/) ?? [];
-  return flags.filter((flag) => /^(sse4_[12]|avx.*|fma|f16c|amx.*)$/.test(flag));
 }
 
 function packageVersions(): Record<string, string> {
@@ -266,8 +239,18 @@ async function turnsOf(cases: TimedCase[], peak: BenchResults['peak']): Promise<
 async function measurePeaks(): Promise<BenchResults['peak']> {
   const mulAdd = (await measurePeak('mul-add'))!;
   const fma = await measurePeak('fma');
-  console.log(`wasm SIMD peak, one core: mul+add ${mulAdd.gflops.toFixed(1)} GFLOP/s (${mulAdd.accumulators} accumulators)` + (fma ? `, relaxed_madd ${fma.gflops.toFixed(1)} GFLOP/s (${fma.accumulators})` : ', relaxed SIMD not available'));
-  return fma ? { mulAdd, fma } : { mulAdd, fma: null, fmaReason: 'this engine does not validate relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)' };
+  const int8 = (await measurePeak('dot-i16'))!;
+  const relaxedInt8 = await measurePeak('relaxed-dot-i8');
+  const figure = (p: PeakResult, unit: string) => `${p.gflops.toFixed(1)} ${unit} (${p.accumulators} accumulators)`;
+  console.log(
+    `wasm SIMD peak, one core: mul+add ${figure(mulAdd, 'GFLOP/s')}, dot_i16x8_s+add ${figure(int8, 'GOP/s')}` +
+      (fma && relaxedInt8 ? `, relaxed_madd ${figure(fma, 'GFLOP/s')}, relaxed_dot_i8x16_i7x16_add_s ${figure(relaxedInt8, 'GOP/s')}` : ', relaxed SIMD not available'),
+  );
+  const relaxed = fma && relaxedInt8
+    ? { fma, relaxedInt8, relaxedDotMatchesSpec: await relaxedDotMatchesSpec() }
+    : { fma: null, relaxedInt8: null, fmaReason: 'this engine does not validate relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)' };
+  if (relaxed.relaxedDotMatchesSpec === false) console.log('  (this engine computes relaxed_dot_i8x16_i7x16_add_s wrong: bench/peak.ts relaxedDotMatchesSpec)');
+  return { mulAdd, int8, ...relaxed };
 }
 
 function relaxedBuild(skipped: SkippedCase[]): BenchResults['builds'] {

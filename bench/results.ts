@@ -103,7 +103,20 @@ export interface BenchResults {
   versions: Record<string, string>;
   /** Which of our SIMD builds ran, and why one did not. */
   builds: { strict: boolean; relaxed: boolean; relaxedReason?: string };
-  peak: { mulAdd: PeakResult; fma: PeakResult | null; fmaReason?: string };
+  /**
+   * One core's peaks (bench/peak.ts): f32 mul+add and FMA in GFLOP/s; the int8 kernels' integer dot
+   * products in GOP/s, a multiply-add counting two (int8 and relaxedInt8 are absent from results files
+   * written before they were measured, 2026-11-22). The relaxed kinds are null where relaxed SIMD is off.
+   */
+  peak: {
+    mulAdd: PeakResult;
+    fma: PeakResult | null;
+    int8?: PeakResult;
+    relaxedInt8?: PeakResult | null;
+    /** Whether the engine's relaxed int8 dot product gave the right answer (bench/peak.ts relaxedDotMatchesSpec); absent where relaxed SIMD is off. */
+    relaxedDotMatchesSpec?: boolean;
+    fmaReason?: string;
+  };
   settings: {
     batches: number[];
     benny: { minSamples: number; maxTime: number };

@@ -9,7 +9,7 @@ import { edgevaeContender } from '../src/bench/edgevae-runner.ts';
 import { tfjsContender } from '../src/bench/tfjs-runner.ts';
 import { gflops, percentile, samplesPerSecond, summarizeLatency, timeCalls } from '../src/bench/measure.ts';
 import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
-import { peakModule, measurePeak } from '../bench/peak.ts';
+import { peakModule, measurePeak, relaxedDotMatchesSpec } from '../bench/peak.ts';
 import { playTurns } from '../bench/turns.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
@@ -98,11 +98,49 @@ describe('wasm SIMD peak microbenchmark', () => {
     }
     assert.throws(() => peakModule('fma', 0), RangeError);
     assert.equal(WebAssembly.validate(peakModule('fma', 4)), relaxedSimdSupported());
+    assert.equal(WebAssembly.validate(peakModule('relaxed-dot-i8', 4)), relaxedSimdSupported());
+  });
+
+  /** Lane 0 of the accumulators' sum after one loop iteration (4 updates each), computed lane by lane: acc starts at (k+1, k+2, k+3, k+4). */
+  function expectedIntegerLane0(kind: 'dot-i16' | 'relaxed-dot-i8', accumulators: number): number {
+    let sum = 0;
+    for (let k = 0; k < accumulators; k++) {
+      const acc = Int32Array.of(k + 1, k + 2, k + 3, k + 4);
+      for (let u = 0; u < 4; u++) {
+        // dot_i16x8_s: each i32 lane sums its two i16 halves times m = 3; the relaxed dot sums its four i8 bytes times m = 3. Then + a = 1.
+        const parts = kind === 'dot-i16' ? new Int16Array(acc.buffer) : new Int8Array(acc.buffer);
+        const per = parts.length / 4;
+        const next = Int32Array.from({ length: 4 }, (_, lane) => {
+          let dot = 0;
+          for (let j = 0; j < per; j++) dot += parts[lane * per + j] * 3;
+          return dot + 1;
+        });
+        acc.set(next);
+      }
+      sum = (sum + acc[0]) | 0;
+    }
+    return sum;
+  }
+
+  it('encodes the integer dot-product kinds to compute what they claim', async () => {
+    // The relaxed kind's arithmetic is checked only where the engine computes the instruction right (Node 20's V8 does not).
+    const kinds = (await relaxedDotMatchesSpec()) ? (['dot-i16', 'relaxed-dot-i8'] as const) : (['dot-i16'] as const);
+    for (const kind of kinds) {
+      for (const accumulators of [1, 12]) {
+        const instance = await WebAssembly.instantiate(await WebAssembly.compile(peakModule(kind, accumulators)));
+        const run = instance.exports.run as (n: number) => number;
+        assert.equal(run(1), expectedIntegerLane0(kind, accumulators), `${kind}, ${accumulators} accumulators`);
+      }
+    }
   });
 
   it('measures a positive rate', async () => {
-    const peak = await measurePeak('mul-add', { accumulators: [8], warmUpSeconds: 0.05, repetitions: 3 });
-    assert.ok(peak && peak.gflops > 0 && peak.accumulators === 8);
+    for (const kind of ['mul-add', 'dot-i16'] as const) {
+      const peak = await measurePeak(kind, { accumulators: [8], warmUpSeconds: 0.05, repetitions: 3 });
+      assert.ok(peak && peak.gflops > 0 && peak.accumulators === 8, kind);
+    }
+    const relaxed = await measurePeak('relaxed-dot-i8', { accumulators: [8], warmUpSeconds: 0.05, repetitions: 3 });
+    assert.equal(relaxed === null, !relaxedSimdSupported());
   });
 });
 

@@ -98,37 +98,63 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     }
   });
 
-  for (const { rows, K, N } of [...SHAPES, { rows: 5, K: 4100, N: 9 }]) {
+  /** gemmI8 on random rows and int8 weights; returns the output and what the exact integer sums, scaled, give. */
+  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number) {
+    const random = seededRandom(K + N);
+    const x = randomValues(rows * K, random, 2);
+    const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
+    const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
+    const bias = randomValues(N, random, 1);
+    const arena = new Arena(kernels.memory, kernels.heapBase());
+    const packed = arena.alloc(Math.ceil(N / 8) * 8 * Math.ceil(K / 4) * 4);
+    kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
+    const rowLength = Math.ceil(K / 8) * 8;
+    const q = arena.alloc(rows * rowLength * 2);
+    const rowScales = arena.alloc(rows * 4);
+    kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
+    const y = arena.alloc(rows * N * 4);
+    const packedRows = arena.alloc(Math.max(16, kernels.packedQuantizedRowsBytes(rows, K)));
+    kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, paddedBias(arena, colScale), paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
+    const got = arena.f32(y, rows * N);
+    const want = (r: number, n: number) => {
+      const { q: qr, scale } = quantizeActivations(x.subarray(r * K, (r + 1) * K));
+      let sum = 0; // exact: |sum| < 2^53
+      for (let k = 0; k < K; k++) sum += qr[k] * w[k * N + n];
+      return { value: sum * scale * colScale[n] + bias[n], tolerance: 1e-6 * (1 + Math.abs(sum * scale * colScale[n])) };
+    };
+    return { got, want };
+  }
+
+  const I8_SHAPES = [...SHAPES, { rows: 5, K: 4100, N: 9 }, { rows: 6, K: 2050, N: 17 }];
+  for (const { rows, K, N } of I8_SHAPES) {
     it(`matches exact integer sums, scaled (rows ${rows}, K ${K}, N ${N})`, async () => {
-      const kernels = await instantiate();
-      const random = seededRandom(K + N);
-      const x = randomValues(rows * K, random, 2);
-      const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 255) - 127);
-      const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
-      const bias = randomValues(N, random, 1);
-      const arena = new Arena(kernels.memory, kernels.heapBase());
-      const packed = arena.alloc(Math.ceil(N / 8) * 8 * (K + (K % 2)));
-      kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
-      const rowLength = Math.ceil(K / 8) * 8;
-      const q = arena.alloc(rows * rowLength * 2);
-      const rowScales = arena.alloc(rows * 4);
-      kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
-      const y = arena.alloc(rows * N * 4);
-      const packedRows = arena.alloc(Math.floor(rows / 4) * 4 * Math.ceil(K / 2) * 4);
-      kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, paddedBias(arena, colScale), paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
-      const got = arena.f32(y, rows * N);
+      const { got, want } = await runGemmI8(await instantiate(), rows, K, N);
       for (let r = 0; r < rows; r++) {
-        const { q: qr, scale } = quantizeActivations(x.subarray(r * K, (r + 1) * K));
         for (let n = 0; n < N; n++) {
-          let sum = 0; // exact: |sum| < 2^53
-          for (let k = 0; k < K; k++) sum += qr[k] * w[k * N + n];
-          const want = sum * scale * colScale[n] + bias[n];
-          const tolerance = 1e-6 * (1 + Math.abs(sum * scale * colScale[n]));
-          assert.ok(Math.abs(got[r * N + n] - want) <= tolerance, `row ${r} col ${n}: ${got[r * N + n]} vs ${want}`);
+          const { value, tolerance } = want(r, n);
+          assert.ok(Math.abs(got[r * N + n] - value) <= tolerance, `row ${r} col ${n}: ${got[r * N + n]} vs ${value}`);
         }
       }
     });
   }
+
+  it('relaxed build: its int8 path gives the strict path\'s bits (relaxed_dot_i8x16_i7x16_add_s where its self-test passes)', { skip: !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)' }, async () => {
+    const relaxed = await instantiate(undefined, 'relaxed');
+    // Node 20's V8 computes the instruction wrong: there the self-test fails and the strict path runs.
+    assert.equal(relaxed.relaxedDotEnabled(), relaxed.relaxedDotSelfTest());
+    for (const { rows, K, N } of I8_SHAPES) {
+      const strict = await runGemmI8(await instantiate(undefined, 'strict'), rows, K, N);
+      const ours = await runGemmI8(await instantiate(undefined, 'relaxed'), rows, K, N);
+      assert.deepEqual(ours.got, strict.got, `rows ${rows}, K ${K}, N ${N}`);
+    }
+  });
+
+  it('the strict build has no relaxed int8 path', async () => {
+    const strict = await instantiate(undefined, 'strict');
+    assert.equal(strict.relaxedDotSelfTest(), 0);
+    assert.equal(strict.setRelaxedDot(1), 0);
+    assert.equal(strict.relaxedDotEnabled(), 0);
+  });
 });
 
 describe('f16 widening', () => {

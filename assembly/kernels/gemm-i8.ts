@@ -12,16 +12,20 @@
 // constant offsets, where four row pointers cost V8 an address computation per load. On a Sapphire
 // Rapids-class Xeon that shares its cores with other guests, the int8 dense decoder ran 1.12-1.17x
 // faster at batch 64 while the core was contended, and the same when it was quiet.
-import { finishLanes, storePanel } from './store';
 import { packedRowsBytes, packRows } from './gemm';
+import { addPartial, finishRow, PARTIALS } from './i8-partials';
+import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
+import { block4Relaxed, columnSums, digitBlockBytes, packDigitBlocks, relaxedScratchBytes } from './gemm-i8-relaxed';
+
+/**
+ * Whether gemmI8 takes the relaxed-SIMD path (gemm-i8-relaxed.ts). Off until the host has called
+ * setRelaxedDot(relaxedDotSelfTest()); always off in the strict build.
+ */
+let relaxedDot = false;
 
 export const Q_MAX: f32 = 8191;
 const K_BLOCK_PAIRS: i32 = 1024;
-/** Bytes of one packed int8 panel row pair: 8 columns x (k, k+1). */
-export const I8_PANEL_PAIR: usize = 16;
 
-/** Where a block's f32 partial sums wait while the next block accumulates (8 vectors). */
-const PARTIALS: usize = memory.data(128, 16);
 /** A zero-padded copy of a row's last (K mod 8) values, so the tail runs the vector code too. */
 const TAIL: usize = memory.data(32, 16);
 
@@ -74,12 +78,13 @@ function quantize8(src: usize, inv: v128): v128 {
 // @ts-ignore: decorator
 @inline
 export function packedQuantizedRowsBytes(rows: i32, K: i32): usize {
-  return packedRowsBytes(rows, (K + 1) >> 1);
+  const strict = packedRowsBytes(rows, (K + 1) >> 1);
+  return ASC_FEATURE_RELAXED_SIMD ? max(strict, relaxedScratchBytes(rows, K)) : strict;
 }
 
 /**
  * y[rows, N] = act(q . W * (rowScale * colScale) + bias) for quantized rows q (stride in bytes) and
- * int8 weights packed as [panel][k pair][8 columns][2] (see pack.ts). `packed` holds
+ * int8 weights packed as [panel][k pair][8 columns][2], i8PanelPairs(K) pairs a panel (see pack.ts). `packed` holds
  * packedQuantizedRowsBytes(rows, K) of scratch.
  */
 export function gemmI8(
@@ -87,16 +92,24 @@ export function gemmI8(
   w: usize, colScale: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
 ): void {
   const pairs = (K + 1) >> 1;
-  const panelBytes = <usize>pairs * I8_PANEL_PAIR;
-  const blockBytes = <usize>pairs << 4;
-  packRows(q, qStride, rows, pairs, packed);
+  const panelBytes = <usize>i8PanelPairs(K) * I8_PANEL_PAIR;
+  // Whole blocks of four rows: [pair][4] for block4, or 7-bit digits for the relaxed block4Relaxed.
+  // Lone rows always take row1: one dot product per accumulator per k would leave the relaxed
+  // instruction waiting on its own latency (measured slower at batch 1).
+  const relaxed = ASC_FEATURE_RELAXED_SIMD && relaxedDot;
+  const blockBytes = relaxed ? digitBlockBytes(K) : <usize>pairs << 4;
+  const sums = packed + <usize>(rows >> 2) * blockBytes;
+  if (relaxed) packDigitBlocks(q, qStride, rows, K, packed);
+  else packRows(q, qStride, rows, pairs, packed);
   for (let col = 0; col < N; col += 8) {
     const wp = w + <usize>(col >> 3) * panelBytes;
     const cb = <usize>col << 2;
     const count = min(8, N - col);
+    if (relaxed && rows >= 4) columnSums(wp, K, sums);
     let r = 0;
     for (; r + 4 <= rows; r += 4) {
-      block4(packed + <usize>(r >> 2) * blockBytes, pairs, wp);
+      if (relaxed) block4Relaxed(packed + <usize>(r >> 2) * blockBytes, K, wp, sums);
+      else block4(packed + <usize>(r >> 2) * blockBytes, pairs, wp);
       for (let i = 0; i < 4; i++) finishRow(i, rowScales + (<usize>(r + i) << 2), colScale + cb, bias + cb, y + <usize>(r + i) * yStride + cb, count, act, alpha);
     }
     for (; r < rows; r++) {
@@ -148,19 +161,54 @@ function row1(q: usize, pairs: i32, wp: usize): void {
   }
 }
 
-// @ts-ignore: decorator
-@inline
-function addPartial(at: usize, block: v128, first: bool): void {
-  const sum = f32x4.convert_i32x4_s(block);
-  v128.store(at, first ? sum : f32x4.add(v128.load(at), sum));
+/** Whether gemmI8 takes the relaxed path. */
+export function relaxedDotEnabled(): bool {
+  return relaxedDot;
 }
 
-// @ts-ignore: decorator
-@inline
-function finishRow(i: i32, rowScale: usize, colScale: usize, bias: usize, y: usize, count: i32, act: i32, alpha: f32): void {
-  const partial = PARTIALS + (<usize>i << 5);
-  const s = v128.load32_splat(rowScale);
-  const lo = f32x4.mul(v128.load(partial), f32x4.mul(s, v128.load(colScale)));
-  const hi = f32x4.mul(v128.load(partial, 16), f32x4.mul(s, v128.load(colScale, 16)));
-  storePanel(y, finishLanes(lo, v128.load(bias), act, alpha), finishLanes(hi, v128.load(bias, 16), act, alpha), count);
+/** Switches the relaxed path on or off; returns whether it is on (never in the strict build). */
+export function setRelaxedDot(on: bool): bool {
+  relaxedDot = ASC_FEATURE_RELAXED_SIMD && on;
+  return relaxedDot;
+}
+
+// The self-test's problem: 5 rows (a block of four and a lone row) of K = 30 (a quad half padding)
+// against N = 12 columns (a full panel and a partial one), with weights over all of -128..127 and
+// activations out to +-8191.
+const TEST_ROWS: i32 = 5;
+const TEST_K: i32 = 30;
+const TEST_N: i32 = 12;
+const TEST_Q: usize = memory.data(TEST_ROWS * 32 * 2, 16);
+const TEST_W_SOURCE: usize = memory.data(TEST_K * TEST_N);
+const TEST_W: usize = memory.data(2 * 16 * 16, 16);
+const TEST_ONES: usize = memory.data(16 * 4, 16);
+const TEST_ZEROS: usize = memory.data(16 * 4, 16);
+const TEST_Y: usize = memory.data(2 * TEST_ROWS * TEST_N * 4, 16);
+const TEST_SCRATCH: usize = memory.data(1024, 16);
+
+/**
+ * Whether the relaxed path reproduces the strict one bit for bit on this engine, on a problem that
+ * reaches every branch of both: the host calls this before setRelaxedDot. False in the strict build.
+ */
+export function relaxedDotSelfTest(): bool {
+  if (!ASC_FEATURE_RELAXED_SIMD) return false;
+  const qStride: usize = 64;
+  for (let r = 0; r < TEST_ROWS; r++) {
+    for (let k = 0; k < 32; k++) store<i16>(TEST_Q + <usize>r * qStride + (<usize>k << 1), k < TEST_K ? <i16>((r * 3217 + k * 2741) % 16383 - 8191) : 0);
+  }
+  for (let i = 0; i < TEST_K * TEST_N; i++) store<i8>(TEST_W_SOURCE + i, <i8>((i * 37) % 256 - 128));
+  packPairsI8(TEST_W_SOURCE, TEST_W, TEST_K, TEST_N, 0);
+  for (let i = 0; i < 16; i++) {
+    store<f32>(TEST_ONES + (<usize>i << 2), 1);
+    store<f32>(TEST_ZEROS + (<usize>i << 2), 0);
+  }
+  const yStride = <usize>TEST_N << 2;
+  const yRelaxed = TEST_Y + <usize>TEST_ROWS * yStride;
+  const was = relaxedDot;
+  relaxedDot = false;
+  gemmI8(TEST_Q, qStride, TEST_ONES, TEST_ROWS, TEST_K, TEST_N, TEST_W, TEST_ONES, TEST_ZEROS, TEST_Y, yStride, 0, 0, TEST_SCRATCH);
+  relaxedDot = true;
+  gemmI8(TEST_Q, qStride, TEST_ONES, TEST_ROWS, TEST_K, TEST_N, TEST_W, TEST_ONES, TEST_ZEROS, yRelaxed, yStride, 0, 0, TEST_SCRATCH);
+  relaxedDot = was;
+  return memory.compare(TEST_Y, yRelaxed, <usize>TEST_ROWS * yStride) == 0;
 }

@@ -28,14 +28,28 @@ export function packPanels<T>(src: usize, dst: usize, K: i32, N: i32, channels: 
   }
 }
 
+/** Bytes of one packed int8 panel row pair: 8 columns x (k, k+1). */
+export const I8_PANEL_PAIR: usize = 16;
+
+/**
+ * Pairs of k per int8 panel: K rounded up to a multiple of 4 (zeros past K), so the relaxed path
+ * (gemm-i8-relaxed.ts) reads whole quads. Keep in step with src/runtime/plan.ts.
+ */
+// @ts-ignore: decorator
+@inline
+export function i8PanelPairs(K: i32): i32 {
+  return ((K + 3) & ~3) >> 1;
+}
+
 /** int8 -> [panel][k pair][8][2]: the two weights one i32x4.dot_i16x8_s lane multiplies side by side. */
 export function packPairsI8(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
   let out = dst;
+  const paddedK = i8PanelPairs(K) << 1;
   for (let col = 0; col < N; col += 8) {
-    for (let k = 0; k < K; k += 2) {
+    for (let k = 0; k < paddedK; k += 2) {
       for (let j = 0; j < 8; j++) {
         const n = col + j;
-        store<i8>(out, n < N ? load<i8>(src + <usize>sourceIndex(k, n, N, channels)) : 0);
+        store<i8>(out, n < N && k < K ? load<i8>(src + <usize>sourceIndex(k, n, N, channels)) : 0);
         store<i8>(out + 1, n < N && k + 1 < K ? load<i8>(src + <usize>sourceIndex(k + 1, n, N, channels)) : 0);
         out += 2;
       }

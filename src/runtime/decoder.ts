@@ -64,6 +64,12 @@ export interface DecoderInfo {
   wasmWeightBytes: number;
   /** The wasm build running: 'strict' SIMD (bit-identical everywhere) or 'relaxed' (fused multiply-add). */
   simd: 'strict' | 'relaxed';
+  /**
+   * How int8 layers multiply: 'dot_i16x8' (i32x4.dot_i16x8_s, both builds) or 'relaxed_dot_i8x16'
+   * (relaxed SIMD's int8 dot product: the relaxed build, where its load-time self-test matched the
+   * strict path). Both give the same bits.
+   */
+  int8Dot: 'dot_i16x8' | 'relaxed_dot_i8x16';
 }
 
 const DEFAULT_MAX_BATCH = 256;
@@ -98,6 +104,7 @@ export class Decoder {
       fileWeightBytes: storedWeightBytes(model),
       wasmWeightBytes: plan.weightBytes,
       simd: kernels.relaxedSimd() ? 'relaxed' : 'strict',
+      int8Dot: kernels.relaxedDotEnabled() ? 'relaxed_dot_i8x16' : 'dot_i16x8',
     };
   }
 

@@ -71,7 +71,8 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
 
   /** Packs a kernel, seen as a K x N matrix, into panels at the cursor. `channels`: C of a conv2dTranspose. */
   const placeKernel = (layer: DenseLayer | ConvLayer, K: number, N: number, channels: number): number => {
-    const panelElements = panelsOf(N) * 8 * (dtype === 'i8' ? K + (K % 2) : K);
+    // int8 panels hold K rounded up to a multiple of 4 (assembly/kernels/pack.ts, i8PanelPairs).
+    const panelElements = panelsOf(N) * 8 * (dtype === 'i8' ? Math.ceil(K / 4) * 4 : K);
     const bytes = align16(panelElements * (dtype === 'f32' ? 4 : dtype === 'f16' ? 2 : 1));
     const src = stage(layer.kernel, bytes);
     const dst = cursor;

@@ -12,6 +12,9 @@ export interface Kernels {
   memory: WebAssembly.Memory;
   heapBase(): number;
   relaxedSimd(): number;
+  relaxedDotSelfTest(): number;
+  setRelaxedDot(on: number): number;
+  relaxedDotEnabled(): number;
   run(plan: number, count: number, batch: number, bufA: number, bufB: number, labels: number, scratch: number): number;
   fillNormal(dst: number, rows: number, dim: number, seedLo: number, seedHi: number, first: number, stddev: number): void;
   packPanelsF32(src: number, dst: number, K: number, N: number, channels: number): void;
@@ -29,6 +32,7 @@ export interface Kernels {
   gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   quantizeRows(x: number, xStride: number, rows: number, K: number, q: number, scales: number): void;
+  packedQuantizedRowsBytes(rows: number, K: number): number;
   widenF16(src: number, dst: number, count: number): void;
   im2col(
     x: number, dst: number, first: number, count: number, H: number, W: number, C: number, OH: number, OW: number,
@@ -103,7 +107,11 @@ export async function instantiate(source?: WasmSource, mode: SimdMode = 'strict'
     throw new RuntimeError(`cannot compile the edgevae wasm module (does this engine support WebAssembly SIMD?): ${(err as Error).message}`, { cause: err });
   }
   const instance = await WebAssembly.instantiate(module, {});
-  return instance.exports as unknown as Kernels;
+  const kernels = instance.exports as unknown as Kernels;
+  // int8 layers take relaxed SIMD's int8 dot product only where it reproduces the strict path bit for
+  // bit on this engine (Node 20's V8 computes the instruction wrong); elsewhere they keep the strict one.
+  if (kernels.relaxedSimd()) kernels.setRelaxedDot(kernels.relaxedDotSelfTest());
+  return kernels;
 }
 
 const PAGE = 65536;
