@@ -1,6 +1,7 @@
 // The benchmark's building blocks: timing and percentiles (src/bench/measure.ts), the contenders
 // (our runtime and tfjs-backend-wasm decode the same inputs to the same outputs), and the wasm SIMD
-// peak microbenchmark's hand-encoded module (bench/peak.ts), and the turns (bench/turns.ts).
+// peak microbenchmark's hand-encoded module (bench/peak.ts), the turns (bench/turns.ts), and the
+// report's handling of the int8 peaks (bench/report.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder } from '../src/index.ts';
@@ -11,6 +12,9 @@ import { gflops, percentile, samplesPerSecond, summarizeLatency, timeCalls } fro
 import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
 import { peakModule, measurePeak, relaxedDotMatchesSpec } from '../bench/peak.ts';
 import { playTurns } from '../bench/turns.ts';
+import { renderSpeedSection } from '../bench/report.ts';
+import type { BenchResults } from '../bench/results.ts';
+import { readFileSync } from 'node:fs';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff } from './helpers/numbers.ts';
@@ -167,5 +171,32 @@ describe('turns', () => {
     // After the warm-ups, every round is a turn of fast calls, then a turn of slow ones.
     const round = [...Array(fast.callsPerTurn).fill('fast'), ...Array(slow.callsPerTurn).fill('slow')];
     assert.deepEqual(order.slice(order.length - played.rounds * round.length), Array.from({ length: played.rounds }, () => round).flat());
+  });
+});
+
+describe('report', () => {
+  const RUN = 'bench/results/2026-11-22-vm.json';
+  const load = () => JSON.parse(readFileSync(RUN, 'utf8')) as BenchResults;
+  const peak = (kind: 'dot-i16' | 'relaxed-dot-i8', gflops: number) => ({ kind, gflops, accumulators: 12, byAccumulators: { 12: gflops } });
+
+  it('states the int8 peaks when the run measured them, and holds our int8 rows against the dot_i16x8_s one', () => {
+    const results = load();
+    results.peak.int8 = peak('dot-i16', 50);
+    results.peak.relaxedInt8 = peak('relaxed-dot-i8', 100);
+    results.peak.relaxedDotMatchesSpec = false;
+    const text = renderSpeedSection(results, RUN);
+    assert.match(text, /plus `i32x4.add` \*\*50\.0 GOP\/s\*\*/);
+    assert.match(text, /100\.0 GOP\/s, though this engine computes it wrong/);
+    // The first model's table comes first in the section.
+    const model = results.models[0].name;
+    const at64 = (contender: string) => results.throughput.find((t) => t.model === model && t.contender === contender && t.batch === 64)!;
+    const row = (contender: string) => text.split('\n').find((line) => line.startsWith(`| ${contender} |`))!;
+    assert.ok(row('edgevae int8 strict').includes(`| ${((100 * at64('edgevae int8 strict').gflops) / 50).toFixed(0)}% of int8 |`), row('edgevae int8 strict'));
+    assert.ok(row('edgevae f32 strict').includes(`| ${(100 * at64('edgevae f32 strict').fractionOfPeak).toFixed(0)}% |`), row('edgevae f32 strict'));
+  });
+
+  it('leaves the int8 peaks out for a run that did not measure them', () => {
+    const text = renderSpeedSection(load(), RUN);
+    assert.doesNotMatch(text, /GOP\/s|of int8/);
   });
 });
