@@ -1,7 +1,8 @@
 // The int8 GEMM's relaxed-SIMD path: the same exact integer sums as gemm-i8.ts, from
 // i32x4.relaxed_dot_i8x16_i7x16_add_s, which multiplies four int8 weights by four 7-bit values and
-// adds them to an accumulator lane: 16 multiply-adds in one instruction (one VNNI vpdpbusd where V8
-// uses it), where the strict path needs a dot_i16x8_s and an add for 8.
+// adds them to an accumulator lane: 16 multiply-adds in one wasm instruction (a VNNI vpdpbusd, or
+// pmaddubsw + pmaddwd + add, depending on the engine), where the strict path needs a dot_i16x8_s and
+// an add for 8.
 //
 // The instruction's second operand must stay in 0..127 for the result to be the same on every CPU,
 // and our activations are 14-bit signed integers q in -8191..8191. So each q becomes two 7-bit digits
