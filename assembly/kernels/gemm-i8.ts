@@ -12,6 +12,10 @@
 // constant offsets, where four row pointers cost V8 an address computation per load. On a Sapphire
 // Rapids-class Xeon that shares its cores with other guests, the int8 dense decoder ran 1.12-1.17x
 // faster at batch 64 while the core was contended, and the same when it was quiet.
+//
+// In the relaxed build, whole blocks of four rows can go through relaxed SIMD's int8 dot product
+// instead (gemm-i8-relaxed.ts), with the same bits; the host switches that on after
+// relaxedDotSelfTest, at the bottom of this file.
 import { packedRowsBytes, packRows } from './gemm';
 import { addPartial, finishRow, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
