@@ -54,7 +54,7 @@ program
     console.log(`latent:      ${info.latentSize}${info.classes ? ` + one-hot label of ${info.classes} classes (joins at layer ${meta.conditioning!.joinsAt})` : ''}`);
     console.log(`output:      [${info.outputShape.join(', ')}] in [${info.range.join(', ')}]`);
     console.log(`weights:     ${info.dtype}, ${info.fileWeightBytes} bytes in the file, ${info.wasmWeightBytes} bytes packed in wasm`);
-    console.log(`compute:     ${info.macsPerSample} multiply-adds per sample; ${info.simd} SIMD build${info.dtype === 'i8' ? `, int8 layers on ${info.int8Dot}` : ''}`);
+    console.log(`compute:     ${info.macsPerSample} multiply-adds per sample`);
     console.log(`memory:      ${memory.batch1} bytes at batch 1, ${memory.batch64} at 64, ${memory.batch256} at 256`);
     for (const key of ['preset', 'dataset', 'producer'] as const) if (meta[key]) console.log(`${(key + ':').padEnd(12)} ${meta[key]}`);
     if (meta.metrics) console.log(`metrics:     ${Object.entries(meta.metrics).map(([k, v]) => `${k}=${v}`).join(', ')}`);
