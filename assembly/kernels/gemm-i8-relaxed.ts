@@ -21,10 +21,9 @@
 // batch's last rows) stay on the strict row1: a relaxed one, with one dot product per accumulator
 // per four k, waited on the instruction's latency and measured 0.83-0.93x the strict one.
 //
-// Speed: each accumulator takes one dot product per quad, so with 8 of them a block waits on the
-// instruction's latency rather than its throughput. On the 2026-11-22 Xeon under Deno 2.9.5 (V8
-// 15.0), the 64 x 1000 x 1000 int8 GEMM ran about 1.13x the strict path's speed (A/B in one process);
-// the [column][4 k] layout without the unpacks measured 1.2x.
+// Speed: the two digits double the dot products, so where the relaxed dot's peak is 2.2x the strict
+// pair's (Deno 2.9.5, V8 15.0, on the 2026-11-22 Xeon) this path gains about 1.1x at batch 64
+// (bench/int8-dot.ts). Blocks of 5 or 6 rows measured 3-10% faster in a scratch loop; not adopted.
 //
 // Only the relaxed build compiles this file's kernels, and the host switches them on
 // (setRelaxedDot) only after relaxedDotSelfTest has matched the strict path bit for bit on this
