@@ -88,6 +88,7 @@ async function main(): Promise<void> {
   const turns: TurnsCase[] = [];
   for (const pair of pairs) {
     const match = { model: pair.model, batch: pair.batch, seconds: TURN_SECONDS, contenders: ['int8 strict', 'int8 relaxed'] };
+    console.log(`turns: ${pair.model}, batch ${pair.batch}, ${TURN_SECONDS} s`);
     turns.push(await playTurns(match, [{ contender: 'int8 strict', run: pair.strict }, { contender: 'int8 relaxed', run: pair.relaxed }]));
   }
   const rows = pairs.map((pair, i) => {
