@@ -16,7 +16,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import b from 'benny';
 import { Decoder } from '../src/index.ts';
-import { timeCalls } from '../src/bench/measure.ts';
+import { warmUp } from '../src/bench/measure.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { measurePeak, relaxedDotMatchesSpec } from './peak.ts';
 import { playTurns } from './turns.ts';
@@ -81,8 +81,8 @@ async function main(): Promise<void> {
   const pairs = (await Promise.all(MODELS.map(pairsOf))).flat();
   console.log(`relaxed build's int8 path here: ${pairs[0].relaxedPath}; outputs bit-identical to the strict build's`);
   for (const pair of pairs) {
-    await timeCalls(pair.strict, { seconds: WARM_UP_SECONDS, minCalls: 3 });
-    await timeCalls(pair.relaxed, { seconds: WARM_UP_SECONDS, minCalls: 3 });
+    await warmUp(pair.strict, WARM_UP_SECONDS);
+    await warmUp(pair.relaxed, WARM_UP_SECONDS);
   }
   const ops = await runBenny(pairs, stamp);
   const turns: TurnsCase[] = [];

@@ -28,11 +28,11 @@
 // Only the relaxed build compiles this file's kernels, and the host switches them on
 // (setRelaxedDot) only after relaxedDotSelfTest has matched the strict path bit for bit on this
 // engine: Node 20's V8 computes the instruction wrong.
-import { addPartial, PARTIALS } from './i8-partials';
+import { addPartial, K_BLOCK, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR } from './pack';
 
-/** Quads of k per integer block: 2048 k, as gemm-i8.ts's K_BLOCK_PAIRS. */
-const K_BLOCK_QUADS: i32 = 512;
+/** Quads of k per integer block. */
+const K_BLOCK_QUADS: i32 = K_BLOCK >> 2;
 const OFFSET: i16 = 8192;
 /** Bytes of one quad of a block's digits: four rows x four 7-bit digits. */
 const QUAD_BYTES: usize = 16;

@@ -17,7 +17,7 @@
 // instead (gemm-i8-relaxed.ts), with the same bits; the host switches that on after
 // relaxedDotSelfTest, at the bottom of this file.
 import { packedRowsBytes, packRows } from './gemm';
-import { addPartial, finishRow, PARTIALS } from './i8-partials';
+import { addPartial, finishRow, K_BLOCK, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
 import { block4Relaxed, columnSums, digitBlockBytes, packDigitBlocks, relaxedScratchBytes } from './gemm-i8-relaxed';
 
@@ -28,7 +28,7 @@ import { block4Relaxed, columnSums, digitBlockBytes, packDigitBlocks, relaxedScr
 let relaxedDot = false;
 
 export const Q_MAX: f32 = 8191;
-const K_BLOCK_PAIRS: i32 = 1024;
+const K_BLOCK_PAIRS: i32 = K_BLOCK >> 1;
 
 /** A zero-padded copy of a row's last (K mod 8) values, so the tail runs the vector code too. */
 const TAIL: usize = memory.data(32, 16);

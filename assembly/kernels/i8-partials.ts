@@ -2,6 +2,9 @@
 // (2048 k at a time, see gemm-i8.ts), then scaled, biased and activated into a panel of the output.
 import { finishLanes, storePanel } from './store';
 
+/** k summed in i32 before a block's sums go to f32: the bound on i32 overflow (gemm-i8.ts, "Why 8191"). */
+export const K_BLOCK: i32 = 2048;
+
 /** Where a block's f32 partial sums wait while the next block accumulates: 4 rows x 8 columns. */
 export const PARTIALS: usize = memory.data(128, 16);
 

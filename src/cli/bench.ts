@@ -14,7 +14,7 @@ import { readInput, resolveModel } from '../node/files.ts';
 import { benchInputs, type BatchRunner, type BenchInputs, type Contender, type PreparedModel } from '../bench/contender.ts';
 import { edgevaeContender, edgevaePoolContender, loadWithSimd, relaxedSimdUnavailable } from '../bench/edgevae-runner.ts';
 import { gflops, samplesPerSecond, summarizeLatency, timeCalls, warmUp, type LatencySummary } from '../bench/measure.ts';
-import type { SimdMode } from '../runtime/wasm.ts';
+import { instantiate, int8DotOf, type SimdMode } from '../runtime/wasm.ts';
 
 export interface BenchCommandOptions {
   model?: string;
@@ -180,7 +180,8 @@ export async function benchCommand(o: BenchCommandOptions): Promise<void> {
   note(`model: ${path} (${parsed.header.meta.dtype} weights, ${parsed.macsPerSample} multiply-adds per sample)`);
   note(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}; one thread per contender${o.threads > 1 ? `, and our runtime on ${o.threads} worker threads` : ''}`);
   // The relaxed build multiplies int8 layers with relaxed SIMD's int8 dot product only where its load-time self-test passes.
-  const int8Path = build === 'relaxed' && dtypes.includes('i8') ? `; int8 layers on ${(await loadWithSimd(bytes, 'relaxed')).info.int8Dot}` : '';
+  // A property of the wasm instance, not of the model: one instance of the build answers it.
+  const int8Path = build === 'relaxed' && dtypes.includes('i8') ? `; int8 layers on ${int8DotOf(await instantiate(undefined, 'relaxed'))}` : '';
   note(`edgevae: ${build} SIMD build${o.simd === 'auto' && build === 'strict' ? ` (relaxed not available: ${relaxedSimdUnavailable()})` : ''}${int8Path}`);
   note(tfjs.entrant ? 'tfjs-backend-wasm: the same model rebuilt as a TensorFlow.js LayersModel (f32 weights; one thread, SIMD), predict(x, { batchSize })' : `tfjs-backend-wasm: not measured: ${tfjs.reason}`);
   note(`measuring ${o.seconds} s per contender and batch size; Ctrl-C stops and prints what was measured`);

@@ -6,7 +6,7 @@ import { InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
-import { ensureMemory, instantiate, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
+import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
 
 export interface LoadOptions {
   /** The edgevae wasm module, compiled or as bytes; by default the copy embedded in this package. */
@@ -69,7 +69,7 @@ export interface DecoderInfo {
    * (relaxed SIMD's int8 dot product: the relaxed build, where its load-time self-test matched the
    * strict path). Both give the same bits.
    */
-  int8Dot: 'dot_i16x8' | 'relaxed_dot_i8x16';
+  int8Dot: Int8Dot;
 }
 
 const DEFAULT_MAX_BATCH = 256;
@@ -104,7 +104,7 @@ export class Decoder {
       fileWeightBytes: storedWeightBytes(model),
       wasmWeightBytes: plan.weightBytes,
       simd: kernels.relaxedSimd() ? 'relaxed' : 'strict',
-      int8Dot: kernels.relaxedDotEnabled() ? 'relaxed_dot_i8x16' : 'dot_i16x8',
+      int8Dot: int8DotOf(kernels),
     };
   }
 

@@ -114,6 +114,13 @@ export async function instantiate(source?: WasmSource, mode: SimdMode = 'strict'
   return kernels;
 }
 
+/** How an instance's int8 layers multiply: the strict dot_i16x8_s, or relaxed SIMD's int8 dot product once its self-test passed. */
+export type Int8Dot = 'dot_i16x8' | 'relaxed_dot_i8x16';
+
+export function int8DotOf(kernels: Kernels): Int8Dot {
+  return kernels.relaxedDotEnabled() ? 'relaxed_dot_i8x16' : 'dot_i16x8';
+}
+
 const PAGE = 65536;
 
 /** Grows the memory to hold at least `bytes`, with a clear error when the engine refuses. */
