@@ -98,6 +98,28 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     }
   });
 
+  it('rounds halves to even, and zeroes a row holding inf or NaN (its scale is not finite)', async () => {
+    const kernels = await instantiate();
+    // max 16382 makes the factor exactly 0.5, so odd integers land on halves.
+    const K = 11;
+    const ties = Float32Array.of(16382, 1, 3, 5, -1, -3, -5, 7, 9, -16382, 2);
+    const rows = [ties, Float32Array.of(1, Infinity, ...new Array(K - 2).fill(2)), Float32Array.of(...new Array(K - 1).fill(-1), NaN)];
+    const arena = new Arena(kernels.memory, kernels.heapBase());
+    const rowLength = Math.ceil(K / 8) * 8;
+    const q = arena.alloc(rows.length * rowLength * 2);
+    const scales = arena.alloc(rows.length * 4);
+    const x = new Float32Array(rows.length * K);
+    rows.forEach((row, r) => x.set(row, r * K));
+    kernels.quantizeRows(arena.put(x), K * 4, rows.length, K, q, scales);
+    const got = (r: number) => Array.from(new Int16Array(kernels.memory.buffer, q + r * rowLength * 2, K));
+    assert.deepEqual(got(0), [8191, 0, 2, 2, 0, -2, -2, 4, 4, -8191, 1]);
+    assert.deepEqual(got(0), Array.from(quantizeActivations(ties).q));
+    for (const r of [1, 2]) {
+      assert.deepEqual(got(r), new Array(K).fill(0), `row ${r}`);
+      assert.ok(!Number.isFinite(arena.f32(scales, rows.length)[r]), `row ${r}'s scale`);
+    }
+  });
+
   /** gemmI8 on random rows and int8 weights; returns the output and what the exact integer sums, scaled, give. */
   async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number) {
     const random = seededRandom(K + N);
@@ -194,6 +216,9 @@ describe('im2col', () => {
     { name: 'conv2d valid, asymmetric kernel', H: 6, W: 5, C: 9, OH: 5, OW: 3, kh: 2, kw: 3, sh: 1, sw: 1, padTop: 0, padLeft: 0, transposed: false },
     { name: 'conv2dTranspose, stride 2 (reads between input pixels are zero)', H: 3, W: 4, C: 2, OH: 6, OW: 8, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, transposed: true },
     { name: 'conv2dTranspose, kernel smaller than stride', H: 3, W: 3, C: 8, OH: 9, OW: 9, kh: 2, kw: 2, sh: 3, sw: 3, padTop: 0, padLeft: 0, transposed: true },
+    { name: 'conv2dTranspose, stride 1, 64 channels (whole 16-byte copies)', H: 4, W: 3, C: 64, OH: 4, OW: 3, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 1, padLeft: 1, transposed: true },
+    { name: 'conv2d, one channel (2- and 4-byte copies)', H: 5, W: 4, C: 1, OH: 5, OW: 4, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 1, padLeft: 1, transposed: false },
+    { name: 'conv2d, 160 channels (f32 pixels past the inline copy size)', H: 3, W: 3, C: 160, OH: 2, OW: 2, kh: 2, kw: 2, sh: 1, sw: 1, padTop: 0, padLeft: 0, transposed: false },
   ];
   type Geometry = (typeof GEOMETRIES)[number];
   /** What row pixel m, tap (ky, kx), channel c reads from `value(sample, iy, ix, c)`, straight from the definitions. */

@@ -2,6 +2,7 @@
 // each pixel's taps read into one row (tap-major, then channel: the packed kernel's k order), with
 // zeros where a tap reads padding or, for a transposed conv, falls between input pixels. The f32
 // kernels gather f32 inputs; the int8 conv gathers the i16 values it quantized each sample to.
+import { copyBytes, zeroBytes } from './copy';
 
 /**
  * The input coordinate that tap `k` of output coordinate `o` reads, or -1 where it reads nothing.
@@ -12,9 +13,18 @@
 function sourceCoordinate(o: i32, k: i32, s: i32, pad: i32, size: i32, transposed: bool): i32 {
   let i: i32;
   if (transposed) {
+    // Integer division costs tens of cycles, and this runs for every tap of every output pixel:
+    // strides 1 and 2, every transposed conv of the presets, go without.
     const t = o + pad - k;
-    if (t < 0 || t % s != 0) return -1;
-    i = t / s;
+    if (t < 0) return -1;
+    if (s == 1) i = t;
+    else if (s == 2) {
+      if (t & 1) return -1;
+      i = t >> 1;
+    } else {
+      if (t % s != 0) return -1;
+      i = t / s;
+    }
   } else {
     i = o * s + k - pad;
   }
@@ -58,31 +68,28 @@ function gatherRows<T>(
   const padding = rowBytes - <usize>(kh * kw) * pixelBytes;
   const imagePixels = OH * OW;
   let out = dst;
-  for (let m = first; m < first + count; m++) {
-    const b = m / imagePixels, rem = m % imagePixels;
-    const oy = rem / OW, ox = rem % OW;
-    const xb = x + <usize>(b % slots) * sampleBytes;
+  // The output pixel (sample slot, oy, ox) of row m, stepped along rather than divided out each row.
+  const rem = first % imagePixels;
+  let slot = (first / imagePixels) % slots, oy = rem / OW, ox = rem % OW;
+  for (let m = 0; m < count; m++) {
+    const xb = x + <usize>slot * sampleBytes;
     for (let ky = 0; ky < kh; ky++) {
       const iy = sourceCoordinate(oy, ky, sh, padTop, H, transposed);
       for (let kx = 0; kx < kw; kx++) {
         const ix = iy < 0 ? -1 : sourceCoordinate(ox, kx, sw, padLeft, W, transposed);
-        if (ix < 0) memory.fill(out, 0, pixelBytes);
-        else copyPixel<T>(out, xb + <usize>(iy * W + ix) * pixelBytes, C);
+        if (ix < 0) zeroBytes(out, pixelBytes);
+        else copyBytes(out, xb + <usize>(iy * W + ix) * pixelBytes, pixelBytes);
         out += pixelBytes;
       }
     }
-    if (padding) memory.fill(out, 0, padding);
+    zeroBytes(out, padding);
     out += padding;
+    if (++ox == OW) {
+      ox = 0;
+      if (++oy == OH) {
+        oy = 0;
+        if (++slot == slots) slot = 0;
+      }
+    }
   }
-}
-
-/** C values; a plain loop for the few-channel case, where memory.copy's call costs more than it moves. */
-// @ts-ignore: decorator
-@inline
-function copyPixel<T>(dst: usize, src: usize, C: i32): void {
-  if (C * sizeof<T>() >= 32) {
-    memory.copy(dst, src, <usize>C * sizeof<T>());
-    return;
-  }
-  for (let c = 0; c < C; c++) store<T>(dst + <usize>c * sizeof<T>(), load<T>(src + <usize>c * sizeof<T>()));
 }
