@@ -1,6 +1,6 @@
 /**
- * Two builds of the edgevae wasm module on the shipped models (or any given as FILE.evae), timed in turns: whether a kernel
- * change makes decoding faster, and whether it keeps the bits.
+ * Two builds of the edgevae wasm module on the shipped models (or any given as FILE.evae), timed in
+ * turns: whether a kernel change makes decoding faster, and whether it keeps the bits.
  *
  *   git worktree add /tmp/base HEAD && (cd /tmp/base && npm ci && npm run build:wasm)
  *   npm run build:wasm && npm run bench:builds -- /tmp/base/build/edgevae.wasm
