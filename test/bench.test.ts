@@ -175,7 +175,7 @@ describe('turns', () => {
 });
 
 describe('report', () => {
-  const RUN = 'bench/results/2026-11-22-vm.json';
+  const RUN = 'bench/results/2026-11-22-vm-session6.json';
   const load = () => JSON.parse(readFileSync(RUN, 'utf8')) as BenchResults;
   const peak = (kind: 'dot-i16' | 'relaxed-dot-i8', gflops: number) => ({ kind, gflops, accumulators: 12, byAccumulators: { 12: gflops } });
 
