@@ -297,7 +297,7 @@ async function main(): Promise<void> {
   const summary = await runBenny(collected.cases, stamp);
   const turns = await turnsOf(collected.cases, peak);
   const results: BenchResults = {
-    command: 'npm run bench',
+    command: process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : 'npm run bench',
     date: date.toISOString(),
     machine,
     versions: packageVersions(),
