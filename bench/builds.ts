@@ -9,7 +9,7 @@
  * build/edgevae-relaxed.wasm twice over for the relaxed one). Both load side by side in one process
  * and take turns (bench/turns.ts): on a core shared with other guests, two runs minutes apart differ
  * by more than most kernel changes gain. Before timing, each case decodes the same latents with both
- * and reports whether every output bit agrees. Writes bench/results/<date>-<host>-builds.json.
+ * and reports whether every output bit agrees. Writes bench/results/<date>-<host>-builds[-LABEL].json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,11 +23,12 @@ const { values, positionals } = parseArgs({
     models: { type: 'string', default: 'aae,conv-vae,cvae' },
     batches: { type: 'string', default: '1,64' },
     seconds: { type: 'string', default: '15' },
+    label: { type: 'string', default: '' },
   },
 });
 
 function usage(problem: string): never {
-  console.error(`${problem}\nusage: npm run bench:builds -- BASE.wasm [CANDIDATE.wasm] [--models aae,conv-vae,cvae,FILE.evae] [--batches 1,64] [--seconds 15]`);
+  console.error(`${problem}\nusage: npm run bench:builds -- BASE.wasm [CANDIDATE.wasm] [--models aae,conv-vae,cvae,FILE.evae] [--batches 1,64] [--seconds 15] [--label NAME]`);
   process.exit(2);
 }
 
@@ -49,6 +50,7 @@ function positiveIntegers(text: string, what: string): number[] {
 }
 
 if (positionals.length < 1 || positionals.length > 2) usage('give the base build, and optionally the candidate');
+if (!/^[\w-]*$/.test(values.label!)) usage(`--label must be letters, digits, - or _, got "${values.label}"`);
 const [basePath, candidatePath = 'build/edgevae.wasm'] = positionals;
 const base = readWasm(basePath);
 const candidate = readWasm(candidatePath);
@@ -88,7 +90,7 @@ for (const model of models) {
 }
 
 const machine = machineInfo();
-const stamp = `${new Date().toISOString().slice(0, 10)}-${machine.hostname}-builds`;
+const stamp = `${new Date().toISOString().slice(0, 10)}-${machine.hostname}-builds${values.label ? `-${values.label}` : ''}`;
 mkdirSync(RESULTS_FOLDER, { recursive: true });
 const file = `${RESULTS_FOLDER}/${stamp}.json`;
 writeFileSync(file, JSON.stringify({ command: `npm run bench:builds -- ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), machine, base: basePath, candidate: candidatePath, rows }, null, 2) + '\n');
