@@ -14,6 +14,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Decoder } from '../src/index.ts';
+import { benchInputs } from '../src/bench/contender.ts';
+import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { playTurns } from './turns.ts';
 
@@ -70,14 +72,11 @@ for (const model of models) {
   const a = await Decoder.load(bytes, { wasm: base });
   const b = await Decoder.load(bytes, { wasm: candidate });
   for (const batch of batches) {
-    const z = a.sampleLatents(batch, { seed: 1 });
-    const labels = a.info.classes ? Array.from({ length: batch }, (_, i) => i % a.info.classes) : undefined;
-    const runBase = () => a.decode(z, labels);
-    const runCandidate = () => b.decode(z, labels);
-    const baseOut = runBase();
-    const candidateOut = runCandidate();
-    const sameBits = baseOut.every((v, i) => Object.is(v, candidateOut[i]));
-    console.log(`${model} (${a.info.dtype}), batch ${batch}: ${sameBits ? 'same bits' : 'OUTPUTS DIFFER'}; ${seconds} s of turns`);
+    const { latents, labels } = benchInputs(a, batch);
+    const runBase = () => a.decode(latents, labels);
+    const runCandidate = () => b.decode(latents, labels);
+    const same = sameBits(runBase(), runCandidate());
+    console.log(`${model} (${a.info.dtype}), batch ${batch}: ${same ? 'same bits' : 'OUTPUTS DIFFER'}; ${seconds} s of turns`);
     const turns = await playTurns({ model, batch, seconds, contenders: ['base', 'candidate'] }, [
       { contender: 'base', run: runBase },
       { contender: 'candidate', run: runCandidate },
@@ -85,7 +84,7 @@ for (const model of models) {
     const [baseTimes, candidateTimes] = turns.contenders;
     const speedup = baseTimes.medianMs / candidateTimes.medianMs;
     console.log(`  base ${baseTimes.medianMs.toFixed(3)} ms, candidate ${candidateTimes.medianMs.toFixed(3)} ms (medians): candidate ${speedup.toFixed(3)}x`);
-    rows.push({ model, dtype: a.info.dtype, batch, sameBits, speedup, turns });
+    rows.push({ model, dtype: a.info.dtype, batch, sameBits: same, speedup, turns });
   }
 }
 

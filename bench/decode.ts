@@ -33,7 +33,7 @@ import { benchModels, type BenchModel } from './models.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { measurePeak, peakKernel, relaxedDotMatchesSpec, type PeakResult } from './peak.ts';
 import { writeSpeedSection } from './report.ts';
-import { PEERS, type AgreementCase, type BenchResults, type LatencyCase, type SkippedCase, type ThroughputCase, type TurnsCase } from './results.ts';
+import type { AgreementCase, BenchResults, LatencyCase, SkippedCase, ThroughputCase, TurnsCase } from './results.ts';
 import { playTurns, TURNS_MATCHES } from './turns.ts';
 
 const ALL_BATCHES = [1, 16, 64, 256];
@@ -45,13 +45,6 @@ const WARM_UP_SECONDS = 0.3;
 const LATENCY = { seconds: 1, minCalls: 20, maxCalls: 5000 };
 /** A contender whose single call at some batch takes longer is not timed there nor at larger batches (the TensorFlow.js backends on the conv decoder). */
 const MAX_CALL_SECONDS = 3;
-/**
- * Except where a target of issue 4 needs the figure: the peers it names are always timed up to
- * batch 64 (tfjs-wasm's conv decoder call at batch 64 took 3-4 s on the 2026-11-22 host, which
- * left "conv f32 >= 6x tfjs-wasm" unmeasured).
- */
-const TARGET_BATCH = 64;
-const TARGET_PEERS: readonly string[] = [PEERS.tfjsWasm, PEERS.ortWeb, PEERS.ortWebInt8];
 const VERIFICATION_BATCH = 16;
 /** How far each precision may be from our f32 output on the same inputs: far above rounding, far below a wiring mistake (a wrong label or layout moves pixels by ~0.5). */
 const TOLERANCE = { f32: 1e-4, f16: 1e-2, int8: 0.1 } as const;
@@ -139,7 +132,10 @@ async function queueBatches(model: BenchModel, contender: Contender, prepared: P
     const runner = batch === 1 ? batchOne : prepared.forBatch(inputs.get(batch)!);
     const { async } = await firstRun(runner);
     const lastMs = await warmUp(() => runner.run(), WARM_UP_SECONDS, 2);
-    const neededForTarget = batch <= TARGET_BATCH && TARGET_PEERS.includes(contender.name);
+    // Except where a target of issue 4 needs the figure: the contenders of a targets' comparison
+    // (bench/turns.ts) are timed up to its batch however long a call takes (tfjs-wasm's conv decoder
+    // call at batch 64 took 3-4 s on the 2026-11-22 host, which left "conv f32 >= 6x tfjs-wasm" unmeasured).
+    const neededForTarget = TURNS_MATCHES.some((match) => match.model === model.name && batch <= match.batch && match.contenders.includes(contender.name));
     if (lastMs > MAX_CALL_SECONDS * 1000 && !neededForTarget) {
       const reason = `one call at batch ${batch} takes ${(lastMs / 1000).toFixed(2)} s (over ${MAX_CALL_SECONDS} s): batches ${BATCHES.slice(i).join(', ')} not timed, to keep the run short`;
       for (const skippedBatch of BATCHES.slice(i)) out.skipped.push({ model: model.name, contender: contender.name, batch: skippedBatch, reason });

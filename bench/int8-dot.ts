@@ -16,7 +16,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import b from 'benny';
 import { Decoder } from '../src/index.ts';
+import { benchInputs } from '../src/bench/contender.ts';
 import { warmUp } from '../src/bench/measure.ts';
+import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { measurePeak, relaxedDotMatchesSpec } from './peak.ts';
 import { playTurns } from './turns.ts';
@@ -46,12 +48,11 @@ async function pairsOf(model: string): Promise<Pair[]> {
   const relaxed = await Decoder.load(bytes, { simd: 'relaxed' });
   if (strict.info.dtype !== 'i8') throw new Error(`models/${model}.evae is ${strict.info.dtype}, not int8`);
   return BATCHES.map((batch) => {
-    const z = strict.sampleLatents(batch, { seed: 1 });
-    const labels = strict.info.classes ? Array.from({ length: batch }, (_, i) => i % strict.info.classes) : undefined;
-    const a = strict.decode(z, labels);
-    const c = relaxed.decode(z, labels);
-    if (!a.every((v, i) => Object.is(v, c[i]))) throw new Error(`${model}, batch ${batch}: the relaxed build's int8 output differs from the strict build's`);
-    return { model, batch, strict: () => strict.decode(z, labels), relaxed: () => relaxed.decode(z, labels), relaxedPath: relaxed.info.int8Dot, macsPerSample: strict.info.macsPerSample };
+    const { latents, labels } = benchInputs(strict, batch);
+    const runStrict = () => strict.decode(latents, labels);
+    const runRelaxed = () => relaxed.decode(latents, labels);
+    if (!sameBits(runStrict(), runRelaxed())) throw new Error(`${model}, batch ${batch}: the relaxed build's int8 output differs from the strict build's`);
+    return { model, batch, strict: runStrict, relaxed: runRelaxed, relaxedPath: relaxed.info.int8Dot, macsPerSample: strict.info.macsPerSample };
   });
 }
 

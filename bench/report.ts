@@ -142,7 +142,7 @@ function header(results: BenchResults, file: string): string[] {
     `Our builds: strict SIMD${builds.relaxed ? ' and relaxed SIMD' : `; the relaxed build did not run (${builds.relaxedReason})`}. ` +
       `Timing: every contender warmed up (${settings.warmUpSeconds} s per batch size) before benny (minSamples ${settings.benny.minSamples}, maxTime ${settings.benny.maxTime} s per case; ${settings.slowCall.minSamples} samples for calls over ${settings.slowCall.seconds} s); ` +
       `batch-1 latency from individually timed calls (${settings.latency.seconds} s, at least ${settings.latency.minCalls} calls). ` +
-      `A contender whose single call takes over ${settings.maxCallSeconds} s is not timed at that batch or above (listed under "Not measured"), except that the peers a target names are always timed up to batch 64.`,
+      `A contender whose single call takes over ${settings.maxCallSeconds} s is not timed at that batch or above (listed under "Not measured"), except that the contenders a target compares are always timed up to the target's batch, on its model.`,
   ];
 }
 

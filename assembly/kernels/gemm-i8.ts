@@ -60,7 +60,7 @@ export function quantizeRows(x: usize, xStride: usize, rows: i32, K: i32, q: usi
     // A row holding inf or NaN has a non-finite scale, so its outputs are NaN whatever q holds; zeros
     // keep them so (the rounding below is only exact for finite values).
     if (!isFinite(maxAbs)) {
-      memory.fill(qr, 0, qStride);
+      zeroBytes(qr, qStride);
       continue;
     }
     const inv = f32x4.splat(maxAbs > 0 ? Q_MAX / maxAbs : 0);
