@@ -12,53 +12,52 @@
  * and reports whether every output bit agrees. Writes bench/results/<date>-<host>-builds[-LABEL].json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
 import { Decoder } from '../src/index.ts';
 import { benchInputs } from '../src/bench/contender.ts';
+import { integer, list } from '../src/cli/options.ts';
 import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { playTurns } from './turns.ts';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    models: { type: 'string', default: 'aae,conv-vae,cvae' },
-    batches: { type: 'string', default: '1,64' },
-    seconds: { type: 'string', default: '15' },
-    label: { type: 'string', default: '' },
-  },
-});
-
-function usage(problem: string): never {
-  console.error(`${problem}\nusage: npm run bench:builds -- BASE.wasm [CANDIDATE.wasm] [--models aae,conv-vae,cvae,FILE.evae] [--batches 1,64] [--seconds 15] [--label NAME]`);
-  process.exit(2);
-}
+const program: Command = new Command('npm run bench:builds --')
+  .description('time two builds of the wasm module in turns on the same models, after checking they give the same bits')
+  .argument('<base.wasm>', 'the build to compare against')
+  .argument('[candidate.wasm]', "the build to time against it: this checkout's strict build unless given", 'build/edgevae.wasm')
+  .option('--models <names>', 'shipped model names or FILE.evae paths (comma-separated)', 'aae,conv-vae,cvae')
+  .option('--batches <sizes>', 'batch sizes (comma-separated)', list(integer(1, 4096)), [1, 64])
+  .option('--seconds <n>', 'seconds of turns per case', integer(1, 3600), 15)
+  .option('--label <name>', 'suffix of the results file (letters, digits, - or _)', (value: string) => {
+    if (!/^[\w-]+$/.test(value)) throw new InvalidArgumentError(`expected letters, digits, - or _, got "${value}"`);
+    return value;
+  })
+  .parse();
+const values = program.opts<{ models: string; batches: number[]; seconds: number; label?: string }>();
+const [basePath, candidatePath] = program.processedArgs as [string, string];
 
 function readWasm(path: string): Uint8Array<ArrayBuffer> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (error) {
-    usage(`cannot read ${path}: ${(error as Error).message}`);
+    program.error(`cannot read ${path}: ${(error as Error).message}`);
   }
-  if (!WebAssembly.validate(bytes)) usage(`${path} is not a WebAssembly module this engine accepts`);
+  if (!WebAssembly.validate(bytes)) program.error(`${path} is not a WebAssembly module this engine accepts`);
   return bytes;
 }
 
-function positiveIntegers(text: string, what: string): number[] {
-  const list = text.split(',').map((part) => Number(part.trim()));
-  if (list.length === 0 || !list.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= 4096)) usage(`--${what} must be integers in 1..4096, got "${text}"`);
-  return list;
+async function loadDecoder(path: string, bytes: Uint8Array, wasm: Uint8Array<ArrayBuffer>): Promise<Decoder> {
+  try {
+    return await Decoder.load(bytes, { wasm });
+  } catch (error) {
+    program.error(`${path}: ${(error as Error).message}`);
+  }
 }
 
-if (positionals.length < 1 || positionals.length > 2) usage('give the base build, and optionally the candidate');
-if (!/^[\w-]*$/.test(values.label!)) usage(`--label must be letters, digits, - or _, got "${values.label}"`);
-const [basePath, candidatePath = 'build/edgevae.wasm'] = positionals;
 const base = readWasm(basePath);
 const candidate = readWasm(candidatePath);
-const batches = positiveIntegers(values.batches!, 'batches');
-const [seconds] = positiveIntegers(values.seconds!, 'seconds');
-const models = values.models!.split(',').map((name) => name.trim());
+const { batches, seconds } = values;
+const models = values.models.split(',').map((name) => name.trim());
 
 const rows = [];
 for (const model of models) {
@@ -66,11 +65,11 @@ for (const model of models) {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
-  } catch {
-    usage(`cannot read the model ${path}`);
+  } catch (error) {
+    program.error(`cannot read the model ${path}: ${(error as Error).message}`);
   }
-  const a = await Decoder.load(bytes, { wasm: base });
-  const b = await Decoder.load(bytes, { wasm: candidate });
+  const a = await loadDecoder(path, bytes, base);
+  const b = await loadDecoder(path, bytes, candidate);
   for (const batch of batches) {
     const { latents, labels } = benchInputs(a, batch);
     const runBase = () => a.decode(latents, labels);

@@ -19,43 +19,52 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
+import { integer, list } from '../src/cli/options.ts';
 import { loadDataset } from '../src/data/datasets.ts';
-import { InputError } from '../src/errors.ts';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 import { PRESETS } from '../src/train/presets/index.ts';
 import { createRun, train } from '../src/train/trainer.ts';
 
-const { values } = parseArgs({
-  options: {
-    data: { type: 'string' },
-    backends: { type: 'string', default: 'edgevae,edgevae:2,wasm,cpu' },
-    presets: { type: 'string', default: Object.keys(PRESETS).join(',') },
-    steps: { type: 'string', default: '5' },
-    out: { type: 'string' },
-  },
-});
-const WARM_UP = 2;
-const steps = Number(values.steps);
+interface Contender {
+  backend: BackendChoice;
+  threads: number;
+}
 
 /** A contender of --backends: BACKEND, or BACKEND:THREADS for data-parallel training. */
-function parseContender(spec: string): { backend: BackendChoice; threads: number } {
+function parseContender(spec: string): Contender {
   const [backend, threads = '1', ...rest] = spec.split(':');
-  if (!BACKEND_CHOICES.includes(backend as BackendChoice) || rest.length || !/^\d+$/.test(threads)) {
-    throw new InputError(`--backends takes BACKEND or BACKEND:THREADS items, BACKEND one of ${BACKEND_CHOICES.join(', ')}; got ${JSON.stringify(spec)}`);
+  if (!BACKEND_CHOICES.includes(backend as BackendChoice) || rest.length || !/^\d+$/.test(threads) || Number(threads) < 1) {
+    throw new InvalidArgumentError(`expected BACKEND or BACKEND:THREADS items, BACKEND one of ${BACKEND_CHOICES.join(', ')}; got "${spec}"`);
   }
   return { backend: backend as BackendChoice, threads: Number(threads) };
 }
 
-const contenders = values.backends.split(',').map(parseContender);
-const data = await loadDataset('mnist', { dir: values.data });
+function parsePreset(name: string): string {
+  if (!(name in PRESETS)) throw new InvalidArgumentError(`expected presets from ${Object.keys(PRESETS).join(', ')}, got "${name}"`);
+  return name;
+}
+
+const program: Command = new Command('bench/train-presets.ts')
+  .description("samples/s of every preset's training step on every TensorFlow.js backend present")
+  .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, then the cache)')
+  .option('--backends <list>', 'BACKEND or BACKEND:THREADS items (comma-separated)', list(parseContender), ['edgevae', 'edgevae:2', 'wasm', 'cpu'].map(parseContender))
+  .option('--presets <names>', 'presets (comma-separated)', list(parsePreset), Object.keys(PRESETS))
+  .option('--steps <n>', 'timed steps after two warm-up steps', integer(1, 100_000), 5)
+  .option('--out <file>', 'results file (default: bench/results/<date>-<host>-train.json)')
+  .parse();
+const values = program.opts<{ data?: string; backends: Contender[]; presets: string[]; steps: number; out?: string }>();
+const WARM_UP = 2;
+const { steps, backends: contenders } = values;
+
+const data = await loadDataset('mnist', { dir: values.data }).catch((error: Error) => program.error(error.message));
 const results: { preset: string; backend: string; threads: number; description: string; batch: number; samplesPerSecond: number; secondsPerStep: number; steps: number }[] = [];
 const root = mkdtempSync(join(tmpdir(), 'edgevae-bench-'));
 try {
   for (const { backend: choice, threads } of contenders) {
     const selected = await selectBackend(choice);
     const description = threads > 1 ? `${selected.description}, data-parallel on ${threads} threads (edgevae train --threads)` : selected.description;
-    for (const name of values.presets.split(',')) {
+    for (const name of values.presets) {
       const preset = PRESETS[name];
       const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
       const times: number[] = [];

@@ -4,15 +4,25 @@
  *
  * Run: node --import tsx bench/train-step.ts [--backends edgevae,wasm,cpu] [--steps N]
  */
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
-import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
+import { integer, list } from '../src/cli/options.ts';
+import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 
-const { values } = parseArgs({ options: { backends: { type: 'string', default: 'edgevae,wasm,cpu' }, steps: { type: 'string', default: '10' } } });
+const backend = (value: string) => {
+  if (!BACKEND_CHOICES.includes(value as BackendChoice)) throw new InvalidArgumentError(`expected backends from ${BACKEND_CHOICES.join(', ')}, got "${value}"`);
+  return value as BackendChoice;
+};
+const values = new Command('bench/train-step.ts')
+  .description('samples/s of a dense autoencoder training step at batch 100, per TensorFlow.js backend')
+  .option('--backends <names>', 'backends (comma-separated)', list(backend), ['edgevae', 'wasm', 'cpu'] as BackendChoice[])
+  .option('--steps <n>', 'timed steps (a fifth of them on cpu)', integer(1, 100_000), 10)
+  .parse()
+  .opts<{ backends: BackendChoice[]; steps: number }>();
 const BATCH = 100;
 const SIZES = [784, 1000, 1000, 2, 1000, 1000, 784];
 
-for (const choice of values.backends.split(',') as BackendChoice[]) {
+for (const choice of values.backends) {
   const { tf, description } = await selectBackend(choice);
   const model = tf.sequential();
   for (let i = 1; i < SIZES.length; i++) {
@@ -29,7 +39,7 @@ for (const choice of values.backends.split(',') as BackendChoice[]) {
   };
   step(); // warm up: kernel compilation, weight allocation
   step();
-  const steps = choice === 'cpu' ? Math.max(2, Math.round(Number(values.steps) / 5)) : Number(values.steps);
+  const steps = choice === 'cpu' ? Math.max(2, Math.round(values.steps / 5)) : values.steps;
   const t0 = performance.now();
   for (let s = 0; s < steps; s++) step();
   const seconds = (performance.now() - t0) / 1000;

@@ -13,22 +13,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { chromium } from 'playwright-core';
 import type { DecoderPool } from '../src/runtime/pool.ts';
 import type { EdgeVaeSampler } from '../src/web/sampler-element.ts';
 import { startServe } from '../test/helpers/serve.ts';
+import { integer, positive } from '../src/cli/options.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const BATCH = 256;
 const WARM_UP_CALLS = 5;
 const CONTENDERS = ['main thread (Decoder)', 'pool, 1 worker', 'pool, 2 workers'] as const;
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' } } });
-const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
-if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds must be > 0 and --rounds an integer >= 1');
-if (!existsSync(CHROMIUM)) throw new Error(`Debian's chromium is not at ${CHROMIUM}`);
+const program: Command = new Command('npm run bench:web-pool --')
+  .description('samples/s of createWebPool in headless Chromium against the page\'s main thread')
+  .option('--seconds <s>', 'seconds a contender runs in each round', positive, 3)
+  .option('--rounds <n>', 'rounds of turns', integer(1, 1000), 3)
+  .parse();
+const { seconds, rounds } = program.opts<{ seconds: number; rounds: number }>();
+if (!existsSync(CHROMIUM)) program.error(`Debian's chromium is not at ${CHROMIUM}`);
 
 /** Cores busy over `ms` milliseconds, all processes (nothing of this benchmark runs yet); null without /proc/stat. */
 async function busyCores(ms: number): Promise<number | null> {

@@ -10,8 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { bundleWorker, linkPackageInto, startWorker } from '../scripts/wrangler-bundle.ts';
+import { integer } from '../src/cli/options.ts';
 
 interface Scenario {
   name: string;
@@ -50,27 +51,14 @@ const LOAD_SCENARIOS: Scenario[] = [
 const LATENCY_SCENARIOS: Scenario[] = [1, 16, 64, 256].flatMap((n) => [sampleScenario(n, 'png'), sampleScenario(n, 'json', { 'accept-encoding': 'identity' }, ', uncompressed')]);
 const LATENCY_REQUESTS = 50;
 
-const { values } = parseArgs({
-  options: {
-    requests: { type: 'string', default: '2000' },
-    clients: { type: 'string', default: '16' },
-    warmup: { type: 'string', default: '100' },
-    'max-seconds': { type: 'string', default: '120' },
-  },
-});
-const requests = positiveInteger('--requests', values.requests);
-const clients = positiveInteger('--clients', values.clients);
-const warmup = positiveInteger('--warmup', values.warmup, 0);
-const maxSeconds = positiveInteger('--max-seconds', values['max-seconds']);
-
-function positiveInteger(flag: string, text: string | undefined, min = 1): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min) {
-    console.error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
-}
+const { requests, clients, warmup, maxSeconds } = new Command('npm run bench:worker --')
+  .description('load test of the Cloudflare Worker example in workerd')
+  .option('--requests <n>', 'requests per scenario under load', integer(1, 10_000_000), 2000)
+  .option('--clients <n>', 'concurrent clients', integer(1, 10_000), 16)
+  .option('--warmup <n>', 'requests before timing', integer(0, 1_000_000), 100)
+  .option('--max-seconds <s>', 'longest a scenario may run', integer(1, 86_400), 120)
+  .parse()
+  .opts<{ requests: number; clients: number; warmup: number; maxSeconds: number }>();
 
 interface Result {
   scenario: string;

@@ -12,68 +12,61 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command, Option } from 'commander';
 import { loadDataset } from '../src/data/datasets.ts';
 import { Decoder } from '../src/index.ts';
 import { writeAtomic } from '../src/node/files.ts';
-import { selectBackend, type BackendChoice } from '../src/train/backend.ts';
+import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
+import { fraction, integer, list, positive } from '../src/cli/options.ts';
 import { accuracy, classify, describeJudge, exportJudge, trainJudge } from '../src/train/judge.ts';
 
-const { values } = parseArgs({
-  options: {
-    data: { type: 'string' },
-    out: { type: 'string' },
-    epochs: { type: 'string', default: '20' },
-    backend: { type: 'string', default: 'auto' },
-    hidden: { type: 'string', default: '256,256' },
-    conv: { type: 'string', default: '' },
-    dropout: { type: 'string', default: '0.2' },
-    batch: { type: 'string', default: '128' },
-    lr: { type: 'string', default: '1e-3' },
-    'final-lr': { type: 'string', default: '1e-5' },
-    shift: { type: 'string', default: '1' },
-    seed: { type: 'string', default: '1' },
-    'train-limit': { type: 'string' },
-    'min-accuracy': { type: 'string', default: '0.985' },
-  },
-});
-if (!values.data || !values.out) {
-  console.error('usage: node --import tsx scripts/train-judge.ts --data DIR --out FILE.evae [--epochs N] [--backend auto] [--hidden 256,256] ...');
-  process.exit(2);
-}
+const values = new Command('node --import tsx scripts/train-judge.ts')
+  .description("trains the judge (an MNIST classifier), checks it with edgevae's runtime and writes it as an f16 model")
+  .requiredOption('--data <dir>', "folder with MNIST's four IDX files")
+  .requiredOption('--out <file>', 'the model to write (FILE.evae, with FILE.json beside it)')
+  .option('--epochs <n>', 'epochs', integer(1, 10_000), 20)
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
+  .option('--hidden <units>', 'dense hidden layers (comma-separated)', list(integer(1, 100_000)), [256, 256])
+  .option('--conv <filters>', 'conv layers before them (comma-separated)', list(integer(1, 10_000)), [] as number[])
+  .option('--dropout <p>', 'dropout rate', fraction(), 0.2)
+  .option('--batch <n>', 'batch size', integer(1, 60_000), 128)
+  .option('--lr <rate>', 'learning rate', positive, 1e-3)
+  .option('--final-lr <rate>', 'learning rate at the end of the cosine decay', positive, 1e-5)
+  .option('--shift <pixels>', 'random shifts of the training images, up to this many pixels', integer(0, 27), 1)
+  .option('--seed <n>', 'seed', integer(0, 2 ** 31 - 1), 1)
+  .option('--train-limit <n>', 'train on the first n training images only', integer(1, 60_000))
+  .option('--min-accuracy <share>', 'write the model only from this test accuracy (0..1)', fraction(true), 0.985)
+  .parse()
+  .opts<{
+    data: string; out: string; epochs: number; backend: BackendChoice; hidden: number[]; conv: number[]; dropout: number; batch: number;
+    lr: number; finalLr: number; shift: number; seed: number; trainLimit?: number; minAccuracy: number;
+  }>();
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
-const number = (name: keyof typeof values) => {
-  const v = Number(values[name]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} must be a number, got ${values[name]}`);
-  return v;
-};
 
 const started = performance.now();
-const { description } = await selectBackend(values.backend as BackendChoice, log);
+const { description } = await selectBackend(values.backend, log);
 const data = await loadDataset('mnist', { dir: values.data, download: false, log });
 let train = data.train;
-if (values['train-limit']) {
-  const n = Math.min(train.count, number('train-limit'));
+if (values.trainLimit) {
+  const n = Math.min(train.count, values.trainLimit);
   const pixels = train.rows * train.cols;
   train = { ...train, count: n, images: train.images.subarray(0, n * pixels), labels: train.labels.subarray(0, n) };
 }
 log(`data: ${train.count} training and ${data.test.count} test images from ${data.source}`);
 
-const epochs = number('epochs');
-const hidden = values.hidden.split(',').map(Number);
-const conv = values.conv ? values.conv.split(',').map(Number) : [];
+const { epochs, hidden, conv } = values;
 const { model, history } = await trainJudge({
   train,
   test: data.test,
   epochs,
   hidden,
   conv,
-  dropout: number('dropout'),
-  batchSize: number('batch'),
-  learningRate: number('lr'),
-  finalLearningRate: number('final-lr'),
-  shift: number('shift'),
-  seed: number('seed'),
+  dropout: values.dropout,
+  batchSize: values.batch,
+  learningRate: values.lr,
+  finalLearningRate: values.finalLr,
+  shift: values.shift,
+  seed: values.seed,
   log,
 });
 const trainSeconds = history.reduce((s, e) => s + e.seconds, 0);
@@ -89,7 +82,7 @@ const tfAccuracy = history.at(-1)?.testAccuracy ?? NaN;
 log(`runtime (f16) test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${data.test.count} images in ${evalSeconds.toFixed(1)}s; TensorFlow.js (f32) ${(tfAccuracy * 100).toFixed(2)}%`);
 
 const bytes = exportJudge(model, testAccuracy);
-const minAccuracy = number('min-accuracy');
+const { minAccuracy } = values;
 if (testAccuracy < minAccuracy) {
   log(`not written: accuracy ${(testAccuracy * 100).toFixed(2)}% is below --min-accuracy ${(minAccuracy * 100).toFixed(2)}%`);
   process.exit(1);

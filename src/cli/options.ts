@@ -27,6 +27,13 @@ export const nonNegative = (value: string) => {
   return n;
 };
 
+/** A number in [0, 1): a rate such as dropout's, or a share. `upTo1` takes 1 too. */
+export const fraction = (upTo1 = false) => (value: string) => {
+  const n = number(value);
+  if (!(n >= 0 && (upTo1 ? n <= 1 : n < 1))) throw new InvalidArgumentError(`expected a number in [0, 1${upTo1 ? ']' : ')'}, got "${value}"`);
+  return n;
+};
+
 /** A comma-separated list, each item parsed by `item`: "28,28,1". */
 export const list = <T>(item: (value: string) => T) => (value: string) => value.split(',').map(item);
 
