@@ -45,12 +45,12 @@ describe('shipped models', () => {
     assert.ok(agreement >= 0.99, `agreement ${agreement}`);
   });
 
-  it('conv-vae draws digits the judge is sure of: confidence >= 0.9 for >= 72% of 1000 draws', async () => {
-    // 73.6% measured for the shipped int8 file with the CNN judge (docs/MODELS.md); the issue's bar,
-    // 80%, is not reached after 25 of 32 epochs. This guards the figure reported, not the bar.
+  it('conv-vae draws digits the judge is sure of: confidence >= 0.9 for >= 74% of 1000 draws', async () => {
+    // 74.8% measured for the shipped int8 file with the CNN judge (docs/MODELS.md); the issue's bar,
+    // 80%, is not reached after 28 epochs. This guards the figure reported, not the bar.
     const convVae = await load(new URL('../models/conv-vae.evae', import.meta.url));
     const quality = generationQuality(convVae, judge, { perClass: 100, seed: 1 });
     assert.equal(quality.samples, 1000);
-    assert.ok(quality.confidentShare >= 0.72, `confident share ${quality.confidentShare}`);
+    assert.ok(quality.confidentShare >= 0.74, `confident share ${quality.confidentShare}`);
   });
 });
