@@ -24,7 +24,7 @@ const program: Command = new Command('npm run bench:builds --')
   .description('time two builds of the wasm module in turns on the same models, after checking they give the same bits')
   .argument('<base.wasm>', 'the build to compare against')
   .argument('[candidate.wasm]', "the build to time against it: this checkout's strict build unless given", 'build/edgevae.wasm')
-  .option('--models <names>', 'shipped model names or FILE.evae paths (comma-separated)', 'aae,conv-vae,cvae')
+  .option('--models <names>', 'shipped model names or FILE.evae paths (comma-separated)', list((name) => name.trim()), ['aae', 'conv-vae', 'cvae'])
   .option('--batches <sizes>', 'batch sizes (comma-separated)', list(integer(1, 4096)), [1, 64])
   .option('--seconds <n>', 'seconds of turns per case', integer(1, 3600), 15)
   .option('--label <name>', 'suffix of the results file (letters, digits, - or _)', (value: string) => {
@@ -32,7 +32,7 @@ const program: Command = new Command('npm run bench:builds --')
     return value;
   })
   .parse();
-const values = program.opts<{ models: string; batches: number[]; seconds: number; label?: string }>();
+const values = program.opts<{ models: string[]; batches: number[]; seconds: number; label?: string }>();
 const [basePath, candidatePath] = program.processedArgs as [string, string];
 
 function readWasm(path: string): Uint8Array<ArrayBuffer> {
@@ -56,8 +56,7 @@ async function loadDecoder(path: string, bytes: Uint8Array, wasm: Uint8Array<Arr
 
 const base = readWasm(basePath);
 const candidate = readWasm(candidatePath);
-const { batches, seconds } = values;
-const models = values.models.split(',').map((name) => name.trim());
+const { models, batches, seconds } = values;
 
 const rows = [];
 for (const model of models) {

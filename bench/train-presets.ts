@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { integer, list } from '../src/cli/options.ts';
+import { integer, list, oneOf } from '../src/cli/options.ts';
 import { loadDataset } from '../src/data/datasets.ts';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 import { PRESETS } from '../src/train/presets/index.ts';
@@ -34,22 +34,15 @@ interface Contender {
 /** A contender of --backends: BACKEND, or BACKEND:THREADS for data-parallel training. */
 function parseContender(spec: string): Contender {
   const [backend, threads = '1', ...rest] = spec.split(':');
-  if (!BACKEND_CHOICES.includes(backend as BackendChoice) || rest.length || !/^\d+$/.test(threads) || Number(threads) < 1) {
-    throw new InvalidArgumentError(`expected BACKEND or BACKEND:THREADS items, BACKEND one of ${BACKEND_CHOICES.join(', ')}; got "${spec}"`);
-  }
-  return { backend: backend as BackendChoice, threads: Number(threads) };
-}
-
-function parsePreset(name: string): string {
-  if (!(name in PRESETS)) throw new InvalidArgumentError(`expected presets from ${Object.keys(PRESETS).join(', ')}, got "${name}"`);
-  return name;
+  if (rest.length || !/^\d+$/.test(threads) || Number(threads) < 1) throw new InvalidArgumentError(`expected BACKEND or BACKEND:THREADS items (THREADS >= 1), got "${spec}"`);
+  return { backend: oneOf(BACKEND_CHOICES, 'backend')(backend), threads: Number(threads) };
 }
 
 const program: Command = new Command('bench/train-presets.ts')
   .description("samples/s of every preset's training step on every TensorFlow.js backend present")
   .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, then the cache)')
   .option('--backends <list>', 'BACKEND or BACKEND:THREADS items (comma-separated)', list(parseContender), ['edgevae', 'edgevae:2', 'wasm', 'cpu'].map(parseContender))
-  .option('--presets <names>', 'presets (comma-separated)', list(parsePreset), Object.keys(PRESETS))
+  .option('--presets <names>', 'presets (comma-separated)', list(oneOf(Object.keys(PRESETS), 'preset')), Object.keys(PRESETS))
   .option('--steps <n>', 'timed steps after two warm-up steps', integer(1, 100_000), 5)
   .option('--out <file>', 'results file (default: bench/results/<date>-<host>-train.json)')
   .parse();

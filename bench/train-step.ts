@@ -4,18 +4,14 @@
  *
  * Run: node --import tsx bench/train-step.ts [--backends edgevae,wasm,cpu] [--steps N]
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
-import { integer, list } from '../src/cli/options.ts';
+import { integer, list, oneOf } from '../src/cli/options.ts';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 
-const backend = (value: string) => {
-  if (!BACKEND_CHOICES.includes(value as BackendChoice)) throw new InvalidArgumentError(`expected backends from ${BACKEND_CHOICES.join(', ')}, got "${value}"`);
-  return value as BackendChoice;
-};
 const values = new Command('bench/train-step.ts')
   .description('samples/s of a dense autoencoder training step at batch 100, per TensorFlow.js backend')
-  .option('--backends <names>', 'backends (comma-separated)', list(backend), ['edgevae', 'wasm', 'cpu'] as BackendChoice[])
+  .option('--backends <names>', 'backends (comma-separated)', list(oneOf(BACKEND_CHOICES, 'backend')), ['edgevae', 'wasm', 'cpu'] as BackendChoice[])
   .option('--steps <n>', 'timed steps (a fifth of them on cpu)', integer(1, 100_000), 10)
   .parse()
   .opts<{ backends: BackendChoice[]; steps: number }>();

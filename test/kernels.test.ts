@@ -120,7 +120,10 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     }
   });
 
-  /** gemmI8 on random rows and int8 weights; returns the output and what the exact integer sums, scaled, give. */
+  /** k the int8 kernel sums in i32 before adding to f32 (assembly/kernels/i8-partials.ts, K_BLOCK). */
+  const I8_K_BLOCK = 2048;
+
+  /** gemmI8 on random rows and int8 weights; returns the output and what the exact block sums, added in f32 and scaled, give. */
   async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number) {
     const random = seededRandom(K + N);
     const x = randomValues(rows * K, random, 2);
@@ -140,12 +143,12 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     const got = arena.f32(y, rows * N);
     const want = (r: number, n: number) => {
       const { q: qr, scale } = quantizeActivations(x.subarray(r * K, (r + 1) * K));
-      // As the kernel sums: each block of 2048 k exactly, the blocks' sums added in f32 (where a row's
-      // blocks cancel, that rounding is all that is left of the result's precision).
+      // As the kernel sums: each block of I8_K_BLOCK k exactly, the blocks' sums added in f32 (where a
+      // row's blocks cancel, that rounding is all that is left of the result's precision).
       let sum = 0;
-      for (let k0 = 0; k0 < K; k0 += 2048) {
+      for (let k0 = 0; k0 < K; k0 += I8_K_BLOCK) {
         let block = 0;
-        for (let k = k0; k < Math.min(K, k0 + 2048); k++) block += qr[k] * w[k * N + n];
+        for (let k = k0; k < Math.min(K, k0 + I8_K_BLOCK); k++) block += qr[k] * w[k * N + n];
         sum = Math.fround(sum + Math.fround(block));
       }
       return { value: sum * scale * colScale[n] + bias[n], tolerance: 1e-6 * (1 + Math.abs(sum * scale * colScale[n])) };
@@ -153,10 +156,10 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     return { got, want };
   }
 
-  // K past 2048 sums in several blocks; rows 19 has several blocks of four and lone rows after them.
+  // K past I8_K_BLOCK sums in several blocks; rows 19 has several blocks of four and lone rows after them.
   const I8_SHAPES = [...SHAPES, { rows: 5, K: 4100, N: 9 }, { rows: 6, K: 2050, N: 17 }, { rows: 19, K: 4100, N: 9 }];
   for (const { rows, K, N } of I8_SHAPES) {
-    it(`matches exact integer sums, scaled (rows ${rows}, K ${K}, N ${N})`, async () => {
+    it(`matches exact integer block sums, added in f32 and scaled (rows ${rows}, K ${K}, N ${N})`, async () => {
       const { got, want } = await runGemmI8(await instantiate(), rows, K, N);
       for (let r = 0; r < rows; r++) {
         for (let n = 0; n < N; n++) {

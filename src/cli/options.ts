@@ -34,6 +34,12 @@ export const fraction = (upTo1 = false) => (value: string) => {
   return n;
 };
 
+/** One of `choices` (an item of a list option, where commander's Option.choices does not reach). */
+export const oneOf = <T extends string>(choices: readonly T[], what: string) => (value: string): T => {
+  if (!choices.includes(value as T)) throw new InvalidArgumentError(`expected a ${what} from ${choices.join(', ')}, got "${value}"`);
+  return value as T;
+};
+
 /** A comma-separated list, each item parsed by `item`: "28,28,1". */
 export const list = <T>(item: (value: string) => T) => (value: string) => value.split(',').map(item);
 
