@@ -10,7 +10,7 @@ export { activateInPlace } from './kernels/activation';
 export { padVector } from './kernels/pack';
 export { dense, denseScratchBytes } from './kernels/dense';
 export { conv, convScratchBytes } from './kernels/conv';
-export { gemmF32 } from './kernels/gemm';
+export { gemmF32, gemmF32ScratchBytes } from './kernels/gemm';
 export { gemmI8, packedQuantizedRowsBytes, quantizeRows, relaxedDotEnabled, relaxedDotSelfTest, setRelaxedDot } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';
 export { im2col, im2colI16 } from './kernels/im2col';

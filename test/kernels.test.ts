@@ -44,17 +44,28 @@ const SHAPES = [
   { rows: 1, K: 1000, N: 24 },
 ];
 
-async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number) {
+/**
+ * Zeroes about half of x as a ReLU layer's output would (some as -0), and the whole of row 1 (the
+ * lone-row kernels skip zero activations: the skipped products must not change a bit).
+ */
+function reluLike(x: Float32Array, K: number, random: () => number): Float32Array {
+  for (let i = 0; i < x.length; i++) if (random() < 0.5) x[i] = random() < 0.1 ? -0 : 0;
+  x.fill(0, K, 2 * K);
+  return x;
+}
+
+async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number, zeros = false) {
   const { rows, K, N } = shape;
   const random = seededRandom(seed);
   const x = randomValues(rows * K, random, 2);
+  if (zeros) reluLike(x, K, random);
   const w = randomValues(K * N, random, 1);
   const bias = randomValues(N, random, 1);
   const arena = new Arena(kernels.memory, kernels.heapBase());
   const packed = arena.alloc(Math.ceil(N / 8) * 8 * K * 4);
   kernels.packPanelsF32(arena.put(w), packed, K, N, 0);
   const y = arena.alloc(rows * N * 4);
-  const packedRows = arena.alloc(Math.max(16, Math.floor(rows / 4) * 4 * K * 4));
+  const packedRows = arena.alloc(Math.max(16, kernels.gemmF32ScratchBytes(rows, K)));
   kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
   return { got: arena.f32(y, rows * N), want: gemmF32Reference(x, w, bias, rows, K, N) };
 }
@@ -66,6 +77,12 @@ describe('f32 GEMM microkernel', () => {
       assert.deepEqual(got, want);
     });
   }
+  it('strict build: rows half zeros (some -0), one all zeros, give the in-order sums\' bits', async () => {
+    for (const shape of SHAPES) {
+      const { got, want } = await runGemmF32(await instantiate(undefined, 'strict'), shape, shape.K, true);
+      assert.deepEqual(got, want, `rows ${shape.rows}, K ${shape.K}, N ${shape.N}`);
+    }
+  });
   it('relaxed build (fused multiply-add) agrees to rounding', { skip: !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)' }, async () => {
     for (const shape of SHAPES) {
       const { got, want } = await runGemmF32(await instantiate(undefined, 'relaxed'), shape, shape.K);
@@ -124,9 +141,10 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
   const I8_K_BLOCK = 2048;
 
   /** gemmI8 on random rows and int8 weights; returns the output and what the exact block sums, added in f32 and scaled, give. */
-  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number) {
+  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number, zeros = false) {
     const random = seededRandom(K + N);
     const x = randomValues(rows * K, random, 2);
+    if (zeros) reluLike(x, K, random);
     const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
     const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
     const bias = randomValues(N, random, 1);
@@ -158,17 +176,50 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
 
   // K past I8_K_BLOCK sums in several blocks; rows 19 has several blocks of four and lone rows after them.
   const I8_SHAPES = [...SHAPES, { rows: 5, K: 4100, N: 9 }, { rows: 6, K: 2050, N: 17 }, { rows: 19, K: 4100, N: 9 }];
-  for (const { rows, K, N } of I8_SHAPES) {
-    it(`matches exact integer block sums, added in f32 and scaled (rows ${rows}, K ${K}, N ${N})`, async () => {
-      const { got, want } = await runGemmI8(await instantiate(), rows, K, N);
-      for (let r = 0; r < rows; r++) {
-        for (let n = 0; n < N; n++) {
-          const { value, tolerance } = want(r, n);
-          assert.ok(Math.abs(got[r * N + n] - value) <= tolerance, `row ${r} col ${n}: ${got[r * N + n]} vs ${value}`);
+  for (const zeros of [false, true]) {
+    for (const { rows, K, N } of I8_SHAPES) {
+      const what = zeros ? ', rows half zeros and one all zeros' : '';
+      it(`matches exact integer block sums, added in f32 and scaled (rows ${rows}, K ${K}, N ${N}${what})`, async () => {
+        const { got, want } = await runGemmI8(await instantiate(), rows, K, N, zeros);
+        for (let r = 0; r < rows; r++) {
+          for (let n = 0; n < N; n++) {
+            const { value, tolerance } = want(r, n);
+            assert.ok(Math.abs(got[r * N + n] - value) <= tolerance, `row ${r} col ${n}: ${got[r * N + n]} vs ${value}`);
+          }
         }
-      }
-    });
+      });
+    }
   }
+
+  it('a row alone (its zero pairs skipped) gives the bits it gets in a block of four', async () => {
+    for (const build of ['strict', 'relaxed'] as const) {
+      if (build === 'relaxed' && !relaxedSimdSupported()) continue;
+      const kernels = await instantiate(undefined, build);
+      for (const [K, N] of [[4100, 17], [1000, 40], [30, 9]]) {
+        const random = seededRandom(K * N);
+        const rows = 4;
+        const x = reluLike(randomValues(rows * K, random, 2), K, random);
+        const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
+        const arena = new Arena(kernels.memory, kernels.heapBase());
+        const packed = arena.alloc(Math.ceil(N / 8) * 8 * Math.ceil(K / 4) * 4);
+        kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
+        const rowLength = Math.ceil(K / 8) * 8;
+        const q = arena.alloc(rows * rowLength * 2);
+        const rowScales = arena.alloc(rows * 4);
+        kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
+        const colScale = paddedBias(arena, Float32Array.from({ length: N }, () => 0.001 + random() * 0.01));
+        const bias = paddedBias(arena, randomValues(N, random, 1));
+        const scratch = arena.alloc(kernels.packedQuantizedRowsBytes(rows, K));
+        const block = arena.alloc(rows * N * 4);
+        kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, colScale, bias, block, N * 4, LINEAR, 0, scratch);
+        const alone = arena.alloc(rows * N * 4);
+        for (let r = 0; r < rows; r++) {
+          kernels.gemmI8(q + r * rowLength * 2, rowLength * 2, rowScales + r * 4, 1, K, N, packed, colScale, bias, alone + r * N * 4, N * 4, LINEAR, 0, scratch);
+        }
+        assert.deepEqual(arena.f32(alone, rows * N), arena.f32(block, rows * N), `${build}, K ${K}, N ${N}`);
+      }
+    }
+  });
 
   it('relaxed build: its int8 path gives the strict path\'s bits (relaxed_dot_i8x16_i7x16_add_s where its self-test passes)', { skip: !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)' }, async () => {
     const relaxed = await instantiate(undefined, 'relaxed');

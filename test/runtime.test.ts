@@ -8,6 +8,8 @@ import { readModel } from '../src/format/read.ts';
 import { referenceDecode } from '../src/runtime/reference.ts';
 import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
 import { buildModel } from './helpers/random-models.ts';
+import { fixCrc } from './helpers/corrupt.ts';
+import { FormatError } from '../src/errors.ts';
 import { LAYER_PLANS as PLANS } from './helpers/plans.ts';
 import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
 
@@ -64,6 +66,33 @@ describe('simd option', () => {
     assert.equal((await Decoder.load(bytes, { simd: 'auto' })).info.simd, relaxedSimdSupported() ? 'relaxed' : 'strict');
     await assert.rejects(Decoder.load(bytes, { simd: 'fast' as never }), /simd must be 'strict', 'relaxed' or 'auto', got "fast"/);
     if (!relaxedSimdSupported()) await assert.rejects(Decoder.load(bytes, { simd: 'relaxed' }), /does not support relaxed SIMD/);
+  });
+});
+
+describe('weights', () => {
+  it('a model holding inf or NaN is refused at load, naming the tensor and index', async () => {
+    for (const [dtype, bad] of [['f32', (data: DataView, at: number) => data.setFloat32(at, NaN, true)], ['f16', (data: DataView, at: number) => data.setUint16(at, 0x7c00, true)]] as const) {
+      const bytes = buildModel({ ...PLANS['dense chain, every activation'], dtype, seed: 2 });
+      const model = readModel(bytes);
+      const kernel = (model.header.layers.find((l) => l.type === 'dense') as { kernel: number }).kernel;
+      const file = bytes.slice();
+      bad(new DataView(file.buffer), model.header.tensors[kernel].offset + (dtype === 'f32' ? 12 : 6));
+      await assert.rejects(Decoder.load(fixCrc(file)), (err: Error) => err instanceof FormatError && new RegExp(`tensor ${kernel} holds (NaN|infinity) at index 3; weights must be finite`).test(err.message), dtype);
+    }
+  });
+
+  it('a sample decoded alone gets the bits it gets in a batch, its zero activations skipped', async () => {
+    // 2100 ReLU outputs: the int8 lone-row kernel's list spans two 2048-k blocks.
+    const plan = { latentSize: 6, layers: [{ type: 'dense', units: 2100, activation: 'relu' }, { type: 'dense', units: 40, activation: 'relu' }, { type: 'dense', units: 19, activation: 'sigmoid' }], outputShape: [19] } as const;
+    for (const dtype of ['f32', 'f16', 'i8'] as const) {
+      const decoder = await Decoder.load(buildModel({ ...plan, layers: [...plan.layers], outputShape: [...plan.outputShape], dtype, seed: 5 }));
+      const latents = randomValues(8 * plan.latentSize, seededRandom(9), 1.5);
+      const batch = decoder.decode(latents);
+      for (let i = 0; i < 8; i++) {
+        const alone = decoder.decode(latents.subarray(i * plan.latentSize, (i + 1) * plan.latentSize));
+        assert.deepEqual(alone, batch.subarray(i * 19, (i + 1) * 19), `${dtype}, sample ${i}`);
+      }
+    }
   });
 });
 

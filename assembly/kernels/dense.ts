@@ -2,7 +2,7 @@
 // + bias). Rows go through in tiles of TILE_ROWS so the scratch space (quantized rows, a widened f16
 // panel) does not grow with the batch, and a tile of activations stays in cache while the weights
 // stream past it. Dense layers call this on their activations, convolutions on im2col tiles.
-import { gemmF32, gemmPanelF32, packedRowsBytes, packRows, F32_PANEL_ROW } from './gemm';
+import { gemmF32, gemmF32ScratchBytes, gemmPanelF32, packedRowsBytes, packRows, F32_PANEL_ROW } from './gemm';
 import { gemmI8, packedQuantizedRowsBytes, quantizedRowLength, quantizeRows } from './gemm-i8';
 import { widenF16 } from './f16';
 
@@ -52,7 +52,7 @@ function gemmF16(
 
 /** Scratch bytes `dense` needs for rows of K values. Keep in step with src/runtime/plan.ts. */
 export function denseScratchBytes(weights: i32, K: i32): usize {
-  if (weights == WEIGHTS_F32) return packedRowsBytes(TILE_ROWS, K);
+  if (weights == WEIGHTS_F32) return gemmF32ScratchBytes(TILE_ROWS, K);
   if (weights == WEIGHTS_F16) return <usize>K * F32_PANEL_ROW + packedRowsBytes(TILE_ROWS, K);
   return quantizedTileBytes(K) + (<usize>TILE_ROWS << 2) + packedQuantizedRowsBytes(TILE_ROWS, K);
 }

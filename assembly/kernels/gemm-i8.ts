@@ -90,10 +90,19 @@ function quantize8(src: usize, inv: v128): v128 {
   return i16x8.narrow_i32x4_s(roundToI32(f32x4.mul(v128.load(src), inv)), roundToI32(f32x4.mul(v128.load(src, 16), inv)));
 }
 
-/** Scratch bytes gemmI8 needs to pack `rows` quantized rows of K values (their whole blocks of four). */
+/**
+ * Scratch bytes gemmI8 needs for `rows` quantized rows of K values: their whole blocks of four,
+ * packed, then a lone row's list of nonzero pairs.
+ */
 // @ts-ignore: decorator
 @inline
 export function packedQuantizedRowsBytes(rows: i32, K: i32): usize {
+  return packedBlocksBytes(rows, K) + nonzeroPairsBytes(K);
+}
+
+// @ts-ignore: decorator
+@inline
+function packedBlocksBytes(rows: i32, K: i32): usize {
   const strict = packedRowsBytes(rows, (K + 1) >> 1);
   return ASC_FEATURE_RELAXED_SIMD ? max(strict, relaxedScratchBytes(rows, K)) : strict;
 }
@@ -109,9 +118,22 @@ export function gemmI8(
 ): void {
   const pairs = (K + 1) >> 1;
   const panelBytes = <usize>i8PanelPairs(K) * I8_PANEL_PAIR;
-  // Whole blocks of four rows: [pair][4] for block4, or 7-bit digits for the relaxed block4Relaxed.
-  // Lone rows always take row1: one dot product per accumulator per k would leave the relaxed
+  const blocks = rows & ~3;
+  if (blocks > 0) gemmBlocksI8(q, qStride, rowScales, blocks, K, N, w, panelBytes, colScale, bias, y, yStride, act, alpha, packed);
+  // Lone rows always take the strict dot product: one per accumulator per k would leave the relaxed
   // instruction waiting on its own latency (measured slower at batch 1).
+  const list = packed + packedBlocksBytes(rows, K);
+  for (let r = blocks; r < rows; r++) {
+    rowAllPanelsI8(q + <usize>r * qStride, rowScales + (<usize>r << 2), pairs, N, w, panelBytes, colScale, bias, y + <usize>r * yStride, act, alpha, list);
+  }
+}
+
+/** The whole blocks of four rows (`rows` a multiple of four): [pair][4] for block4, or 7-bit digits for block4Relaxed. */
+function gemmBlocksI8(
+  q: usize, qStride: usize, rowScales: usize, rows: i32, K: i32, N: i32, w: usize, panelBytes: usize,
+  colScale: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
+): void {
+  const pairs = (K + 1) >> 1;
   const relaxed = ASC_FEATURE_RELAXED_SIMD && relaxedDot;
   const blockBytes = relaxed ? digitBlockBytes(K) : <usize>pairs << 4;
   const sums = packed + <usize>(rows >> 2) * blockBytes;
@@ -121,16 +143,11 @@ export function gemmI8(
     const wp = w + <usize>(col >> 3) * panelBytes;
     const cb = <usize>col << 2;
     const count = min(8, N - col);
-    if (relaxed && rows >= 4) columnSums(wp, K, sums);
-    let r = 0;
-    for (; r + 4 <= rows; r += 4) {
+    if (relaxed) columnSums(wp, K, sums);
+    for (let r = 0; r < rows; r += 4) {
       if (relaxed) block4Relaxed(packed + <usize>(r >> 2) * blockBytes, K, wp, sums);
       else block4(packed + <usize>(r >> 2) * blockBytes, pairs, wp);
       for (let i = 0; i < 4; i++) finishRow(i, rowScales + (<usize>(r + i) << 2), colScale + cb, bias + cb, y + <usize>(r + i) * yStride + cb, count, act, alpha);
-    }
-    for (; r < rows; r++) {
-      row1(q + <usize>r * qStride, pairs, wp);
-      finishRow(0, rowScales + (<usize>r << 2), colScale + cb, bias + cb, y + <usize>r * yStride + cb, count, act, alpha);
     }
   }
 }
@@ -160,20 +177,104 @@ function block4(a: usize, pairs: i32, wp: usize): void {
   }
 }
 
-/** One row against one panel into PARTIALS row 0. */
-function row1(q: usize, pairs: i32, wp: usize): void {
-  for (let kb = 0; kb < pairs; kb += K_BLOCK_PAIRS) {
-    let al = i32x4.splat(0), ah = i32x4.splat(0);
-    const end = q + (<usize>min(pairs, kb + K_BLOCK_PAIRS) << 2);
-    let wk = wp + <usize>kb * I8_PANEL_PAIR;
-    for (let qp = q + (<usize>kb << 2); qp < end; qp += 4) {
-      const v = v128.load32_splat(qp);
-      al = i32x4.add(al, i32x4.dot_i16x8_s(v, v128.load8x8_s(wk)));
-      ah = i32x4.add(ah, i32x4.dot_i16x8_s(v, v128.load8x8_s(wk, 8)));
-      wk += I8_PANEL_PAIR;
+/** Bytes of a lone row's list of nonzero pairs: each 2048-k block's end, then an 8-byte entry per pair at most. */
+// @ts-ignore: decorator
+@inline
+function nonzeroPairsBytes(K: i32): usize {
+  const pairs = (K + 1) >> 1;
+  return listHeadBytes(pairs) + (<usize>pairs << 3);
+}
+
+// @ts-ignore: decorator
+@inline
+function listHeadBytes(pairs: i32): usize {
+  return ((<usize>blocksOf(pairs) << 2) + 7) & ~7;
+}
+
+// @ts-ignore: decorator
+@inline
+function blocksOf(pairs: i32): i32 {
+  return (pairs + K_BLOCK_PAIRS - 1) / K_BLOCK_PAIRS;
+}
+
+/**
+ * Lists a quantized row's nonzero (k, k+1) pairs as [pair][byte offset of the pair in a panel]
+ * entries, block by block, after a head holding each block's end; returns where the entries start.
+ * Branch-free, as listNonzeroF32 in gemm.ts.
+ */
+function listNonzeroPairs(q: usize, pairs: i32, list: usize): usize {
+  const entries = list + listHeadBytes(pairs);
+  let e = entries;
+  for (let b = 0; b < blocksOf(pairs); b++) {
+    const last = min(pairs, (b + 1) * K_BLOCK_PAIRS);
+    for (let p = b * K_BLOCK_PAIRS; p < last; p++) {
+      const v = load<i32>(q + (<usize>p << 2));
+      store<i32>(e, v);
+      store<u32>(e, <u32>p * <u32>I8_PANEL_PAIR, 4);
+      e += select<usize>(8, 0, v != 0);
     }
-    addPartial(PARTIALS, al, kb == 0);
-    addPartial(PARTIALS + 16, ah, kb == 0);
+    store<u32>(list + (<usize>b << 2), <u32>e);
+  }
+  return entries;
+}
+
+/**
+ * One quantized row against every panel, two panels at a time, multiplying only its nonzero pairs
+ * (after ReLU about a quarter of a dense decoder's pairs are both zero). Integer sums do not change
+ * for a skipped zero, so the result is the block kernel's, bit for bit.
+ */
+function rowAllPanelsI8(
+  q: usize, rowScale: usize, pairs: i32, N: i32, w: usize, panelBytes: usize,
+  colScale: usize, bias: usize, y: usize, act: i32, alpha: f32, list: usize,
+): void {
+  const entries = listNonzeroPairs(q, pairs, list);
+  const blocks = blocksOf(pairs);
+  let col = 0;
+  for (; col + 24 < N; col += 32) {
+    const w0 = w + <usize>(col >> 3) * panelBytes, w1 = w0 + panelBytes, w2 = w1 + panelBytes, w3 = w2 + panelBytes;
+    let e = entries;
+    for (let b = 0; b < blocks; b++) {
+      const end = <usize>load<u32>(list + (<usize>b << 2));
+      let a0l = i32x4.splat(0), a0h = i32x4.splat(0), a1l = i32x4.splat(0), a1h = i32x4.splat(0);
+      let a2l = i32x4.splat(0), a2h = i32x4.splat(0), a3l = i32x4.splat(0), a3h = i32x4.splat(0);
+      for (; e < end; e += 8) {
+        const v = v128.load32_splat(e), at = <usize>load<u32>(e, 4);
+        a0l = i32x4.add(a0l, i32x4.dot_i16x8_s(v, v128.load8x8_s(w0 + at)));
+        a0h = i32x4.add(a0h, i32x4.dot_i16x8_s(v, v128.load8x8_s(w0 + at, 8)));
+        a1l = i32x4.add(a1l, i32x4.dot_i16x8_s(v, v128.load8x8_s(w1 + at)));
+        a1h = i32x4.add(a1h, i32x4.dot_i16x8_s(v, v128.load8x8_s(w1 + at, 8)));
+        a2l = i32x4.add(a2l, i32x4.dot_i16x8_s(v, v128.load8x8_s(w2 + at)));
+        a2h = i32x4.add(a2h, i32x4.dot_i16x8_s(v, v128.load8x8_s(w2 + at, 8)));
+        a3l = i32x4.add(a3l, i32x4.dot_i16x8_s(v, v128.load8x8_s(w3 + at)));
+        a3h = i32x4.add(a3h, i32x4.dot_i16x8_s(v, v128.load8x8_s(w3 + at, 8)));
+      }
+      const first = b == 0;
+      addPartial(PARTIALS, a0l, first); addPartial(PARTIALS + 16, a0h, first);
+      addPartial(PARTIALS + 32, a1l, first); addPartial(PARTIALS + 48, a1h, first);
+      addPartial(PARTIALS + 64, a2l, first); addPartial(PARTIALS + 80, a2h, first);
+      addPartial(PARTIALS + 96, a3l, first); addPartial(PARTIALS + 112, a3h, first);
+    }
+    for (let i = 0; i < 4; i++) {
+      const cb = <usize>(col + 8 * i) << 2;
+      finishRow(i, rowScale, colScale + cb, bias + cb, y + cb, min(8, N - col - 8 * i), act, alpha);
+    }
+  }
+  for (; col < N; col += 8) {
+    const wp = w + <usize>(col >> 3) * panelBytes;
+    let e = entries;
+    for (let b = 0; b < blocks; b++) {
+      const end = <usize>load<u32>(list + (<usize>b << 2));
+      let al = i32x4.splat(0), ah = i32x4.splat(0);
+      for (; e < end; e += 8) {
+        const v = v128.load32_splat(e), at = <usize>load<u32>(e, 4);
+        al = i32x4.add(al, i32x4.dot_i16x8_s(v, v128.load8x8_s(wp + at)));
+        ah = i32x4.add(ah, i32x4.dot_i16x8_s(v, v128.load8x8_s(wp + at, 8)));
+      }
+      addPartial(PARTIALS, al, b == 0);
+      addPartial(PARTIALS + 16, ah, b == 0);
+    }
+    const cb = <usize>col << 2;
+    finishRow(0, rowScale, colScale + cb, bias + cb, y + cb, min(8, N - col), act, alpha);
   }
 }
 

@@ -20,7 +20,7 @@ export const F32_PANEL_ROW: usize = 32;
 
 /**
  * All panels of a packed f32 weight matrix: y[rows, N] from x[rows, K] (strides in bytes). `packed`
- * holds packedRowsBytes(rows, K) of scratch for the rows in blocks of four.
+ * holds gemmF32ScratchBytes(rows, K) of scratch: the rows in blocks of four, then a lone row's list.
  */
 export function gemmF32(
   x: usize, xStride: usize, rows: i32, K: i32, N: i32,
@@ -30,9 +30,17 @@ export function gemmF32(
   gemmPackedF32(x, xStride, rows, K, N, w, bias, y, yStride, act, alpha, packed);
 }
 
+/** Scratch bytes gemmF32 needs for `rows` rows of K values. */
+// @ts-ignore: decorator
+@inline
+export function gemmF32ScratchBytes(rows: i32, K: i32): usize {
+  return packedRowsBytes(rows, K) + nonzeroListBytes(K);
+}
+
 /**
  * gemmF32 on rows already in `packed` (as packRows lays them out): the whole blocks of four come from
- * there, the rest (rows mod 4) from x. With rows a multiple of four, x is never read.
+ * there, the rest (rows mod 4) from x, each listing its nonzero values in `packed` past the blocks.
+ * With rows a multiple of four, x is never read and `packed` needs only packedRowsBytes(rows, K).
  */
 export function gemmPackedF32(
   x: usize, xStride: usize, rows: i32, K: i32, N: i32,
@@ -44,44 +52,77 @@ export function gemmPackedF32(
     const p = <usize>(col >> 3);
     gemmPanelF32(x, xStride, blocks, K, packed, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
   }
-  for (let r = blocks; r < rows; r++) rowAllPanels(x + <usize>r * xStride, K, N, w, bias, y + <usize>r * yStride, act, alpha);
+  const list = packed + packedRowsBytes(rows, K);
+  for (let r = blocks; r < rows; r++) rowAllPanels(x + <usize>r * xStride, K, N, w, bias, y + <usize>r * yStride, act, alpha, list);
+}
+
+/** Bytes of a lone row's nonzero list: at most one 8-byte entry per k. */
+// @ts-ignore: decorator
+@inline
+function nonzeroListBytes(K: i32): usize {
+  return <usize>K << 3;
+}
+
+/**
+ * Lists x's nonzero values as [value][byte offset of its k in a panel] entries at `list`; returns
+ * the list's end. Branch-free: every value is written and the cursor moves past the nonzero ones
+ * only, since a ReLU layer's zeros follow no pattern a branch predictor could learn.
+ */
+function listNonzeroF32(x: usize, K: i32, list: usize): usize {
+  let e = list;
+  for (let k = 0; k < K; k++) {
+    const v = load<f32>(x + (<usize>k << 2));
+    store<f32>(e, v);
+    store<u32>(e, <u32>k * <u32>F32_PANEL_ROW, 4);
+    e += select<usize>(8, 0, v != 0);
+  }
+  return e;
 }
 
 /**
  * One row against every panel, two panels at a time: four accumulator chains where row1 has two, so a
- * lone row (batch 1) is less bound by the add latency. Each column still adds its k in order.
+ * lone row (batch 1) is less bound by the add latency. Only x's nonzero k are multiplied (after ReLU,
+ * about half of a dense decoder's): a skipped term is 0 * w, and adding a zero changes no sum that
+ * starts from +0, so each column gets the bits the in-order sum over every k gives (for finite
+ * weights, which the loader checks).
  */
-function rowAllPanels(x: usize, K: i32, N: i32, w: usize, bias: usize, y: usize, act: i32, alpha: f32): void {
+function rowAllPanels(x: usize, K: i32, N: i32, w: usize, bias: usize, y: usize, act: i32, alpha: f32, list: usize): void {
   const panelBytes = <usize>K * F32_PANEL_ROW;
+  const end = listNonzeroF32(x, K, list);
+  const end2 = list + ((end - list) & ~15);
   let col = 0;
   for (; col + 8 < N; col += 16) {
-    const wp = w + <usize>(col >> 3) * panelBytes;
+    const w0 = w + <usize>(col >> 3) * panelBytes, w1 = w0 + panelBytes;
     let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
-    let w0 = wp, w1 = wp + panelBytes;
-    const end = x + (<usize>K << 2);
-    const end2 = x + (<usize>(K & ~1) << 2);
-    let xp = x;
-    for (; xp < end2; xp += 8) {
-      const v = splatF32(xp);
-      a0l = madd(v, v128.load(w0), a0l); a0h = madd(v, v128.load(w0, 16), a0h);
-      a1l = madd(v, v128.load(w1), a1l); a1h = madd(v, v128.load(w1, 16), a1h);
-      const u = splatF32(xp + 4);
-      a0l = madd(u, v128.load(w0, 32), a0l); a0h = madd(u, v128.load(w0, 48), a0h);
-      a1l = madd(u, v128.load(w1, 32), a1l); a1h = madd(u, v128.load(w1, 48), a1h);
-      w0 += 2 * F32_PANEL_ROW; w1 += 2 * F32_PANEL_ROW;
+    let e = list;
+    for (; e < end2; e += 16) {
+      const v = splatF32(e), vk = <usize>load<u32>(e, 4);
+      a0l = madd(v, v128.load(w0 + vk), a0l); a0h = madd(v, v128.load(w0 + vk, 16), a0h);
+      a1l = madd(v, v128.load(w1 + vk), a1l); a1h = madd(v, v128.load(w1 + vk, 16), a1h);
+      const u = splatF32(e + 8), uk = <usize>load<u32>(e, 12);
+      a0l = madd(u, v128.load(w0 + uk), a0l); a0h = madd(u, v128.load(w0 + uk, 16), a0h);
+      a1l = madd(u, v128.load(w1 + uk), a1l); a1h = madd(u, v128.load(w1 + uk, 16), a1h);
     }
-    for (; xp < end; xp += 4) {
-      const v = splatF32(xp);
-      a0l = madd(v, v128.load(w0), a0l); a0h = madd(v, v128.load(w0, 16), a0h);
-      a1l = madd(v, v128.load(w1), a1l); a1h = madd(v, v128.load(w1, 16), a1h);
-      w0 += F32_PANEL_ROW; w1 += F32_PANEL_ROW;
+    if (e < end) {
+      const v = splatF32(e), vk = <usize>load<u32>(e, 4);
+      a0l = madd(v, v128.load(w0 + vk), a0l); a0h = madd(v, v128.load(w0 + vk, 16), a0h);
+      a1l = madd(v, v128.load(w1 + vk), a1l); a1h = madd(v, v128.load(w1 + vk, 16), a1h);
     }
     const b = bias + (<usize>col << 2), yc = y + (<usize>col << 2);
     finishPanel(yc, a0l, a0h, b, 8, act, alpha);
     finishPanel(yc + 32, a1l, a1h, b + 32, min(8, N - col - 8), act, alpha);
   }
-  // An odd last panel alone (as one row, it never reads packed rows).
-  if (col < N) gemmPanelF32(x, 0, 1, K, 0, w + <usize>(col >> 3) * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), 0, N - col, act, alpha);
+  // An odd last panel alone.
+  if (col < N) {
+    const wp = w + <usize>(col >> 3) * panelBytes;
+    let al = f32x4.splat(0), ah = f32x4.splat(0);
+    for (let e = list; e < end; e += 8) {
+      const v = splatF32(e), vk = <usize>load<u32>(e, 4);
+      al = madd(v, v128.load(wp + vk), al);
+      ah = madd(v, v128.load(wp + vk, 16), ah);
+    }
+    finishPanel(y + (<usize>col << 2), al, ah, bias + (<usize>col << 2), N - col, act, alpha);
+  }
 }
 
 /** Bytes packRows writes for `rows` rows of K values: the whole blocks of four. */

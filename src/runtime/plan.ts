@@ -51,7 +51,7 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
   /** Copies a tensor's stored values to free space past `cursor` (the packers read them there). */
   const stage = (index: number, extra: number): number => {
     const data = tensorData(model, index);
-    if (data instanceof Uint16Array) checkFiniteHalves(data, index);
+    checkFinite(data, index);
     const ptr = align16(cursor + extra);
     ensureMemory(kernels, ptr + data.byteLength);
     new Uint8Array(kernels.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -129,10 +129,20 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
   return { records: recordsPtr, opCount: ops.length, scratch, staticEnd, weightBytes };
 }
 
-/** f16 weights are widened in the kernel by bit arithmetic that assumes finite values: refuse inf and NaN. */
-function checkFiniteHalves(data: Uint16Array, tensor: number): void {
-  for (let i = 0; i < data.length; i++) {
-    if ((data[i] & 0x7c00) === 0x7c00) throw new FormatError(`tensor ${tensor} holds ${data[i] & 0x3ff ? 'NaN' : 'infinity'} at index ${i}; weights must be finite`);
+/**
+ * Stored values must be finite: f16 weights are widened by bit arithmetic that assumes it, and the
+ * GEMM kernels skip a zero activation's products, which is exact only for finite weights (0 * inf
+ * would be NaN). A model holding inf or NaN is refused at load, naming where.
+ */
+function checkFinite(data: Float32Array | Uint16Array | Int8Array, tensor: number): void {
+  if (data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) {
+      if ((data[i] & 0x7c00) === 0x7c00) throw new FormatError(`tensor ${tensor} holds ${data[i] & 0x3ff ? 'NaN' : 'infinity'} at index ${i}; weights must be finite`);
+    }
+  } else if (data instanceof Float32Array) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new FormatError(`tensor ${tensor} holds ${data[i]} at index ${i}; weights must be finite`);
+    }
   }
 }
 

@@ -30,6 +30,7 @@ export interface Kernels {
     w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
   ): number;
   gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
+  gemmF32ScratchBytes(rows: number, K: number): number;
   gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   quantizeRows(x: number, xStride: number, rows: number, K: number, q: number, scales: number): void;
   packedQuantizedRowsBytes(rows: number, K: number): number;
