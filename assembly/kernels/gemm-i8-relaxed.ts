@@ -11,10 +11,10 @@
 // all in i32. The intermediate terms may wrap, but the true result fits in i32 (gemm-i8.ts: blocks of
 // 2048 k), and wrapping arithmetic makes it come out exact: bit for bit the strict path's sums.
 //
-// Weights stay packed as the strict path has them, [panel][k pair][8 columns][2], with whole quads of
-// k per panel (pack.ts pads K to a multiple of 4); two consecutive pairs interleaved by 16-bit words
-// (one unpack instruction each) give the [column][4 k] bytes the instruction wants, for columns 0-3
-// and 4-7.
+// Weights stay packed as the strict path has them (packPairsI8 in pack.ts), with whole quads of k per
+// panel (pack.ts pads K to a multiple of 4); a byte shuffle of two consecutive pairs gives the
+// [column][4 k] bytes the instruction wants, for columns 0-3 (the high bytes) and 4-7 (the low bytes,
+// their +128 taken off by flipping the top bit).
 //
 // Two passes per block of four rows keep the register count at 8 accumulators: first the hi digits,
 // then the lo ones into the same accumulators after scaling them by 128. Lone rows (batch 1, a
@@ -60,9 +60,16 @@ function columnSumsBytes(K: i32): usize {
   return <usize>((quadsOf(K) + K_BLOCK_QUADS - 1) / K_BLOCK_QUADS) << 5;
 }
 
-/** Scratch bytes the relaxed path needs for `rows` rows of K values: their whole blocks' digits and one panel's column sums. */
+/** Bytes of quadPanel's output for K: column sums, then the panel's quads. */
+// @ts-ignore: decorator
+@inline
+function quadPanelBytes(K: i32): usize {
+  return columnSumsBytes(K) + <usize>quadsOf(K) * PANEL_QUAD;
+}
+
+/** Scratch bytes the relaxed path needs for `rows` rows of K values: their whole blocks' digits and one panel as quadPanel lays it out. */
 export function relaxedScratchBytes(rows: i32, K: i32): usize {
-  return <usize>(rows >> 2) * digitBlockBytes(K) + columnSumsBytes(K);
+  return <usize>(rows >> 2) * digitBlockBytes(K) + quadPanelBytes(K);
 }
 
 /** The digits of every whole block of four rows, one digit block after another at `dst`. */
@@ -100,41 +107,54 @@ function packDigits(q: usize, qStride: usize, K: i32, dst: usize): void {
   }
 }
 
-/** Columns 0-3 of a panel quad (two pairs at wk) as [column][4 k] bytes. */
+/** Columns 0-3 of a panel quad (two pairs at wk) as [column][4 k] bytes: the pairs' high bytes (pack.ts). */
 // @ts-ignore: decorator
 @inline
 function lowColumns(wk: usize): v128 {
-  return i16x8.shuffle(v128.load(wk), v128.load(wk, I8_PANEL_PAIR), 0, 8, 1, 9, 2, 10, 3, 11);
+  return i8x16.shuffle(v128.load(wk), v128.load(wk, I8_PANEL_PAIR), 1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31);
 }
 
-/** Columns 4-7 of a panel quad. */
+/** Columns 4-7 of a panel quad: the low bytes, their +128 undone by flipping the top bit. */
 // @ts-ignore: decorator
 @inline
 function highColumns(wk: usize): v128 {
-  return i16x8.shuffle(v128.load(wk), v128.load(wk, I8_PANEL_PAIR), 4, 12, 5, 13, 6, 14, 7, 15);
+  const offset = i8x16.shuffle(v128.load(wk), v128.load(wk, I8_PANEL_PAIR), 0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30);
+  return v128.xor(offset, i8x16.splat(-128));
 }
 
-/** 64 * the sum of w over each k block of one panel: [k block][8 columns] i32 at `sums`. */
-export function columnSums(wp: usize, K: i32, sums: usize): void {
+/**
+ * One panel rearranged for block4Relaxed at `panel`: 64 * the sum of w over each k block ([k block][8
+ * columns] i32), then each quad's columns 0-3 and 4-7 as [column][4 k] bytes, 32 bytes a quad. Done
+ * once per panel for all the blocks of four rows that read it: the byte shuffles that pick the
+ * columns out of the strict layout cost V8 several instructions each.
+ */
+export function quadPanel(wp: usize, K: i32, panel: usize): void {
   const quads = quadsOf(K);
   const ones = i8x16.splat(1);
+  let out = panel + columnSumsBytes(K);
   for (let kq = 0; kq < quads; kq += K_BLOCK_QUADS) {
     let sl = i32x4.splat(0), sh = i32x4.splat(0);
     const wEnd = wp + <usize>min(quads, kq + K_BLOCK_QUADS) * PANEL_QUAD;
     for (let wk = wp + <usize>kq * PANEL_QUAD; wk < wEnd; wk += PANEL_QUAD) {
-      sl = i32x4.relaxed_dot_i8x16_i7x16_add_s(lowColumns(wk), ones, sl);
-      sh = i32x4.relaxed_dot_i8x16_i7x16_add_s(highColumns(wk), ones, sh);
+      const low = lowColumns(wk), high = highColumns(wk);
+      v128.store(out, low);
+      v128.store(out, high, 16);
+      out += PANEL_QUAD;
+      sl = i32x4.relaxed_dot_i8x16_i7x16_add_s(low, ones, sl);
+      sh = i32x4.relaxed_dot_i8x16_i7x16_add_s(high, ones, sh);
     }
-    const at = sums + (<usize>(kq / K_BLOCK_QUADS) << 5);
+    const at = panel + (<usize>(kq / K_BLOCK_QUADS) << 5);
     v128.store(at, i32x4.shl(sl, 6));
     v128.store(at, i32x4.shl(sh, 6), 16);
   }
 }
 
-/** Sums a digit block of four rows against one panel into PARTIALS (row i at 32 * i bytes). */
-export function block4Relaxed(digits: usize, K: i32, wp: usize, sums: usize): void {
+/** Sums a digit block of four rows against one panel, as quadPanel laid it out, into PARTIALS (row i at 32 * i bytes). */
+export function block4Relaxed(digits: usize, K: i32, panel: usize): void {
   const quads = quadsOf(K);
   const loBase = digits + <usize>quads * QUAD_BYTES;
+  const sums = panel;
+  const wp = panel + columnSumsBytes(K);
   for (let kq = 0; kq < quads; kq += K_BLOCK_QUADS) {
     const blockQuads = <usize>(min(quads, kq + K_BLOCK_QUADS) - kq);
     let a0l = i32x4.splat(0), a0h = i32x4.splat(0), a1l = i32x4.splat(0), a1h = i32x4.splat(0);
@@ -143,7 +163,7 @@ export function block4Relaxed(digits: usize, K: i32, wp: usize, sums: usize): vo
       let d = (pass == 0 ? digits : loBase) + <usize>kq * QUAD_BYTES;
       const dEnd = d + blockQuads * QUAD_BYTES;
       for (let wk = wp + <usize>kq * PANEL_QUAD; d < dEnd; d += QUAD_BYTES, wk += PANEL_QUAD) {
-        const wl = lowColumns(wk), wh = highColumns(wk);
+        const wl = v128.load(wk), wh = v128.load(wk, 16);
         const v0 = v128.load32_splat(d), v1 = v128.load32_splat(d, 4);
         const v2 = v128.load32_splat(d, 8), v3 = v128.load32_splat(d, 12);
         a0l = i32x4.relaxed_dot_i8x16_i7x16_add_s(wl, v0, a0l); a0h = i32x4.relaxed_dot_i8x16_i7x16_add_s(wh, v0, a0h);

@@ -28,7 +28,7 @@ export function packPanels<T>(src: usize, dst: usize, K: i32, N: i32, channels: 
   }
 }
 
-/** Bytes of one packed int8 panel row pair: 8 columns x (k, k+1). */
+/** Bytes of one packed int8 panel row pair: 8 columns x (k, k+1) (see packPairsI8). */
 export const I8_PANEL_PAIR: usize = 16;
 
 /**
@@ -41,20 +41,33 @@ export function i8PanelPairs(K: i32): i32 {
   return ((K + 3) & ~3) >> 1;
 }
 
-/** int8 -> [panel][k pair][8][2]: the two weights one i32x4.dot_i16x8_s lane multiplies side by side. */
+/**
+ * int8 -> [panel][k pair][8 i16 lanes], 16 bytes a pair: lane 2c + j holds the weight of k + j in
+ * column c (0-3) as its high byte and the weight of k + j in column 4 + c, plus 128, as its low byte.
+ * Read as i16 (no widening), a lane is 256 * hi + lo + 128: i16x8.shr_s by 8 gives columns 0-3
+ * ready for i32x4.dot_i16x8_s, and the dot product of the whole lanes gives columns 4-7 once
+ * 256 times the first and 128 times the activations' sum are taken off (gemm-i8.ts).
+ */
 export function packPairsI8(src: usize, dst: usize, K: i32, N: i32, channels: i32): void {
   let out = dst;
   const paddedK = i8PanelPairs(K) << 1;
   for (let col = 0; col < N; col += 8) {
     for (let k = 0; k < paddedK; k += 2) {
-      for (let j = 0; j < 8; j++) {
-        const n = col + j;
-        store<i8>(out, n < N && k < K ? load<i8>(src + <usize>sourceIndex(k, n, N, channels)) : 0);
-        store<i8>(out + 1, n < N && k + 1 < K ? load<i8>(src + <usize>sourceIndex(k + 1, n, N, channels)) : 0);
+      for (let lane = 0; lane < 8; lane++) {
+        const kj = k + (lane & 1), c = col + (lane >> 1);
+        store<u8>(out, <u8>(i8At(src, kj, c + 4, K, N, channels) + 128));
+        store<i8>(out + 1, i8At(src, kj, c, K, N, channels));
         out += 2;
       }
     }
   }
+}
+
+/** Weight (k, n) of the int8 source, zero past K or N (the panels' padding). */
+// @ts-ignore: decorator
+@inline
+function i8At(src: usize, k: i32, n: i32, K: i32, N: i32, channels: i32): i8 {
+  return n < N && k < K ? load<i8>(src + <usize>sourceIndex(k, n, N, channels)) : 0;
 }
 
 /** Copies n floats and zero-fills up to the next multiple of 8 (biases and scales of a panel). */
