@@ -140,9 +140,9 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
   /** k the int8 kernel sums in i32 before adding to f32 (assembly/kernels/i8-partials.ts, K_BLOCK). */
   const I8_K_BLOCK = 2048;
 
-  /** gemmI8 on random rows and int8 weights; returns the output and what the exact block sums, added in f32 and scaled, give. */
-  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number, zeros = false) {
-    const random = seededRandom(K + N);
+  /** Random rows (about half zeros with `zeros`), quantized, and random int8 weights, packed, in a fresh arena. */
+  function int8Problem(kernels: Kernels, rows: number, K: number, N: number, seed: number, zeros: boolean) {
+    const random = seededRandom(seed);
     const x = randomValues(rows * K, random, 2);
     if (zeros) reluLike(x, K, random);
     const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
@@ -151,13 +151,19 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     const arena = new Arena(kernels.memory, kernels.heapBase());
     const packed = arena.alloc(Math.ceil(N / 8) * 8 * Math.ceil(K / 4) * 4);
     kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
-    const rowLength = Math.ceil(K / 8) * 8;
-    const q = arena.alloc(rows * rowLength * 2);
+    const qStride = Math.ceil(K / 8) * 16;
+    const q = arena.alloc(rows * qStride);
     const rowScales = arena.alloc(rows * 4);
     kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
+    const scratch = arena.alloc(Math.max(16, kernels.packedQuantizedRowsBytes(rows, K)));
+    return { x, w, colScale, bias, arena, packed, q, qStride, rowScales, colScaleAt: paddedBias(arena, colScale), biasAt: paddedBias(arena, bias), scratch };
+  }
+
+  /** gemmI8 on random rows and int8 weights; returns the output and what the exact block sums, added in f32 and scaled, give. */
+  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number, zeros = false) {
+    const { x, w, colScale, bias, arena, packed, q, qStride, rowScales, colScaleAt, biasAt, scratch } = int8Problem(kernels, rows, K, N, K + N, zeros);
     const y = arena.alloc(rows * N * 4);
-    const packedRows = arena.alloc(Math.max(16, kernels.packedQuantizedRowsBytes(rows, K)));
-    kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, paddedBias(arena, colScale), paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
+    kernels.gemmI8(q, qStride, rowScales, rows, K, N, packed, colScaleAt, biasAt, y, N * 4, LINEAR, 0, scratch);
     const got = arena.f32(y, rows * N);
     const want = (r: number, n: number) => {
       const { q: qr, scale } = quantizeActivations(x.subarray(r * K, (r + 1) * K));
@@ -192,32 +198,20 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     }
   }
 
-  it('a row alone (its zero pairs skipped) gives the bits it gets in a block of four', async () => {
+  it('a row alone (its zero pairs skipped) gives the bits it gets in a tile of 32 (blocks of four, relaxed path where on)', async () => {
     for (const build of ['strict', 'relaxed'] as const) {
       if (build === 'relaxed' && !relaxedSimdSupported()) continue;
       const kernels = await instantiate(undefined, build);
       for (const [K, N] of [[4100, 17], [1000, 40], [30, 9]]) {
-        const random = seededRandom(K * N);
-        const rows = 4;
-        const x = reluLike(randomValues(rows * K, random, 2), K, random);
-        const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
-        const arena = new Arena(kernels.memory, kernels.heapBase());
-        const packed = arena.alloc(Math.ceil(N / 8) * 8 * Math.ceil(K / 4) * 4);
-        kernels.packPairsI8Panels(arena.put(w), packed, K, N, 0);
-        const rowLength = Math.ceil(K / 8) * 8;
-        const q = arena.alloc(rows * rowLength * 2);
-        const rowScales = arena.alloc(rows * 4);
-        kernels.quantizeRows(arena.put(x), K * 4, rows, K, q, rowScales);
-        const colScale = paddedBias(arena, Float32Array.from({ length: N }, () => 0.001 + random() * 0.01));
-        const bias = paddedBias(arena, randomValues(N, random, 1));
-        const scratch = arena.alloc(kernels.packedQuantizedRowsBytes(rows, K));
-        const block = arena.alloc(rows * N * 4);
-        kernels.gemmI8(q, rowLength * 2, rowScales, rows, K, N, packed, colScale, bias, block, N * 4, LINEAR, 0, scratch);
+        const rows = 32;
+        const { arena, packed, q, qStride, rowScales, colScaleAt, biasAt, scratch } = int8Problem(kernels, rows, K, N, K * N, true);
+        const tile = arena.alloc(rows * N * 4);
+        kernels.gemmI8(q, qStride, rowScales, rows, K, N, packed, colScaleAt, biasAt, tile, N * 4, LINEAR, 0, scratch);
         const alone = arena.alloc(rows * N * 4);
         for (let r = 0; r < rows; r++) {
-          kernels.gemmI8(q + r * rowLength * 2, rowLength * 2, rowScales + r * 4, 1, K, N, packed, colScale, bias, alone + r * N * 4, N * 4, LINEAR, 0, scratch);
+          kernels.gemmI8(q + r * qStride, qStride, rowScales + r * 4, 1, K, N, packed, colScaleAt, biasAt, alone + r * N * 4, N * 4, LINEAR, 0, scratch);
         }
-        assert.deepEqual(arena.f32(alone, rows * N), arena.f32(block, rows * N), `${build}, K ${K}, N ${N}`);
+        assert.deepEqual(arena.f32(alone, rows * N), arena.f32(tile, rows * N), `${build}, K ${K}, N ${N}`);
       }
     }
   });
