@@ -133,7 +133,6 @@ export function gemmI8(
   q: usize, qStride: usize, rowScales: usize, rows: i32, K: i32, N: i32,
   w: usize, colScale: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
 ): void {
-  const pairs = (K + 1) >> 1;
   const panelBytes = <usize>i8PanelPairs(K) * I8_PANEL_PAIR;
   const blocks = rows & ~3;
   const rowSums = packed + packedBlocksBytes(rows, K);
@@ -142,7 +141,7 @@ export function gemmI8(
   // instruction waiting on its own latency (measured slower at batch 1).
   const list = rowSums + rowSumsBytes(rows, K);
   for (let r = blocks; r < rows; r++) {
-    rowAllPanelsI8(q + <usize>r * qStride, rowScales + (<usize>r << 2), pairs, N, w, panelBytes, colScale, bias, y + <usize>r * yStride, act, alpha, list);
+    rowAllPanelsI8(q + <usize>r * qStride, rowScales + (<usize>r << 2), K, N, w, panelBytes, colScale, bias, y + <usize>r * yStride, act, alpha, list);
   }
 }
 
@@ -244,7 +243,7 @@ function nonzeroPairsBytes(K: i32): usize {
   return listHeadBytes(pairs) + (<usize>pairs << 3);
 }
 
-/** Per 2048-k block: where its entries end, and its rowOffsetSums value. */
+/** Per 2048-k block, where its entries end; then per block, its rowOffsetSums value. */
 // @ts-ignore: decorator
 @inline
 function listHeadBytes(pairs: i32): usize {
@@ -259,24 +258,23 @@ function blocksOf(pairs: i32): i32 {
 
 /**
  * Lists a quantized row's nonzero (k, k+1) pairs as [pair][byte offset of the pair in a panel]
- * entries, block by block, after a head holding each block's end and 128 * its sum (as
- * rowOffsetSums); returns where the entries start. Branch-free, as listNonzeroF32 in gemm.ts.
+ * entries, block by block, after a head holding each block's end (`blocks` u32) and then its
+ * rowOffsetSums; returns where the entries start. Branch-free, as listNonzeroF32 in gemm.ts.
  */
-function listNonzeroPairs(q: usize, pairs: i32, list: usize): usize {
+function listNonzeroPairs(q: usize, K: i32, list: usize): usize {
+  const pairs = (K + 1) >> 1, blocks = blocksOf(pairs);
+  rowOffsetSums(q, 0, 1, K, list + (<usize>blocks << 2));
   const entries = list + listHeadBytes(pairs);
   let e = entries;
-  for (let b = 0; b < blocksOf(pairs); b++) {
+  for (let b = 0; b < blocks; b++) {
     const last = min(pairs, (b + 1) * K_BLOCK_PAIRS);
-    let sum = 0;
     for (let p = b * K_BLOCK_PAIRS; p < last; p++) {
       const v = load<i32>(q + (<usize>p << 2));
       store<i32>(e, v);
       store<u32>(e, <u32>p * <u32>I8_PANEL_PAIR, 4);
       e += select<usize>(8, 0, v != 0);
-      sum += (v << 16 >> 16) + (v >> 16);
     }
-    store<u32>(list + (<usize>b << 3), <u32>e);
-    store<i32>(list + (<usize>b << 3), sum << 7, 4);
+    store<u32>(list + (<usize>b << 2), <u32>e);
   }
   return entries;
 }
@@ -287,17 +285,18 @@ function listNonzeroPairs(q: usize, pairs: i32, list: usize): usize {
  * for a skipped zero, so the result is block4's, bit for bit.
  */
 function rowAllPanelsI8(
-  q: usize, rowScale: usize, pairs: i32, N: i32, w: usize, panelBytes: usize,
+  q: usize, rowScale: usize, K: i32, N: i32, w: usize, panelBytes: usize,
   colScale: usize, bias: usize, y: usize, act: i32, alpha: f32, list: usize,
 ): void {
-  const entries = listNonzeroPairs(q, pairs, list);
-  const blocks = blocksOf(pairs);
+  const entries = listNonzeroPairs(q, K, list);
+  const blocks = blocksOf((K + 1) >> 1);
+  const offsetSums = list + (<usize>blocks << 2);
   let col = 0;
   for (; col + 24 < N; col += 32) {
     const w0 = w + <usize>(col >> 3) * panelBytes, w1 = w0 + panelBytes, w2 = w1 + panelBytes, w3 = w2 + panelBytes;
     let e = entries;
     for (let b = 0; b < blocks; b++) {
-      const end = <usize>load<u32>(list + (<usize>b << 3)), offsetSum = load<i32>(list + (<usize>b << 3), 4);
+      const end = <usize>load<u32>(list + (<usize>b << 2)), offsetSum = load<i32>(offsetSums + (<usize>b << 2));
       let a0l = i32x4.splat(0), a0h = i32x4.splat(0), a1l = i32x4.splat(0), a1h = i32x4.splat(0);
       let a2l = i32x4.splat(0), a2h = i32x4.splat(0), a3l = i32x4.splat(0), a3h = i32x4.splat(0);
       for (; e < end; e += 8) {
@@ -323,7 +322,7 @@ function rowAllPanelsI8(
     const wp = w + <usize>(col >> 3) * panelBytes;
     let e = entries;
     for (let b = 0; b < blocks; b++) {
-      const end = <usize>load<u32>(list + (<usize>b << 3)), offsetSum = load<i32>(list + (<usize>b << 3), 4);
+      const end = <usize>load<u32>(list + (<usize>b << 2)), offsetSum = load<i32>(offsetSums + (<usize>b << 2));
       let al = i32x4.splat(0), ah = i32x4.splat(0);
       for (; e < end; e += 8) {
         const v = v128.load32_splat(e), p = v128.load(wp + <usize>load<u32>(e, 4));
