@@ -7,20 +7,20 @@
 // Integer sums are exact, so only the per-block order of the f32 adds fixes the result; it is the
 // same for rows computed in a block of four or alone (a sample never depends on its batch).
 //
-// Whole blocks of four rows are first packed as [pair][4 rows] (packRows, treating each (k, k+1)
+// Whole blocks of four rows are first packed as [pair][4 rows] (packPairBlocks, treating each (k, k+1)
 // pair of i16 as one 4-byte element): the block's four activations then load from one pointer at
 // constant offsets, where four row pointers cost V8 an address computation per load. On a Sapphire
 // Rapids-class Xeon that shares its cores with other guests, the int8 dense decoder ran 1.12-1.17x
 // faster at batch 64 while the core was contended, and the same when it was quiet.
 //
 // The weights load as i16 lanes without widening (packPairsI8's layout: a shift gives columns 0-3, the
-// whole lanes columns 4-7, see block4), and a lone row multiplies only its nonzero pairs
-// (rowAllPanelsI8).
+// whole lanes columns 4-7, see block4). Zero activations are skipped: a lone row multiplies only its
+// nonzero pairs (rowAllPanelsI8), and a block of four, where enough pairs are zero in all four rows,
+// only the others (packPairBlocks).
 //
 // In the relaxed build, whole blocks of four rows can go through relaxed SIMD's int8 dot product
 // instead (gemm-i8-relaxed.ts), with the same bits; the host switches that on after
 // relaxedDotSelfTest, at the bottom of this file.
-import { packedRowsBytes, packRows } from './gemm';
 import { addPartial, finishRow, K_BLOCK, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
 import { copyBytes, zeroBytes } from './copy';
@@ -113,7 +113,7 @@ export function packedQuantizedRowsBytes(rows: i32, K: i32): usize {
 // @ts-ignore: decorator
 @inline
 function packedBlocksBytes(rows: i32, K: i32): usize {
-  const strict = packedRowsBytes(rows, (K + 1) >> 1);
+  const strict = <usize>(rows >> 2) * (pairBlockBytes(K) + pairListBytes(K));
   return ASC_FEATURE_RELAXED_SIMD ? max(strict, relaxedScratchBytes(rows, K)) : strict;
 }
 
@@ -152,13 +152,12 @@ function gemmBlocksI8(
 ): void {
   const pairs = (K + 1) >> 1;
   const relaxed = ASC_FEATURE_RELAXED_SIMD && relaxedDot && rows >= relaxedMinRows;
-  const blockBytes = relaxed ? digitBlockBytes(K) : <usize>pairs << 4;
+  const blockBytes = relaxed ? digitBlockBytes(K) : pairBlockBytes(K);
   const panel = packed + <usize>(rows >> 2) * blockBytes;
+  // The strict path's lists go where the relaxed path's rearranged panel would.
+  const lists = panel, listBytes = pairListBytes(K);
   if (relaxed) packDigitBlocks(q, qStride, rows, K, packed);
-  else {
-    packRows(q, qStride, rows, pairs, packed);
-    rowOffsetSums(q, qStride, rows, K, rowSums);
-  }
+  else packPairBlocks(q, qStride, rows, K, packed, lists, rowSums);
   const sumsStride = <usize>blocksOf(pairs) << 2;
   for (let col = 0; col < N; col += 8) {
     const wp = w + <usize>(col >> 3) * panelBytes;
@@ -167,7 +166,7 @@ function gemmBlocksI8(
     if (relaxed) quadPanel(wp, K, panel);
     for (let r = 0; r < rows; r += 4) {
       if (relaxed) block4Relaxed(packed + <usize>(r >> 2) * blockBytes, K, panel);
-      else block4(packed + <usize>(r >> 2) * blockBytes, pairs, wp, rowSums + <usize>r * sumsStride, sumsStride);
+      else block4(packed + <usize>(r >> 2) * blockBytes, lists + <usize>(r >> 2) * listBytes, pairs, wp, rowSums + <usize>r * sumsStride, sumsStride);
       for (let i = 0; i < 4; i++) finishRow(i, rowScales + (<usize>(r + i) << 2), colScale + cb, bias + cb, y + <usize>(r + i) * yStride + cb, count, act, alpha);
     }
   }
@@ -185,8 +184,7 @@ function rowOffsetSums(q: usize, qStride: usize, rows: i32, K: i32, dst: usize):
       let acc = i32x4.splat(0);
       const end = min(length, k0 + K_BLOCK);
       for (let k = k0; k < end; k += 8) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(v128.load(qr + (<usize>k << 1))));
-      const sum = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
-      store<i32>(dst, sum << 7);
+      store<i32>(dst, offsetSum(acc));
       dst += 4;
     }
   }
@@ -203,31 +201,160 @@ function offsetColumns(whole: v128, high: v128, offsetSum: i32): v128 {
   return i32x4.sub(i32x4.sub(whole, i32x4.shl(high, 8)), i32x4.splat(offsetSum));
 }
 
+/** Bytes of a packed block of four quantized rows: [pair][4], 16 bytes a pair, padding included. */
+// @ts-ignore: decorator
+@inline
+function pairBlockBytes(K: i32): usize {
+  return <usize>quantizedRowLength(K) << 3;
+}
+
+/** Bytes of a block's list (packPairBlocks): where each 2048-k block's entries end, then an offset per pair at most. */
+// @ts-ignore: decorator
+@inline
+function pairListBytes(K: i32): usize {
+  return (<usize>blocksOf((K + 1) >> 1) << 2) + (<usize>quantizedRowLength(K) << 1);
+}
+
+/** Set in a 2048-k block's list end (packPairBlocks) when block4 is to read only the listed pairs. */
+const SPARSE_LIST: u32 = 1;
+
+/**
+ * Packs whole blocks of four quantized rows as [pair][4] (treating each (k, k+1) pair of i16 as one
+ * 4-byte element): the block's four activations then load from one pointer at constant offsets, where
+ * four row pointers cost V8 an address computation per load. In the same pass, for each block and
+ * 2048-k block:
+ * - it lists the pairs that are nonzero in any of the four rows, as byte offsets p * 16 (`lists`,
+ *   pairListBytes(K) a block: each 2048-k block's end, then the offsets). A decoder fed by ReLU has
+ *   whole stretches of k that are zero in every sample: the shipped conv VAE, 60% of the pairs its
+ *   12,544-input dense layer reads, and a transposed conv's taps on padding. Where at most 7/8 of the
+ *   pairs are listed, the end is marked SPARSE_LIST and block4 reads only those (at 15/16, or always,
+ *   the extra offset load cost more than it saved).
+ * - it sums each row's values, as rowOffsetSums does for a lone row, into `rowSums` ([row][block]).
+ * Branch-free: zeros follow no pattern a branch predictor could learn.
+ */
+function packPairBlocks(q: usize, qStride: usize, rows: i32, K: i32, packed: usize, lists: usize, rowSums: usize): void {
+  const pairs = (K + 1) >> 1, blocks = blocksOf(pairs);
+  // Quantized rows are zero-padded to a multiple of 4 pairs (quantizedRowLength): whole vectors, and
+  // the padding pairs are never listed.
+  const padded = quantizedRowLength(K) >> 1;
+  const blockBytes = pairBlockBytes(K), listBytes = pairListBytes(K), sumsStride = <usize>blocks << 2;
+  for (let r = 0; r < rows; r += 4) {
+    const q0 = q + <usize>r * qStride, out = packed + <usize>(r >> 2) * blockBytes;
+    const ends = lists + <usize>(r >> 2) * listBytes, offsets = ends + (<usize>blocks << 2);
+    const sums = rowSums + <usize>r * sumsStride;
+    for (let b = 0; b < blocks; b++) {
+      const first = b * K_BLOCK_PAIRS, last = min(padded, first + K_BLOCK_PAIRS);
+      const start = offsets + (<usize>first << 2);
+      let e = start;
+      let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+      for (let p = first; p < last; p += 4) {
+        const at = q0 + (<usize>p << 2);
+        const r0 = v128.load(at), r1 = v128.load(at + qStride), r2 = v128.load(at + 2 * qStride), r3 = v128.load(at + 3 * qStride);
+        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+        const to = out + (<usize>p << 4);
+        v128.store(to, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+        v128.store(to, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7), 16);
+        v128.store(to, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), 32);
+        v128.store(to, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7), 48);
+        e = listFour(e, v128.or(v128.or(r0, r1), v128.or(r2, r3)), p);
+        s0 = i32x4.add(s0, i32x4.extadd_pairwise_i16x8_s(r0)); s1 = i32x4.add(s1, i32x4.extadd_pairwise_i16x8_s(r1));
+        s2 = i32x4.add(s2, i32x4.extadd_pairwise_i16x8_s(r2)); s3 = i32x4.add(s3, i32x4.extadd_pairwise_i16x8_s(r3));
+      }
+      const listed = <i32>((e - start) >> 2), real = min(pairs, last) - first;
+      store<u32>(ends + (<usize>b << 2), <u32>e | (listed * 8 <= real * 7 ? SPARSE_LIST : 0));
+      const at = sums + (<usize>b << 2);
+      store<i32>(at, offsetSum(s0)); store<i32>(at + sumsStride, offsetSum(s1));
+      store<i32>(at + 2 * sumsStride, offsetSum(s2)); store<i32>(at + 3 * sumsStride, offsetSum(s3));
+    }
+  }
+}
+
+/**
+ * Appends to the list at e those of pairs p..p+3 whose lanes of `any` are nonzero; returns the list's
+ * new end. The four offsets are compacted by a byte shuffle chosen by their mask and stored as one
+ * vector (up to 12 bytes past the new end, within the list's space).
+ */
+// @ts-ignore: decorator
+@inline
+function listFour(e: usize, any: v128, p: i32): usize {
+  const mask = i32x4.bitmask(i32x4.ne(any, i32x4.splat(0)));
+  const four = i32x4.add(i32x4.splat(p << 4), i32x4(0, 16, 32, 48));
+  v128.store(e, i8x16.swizzle(four, v128.load(COMPACT_LANES + (<usize>mask << 4))));
+  return e + (<usize>popcnt(mask) << 2);
+}
+
+/** Per 4-bit mask, the byte shuffle that moves the i32 lanes whose bits are set to the front, in order. */
+const COMPACT_LANES: usize = compactLanes();
+
+function compactLanes(): usize {
+  const table = memory.data(256, 16);
+  for (let mask = 0; mask < 16; mask++) {
+    let to = 0;
+    for (let lane = 0; lane < 4; lane++) {
+      if (!(mask & (1 << lane))) continue;
+      for (let byte = 0; byte < 4; byte++) store<u8>(table + <usize>(mask * 16 + to * 4 + byte), <u8>(lane * 4 + byte));
+      to++;
+    }
+  }
+  return table;
+}
+
+/** 128 * the sum of a row's values over a 2048-k block, from its pairwise sums (see rowOffsetSums). */
+// @ts-ignore: decorator
+@inline
+function offsetSum(pairSums: v128): i32 {
+  const sum = i32x4.extract_lane(pairSums, 0) + i32x4.extract_lane(pairSums, 1) + i32x4.extract_lane(pairSums, 2) + i32x4.extract_lane(pairSums, 3);
+  return sum << 7;
+}
+
 /**
  * Sums a packed block of four rows ([pair][4], 16 bytes a pair) against one panel into PARTIALS (row
  * i at 32 * i bytes). Each pair of the panel loads as one vector, unwidened: a shift gives columns
  * 0-3 and the whole lanes give columns 4-7 (offsetColumns), where widening each half of the int8
  * pair took a shuffle uop on the port the dot products also need (1.09-1.12x, scratch loop on
- * 64x1000x1000). `rowSums` holds the four rows' rowOffsetSums, `sumsStride` bytes apart.
+ * 64x1000x1000). A 2048-k block whose `list` (packPairBlocks) is sparse runs only its listed pairs:
+ * a skipped pair adds zero to exact integer sums. `rowSums` holds the four rows' rowOffsetSums,
+ * `sumsStride` bytes apart.
  */
-function block4(a: usize, pairs: i32, wp: usize, rowSums: usize, sumsStride: usize): void {
-  for (let kb = 0; kb < pairs; kb += K_BLOCK_PAIRS) {
+function block4(a: usize, list: usize, pairs: i32, wp: usize, rowSums: usize, sumsStride: usize): void {
+  const blocks = blocksOf(pairs);
+  const offsets = list + (<usize>blocks << 2);
+  for (let b = 0; b < blocks; b++) {
     let a0l = i32x4.splat(0), a0h = i32x4.splat(0), a1l = i32x4.splat(0), a1h = i32x4.splat(0);
     let a2l = i32x4.splat(0), a2h = i32x4.splat(0), a3l = i32x4.splat(0), a3h = i32x4.splat(0);
-    const end = a + (<usize>min(pairs, kb + K_BLOCK_PAIRS) << 4);
-    let wk = wp + <usize>kb * I8_PANEL_PAIR;
-    for (let ak = a + (<usize>kb << 4); ak < end; ak += 16) {
-      const whole = v128.load(wk), high = i16x8.shr_s(whole, 8);
-      const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4);
-      const v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
-      a0l = i32x4.add(a0l, i32x4.dot_i16x8_s(v0, high)); a0h = i32x4.add(a0h, i32x4.dot_i16x8_s(v0, whole));
-      a1l = i32x4.add(a1l, i32x4.dot_i16x8_s(v1, high)); a1h = i32x4.add(a1h, i32x4.dot_i16x8_s(v1, whole));
-      a2l = i32x4.add(a2l, i32x4.dot_i16x8_s(v2, high)); a2h = i32x4.add(a2h, i32x4.dot_i16x8_s(v2, whole));
-      a3l = i32x4.add(a3l, i32x4.dot_i16x8_s(v3, high)); a3h = i32x4.add(a3h, i32x4.dot_i16x8_s(v3, whole));
-      wk += I8_PANEL_PAIR;
+    const kb = b * K_BLOCK_PAIRS;
+    const listEnd = load<u32>(list + (<usize>b << 2));
+    if (listEnd & SPARSE_LIST) {
+      const end = <usize>(listEnd & ~SPARSE_LIST);
+      for (let e = offsets + (<usize>kb << 2); e < end; e += 4) {
+        // A pair's 16 bytes in the block are its 16 bytes in the panel: one offset for both.
+        const at = <usize>load<u32>(e);
+        const whole = v128.load(wp + at), high = i16x8.shr_s(whole, 8);
+        const ak = a + at;
+        const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4);
+        const v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
+        a0l = i32x4.add(a0l, i32x4.dot_i16x8_s(v0, high)); a0h = i32x4.add(a0h, i32x4.dot_i16x8_s(v0, whole));
+        a1l = i32x4.add(a1l, i32x4.dot_i16x8_s(v1, high)); a1h = i32x4.add(a1h, i32x4.dot_i16x8_s(v1, whole));
+        a2l = i32x4.add(a2l, i32x4.dot_i16x8_s(v2, high)); a2h = i32x4.add(a2h, i32x4.dot_i16x8_s(v2, whole));
+        a3l = i32x4.add(a3l, i32x4.dot_i16x8_s(v3, high)); a3h = i32x4.add(a3h, i32x4.dot_i16x8_s(v3, whole));
+      }
+    } else {
+      const end = a + (<usize>min(pairs, kb + K_BLOCK_PAIRS) << 4);
+      let wk = wp + <usize>kb * I8_PANEL_PAIR;
+      for (let ak = a + (<usize>kb << 4); ak < end; ak += 16) {
+        const whole = v128.load(wk), high = i16x8.shr_s(whole, 8);
+        const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4);
+        const v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
+        a0l = i32x4.add(a0l, i32x4.dot_i16x8_s(v0, high)); a0h = i32x4.add(a0h, i32x4.dot_i16x8_s(v0, whole));
+        a1l = i32x4.add(a1l, i32x4.dot_i16x8_s(v1, high)); a1h = i32x4.add(a1h, i32x4.dot_i16x8_s(v1, whole));
+        a2l = i32x4.add(a2l, i32x4.dot_i16x8_s(v2, high)); a2h = i32x4.add(a2h, i32x4.dot_i16x8_s(v2, whole));
+        a3l = i32x4.add(a3l, i32x4.dot_i16x8_s(v3, high)); a3h = i32x4.add(a3h, i32x4.dot_i16x8_s(v3, whole));
+        wk += I8_PANEL_PAIR;
+      }
     }
-    const first = kb == 0;
-    const s = rowSums + (<usize>(kb / K_BLOCK_PAIRS) << 2);
+    const first = b == 0;
+    const s = rowSums + (<usize>b << 2);
     addPartial(PARTIALS, a0l, first); addPartial(PARTIALS + 16, offsetColumns(a0h, a0l, load<i32>(s)), first);
     addPartial(PARTIALS + 32, a1l, first); addPartial(PARTIALS + 48, offsetColumns(a1h, a1l, load<i32>(s + sumsStride)), first);
     addPartial(PARTIALS + 64, a2l, first); addPartial(PARTIALS + 80, offsetColumns(a2h, a2l, load<i32>(s + 2 * sumsStride)), first);
