@@ -140,11 +140,22 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
   /** k the int8 kernel sums in i32 before adding to f32 (assembly/kernels/i8-partials.ts, K_BLOCK). */
   const I8_K_BLOCK = 2048;
 
-  /** Random rows (about half zeros with `zeros`), quantized, and random int8 weights, packed, in a fresh arena. */
-  function int8Problem(kernels: Kernels, rows: number, K: number, N: number, seed: number, zeros: boolean) {
+  /**
+   * Zeros in the rows: none; about half, at random (reluLike); or also shared by every row, as after a
+   * ReLU with dead units, in two of every three (k, k+1) pairs of the first I8_K_BLOCK k, so that a
+   * block of four rows lists only the rest there (the kernel's sparse path) and all of the next block.
+   */
+  type Zeros = 'none' | 'relu' | 'shared';
+  const ZEROS_SAID: Record<Zeros, string> = { none: '', relu: ', rows half zeros and one all zeros', shared: ', and zeros shared by all rows in the first 2048 k' };
+
+  /** Random rows (with `zeros`), quantized, and random int8 weights, packed, in a fresh arena. */
+  function int8Problem(kernels: Kernels, rows: number, K: number, N: number, seed: number, zeros: Zeros) {
     const random = seededRandom(seed);
     const x = randomValues(rows * K, random, 2);
-    if (zeros) reluLike(x, K, random);
+    if (zeros !== 'none') reluLike(x, K, random);
+    if (zeros === 'shared') {
+      for (let r = 0; r < rows; r++) for (let k = 0; k < Math.min(K, I8_K_BLOCK); k++) if ((k >> 1) % 3 !== 0) x[r * K + k] = 0;
+    }
     const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
     const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
     const bias = randomValues(N, random, 1);
@@ -160,7 +171,7 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
   }
 
   /** gemmI8 on random rows and int8 weights; returns the output and what the exact block sums, added in f32 and scaled, give. */
-  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number, zeros = false) {
+  async function runGemmI8(kernels: Kernels, rows: number, K: number, N: number, zeros: Zeros = 'none') {
     const { x, w, colScale, bias, arena, packed, q, qStride, rowScales, colScaleAt, biasAt, scratch } = int8Problem(kernels, rows, K, N, K + N, zeros);
     const y = arena.alloc(rows * N * 4);
     kernels.gemmI8(q, qStride, rowScales, rows, K, N, packed, colScaleAt, biasAt, y, N * 4, LINEAR, 0, scratch);
@@ -183,10 +194,9 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
   // K past I8_K_BLOCK sums in several blocks; rows 19 has several blocks of four and lone rows after them;
   // from 32 rows, the relaxed build takes its relaxed path where the engine passes the self-test.
   const I8_SHAPES = [...SHAPES, { rows: 5, K: 4100, N: 9 }, { rows: 6, K: 2050, N: 17 }, { rows: 19, K: 4100, N: 9 }, { rows: 37, K: 4100, N: 17 }];
-  for (const zeros of [false, true]) {
+  for (const zeros of ['none', 'relu', 'shared'] as const) {
     for (const { rows, K, N } of I8_SHAPES) {
-      const what = zeros ? ', rows half zeros and one all zeros' : '';
-      it(`matches exact integer block sums, added in f32 and scaled (rows ${rows}, K ${K}, N ${N}${what})`, async () => {
+      it(`matches exact integer block sums, added in f32 and scaled (rows ${rows}, K ${K}, N ${N}${ZEROS_SAID[zeros]})`, async () => {
         const { got, want } = await runGemmI8(await instantiate(), rows, K, N, zeros);
         for (let r = 0; r < rows; r++) {
           for (let n = 0; n < N; n++) {
@@ -198,20 +208,20 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     }
   }
 
-  it('a row alone (its zero pairs skipped) gives the bits it gets in a tile of 32 (blocks of four, relaxed path where on)', async () => {
+  it('a row alone (its zero pairs skipped) gives the bits it gets in a tile of 32 (blocks of four, sparse where zeros are shared, relaxed path where on)', async () => {
     for (const build of ['strict', 'relaxed'] as const) {
       if (build === 'relaxed' && !relaxedSimdSupported()) continue;
       const kernels = await instantiate(undefined, build);
-      for (const [K, N] of [[4100, 17], [1000, 40], [30, 9]]) {
+      for (const [K, N, zeros] of [[4100, 17, 'relu'], [1000, 40, 'relu'], [30, 9, 'relu'], [4100, 17, 'shared'], [1000, 40, 'shared']] as const) {
         const rows = 32;
-        const { arena, packed, q, qStride, rowScales, colScaleAt, biasAt, scratch } = int8Problem(kernels, rows, K, N, K * N, true);
+        const { arena, packed, q, qStride, rowScales, colScaleAt, biasAt, scratch } = int8Problem(kernels, rows, K, N, K * N, zeros);
         const tile = arena.alloc(rows * N * 4);
         kernels.gemmI8(q, qStride, rowScales, rows, K, N, packed, colScaleAt, biasAt, tile, N * 4, LINEAR, 0, scratch);
         const alone = arena.alloc(rows * N * 4);
         for (let r = 0; r < rows; r++) {
           kernels.gemmI8(q + r * qStride, qStride, rowScales + r * 4, 1, K, N, packed, colScaleAt, biasAt, alone + r * N * 4, N * 4, LINEAR, 0, scratch);
         }
-        assert.deepEqual(arena.f32(alone, rows * N), arena.f32(tile, rows * N), `${build}, K ${K}, N ${N}`);
+        assert.deepEqual(arena.f32(alone, rows * N), arena.f32(tile, rows * N), `${build}, K ${K}, N ${N}, zeros ${zeros}`);
       }
     }
   });
@@ -220,10 +230,12 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
     const relaxed = await instantiate(undefined, 'relaxed');
     // Node 20's V8 computes the instruction wrong: there the self-test fails and the strict path runs.
     assert.equal(relaxed.relaxedDotEnabled(), relaxed.relaxedDotSelfTest());
-    for (const { rows, K, N } of I8_SHAPES) {
-      const strict = await runGemmI8(await instantiate(undefined, 'strict'), rows, K, N);
-      const ours = await runGemmI8(await instantiate(undefined, 'relaxed'), rows, K, N);
-      assert.deepEqual(ours.got, strict.got, `rows ${rows}, K ${K}, N ${N}`);
+    for (const zeros of ['none', 'shared'] as const) {
+      for (const { rows, K, N } of I8_SHAPES) {
+        const strict = await runGemmI8(await instantiate(undefined, 'strict'), rows, K, N, zeros);
+        const ours = await runGemmI8(await instantiate(undefined, 'relaxed'), rows, K, N, zeros);
+        assert.deepEqual(ours.got, strict.got, `rows ${rows}, K ${K}, N ${N}${ZEROS_SAID[zeros]}`);
+      }
     }
   });
 
