@@ -136,6 +136,7 @@ function header(results: BenchResults, file: string): string[] {
     '',
     `wasm SIMD peak of one core, measured in the same run (f32x4 mul+add over independent accumulators, after warm-up): **${peak.mulAdd.gflops.toFixed(1)} GFLOP/s**${fma}. ` +
       `GFLOP/s = 2 x multiply-adds per sample x samples/s; "% of peak" is against the mul+add peak. ` +
+      `The multiply-adds are the model's, all of them: our kernels skip inputs that are zero in all four rows of a block (a ReLU decoder has many, the trained ones most; \`npm run bench:zero-pairs\`), so our figure is the rate of a kernel that did not skip, and can pass the peak. ` +
       `int8 contenders count the same multiply-adds though they run them as integer dot products (ours: \`i32x4.dot_i16x8_s\`, eight per instruction, see [KERNELS.md](KERNELS.md)), so their share of the f32 peak can pass 100%.` +
       int8PeakSentence(peak),
     '',

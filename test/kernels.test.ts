@@ -54,11 +54,27 @@ function reluLike(x: Float32Array, K: number, random: () => number): Float32Arra
   return x;
 }
 
-async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number, zeros = false) {
+/**
+ * Zeros in the rows: none; about half, at random (reluLike); or also shared by every row, as after a
+ * ReLU with dead units, in two of every three (k, k+1) pairs of the first 2048 k. There a block of
+ * four rows lists only the rest (the kernels' sparse path; int8: its first 2048-k block, the next
+ * one dense).
+ */
+type Zeros = 'none' | 'relu' | 'shared';
+const ZEROS_SAID: Record<Zeros, string> = { none: '', relu: ', rows half zeros and one all zeros', shared: ', and zeros shared by all rows in the first 2048 k' };
+
+function withZeros(x: Float32Array, rows: number, K: number, zeros: Zeros, random: () => number): void {
+  if (zeros !== 'none') reluLike(x, K, random);
+  if (zeros === 'shared') {
+    for (let r = 0; r < rows; r++) for (let k = 0; k < Math.min(K, 2048); k++) if ((k >> 1) % 3 !== 0) x[r * K + k] = 0;
+  }
+}
+
+async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number, zeros: Zeros = 'none') {
   const { rows, K, N } = shape;
   const random = seededRandom(seed);
   const x = randomValues(rows * K, random, 2);
-  if (zeros) reluLike(x, K, random);
+  withZeros(x, rows, K, zeros, random);
   const w = randomValues(K * N, random, 1);
   const bias = randomValues(N, random, 1);
   const arena = new Arena(kernels.memory, kernels.heapBase());
@@ -77,10 +93,12 @@ describe('f32 GEMM microkernel', () => {
       assert.deepEqual(got, want);
     });
   }
-  it('strict build: rows half zeros (some -0), one all zeros, give the in-order sums\' bits', async () => {
-    for (const shape of SHAPES) {
-      const { got, want } = await runGemmF32(await instantiate(undefined, 'strict'), shape, shape.K, true);
-      assert.deepEqual(got, want, `rows ${shape.rows}, K ${shape.K}, N ${shape.N}`);
+  it('strict build: rows half zeros (some -0), one all zeros, and zeros shared by all rows, give the in-order sums\' bits', async () => {
+    for (const zeros of ['relu', 'shared'] as const) {
+      for (const shape of SHAPES) {
+        const { got, want } = await runGemmF32(await instantiate(undefined, 'strict'), shape, shape.K, zeros);
+        assert.deepEqual(got, want, `rows ${shape.rows}, K ${shape.K}, N ${shape.N}${ZEROS_SAID[zeros]}`);
+      }
     }
   });
   it('relaxed build (fused multiply-add) agrees to rounding', { skip: !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)' }, async () => {
@@ -140,22 +158,11 @@ describe('int8 GEMM: row quantization and i32x4.dot_i16x8_s', () => {
   /** k the int8 kernel sums in i32 before adding to f32 (assembly/kernels/i8-partials.ts, K_BLOCK). */
   const I8_K_BLOCK = 2048;
 
-  /**
-   * Zeros in the rows: none; about half, at random (reluLike); or also shared by every row, as after a
-   * ReLU with dead units, in two of every three (k, k+1) pairs of the first I8_K_BLOCK k, so that a
-   * block of four rows lists only the rest there (the kernel's sparse path) and all of the next block.
-   */
-  type Zeros = 'none' | 'relu' | 'shared';
-  const ZEROS_SAID: Record<Zeros, string> = { none: '', relu: ', rows half zeros and one all zeros', shared: ', and zeros shared by all rows in the first 2048 k' };
-
   /** Random rows (with `zeros`), quantized, and random int8 weights, packed, in a fresh arena. */
   function int8Problem(kernels: Kernels, rows: number, K: number, N: number, seed: number, zeros: Zeros) {
     const random = seededRandom(seed);
     const x = randomValues(rows * K, random, 2);
-    if (zeros !== 'none') reluLike(x, K, random);
-    if (zeros === 'shared') {
-      for (let r = 0; r < rows; r++) for (let k = 0; k < Math.min(K, I8_K_BLOCK); k++) if ((k >> 1) % 3 !== 0) x[r * K + k] = 0;
-    }
+    withZeros(x, rows, K, zeros, random);
     const w = Int8Array.from({ length: K * N }, () => Math.floor(random() * 256) - 128);
     const colScale = Float32Array.from({ length: N }, () => 0.001 + random() * 0.01);
     const bias = randomValues(N, random, 1);

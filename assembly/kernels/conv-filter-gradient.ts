@@ -49,7 +49,7 @@ export function convFilterGradient(
       for (let r = 0; r < Kf; r += TILE_ROWS) {
         const tile = min(TILE_ROWS, Kf - r);
         blocksFromColumns(cols, Kf, count, r, tile, colsT);
-        gemmPackedF32(0, 0, tile, count, OC, packed, zeroBias, partial + (<usize>r * <usize>OC << 2), <usize>OC << 2, ACT_LINEAR, 0, colsT);
+        gemmPackedF32(0, 0, tile, count, OC, packed, zeroBias, partial + (<usize>r * <usize>OC << 2), <usize>OC << 2, ACT_LINEAR, 0, colsT, 0);
       }
     } else {
       transposeF32(cols, colsT, count, Kf);

@@ -2,7 +2,7 @@
 // + bias). Rows go through in tiles of TILE_ROWS so the scratch space (quantized rows, a widened f16
 // panel) does not grow with the batch, and a tile of activations stays in cache while the weights
 // stream past it. Dense layers call this on their activations, convolutions on im2col tiles.
-import { gemmF32, gemmF32ScratchBytes, gemmPanelF32, packedRowsBytes, packRows, F32_PANEL_ROW } from './gemm';
+import { gemmF32, gemmF32ScratchBytes, gemmPanelF32, packedRowsBytes, packRows, rowListsOf, F32_PANEL_ROW } from './gemm';
 import { gemmI8, packedQuantizedRowsBytes, quantizedRowLength, quantizeRows } from './gemm-i8';
 import { widenF16 } from './f16';
 
@@ -43,10 +43,11 @@ function gemmF16(
 ): void {
   const packed = scratch + (<usize>K * F32_PANEL_ROW);
   packRows(x, xStride, rows, K, packed);
+  const lists = rowListsOf(packed, rows, K);
   const halfPanelBytes = <usize>K << 4;
   for (let col = 0; col < N; col += 8) {
     widenF16(w + <usize>(col >> 3) * halfPanelBytes, scratch, K << 3);
-    gemmPanelF32(x, xStride, rows, K, packed, scratch, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
+    gemmPanelF32(x, xStride, rows, K, packed, lists, scratch, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
   }
 }
 

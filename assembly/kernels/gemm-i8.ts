@@ -25,6 +25,7 @@ import { addPartial, finishRow, K_BLOCK, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
 import { copyBytes, zeroBytes } from './copy';
 import { roundToI32 } from './simd';
+import { listEnd, listFour, SPARSE_LIST } from './nonzero-list';
 import { block4Relaxed, digitBlockBytes, packDigitBlocks, quadPanel, relaxedScratchBytes } from './gemm-i8-relaxed';
 
 /**
@@ -215,20 +216,15 @@ function pairListBytes(K: i32): usize {
   return (<usize>blocksOf((K + 1) >> 1) << 2) + (<usize>quantizedRowLength(K) << 1);
 }
 
-/** Set in a 2048-k block's list end (packPairBlocks) when block4 is to read only the listed pairs. */
-const SPARSE_LIST: u32 = 1;
-
 /**
  * Packs whole blocks of four quantized rows as [pair][4] (treating each (k, k+1) pair of i16 as one
  * 4-byte element): the block's four activations then load from one pointer at constant offsets, where
  * four row pointers cost V8 an address computation per load. In the same pass, for each block and
  * 2048-k block:
- * - it lists the pairs that are nonzero in any of the four rows, as byte offsets p * 16 (`lists`,
- *   pairListBytes(K) a block: each 2048-k block's end, then the offsets). A decoder fed by ReLU has
- *   whole stretches of k that are zero in every sample: the shipped conv VAE, 60% of the pairs its
- *   12,544-input dense layer reads, and a transposed conv's taps on padding. Where at most 7/8 of the
- *   pairs are listed, the end is marked SPARSE_LIST and block4 reads only those (at 15/16, or always,
- *   the extra offset load cost more than it saved).
+ * - it lists the pairs that are nonzero in any of the four rows (nonzero-list.ts; `lists`,
+ *   pairListBytes(K) a block: each 2048-k block's end, then the offsets), for block4 to skip the
+ *   rest: in the shipped conv VAE, 60% of the pairs its 12,544-input dense layer reads, and 19-26%
+ *   of its transposed convs' (neighbouring pixels share the dark background and the padding taps).
  * - it sums each row's values, as rowOffsetSums does for a lone row, into `rowSums` ([row][block]).
  * Branch-free: zeros follow no pattern a branch predictor could learn.
  */
@@ -261,43 +257,12 @@ function packPairBlocks(q: usize, qStride: usize, rows: i32, K: i32, packed: usi
         s0 = i32x4.add(s0, i32x4.extadd_pairwise_i16x8_s(r0)); s1 = i32x4.add(s1, i32x4.extadd_pairwise_i16x8_s(r1));
         s2 = i32x4.add(s2, i32x4.extadd_pairwise_i16x8_s(r2)); s3 = i32x4.add(s3, i32x4.extadd_pairwise_i16x8_s(r3));
       }
-      const listed = <i32>((e - start) >> 2), real = min(pairs, last) - first;
-      store<u32>(ends + (<usize>b << 2), <u32>e | (listed * 8 <= real * 7 ? SPARSE_LIST : 0));
+      store<u32>(ends + (<usize>b << 2), listEnd(start, e, min(pairs, last) - first));
       const at = sums + (<usize>b << 2);
       store<i32>(at, offsetSum(s0)); store<i32>(at + sumsStride, offsetSum(s1));
       store<i32>(at + 2 * sumsStride, offsetSum(s2)); store<i32>(at + 3 * sumsStride, offsetSum(s3));
     }
   }
-}
-
-/**
- * Appends to the list at e those of pairs p..p+3 whose lanes of `any` are nonzero; returns the list's
- * new end. The four offsets are compacted by a byte shuffle chosen by their mask and stored as one
- * vector (up to 12 bytes past the new end, within the list's space).
- */
-// @ts-ignore: decorator
-@inline
-function listFour(e: usize, any: v128, p: i32): usize {
-  const mask = i32x4.bitmask(i32x4.ne(any, i32x4.splat(0)));
-  const four = i32x4.add(i32x4.splat(p << 4), i32x4(0, 16, 32, 48));
-  v128.store(e, i8x16.swizzle(four, v128.load(COMPACT_LANES + (<usize>mask << 4))));
-  return e + (<usize>popcnt(mask) << 2);
-}
-
-/** Per 4-bit mask, the byte shuffle that moves the i32 lanes whose bits are set to the front, in order. */
-const COMPACT_LANES: usize = compactLanes();
-
-function compactLanes(): usize {
-  const table = memory.data(256, 16);
-  for (let mask = 0; mask < 16; mask++) {
-    let to = 0;
-    for (let lane = 0; lane < 4; lane++) {
-      if (!(mask & (1 << lane))) continue;
-      for (let byte = 0; byte < 4; byte++) store<u8>(table + <usize>(mask * 16 + to * 4 + byte), <u8>(lane * 4 + byte));
-      to++;
-    }
-  }
-  return table;
 }
 
 /** 128 * the sum of a row's values over a 2048-k block, from its pairwise sums (see rowOffsetSums). */

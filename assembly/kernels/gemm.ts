@@ -12,6 +12,7 @@
 import { madd, splatF32 } from './simd';
 import { finishLanes, finishPanel, storePanel } from './store';
 import { transposeBlock4 } from './transpose';
+import { listEnd, listFour, SPARSE_LIST } from './nonzero-list';
 
 /** Rows computed together: four rows share each weight load (8 accumulators, 2 weight registers). */
 const ROW_BLOCK: i32 = 4;
@@ -27,7 +28,7 @@ export function gemmF32(
   w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
 ): void {
   packRows(x, xStride, rows, K, packed);
-  gemmPackedF32(x, xStride, rows, K, N, w, bias, y, yStride, act, alpha, packed);
+  gemmPackedF32(x, xStride, rows, K, N, w, bias, y, yStride, act, alpha, packed, rowListsOf(packed, rows, K));
 }
 
 /** Scratch bytes gemmF32 needs for `rows` rows of K values. */
@@ -39,18 +40,19 @@ export function gemmF32ScratchBytes(rows: i32, K: i32): usize {
 
 /**
  * gemmF32 on rows already in `packed` (as packRows lays them out): the whole blocks of four come from
- * there, the rest (rows mod 4) from x, each listing its nonzero values in `packed` past the blocks.
- * With rows a multiple of four, x is never read and `packed` needs only packedRowsBytes(rows, K).
+ * there, with their nonzero lists at `lists` (0: none, every k is read), the rest (rows mod 4) from x,
+ * each listing its nonzero values in `packed` past packedRowsBytes(rows, K). With rows a multiple of
+ * four, x is never read and `packed` needs only the blocks.
  */
 export function gemmPackedF32(
   x: usize, xStride: usize, rows: i32, K: i32, N: i32,
-  w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize,
+  w: usize, bias: usize, y: usize, yStride: usize, act: i32, alpha: f32, packed: usize, lists: usize,
 ): void {
   const panelBytes = <usize>K * F32_PANEL_ROW;
   const blocks = rows & ~(ROW_BLOCK - 1);
   for (let col = 0; col < N; col += 8) {
     const p = <usize>(col >> 3);
-    gemmPanelF32(x, xStride, blocks, K, packed, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
+    gemmPanelF32(x, xStride, blocks, K, packed, lists, w + p * panelBytes, bias + (<usize>col << 2), y + (<usize>col << 2), yStride, min(8, N - col), act, alpha);
   }
   const list = packed + packedRowsBytes(rows, K);
   for (let r = blocks; r < rows; r++) rowAllPanels(x + <usize>r * xStride, K, N, w, bias, y + <usize>r * yStride, act, alpha, list);
@@ -125,68 +127,126 @@ function rowAllPanels(x: usize, K: i32, N: i32, w: usize, bias: usize, y: usize,
   }
 }
 
-/** Bytes packRows writes for `rows` rows of K values: the whole blocks of four. */
+/** Bytes packRows writes for `rows` rows of K values: the whole blocks of four, then their lists. */
 // @ts-ignore: decorator
 @inline
 export function packedRowsBytes(rows: i32, K: i32): usize {
+  return packedBlocksBytes(rows, K) + <usize>(rows >> 2) * rowListBytes(K);
+}
+
+// @ts-ignore: decorator
+@inline
+function packedBlocksBytes(rows: i32, K: i32): usize {
   return <usize>(rows & ~(ROW_BLOCK - 1)) * <usize>K << 2;
+}
+
+/** Where packRows puts the blocks' lists. */
+// @ts-ignore: decorator
+@inline
+export function rowListsOf(packed: usize, rows: i32, K: i32): usize {
+  return packed + packedBlocksBytes(rows, K);
+}
+
+/** Bytes of a block's list: its end, then an offset per k at most. */
+// @ts-ignore: decorator
+@inline
+function rowListBytes(K: i32): usize {
+  return 4 + (<usize>K << 2);
 }
 
 /**
  * Rows in whole blocks of four, each block as [k][4] (K * 16 bytes), one block after another: a 4x4
- * transpose per four k, then the last K mod 4 one value at a time.
+ * transpose per four k, then the last K mod 4 one value at a time. In the same pass, each block's
+ * list of the k where any of its rows is nonzero (nonzero-list.ts), at rowListsOf(dst, rows, K): its
+ * end, then offsets k * 16. -0 counts as nonzero there (its bits are not zero), which only lists it.
  */
 export function packRows(x: usize, xStride: usize, rows: i32, K: i32, dst: usize): void {
   const blockBytes = <usize>K << 4;
-  const K4 = <usize>(K & ~3);
+  const K4 = K & ~3;
+  const lists = rowListsOf(dst, rows, K);
   for (let r = 0; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
     const x0 = x + <usize>r * xStride;
     const out = dst + <usize>(r >> 2) * blockBytes;
-    for (let k: usize = 0; k < K4; k += 4) transposeBlock4(x0 + (k << 2), xStride, out + (k << 4), 16);
-    for (let k: usize = K4; k < <usize>K; k++) {
-      const at = k << 2;
-      store<f32>(out + (k << 4), load<f32>(x0 + at));
-      store<f32>(out + (k << 4), load<f32>(x0 + xStride + at), 4);
-      store<f32>(out + (k << 4), load<f32>(x0 + 2 * xStride + at), 8);
-      store<f32>(out + (k << 4), load<f32>(x0 + 3 * xStride + at), 12);
+    const list = lists + <usize>(r >> 2) * rowListBytes(K), start = list + 4;
+    let e = start;
+    for (let k = 0; k < K4; k += 4) {
+      const at = x0 + (<usize>k << 2);
+      transposeBlock4(at, xStride, out + (<usize>k << 4), 16);
+      const any = v128.or(v128.or(v128.load(at), v128.load(at + xStride)), v128.or(v128.load(at + 2 * xStride), v128.load(at + 3 * xStride)));
+      e = listFour(e, any, k);
     }
+    for (let k = K4; k < K; k++) {
+      const at = x0 + (<usize>k << 2), to = out + (<usize>k << 4);
+      store<f32>(to, load<f32>(at));
+      store<f32>(to, load<f32>(at + xStride), 4);
+      store<f32>(to, load<f32>(at + 2 * xStride), 8);
+      store<f32>(to, load<f32>(at + 3 * xStride), 12);
+      store<u32>(e, <u32>k << 4);
+      e += select<usize>(4, 0, v128.any_true(v128.load(to)));
+    }
+    store<u32>(list, listEnd(start, e, K));
   }
 }
 
-/** One panel: 8 output columns (the first `count` stored) for every row; whole blocks read from `packed`. */
+/**
+ * One panel: 8 output columns (the first `count` stored) for every row; whole blocks read from
+ * `packed`, with their lists at `lists` (0: none).
+ */
 export function gemmPanelF32(
-  x: usize, xStride: usize, rows: i32, K: i32, packed: usize,
+  x: usize, xStride: usize, rows: i32, K: i32, packed: usize, lists: usize,
   wp: usize, bias: usize, y: usize, yStride: usize, count: i32, act: i32, alpha: f32,
 ): void {
   const blockBytes = <usize>K << 4;
   let r = 0;
   for (; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
-    block4(packed + <usize>(r >> 2) * blockBytes, K, wp, bias, y + <usize>r * yStride, yStride, count, act, alpha);
+    const list = lists ? lists + <usize>(r >> 2) * rowListBytes(K) : 0;
+    block4(packed + <usize>(r >> 2) * blockBytes, list, K, wp, bias, y + <usize>r * yStride, yStride, count, act, alpha);
   }
   for (; r < rows; r++) {
     row1(x + <usize>r * xStride, K, wp, bias, y + <usize>r * yStride, count, act, alpha);
   }
 }
 
+/**
+ * A block of four packed rows against one panel. Where the block's list is sparse it reads only the
+ * listed k: a skipped k adds 0 * w to each sum, and adding a zero changes no sum that starts from +0,
+ * so each column gets the bits of the sum over every k (for finite weights, which the loader checks).
+ */
 // @ts-ignore: decorator
 @inline
 function block4(
-  a: usize, K: i32, wp: usize, bias: usize,
+  a: usize, list: usize, K: i32, wp: usize, bias: usize,
   y: usize, yStride: usize, count: i32, act: i32, alpha: f32,
 ): void {
   let a0l = f32x4.splat(0), a0h = f32x4.splat(0), a1l = f32x4.splat(0), a1h = f32x4.splat(0);
   let a2l = f32x4.splat(0), a2h = f32x4.splat(0), a3l = f32x4.splat(0), a3h = f32x4.splat(0);
-  const end = a + (<usize>K << 4);
   const bl = v128.load(bias), bh = v128.load(bias, 16);
-  let wk = wp;
-  for (let ak = a; ak < end; ak += 16) {
-    const lo = v128.load(wk), hi = v128.load(wk, 16);
-    const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4), v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
-    a0l = madd(v0, lo, a0l); a0h = madd(v0, hi, a0h);
-    a1l = madd(v1, lo, a1l); a1h = madd(v1, hi, a1h);
-    a2l = madd(v2, lo, a2l); a2h = madd(v2, hi, a2h);
-    a3l = madd(v3, lo, a3l); a3h = madd(v3, hi, a3h);
-    wk += F32_PANEL_ROW;
+  const listEndWord = list ? load<u32>(list) : 0;
+  if (listEndWord & SPARSE_LIST) {
+    const end = <usize>(listEndWord & ~SPARSE_LIST);
+    for (let e = list + 4; e < end; e += 4) {
+      // Offset k * 16 in the block; a panel row is twice as long.
+      const at = <usize>load<u32>(e);
+      const ak = a + at, wk = wp + (at << 1);
+      const lo = v128.load(wk), hi = v128.load(wk, 16);
+      const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4), v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
+      a0l = madd(v0, lo, a0l); a0h = madd(v0, hi, a0h);
+      a1l = madd(v1, lo, a1l); a1h = madd(v1, hi, a1h);
+      a2l = madd(v2, lo, a2l); a2h = madd(v2, hi, a2h);
+      a3l = madd(v3, lo, a3l); a3h = madd(v3, hi, a3h);
+    }
+  } else {
+    const end = a + (<usize>K << 4);
+    let wk = wp;
+    for (let ak = a; ak < end; ak += 16) {
+      const lo = v128.load(wk), hi = v128.load(wk, 16);
+      const v0 = v128.load32_splat(ak), v1 = v128.load32_splat(ak, 4), v2 = v128.load32_splat(ak, 8), v3 = v128.load32_splat(ak, 12);
+      a0l = madd(v0, lo, a0l); a0h = madd(v0, hi, a0h);
+      a1l = madd(v1, lo, a1l); a1h = madd(v1, hi, a1h);
+      a2l = madd(v2, lo, a2l); a2h = madd(v2, hi, a2h);
+      a3l = madd(v3, lo, a3l); a3h = madd(v3, hi, a3h);
+      wk += F32_PANEL_ROW;
+    }
   }
   storePanel(y, finishLanes(a0l, bl, act, alpha), finishLanes(a0h, bh, act, alpha), count);
   storePanel(y + yStride, finishLanes(a1l, bl, act, alpha), finishLanes(a1h, bh, act, alpha), count);
