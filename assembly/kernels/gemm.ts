@@ -222,6 +222,8 @@ function block4(
   let a2l = f32x4.splat(0), a2h = f32x4.splat(0), a3l = f32x4.splat(0), a3h = f32x4.splat(0);
   const bl = v128.load(bias), bh = v128.load(bias, 16);
   const listEndWord = list ? load<u32>(list) : 0;
+  // Two loops that differ only in where a k's offset comes from, as in gemm-i8.ts's block4: one
+  // loop choosing per k would branch in the innermost loop.
   if (listEndWord & SPARSE_LIST) {
     const end = <usize>(listEndWord & ~SPARSE_LIST);
     for (let e = list + 4; e < end; e += 4) {
