@@ -25,6 +25,7 @@ import { addPartial, finishRow, K_BLOCK, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
 import { copyBytes, zeroBytes } from './copy';
 import { roundToI32 } from './simd';
+import { storeTransposed4 } from './transpose';
 import { listEnd, listFour, SPARSE_LIST } from './nonzero-list';
 import { block4Relaxed, digitBlockBytes, packDigitBlocks, quadPanel, relaxedScratchBytes } from './gemm-i8-relaxed';
 
@@ -118,7 +119,7 @@ function packedBlocksBytes(rows: i32, K: i32): usize {
   return ASC_FEATURE_RELAXED_SIMD ? max(strict, relaxedScratchBytes(rows, K)) : strict;
 }
 
-/** Bytes of rowOffsetSums's output for the whole blocks of `rows` rows. */
+/** Bytes of the whole blocks' activation sums (packPairBlocks, as rowOffsetSums lays them out). */
 // @ts-ignore: decorator
 @inline
 function rowSumsBytes(rows: i32, K: i32): usize {
@@ -260,13 +261,7 @@ function packPairBlocks(q: usize, qStride: usize, rows: i32, K: i32, packed: usi
       for (let p = first; p < last; p += 4) {
         const at = q0 + (<usize>p << 2);
         const r0 = v128.load(at), r1 = v128.load(at + qStride), r2 = v128.load(at + 2 * qStride), r3 = v128.load(at + 3 * qStride);
-        const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-        const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-        const to = out + (<usize>p << 4);
-        v128.store(to, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
-        v128.store(to, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7), 16);
-        v128.store(to, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5), 32);
-        v128.store(to, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7), 48);
+        storeTransposed4(r0, r1, r2, r3, out + (<usize>p << 4), 16);
         e = listFour(e, v128.or(v128.or(r0, r1), v128.or(r2, r3)), p);
         s0 = i32x4.add(s0, i32x4.extadd_pairwise_i16x8_s(r0)); s1 = i32x4.add(s1, i32x4.extadd_pairwise_i16x8_s(r1));
         s2 = i32x4.add(s2, i32x4.extadd_pairwise_i16x8_s(r2)); s3 = i32x4.add(s3, i32x4.extadd_pairwise_i16x8_s(r3));

@@ -11,7 +11,7 @@
 // decoded in.
 import { madd, splatF32 } from './simd';
 import { finishLanes, finishPanel, storePanel } from './store';
-import { transposeBlock4 } from './transpose';
+import { storeTransposed4 } from './transpose';
 import { listEnd, listFour, SPARSE_LIST } from './nonzero-list';
 
 /** Rows computed together: four rows share each weight load (8 accumulators, 2 weight registers). */
@@ -171,9 +171,9 @@ export function packRows(x: usize, xStride: usize, rows: i32, K: i32, dst: usize
     let e = start;
     for (let k = 0; k < K4; k += 4) {
       const at = x0 + (<usize>k << 2);
-      transposeBlock4(at, xStride, out + (<usize>k << 4), 16);
-      const any = v128.or(v128.or(v128.load(at), v128.load(at + xStride)), v128.or(v128.load(at + 2 * xStride), v128.load(at + 3 * xStride)));
-      e = listFour(e, any, k);
+      const r0 = v128.load(at), r1 = v128.load(at + xStride), r2 = v128.load(at + 2 * xStride), r3 = v128.load(at + 3 * xStride);
+      storeTransposed4(r0, r1, r2, r3, out + (<usize>k << 4), 16);
+      e = listFour(e, v128.or(v128.or(r0, r1), v128.or(r2, r3)), k);
     }
     for (let k = K4; k < K; k++) {
       const at = x0 + (<usize>k << 2), to = out + (<usize>k << 4);

@@ -27,6 +27,16 @@ export function transposeF32(src: usize, dst: usize, rows: i32, cols: i32): void
 export function transposeBlock4(src: usize, srcStride: usize, dst: usize, dstStride: usize): void {
   const r0 = v128.load(src), r1 = v128.load(src + srcStride);
   const r2 = v128.load(src + 2 * srcStride), r3 = v128.load(src + 3 * srcStride);
+  storeTransposed4(r0, r1, r2, r3, dst, dstStride);
+}
+
+/**
+ * Four rows of four 4-byte values, already loaded, stored as four columns: for callers that also use
+ * the rows themselves (the GEMMs' packing lists where they are nonzero).
+ */
+// @ts-ignore: decorator
+@inline
+export function storeTransposed4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, dstStride: usize): void {
   const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
   const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
   v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
