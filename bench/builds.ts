@@ -19,6 +19,7 @@ import { integer, list } from '../src/cli/options.ts';
 import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { playTurns } from './turns.ts';
+import { readWasm } from './wasm-file.ts';
 
 const program: Command = new Command('npm run bench:builds --')
   .description('time two builds of the wasm module in turns on the same models, after checking they give the same bits')
@@ -35,17 +36,6 @@ const program: Command = new Command('npm run bench:builds --')
 const values = program.opts<{ models: string[]; batches: number[]; seconds: number; label?: string }>();
 const [basePath, candidatePath] = program.processedArgs as [string, string];
 
-function readWasm(path: string): Uint8Array<ArrayBuffer> {
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (error) {
-    program.error(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (!WebAssembly.validate(bytes)) program.error(`${path} is not a WebAssembly module this engine accepts`);
-  return bytes;
-}
-
 async function loadDecoder(path: string, bytes: Uint8Array, wasm: Uint8Array<ArrayBuffer>): Promise<Decoder> {
   try {
     return await Decoder.load(bytes, { wasm });
@@ -54,8 +44,16 @@ async function loadDecoder(path: string, bytes: Uint8Array, wasm: Uint8Array<Arr
   }
 }
 
-const base = readWasm(basePath);
-const candidate = readWasm(candidatePath);
+function readBuild(path: string): Uint8Array<ArrayBuffer> {
+  try {
+    return readWasm(path);
+  } catch (error) {
+    program.error((error as Error).message);
+  }
+}
+
+const base = readBuild(basePath);
+const candidate = readBuild(candidatePath);
 const { models, batches, seconds } = values;
 
 const rows = [];

@@ -10,7 +10,8 @@ import { quantizeActivations } from '../src/runtime/reference.ts';
 import { Arena } from './helpers/arena.ts';
 import { randomValues, seededRandom } from './helpers/numbers.ts';
 
-const LINEAR = 0;
+/** The kernels' activation codes (assembly/kernels/activation.ts). */
+const LINEAR = 0, RELU = 1, LEAKY_RELU = 2, SIGMOID = 3, TANH = 4;
 
 /** A padded bias vector as the executor places it: whole panels of 8, zeros past N. */
 function paddedBias(arena: Arena, bias: Float32Array): number {
@@ -70,7 +71,7 @@ function withZeros(x: Float32Array, rows: number, K: number, zeros: Zeros, rando
   }
 }
 
-async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number, zeros: Zeros = 'none') {
+async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed: number, zeros: Zeros = 'none', act = LINEAR) {
   const { rows, K, N } = shape;
   const random = seededRandom(seed);
   const x = randomValues(rows * K, random, 2);
@@ -82,8 +83,16 @@ async function runGemmF32(kernels: Kernels, shape: (typeof SHAPES)[number], seed
   kernels.packPanelsF32(arena.put(w), packed, K, N, 0);
   const y = arena.alloc(rows * N * 4);
   const packedRows = arena.alloc(Math.max(16, kernels.gemmF32ScratchBytes(rows, K)));
-  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, LINEAR, 0, packedRows);
+  kernels.gemmF32(arena.put(x), K * 4, rows, K, N, packed, paddedBias(arena, bias), y, N * 4, act, 0.3, packedRows);
   return { got: arena.f32(y, rows * N), want: gemmF32Reference(x, w, bias, rows, K, N) };
+}
+
+/** The standalone activation op on a copy of `values`. */
+function activated(kernels: Kernels, values: Float32Array, act: number): Float32Array {
+  const arena = new Arena(kernels.memory, kernels.heapBase());
+  const at = arena.put(values);
+  kernels.activateInPlace(at, values.length, act, 0.3);
+  return arena.f32(at, values.length);
 }
 
 describe('f32 GEMM microkernel', () => {
@@ -98,6 +107,15 @@ describe('f32 GEMM microkernel', () => {
       for (const shape of SHAPES) {
         const { got, want } = await runGemmF32(await instantiate(undefined, 'strict'), shape, shape.K, zeros);
         assert.deepEqual(got, want, `rows ${shape.rows}, K ${shape.K}, N ${shape.N}${ZEROS_SAID[zeros]}`);
+      }
+    }
+  });
+  it('a fused activation gives the standalone op\'s bits, in blocks of four (sigmoid and tanh after them) and lone rows', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const act of [RELU, LEAKY_RELU, SIGMOID, TANH]) {
+      for (const shape of SHAPES) {
+        const { got, want } = await runGemmF32(kernels, shape, shape.K, 'relu', act);
+        assert.deepEqual(got, activated(kernels, want, act), `activation ${act}, rows ${shape.rows}, K ${shape.K}, N ${shape.N}`);
       }
     }
   });
@@ -358,7 +376,7 @@ describe('im2col', () => {
 });
 
 describe('activations (fused into every store, and standalone)', () => {
-  const CODES = { relu: 1, leakyRelu: 2, sigmoid: 3, tanh: 4 } as const;
+  const CODES = { relu: RELU, leakyRelu: LEAKY_RELU, sigmoid: SIGMOID, tanh: TANH } as const;
   const exact = { relu: (v: number) => Math.max(v, 0), leakyRelu: (v: number) => (v > 0 ? v : 0.3 * v), sigmoid: (v: number) => 1 / (1 + Math.exp(-v)), tanh: Math.tanh };
   // Odd count: the tail lanes run through the vector code too. Extremes check the clamped exp.
   const inputs = Float32Array.from([...randomValues(1001, seededRandom(8), 12), -200, -88, -87.5, 0, 1e-30, -1e-30, 87.5, 88, 200, 3e38]);

@@ -157,18 +157,24 @@ for (const { simd, skip } of BUILDS) {
       }
     });
 
-    it('convFilterGradient is the sum over pixels of input taps times dy, across 256-pixel chunks', async () => {
+    it('convFilterGradient is the sum over pixels of input taps times dy, across 256-pixel chunks, skipping taps zero in four channels', async () => {
       const { kernels, arena } = await kernelsWithArena(simd);
       const geometries = [
         { batch: 3, H: 10, W: 10, C: 2, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 1, padLeft: 1, OC: 5 }, // 300 pixels: two chunks
         { batch: 2, H: 9, W: 7, C: 3, kh: 4, kw: 4, sh: 2, sw: 2, padTop: 1, padLeft: 1, OC: 9 },
         { batch: 1, H: 6, W: 5, C: 1, kh: 2, kw: 3, sh: 1, sw: 2, padTop: 0, padLeft: 0, OC: 8 },
+        // Blocks of four filter rows are four channels of one tap: where x is zero in all four (60% of
+        // the pixels here, as after a ReLU), a block lists the rest of the pixels and the kernel skips.
+        { batch: 2, H: 12, W: 12, C: 8, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 1, padLeft: 1, OC: 6, zeroGroups: true }, // 288 pixels
       ];
       for (const g of geometries) {
         const OH = Math.floor((g.H + 2 * g.padTop - g.kh) / g.sh) + 1;
         const OW = Math.floor((g.W + 2 * g.padLeft - g.kw) / g.sw) + 1;
         const random = seededRandom(g.H * g.OC);
         const x = randomValues(g.batch * g.H * g.W * g.C, random, 1);
+        if (g.zeroGroups) {
+          for (let at = 0; at < x.length; at += 4) if (random() < 0.6) x.fill(random() < 0.1 ? -0 : 0, at, at + 4);
+        }
         const dy = randomValues(g.batch * OH * OW * g.OC, random, 1);
         const Kf = g.kh * g.kw * g.C;
         const dw = arena.alloc(Kf * g.OC * 4);

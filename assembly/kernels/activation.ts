@@ -40,10 +40,6 @@ export function expF32x4(x: v128): v128 {
 // @ts-ignore: decorator
 @inline
 export function activateF32x4(v: v128, act: i32, alpha: f32): v128 {
-  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
-  if (act == ACT_LEAKY_RELU) {
-    return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.gt(v, f32x4.splat(0)));
-  }
   if (act == ACT_SIGMOID) {
     const one = f32x4.splat(1);
     return f32x4.div(one, f32x4.add(one, expF32x4(f32x4.neg(v))));
@@ -54,7 +50,31 @@ export function activateF32x4(v: v128, act: i32, alpha: f32): v128 {
     const e2x = expF32x4(f32x4.add(v, v));
     return f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e2x, one)));
   }
+  return activateWithoutCall(v, act, alpha);
+}
+
+/**
+ * The activations computed without a call (ReLU, leaky ReLU); every other one passes v through, to be
+ * applied afterwards where activatesByCall(act). For the f32 microkernel's epilogue: with a call to
+ * expF32x4 in it, even on a path never taken, each block of four rows cost about as much again as its
+ * 64 k of multiply-adds, so training's weight gradients at batch 64 (K = 64) ran at about half speed
+ * (`npm run bench:train-builds -- BASE.wasm --zeros 0`: 1.8x without the call).
+ */
+// @ts-ignore: decorator
+@inline
+export function activateWithoutCall(v: v128, act: i32, alpha: f32): v128 {
+  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == ACT_LEAKY_RELU) {
+    return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.gt(v, f32x4.splat(0)));
+  }
   return v;
+}
+
+/** True for the activations activateWithoutCall leaves to a later pass (they go through expF32x4). */
+// @ts-ignore: decorator
+@inline
+export function activatesByCall(act: i32): bool {
+  return act == ACT_SIGMOID || act == ACT_TANH;
 }
 
 /** Applies an activation in place to `count` floats (the standalone activation op). */

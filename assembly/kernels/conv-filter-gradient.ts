@@ -8,10 +8,14 @@
 //
 // The microkernel takes its rows in blocks of four, [k][4]: four consecutive im2col columns at one
 // pixel are 16 contiguous bytes of the im2col row, so when Kf is a multiple of four (every layer
-// with 4 or 64 channels, or a 4x4 kernel) the blocks are copied straight out of the im2col rows.
-// Other filters transpose the rows first and let the kernel pack them.
+// with 4 or 64 channels, or a 4x4 kernel) the blocks are copied straight out of the im2col rows,
+// each with its list of the pixels where any of its four columns is nonzero (nonzero-list.ts): the
+// kernel skips the others. Padding taps are zero in every channel, and so are a ReLU layer's
+// inactive outputs in the gradients that reach it. Other filters transpose the rows first and let
+// the kernel pack (and list) them.
 import { dense, denseScratchBytes, TILE_ROWS, WEIGHTS_F32 } from './dense';
-import { gemmPackedF32 } from './gemm';
+import { gemmPackedF32, rowListBytes } from './gemm';
+import { listEnd, listOne } from './nonzero-list';
 import { im2col } from './im2col';
 import { aligned16, packRowsF32, panelBytes, panelVectorBytes } from './pack-f32';
 import { transposeF32 } from './transpose';
@@ -36,7 +40,8 @@ export function convFilterGradient(
   const packed = colsT + chunkBytes(Kf);
   const zeroBias = packed + panelBytes(CHUNK_PIXELS, OC);
   const partial = zeroBias + panelVectorBytes(OC);
-  const denseScratch = partial + aligned16(<usize>Kf * <usize>OC << 2);
+  const lists = partial + aligned16(<usize>Kf * <usize>OC << 2);
+  const denseScratch = lists + tileListsBytes();
   memory.fill(zeroBias, 0, panelVectorBytes(OC));
   memory.fill(dw, 0, <usize>Kf * <usize>OC << 2);
   const pixels = batch * OH * OW;
@@ -48,8 +53,8 @@ export function convFilterGradient(
       // Tiles of TILE_ROWS filter rows, as dense runs them, so a tile's blocks stay in cache across the panels.
       for (let r = 0; r < Kf; r += TILE_ROWS) {
         const tile = min(TILE_ROWS, Kf - r);
-        blocksFromColumns(cols, Kf, count, r, tile, colsT);
-        gemmPackedF32(0, 0, tile, count, OC, packed, zeroBias, partial + (<usize>r * <usize>OC << 2), <usize>OC << 2, ACT_LINEAR, 0, colsT, 0);
+        blocksFromColumns(cols, Kf, count, r, tile, colsT, lists);
+        gemmPackedF32(0, 0, tile, count, OC, packed, zeroBias, partial + (<usize>r * <usize>OC << 2), <usize>OC << 2, ACT_LINEAR, 0, colsT, lists);
       }
     } else {
       transposeF32(cols, colsT, count, Kf);
@@ -61,21 +66,35 @@ export function convFilterGradient(
 
 /**
  * Columns [first, first + rows) of the im2col rows (count rows of Kf floats) as the microkernel's
- * row blocks: block b holds columns first + 4b .. first + 4b + 3 as [pixel][4]. rows and first are
- * multiples of four.
+ * row blocks: block b holds columns first + 4b .. first + 4b + 3 as [pixel][4], and its list of
+ * nonzero pixels at lists + b / 4 * rowListBytes(count). rows and first are multiples of four.
  */
-function blocksFromColumns(cols: usize, Kf: i32, count: i32, first: i32, rows: i32, dst: usize): void {
+function blocksFromColumns(cols: usize, Kf: i32, count: i32, first: i32, rows: i32, dst: usize, lists: usize): void {
   const rowBytes = <usize>Kf << 2;
   for (let b = 0; b < rows; b += 4) {
     const src = cols + (<usize>(first + b) << 2);
     const out = dst + <usize>b * (<usize>count << 2);
-    for (let p = 0; p < count; p++) v128.store(out + (<usize>p << 4), v128.load(src + <usize>p * rowBytes));
+    const list = lists + <usize>(b >> 2) * rowListBytes(count), start = list + 4;
+    let e = start;
+    for (let p = 0; p < count; p++) {
+      const v = v128.load(src + <usize>p * rowBytes);
+      v128.store(out + (<usize>p << 4), v);
+      e = listOne(e, v, p);
+    }
+    store<u32>(list, listEnd(start, e, count));
   }
+}
+
+/** Bytes of the lists of a tile's blocks of four rows, CHUNK_PIXELS long. */
+// @ts-ignore: decorator
+@inline
+function tileListsBytes(): usize {
+  return aligned16(<usize>(TILE_ROWS >> 2) * rowListBytes(CHUNK_PIXELS));
 }
 
 /** Scratch bytes convFilterGradient needs for a filter of Kf = kh*kw*C rows and OC columns. */
 export function convFilterGradientScratchBytes(Kf: i32, OC: i32): usize {
-  return 2 * chunkBytes(Kf) + panelBytes(CHUNK_PIXELS, OC) + panelVectorBytes(OC) + aligned16(<usize>Kf * <usize>OC << 2) + denseScratchBytes(WEIGHTS_F32, CHUNK_PIXELS);
+  return 2 * chunkBytes(Kf) + panelBytes(CHUNK_PIXELS, OC) + panelVectorBytes(OC) + aligned16(<usize>Kf * <usize>OC << 2) + tileListsBytes() + denseScratchBytes(WEIGHTS_F32, CHUNK_PIXELS);
 }
 
 /** Bytes of CHUNK_PIXELS rows of `width` floats, 16-aligned. */

@@ -10,9 +10,10 @@
 // computed in a block of four or alone, so a sample's result never depends on the batch it was
 // decoded in.
 import { madd, splatF32 } from './simd';
-import { finishLanes, finishPanel, storePanel } from './store';
+import { finishLanesWithoutCall, finishPanel, storePanel } from './store';
+import { activateInPlace, activatesByCall } from './activation';
 import { storeTransposed4 } from './transpose';
-import { listEnd, listFour, SPARSE_LIST } from './nonzero-list';
+import { listEnd, listFour, listOne, SPARSE_LIST } from './nonzero-list';
 
 /** Rows computed together: four rows share each weight load (8 accumulators, 2 weight registers). */
 const ROW_BLOCK: i32 = 4;
@@ -150,7 +151,7 @@ export function rowListsOf(packed: usize, rows: i32, K: i32): usize {
 /** Bytes of a block's list: its end, then an offset per k at most. */
 // @ts-ignore: decorator
 @inline
-function rowListBytes(K: i32): usize {
+export function rowListBytes(K: i32): usize {
   return 4 + (<usize>K << 2);
 }
 
@@ -181,8 +182,7 @@ export function packRows(x: usize, xStride: usize, rows: i32, K: i32, dst: usize
       store<f32>(to, load<f32>(at + xStride), 4);
       store<f32>(to, load<f32>(at + 2 * xStride), 8);
       store<f32>(to, load<f32>(at + 3 * xStride), 12);
-      store<u32>(e, <u32>k << 4);
-      e += select<usize>(4, 0, v128.any_true(v128.load(to)));
+      e = listOne(e, v128.load(to), k);
     }
     store<u32>(list, listEnd(start, e, K));
   }
@@ -202,6 +202,10 @@ export function gemmPanelF32(
     const list = lists ? lists + <usize>(r >> 2) * rowListBytes(K) : 0;
     block4(packed + <usize>(r >> 2) * blockBytes, list, K, wp, bias, y + <usize>r * yStride, yStride, count, act, alpha);
   }
+  // What block4's epilogue left undone (activation.ts, activateWithoutCall), while the panel is in cache.
+  if (activatesByCall(act)) {
+    for (let i = 0; i < r; i++) activateInPlace(y + <usize>i * yStride, count, act, alpha);
+  }
   for (; r < rows; r++) {
     row1(x + <usize>r * xStride, K, wp, bias, y + <usize>r * yStride, count, act, alpha);
   }
@@ -211,6 +215,7 @@ export function gemmPanelF32(
  * A block of four packed rows against one panel. Where the block's list is sparse it reads only the
  * listed k: a skipped k adds 0 * w to each sum, and adding a zero changes no sum that starts from +0,
  * so each column gets the bits of the sum over every k (for finite weights, which the loader checks).
+ * Sigmoid and tanh are left to the caller (activateWithoutCall).
  */
 // @ts-ignore: decorator
 @inline
@@ -250,10 +255,10 @@ function block4(
       wk += F32_PANEL_ROW;
     }
   }
-  storePanel(y, finishLanes(a0l, bl, act, alpha), finishLanes(a0h, bh, act, alpha), count);
-  storePanel(y + yStride, finishLanes(a1l, bl, act, alpha), finishLanes(a1h, bh, act, alpha), count);
-  storePanel(y + 2 * yStride, finishLanes(a2l, bl, act, alpha), finishLanes(a2h, bh, act, alpha), count);
-  storePanel(y + 3 * yStride, finishLanes(a3l, bl, act, alpha), finishLanes(a3h, bh, act, alpha), count);
+  storePanel(y, finishLanesWithoutCall(a0l, bl, act, alpha), finishLanesWithoutCall(a0h, bh, act, alpha), count);
+  storePanel(y + yStride, finishLanesWithoutCall(a1l, bl, act, alpha), finishLanesWithoutCall(a1h, bh, act, alpha), count);
+  storePanel(y + 2 * yStride, finishLanesWithoutCall(a2l, bl, act, alpha), finishLanesWithoutCall(a2h, bh, act, alpha), count);
+  storePanel(y + 3 * yStride, finishLanesWithoutCall(a3l, bl, act, alpha), finishLanesWithoutCall(a3h, bh, act, alpha), count);
 }
 
 // @ts-ignore: decorator

@@ -40,3 +40,14 @@ export function listFour(e: usize, any: v128, first: i32): usize {
   store<u32>(e, at + 48);
   return e + ((mask >> 1) & 4);
 }
+
+/**
+ * Appends element `k` to the list at e where `rows` (its value in each of the four rows, one per lane)
+ * is nonzero in any row; returns the list's new end. Branch-free, as listFour.
+ */
+// @ts-ignore: decorator
+@inline
+export function listOne(e: usize, rows: v128, k: i32): usize {
+  store<u32>(e, <u32>k << 4);
+  return e + select<usize>(4, 0, v128.any_true(rows));
+}

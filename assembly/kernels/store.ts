@@ -1,11 +1,18 @@
 // The store epilogue shared by the compute kernels: bias, activation, then a full or partial store of
 // one 8-wide output panel.
-import { activateF32x4 } from './activation';
+import { activateF32x4, activateWithoutCall } from './activation';
 
 // @ts-ignore: decorator
 @inline
 export function finishLanes(acc: v128, bias: v128, act: i32, alpha: f32): v128 {
   return activateF32x4(f32x4.add(acc, bias), act, alpha);
+}
+
+/** finishLanes for an epilogue that must not call: sigmoid and tanh are left for a later pass. */
+// @ts-ignore: decorator
+@inline
+export function finishLanesWithoutCall(acc: v128, bias: v128, act: i32, alpha: f32): v128 {
+  return activateWithoutCall(f32x4.add(acc, bias), act, alpha);
 }
 
 /** Stores lanes [0, count) of two vectors (8 floats) at `dst`; count in 1..8. */
