@@ -10,14 +10,25 @@
  * the filter gradient's input) get zeros in runs of four consecutive values (four channels, or four
  * features) at the --zeros rate, since a block of four rows skips only what is zero in all four. In a
  * real conv-vae step the filter gradients' inputs have 0-14% of their four-channel runs zero (20-60%
- * of their single values), hence the default of 0.1. For whole training steps, run
- * bench/train-presets.ts in both checkouts, alternating. Writes
+ * of their single values), hence the default of 0.1.
+ *
+ * With --presets (and MNIST: --data DIR or $EDGEVAE_MNIST_DIR), it then times whole training steps of
+ * those presets on the edgevae backend, the two builds taking alternate steps of one training run
+ * (the backend's kernels swapped between steps): on this shared host the same code's steps vary by
+ * more between runs minutes apart than a kernel change gains. Writes
  * bench/results/<date>-<host>-train-builds[-LABEL].json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import type { TrainKernels } from '../src/train/edgevae-backend.ts';
-import { integer } from '../src/cli/options.ts';
+import { edgevaeMemory, swapEdgevaeKernels, type TrainKernels } from '../src/train/edgevae-backend.ts';
+import { integer, list, oneOf } from '../src/cli/options.ts';
+import { percentile } from '../src/bench/measure.ts';
+import { loadDataset } from '../src/data/datasets.ts';
+import { selectBackend } from '../src/train/backend.ts';
+import { PRESETS } from '../src/train/presets/index.ts';
+import { createRun, train } from '../src/train/trainer.ts';
 import { sameBits, seededRandom } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { playTurns } from './turns.ts';
@@ -33,12 +44,15 @@ const program: Command = new Command('npm run bench:train-builds --')
     return share;
   }, 0.1)
   .option('--seconds <n>', 'seconds of turns per case', integer(1, 3600), 10)
+  .option('--presets <names>', 'then time whole training steps of these presets, the builds taking turns (comma-separated)', list(oneOf(Object.keys(PRESETS), 'preset')), [])
+  .option('--steps <n>', "each build's timed steps per preset, after two warm-up steps each", integer(1, 100_000), 10)
+  .option('--data <dir>', 'folder with the MNIST IDX files, for --presets (default: $EDGEVAE_MNIST_DIR, then the cache)')
   .option('--label <name>', 'suffix of the results file (letters, digits, - or _)', (value: string) => {
     if (!/^[\w-]+$/.test(value)) throw new InvalidArgumentError(`expected letters, digits, - or _, got "${value}"`);
     return value;
   })
   .parse();
-const values = program.opts<{ zeros: number; seconds: number; label?: string }>();
+const values = program.opts<{ zeros: number; seconds: number; presets: string[]; steps: number; data?: string; label?: string }>();
 const [basePath, candidatePath] = program.processedArgs as [string, string];
 
 /** One product: its operands' lengths (floats; `sparse` ones get the zeros), its output's, and the call. */
@@ -145,9 +159,50 @@ for (const c of CASES) {
   rows.push({ product: c.name, sameBits: same, speedup, turns });
 }
 
+/** Whole training steps of each preset, base and candidate taking alternate steps of one run. */
+async function timeSteps() {
+  const data = await loadDataset('mnist', { dir: values.data }).catch((error: Error) => program.error(error.message));
+  await selectBackend('edgevae');
+  const memory = edgevaeMemory();
+  const builds = await Promise.all([base, candidate].map(async (bytes) => (await WebAssembly.instantiate(bytes, { env: { memory } })).instance.exports as unknown as TrainKernels));
+  const embedded = swapEdgevaeKernels(builds[0]);
+  const WARM_UP = 2;
+  const root = mkdtempSync(join(tmpdir(), 'edgevae-bench-'));
+  const stepRows = [];
+  try {
+    for (const name of values.presets) {
+      const preset = PRESETS[name];
+      const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
+      const times: number[][] = [[], []];
+      let step = 0;
+      swapEdgevaeKernels(builds[0]);
+      let last = performance.now();
+      await train({
+        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: 2 * (WARM_UP + values.steps),
+        onProgress: () => {
+          const now = performance.now();
+          if (step >= 2 * WARM_UP) times[step % 2].push(now - last);
+          step++;
+          swapEdgevaeKernels(builds[step % 2]);
+          last = performance.now();
+        },
+      });
+      const [baseMs, candidateMs] = times.map((t) => percentile([...t].sort((a, b) => a - b), 50));
+      const speedup = baseMs / candidateMs;
+      console.log(`${name} training step (batch ${run.config.batchSize}), ${values.steps} steps each in turns: base ${baseMs.toFixed(1)} ms, candidate ${candidateMs.toFixed(1)} ms (medians): candidate ${speedup.toFixed(3)}x`);
+      stepRows.push({ preset: name, batch: run.config.batchSize, baseMs: times[0], candidateMs: times[1], baseMedianMs: baseMs, candidateMedianMs: candidateMs, speedup });
+    }
+  } finally {
+    swapEdgevaeKernels(embedded);
+    rmSync(root, { recursive: true, force: true });
+  }
+  return stepRows;
+}
+const steps = values.presets.length ? await timeSteps() : [];
+
 const machine = machineInfo();
 const stamp = `${new Date().toISOString().slice(0, 10)}-${machine.hostname}-train-builds${values.label ? `-${values.label}` : ''}`;
 mkdirSync(RESULTS_FOLDER, { recursive: true });
 const file = `${RESULTS_FOLDER}/${stamp}.json`;
-writeFileSync(file, JSON.stringify({ command: `npm run bench:train-builds -- ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), machine, base: basePath, candidate: candidatePath, zeros: values.zeros, rows }, null, 2) + '\n');
+writeFileSync(file, JSON.stringify({ command: `npm run bench:train-builds -- ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), machine, base: basePath, candidate: candidatePath, zeros: values.zeros, rows, steps }, null, 2) + '\n');
 console.log(`wrote ${file}`);

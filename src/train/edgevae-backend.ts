@@ -168,6 +168,22 @@ export async function registerEdgevaeBackend(simd: TrainSimd): Promise<void> {
   registeredSimd = simd;
 }
 
+/**
+ * For timing two builds of the training module step by step in one process (bench/train-builds.ts):
+ * the wasm backend's memory, which every build imports, once the backend is initialised.
+ */
+export function edgevaeMemory(): WebAssembly.Memory {
+  return (active().backend.wasm as unknown as WasmModule).asm.memory;
+}
+
+/** Replaces the kernels the initialised backend calls (instantiated over edgevaeMemory()); returns the ones it called. */
+export function swapEdgevaeKernels(kernels: TrainKernels): TrainKernels {
+  const ctx = active();
+  const replaced = ctx.kernels;
+  ctx.kernels = kernels;
+  return replaced;
+}
+
 /** The build the backend was registered with, or undefined before registration. */
 export function edgevaeBackendSimd(): TrainSimd | undefined {
   return registeredSimd;
