@@ -1,5 +1,6 @@
-// Activations, applied in the store epilogue of every compute kernel (fused bias + activation) and by
-// the standalone activation op. The vector forms are the hot path; the scalar forms serve the lanes
+// Activations, applied in the store epilogue of every compute kernel (fused bias + activation; the f32
+// microkernel's blocks of four leave sigmoid and tanh to a pass after them) and by the standalone
+// activation op. The vector forms are the hot path; the scalar forms serve the lanes
 // of a partial tail so that a value's result never depends on where in a batch it sits.
 import { roundToI32 } from './simd';
 
