@@ -28,8 +28,9 @@ import { percentile } from '../src/bench/measure.ts';
 import { loadDataset } from '../src/data/datasets.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { PRESETS } from '../src/train/presets/index.ts';
-import { createRun, train } from '../src/train/trainer.ts';
+import { timeTrainingSteps } from './training-steps.ts';
 import { sameBits, seededRandom } from '../test/helpers/numbers.ts';
+import { Arena } from '../test/helpers/arena.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { playTurns } from './turns.ts';
 import { readWasm } from './wasm-file.ts';
@@ -105,23 +106,13 @@ async function prepare(bytes: Uint8Array<ArrayBuffer>, c: ProductCase, operands:
   const memory = new WebAssembly.Memory({ initial: 1 });
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
   const kernels = instance.exports as unknown as TrainKernels;
-  let top = 64;
-  const alloc = (bytes: number) => {
-    const at = top;
-    top = (top + bytes + 15) & ~15;
-    const pages = Math.ceil(top / 65536) - memory.buffer.byteLength / 65536;
-    if (pages > 0) memory.grow(pages);
-    return at;
-  };
-  const inputs = operands.map((values) => {
-    const at = alloc(values.length * 4);
-    new Float32Array(memory.buffer, at, values.length).set(values);
-    return at;
-  });
-  const output = alloc(c.output * 4);
-  const scratch = alloc(c.scratch(kernels));
+  // The training module has no static data: its memory is all ours.
+  const arena = new Arena(memory, 64);
+  const inputs = operands.map((values) => arena.put(values));
+  const output = arena.alloc(c.output * 4);
+  const scratch = arena.alloc(c.scratch(kernels));
   const run = () => c.run(kernels, inputs, output, scratch);
-  return { run, result: () => new Float32Array(memory.buffer, output, c.output).slice() };
+  return { run, result: () => arena.f32(output, c.output) };
 }
 
 /** Seeded values in [-1, 1), runs of four zeroed together at `zeros` where the operand is sparse. */
@@ -171,26 +162,17 @@ async function timeSteps() {
   const stepRows = [];
   try {
     for (const name of values.presets) {
-      const preset = PRESETS[name];
-      const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
       const times: number[][] = [[], []];
-      let step = 0;
       swapEdgevaeKernels(builds[0]);
-      let last = performance.now();
-      await train({
-        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: 2 * (WARM_UP + values.steps),
-        onProgress: () => {
-          const now = performance.now();
-          if (step >= 2 * WARM_UP) times[step % 2].push(now - last);
-          step++;
-          swapEdgevaeKernels(builds[step % 2]);
-          last = performance.now();
-        },
+      // Step i runs on build i % 2; the swap for the next step happens between steps, untimed.
+      const batch = await timeTrainingSteps(name, data, root, 2 * (WARM_UP + values.steps), 1, (index, ms) => {
+        if (index >= 2 * WARM_UP) times[index % 2].push(ms);
+        swapEdgevaeKernels(builds[(index + 1) % 2]);
       });
       const [baseMs, candidateMs] = times.map((t) => percentile([...t].sort((a, b) => a - b), 50));
       const speedup = baseMs / candidateMs;
-      console.log(`${name} training step (batch ${run.config.batchSize}), ${values.steps} steps each in turns: base ${baseMs.toFixed(1)} ms, candidate ${candidateMs.toFixed(1)} ms (medians): candidate ${speedup.toFixed(3)}x`);
-      stepRows.push({ preset: name, batch: run.config.batchSize, baseMs: times[0], candidateMs: times[1], baseMedianMs: baseMs, candidateMedianMs: candidateMs, speedup });
+      console.log(`${name} training step (batch ${batch}), ${values.steps} steps each in turns: base ${baseMs.toFixed(1)} ms, candidate ${candidateMs.toFixed(1)} ms (medians): candidate ${speedup.toFixed(3)}x`);
+      stepRows.push({ preset: name, batch, baseMs: times[0], candidateMs: times[1], baseMedianMs: baseMs, candidateMedianMs: candidateMs, speedup });
     }
   } finally {
     swapEdgevaeKernels(embedded);

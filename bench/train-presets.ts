@@ -24,7 +24,7 @@ import { integer, list, oneOf } from '../src/cli/options.ts';
 import { loadDataset } from '../src/data/datasets.ts';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 import { PRESETS } from '../src/train/presets/index.ts';
-import { createRun, train } from '../src/train/trainer.ts';
+import { timeTrainingSteps } from './training-steps.ts';
 
 interface Contender {
   backend: BackendChoice;
@@ -58,21 +58,11 @@ try {
     const selected = await selectBackend(choice);
     const description = threads > 1 ? `${selected.description}, data-parallel on ${threads} threads (edgevae train --threads)` : selected.description;
     for (const name of values.presets) {
-      const preset = PRESETS[name];
-      const run = { preset: name, dataset: 'mnist', config: { ...preset.defaults } };
       const times: number[] = [];
-      let last = performance.now();
-      await train({
-        runDir: await createRun(root, run), preset, run, train: data.train, test: data.test, quiet: true, maxSteps: WARM_UP + steps, threads,
-        onProgress: () => {
-          const now = performance.now();
-          times.push(now - last);
-          last = now;
-        },
-      });
+      const batch = await timeTrainingSteps(name, data, root, WARM_UP + steps, threads, (_, ms) => times.push(ms));
       const measured = times.slice(WARM_UP);
       const secondsPerStep = measured.reduce((a, b) => a + b, 0) / measured.length / 1000;
-      const entry = { preset: name, backend: choice, threads, description, batch: run.config.batchSize, samplesPerSecond: run.config.batchSize / secondsPerStep, secondsPerStep, steps: measured.length };
+      const entry = { preset: name, backend: choice, threads, description, batch, samplesPerSecond: batch / secondsPerStep, secondsPerStep, steps: measured.length };
       results.push(entry);
       console.log(`${name.padEnd(15)} ${description}: ${entry.samplesPerSecond.toFixed(1)} samples/s (${secondsPerStep.toFixed(2)} s/step of ${entry.batch})`);
     }
