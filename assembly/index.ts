@@ -4,7 +4,7 @@
 import { packPairsI8, packPanels } from './kernels/pack';
 
 export { run, RECORD_WORDS } from './executor';
-export { fillNormal } from './random';
+export { fillNormal, fillUniform } from './random';
 export { concatLabel } from './kernels/concat';
 export { activateInPlace } from './kernels/activation';
 export { padVector } from './kernels/pack';

@@ -12,6 +12,8 @@ function mix64(z: u64): u64 {
 }
 
 const GOLDEN: u64 = 0x9e3779b97f4a7c15;
+/** Keeps fillUniform's stream apart from fillNormal's for the same (seed, sample). */
+const UNIFORM_KEY: u64 = 0xd1b54a32d192ed03;
 
 /**
  * Fills rows x dim floats at `dst` with N(0, stddev^2) draws; row r is sample `first + r` of `seed`.
@@ -31,5 +33,18 @@ export function fillNormal(dst: usize, rows: i32, dim: i32, seedLo: u32, seedHi:
       store<f32>(row + (<usize>j << 2), <f32>(radius * Math.cos(angle)));
       if (j + 1 < dim) store<f32>(row + (<usize>(j + 1) << 2), <f32>(radius * Math.sin(angle)));
     }
+  }
+}
+
+/**
+ * Fills `rows` floats at `dst` with uniform draws in [0, 1), as f64; value r belongs to sample
+ * `first + r` of `seed`. A stream of its own (keyed apart from fillNormal's), so a model with a
+ * mixture prior picks sample r's component independently of that sample's normal draws.
+ */
+export function fillUniform(dst: usize, rows: i32, seedLo: u32, seedHi: u32, first: u32): void {
+  const seed = (<u64>seedHi << 32) | <u64>seedLo;
+  for (let r = 0; r < rows; r++) {
+    const state = mix64(seed ^ mix64(<u64>(first + <u32>r) + GOLDEN) ^ UNIFORM_KEY);
+    store<f64>(dst + (<usize>r << 3), <f64>(mix64(state + GOLDEN) >> 11) * 1.1102230246251565e-16);
   }
 }

@@ -3,9 +3,9 @@
  * and load the wasm as a module of their own (Cloudflare Workers: `import wasm from 'edgevae/wasm'`,
  * then `Decoder.load(model, { wasm })`). Everything else is the same as `edgevae`.
  */
-export { Decoder, type DecoderInfo, type LoadOptions, type SampleOptions, type TraverseOptions } from './runtime/decoder.ts';
+export { Decoder, PRIOR_CHOICES, type DecoderInfo, type LoadOptions, type PriorChoice, type SampleOptions, type TraverseOptions } from './runtime/decoder.ts';
 export { toImageGrid, imageShape, type ImageGrid, type GridOptions } from './runtime/image.ts';
 export type { WasmSource, SimdMode } from './runtime/wasm.ts';
 export { EdgeVaeError, FormatError, InputError, UnsupportedError, RuntimeError, type ErrorCode } from './errors.ts';
 export { readModel, type ParsedModel } from './format/read.ts';
-export type { ModelMeta, ModelHeader, LayerSpec, DType, ActivationName } from './format/spec.ts';
+export type { ModelMeta, ModelHeader, LayerSpec, DType, ActivationName, MixturePrior } from './format/spec.ts';

@@ -36,6 +36,7 @@ describe('generation quality by the judge', () => {
     assert.equal(quality.conditionalAccuracy, 1);
     assert.deepEqual(quality.perClassAccuracy, new Array(10).fill(1));
     assert.ok(quality.confidentShare > 0.8);
+    assert.ok(quality.judgedShares.every((share) => Math.abs(share - 0.1) < 1e-9), `each digit a tenth: ${quality.judgedShares}`);
   });
 
   it('scores a decoder that always draws a 3 at chance, and tells two decoders apart', async () => {
@@ -43,6 +44,7 @@ describe('generation quality by the judge', () => {
     const quality = generationQuality(threes, judge, { perClass: 20 });
     assert.equal(quality.conditionalAccuracy, 0.1);
     assert.equal(quality.perClassAccuracy![3], 1);
+    assert.ok(Math.abs(quality.judgedShares[3] - 1) < 1e-9, 'the judge calls every sample a 3');
     assert.equal(judgeAgreement(threes, threes, judge, { perClass: 20 }), 1);
     assert.equal(judgeAgreement(threes, await templateDecoder((d) => d), judge, { perClass: 20 }), 0.1);
   });

@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { loadDataset, type Split } from '../src/data/datasets.ts';
+import { loadDataset, type Dataset, type Split } from '../src/data/datasets.ts';
 import { InputError } from '../src/errors.ts';
 import { exportModel } from '../src/export/index.ts';
 import { Decoder } from '../src/index.ts';
 import type { PresetConfig } from '../src/train/preset.ts';
 import { getPreset, PRESETS } from '../src/train/presets/index.ts';
 import { createRun, train } from '../src/train/trainer.ts';
+import { exportRun } from '../src/train/export-run.ts';
 import { selectBackend } from '../src/train/backend.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,16 +40,18 @@ interface Case {
   metrics: string[];
   conditional: boolean;
   latentCodes: boolean;
+  /** Gives codes to fit a latent prior to (export --prior-components). */
+  priorCodes: boolean;
 }
 
 const CASES: Case[] = [
   // conv-vae is by far the slowest on cpu (~5 s a step at batch 8, ~0.1 s per image evaluated)
-  { name: 'conv-vae', config: { batchSize: 8 }, steps: 6, term: 'loss', evalCount: 100, backend: 'cpu', metrics: ['squaredError', 'kl', 'nelbo'], conditional: false, latentCodes: false },
-  { name: 'ae', config: { batchSize: 16, learningRate: 3e-3 }, steps: 10, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['mse'], conditional: false, latentCodes: true },
-  { name: 'aae', config: { batchSize: 16, learningRate: 3e-3 }, steps: 8, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['mse'], conditional: false, latentCodes: true },
-  { name: 'aae-supervised', config: { batchSize: 16, learningRate: 3e-3 }, steps: 8, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['mse'], conditional: true, latentCodes: false },
-  { name: 'aae-semi', config: { batchSize: 16, learningRate: 3e-3 }, steps: 8, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['accuracy', 'mse'], conditional: true, latentCodes: false },
-  { name: 'cvae', config: { batchSize: 32 }, steps: 20, term: 'loss', evalCount: 500, backend: 'cpu', metrics: ['nelbo', 'reconstruction', 'kl', 'accuracy'], conditional: true, latentCodes: false },
+  { name: 'conv-vae', config: { batchSize: 8 }, steps: 6, term: 'loss', evalCount: 100, backend: 'cpu', metrics: ['squaredError', 'kl', 'nelbo'], conditional: false, latentCodes: false, priorCodes: true },
+  { name: 'ae', config: { batchSize: 16, learningRate: 3e-3 }, steps: 10, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['mse'], conditional: false, latentCodes: true, priorCodes: true },
+  { name: 'aae', config: { batchSize: 16, learningRate: 3e-3 }, steps: 8, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['mse'], conditional: false, latentCodes: true, priorCodes: true },
+  { name: 'aae-supervised', config: { batchSize: 16, learningRate: 3e-3 }, steps: 8, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['mse'], conditional: true, latentCodes: false, priorCodes: false },
+  { name: 'aae-semi', config: { batchSize: 16, learningRate: 3e-3 }, steps: 8, term: 'reconstruction', evalCount: 500, backend: 'edgevae', metrics: ['accuracy', 'mse'], conditional: true, latentCodes: false, priorCodes: false },
+  { name: 'cvae', config: { batchSize: 32 }, steps: 20, term: 'loss', evalCount: 500, backend: 'cpu', metrics: ['nelbo', 'reconstruction', 'kl', 'accuracy'], conditional: true, latentCodes: false, priorCodes: false },
 ];
 
 /** The first `count` images of a split. */
@@ -67,7 +70,7 @@ function assertUnitInterval(values: Float32Array, what: string) {
 
 describe('presets', () => {
   let root: string;
-  let data: { train: Split; test: Split };
+  let data: Dataset;
 
   before(async () => {
     await tf.setBackend('cpu');
@@ -221,7 +224,29 @@ describe('presets', () => {
       for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
       assert.ok(worst < 1e-4, `exported decoder differs from the model by ${worst}`);
 
-      assert.equal(tf.memory().numTensors, afterTraining, 'evaluate, sampleGrid, latentCodes or export leaked tensors');
+      assert.equal(trainable.priorCodes !== undefined, c.priorCodes);
+      if (trainable.priorCodes) {
+        const few = head(data.test, 20);
+        const codes = trainable.priorCodes(few, 1);
+        assert.equal(codes.length, few.count * decoder.info.latentSize);
+        assert.ok(codes.every(Number.isFinite));
+        assert.deepEqual(trainable.priorCodes(few, 1), codes, 'the same seed gives the same codes');
+      }
+
+      assert.equal(tf.memory().numTensors, afterTraining, 'evaluate, sampleGrid, latentCodes, priorCodes or export leaked tensors');
+
+      if (c.priorCodes) {
+        // The run's checkpoint exported with a prior fitted to a few images' codes (all 70,000 take minutes on cpu).
+        const dataset = { ...data, train: head(data.train, 60), test: head(data.test, 20) };
+        const fitted = await Decoder.load(await exportRun(runDir, 'i8', { components: 2, dataset }));
+        assert.equal(fitted.info.prior.type, 'gaussianMixture');
+        const recorded = fitted.info.meta.metrics!;
+        for (const key of ['priorComponents', 'priorTrainLogLikelihood', 'priorTestLogLikelihood', 'standardNormalTestLogLikelihood']) assert.ok(Number.isFinite(recorded[key]), key);
+        assert.notDeepEqual(fitted.sampleLatents(4, { seed: 1 }), fitted.sampleLatents(4, { seed: 1, prior: 'standard' }));
+        assertUnitInterval(fitted.sample(4, { seed: 1 }), 'samples from the fitted prior');
+      } else {
+        await assert.rejects(exportRun(runDir, 'f32', { components: 2, dataset: data }), (e: unknown) => e instanceof InputError && new RegExp(`the ${c.name} preset gives no codes to fit a prior to \\(presets that do: conv-vae, ae, aae\\)`).test(e.message));
+      }
 
       tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
       for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());

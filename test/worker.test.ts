@@ -137,9 +137,15 @@ describe('Worker in workerd: good requests', () => {
     const { status, json } = await request('/sample?n=3&seed=11&label=3&format=json');
     assert.equal(status, 200);
     const body = json();
-    assert.deepEqual({ seed: body.seed, n: body.n, label: body.label, shape: body.shape, range: body.range }, { seed: 11, n: 3, label: 3, shape: [28, 28, 1], range: [0, 1] });
+    assert.deepEqual({ seed: body.seed, n: body.n, label: body.label, prior: body.prior, shape: body.shape, range: body.range }, { seed: 11, n: 3, label: 3, prior: 'model', shape: [28, 28, 1], range: [0, 1] });
     assert.equal(body.samples.length, 3);
     assert.deepEqual(Float32Array.from(body.samples.flat()), reference.sample(3, { seed: 11, labels: 3 }));
+  });
+
+  it('prior=standard draws from N(0, I) even where the model has a fitted prior (this one has none: the same samples)', async () => {
+    const body = (await request('/sample?n=3&seed=11&prior=standard&format=json')).json();
+    assert.equal(body.prior, 'standard');
+    assert.deepEqual(Float32Array.from(body.samples.flat()), reference.sample(3, { seed: 11, prior: 'standard' }));
   });
 
   it('GET /info describes the model and the limits', async () => {
@@ -185,7 +191,8 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
     ['label=-1', /label must be an integer in 0\.\.9/],
     ['label=three', /label must be an integer/],
     ['format=gif', /format must be one of png, json, got "gif"/],
-    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, format/],
+    ['prior=gmm', /prior must be one of model, standard, got "gmm"/],
+    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, prior, format/],
     ['n=1&n=2', /"n" is given more than once/],
   ];
   for (const [query, message] of badSamples) {

@@ -4,8 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 // Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
-import { Decoder, EdgeVaeError, InputError, toImageGrid } from '../index.ts';
+import { Decoder, EdgeVaeError, InputError, PRIOR_CHOICES, toImageGrid, type PriorChoice } from '../index.ts';
 import { VERSION } from '../version.ts';
+import { LIMITS } from '../format/spec.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
@@ -69,12 +70,13 @@ program
   .option('--n <count>', 'number of samples', integer(1, 4096), 64)
   .option('--seed <seed>', 'seed of the latent draws (same seed, same image)', integer(0, Number.MAX_SAFE_INTEGER), 1)
   .option('--label <class>', 'class to generate, for conditional models (default: all classes in turn)', integer(0, 65535))
-  .option('--stddev <sd>', 'standard deviation of the latent draws', number, 1)
+  .option('--stddev <sd>', 'standard deviation of the latent draws (with a fitted prior: the spread within each component)', number, 1)
+  .addOption(new Option('--prior <prior>', "latents from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
   .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
-  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev: number; columns?: number; out: string }) => {
+  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev: number; prior: PriorChoice; columns?: number; out: string }) => {
     const decoder = await loadDecoder(o.model);
-    const samples = decoder.sample(o.n, { seed: o.seed, stddev: o.stddev, labels: o.label });
+    const samples = decoder.sample(o.n, { seed: o.seed, stddev: o.stddev, prior: o.prior, labels: o.label });
     await writeGrid(decoder, samples, o.out, o.columns);
   });
 
@@ -87,12 +89,13 @@ program
   .option('--to <value>', 'end of the walk', number, 2.5)
   .option('--steps <count>', 'number of images', integer(1, 4096), 10)
   .option('--seed <seed>', 'draw the other dimensions from this seed (default: zeros)', integer(0, Number.MAX_SAFE_INTEGER))
+  .addOption(new Option('--prior <prior>', "with --seed, the other dimensions from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
   .option('--label <class>', 'class, for conditional models', integer(0, 65535))
   .option('--columns <count>', 'images per row (default: all in one row)', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG', pngPath)
-  .action(async (o: { model?: string; dim: number; from: number; to: number; steps: number; seed?: number; label?: number; columns?: number; out: string }) => {
+  .action(async (o: { model?: string; dim: number; from: number; to: number; steps: number; seed?: number; prior: PriorChoice; label?: number; columns?: number; out: string }) => {
     const decoder = await loadDecoder(o.model);
-    const samples = decoder.traverse({ dim: o.dim, from: o.from, to: o.to, steps: o.steps, seed: o.seed, label: o.label });
+    const samples = decoder.traverse({ dim: o.dim, from: o.from, to: o.to, steps: o.steps, seed: o.seed, prior: o.prior, label: o.label });
     await writeGrid(decoder, samples, o.out, o.columns ?? o.steps);
   });
 
@@ -127,7 +130,9 @@ program
   .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1 (model.json only)', (v: string) => v.split(',').map(integer(1, 1 << 24)))
   .option('--preset <name>', 'preset name to record in the metadata (model.json only)')
   .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
-  .action(async (source: string, o: { dtype: string; format: 'evae' | 'onnx'; opset?: number; quantize: 'none' | 'dynamic'; out: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }) => {
+  .option('--prior-components <k>', 'fit a mixture of k Gaussians to the training images\' codes and store it as the latent prior sample() draws from (run folders of presets with an encoder)', integer(1, LIMITS.priorComponents))
+  .option('--data <dir>', 'with --prior-components: folder with the run\'s dataset (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
+  .action(async (source: string, o: ExportCommandOptions) => {
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
     if (o.quantize !== 'none' && o.format !== 'onnx') throw new InputError('--quantize applies to ONNX output: add --format onnx');
     const bytes = await exportSource(source, dtype, o);
@@ -144,19 +149,48 @@ program
     console.log(`wrote ${o.out} (${bytes.length} bytes, ${dtype} weights)`);
   });
 
+interface ExportCommandOptions {
+  dtype: string;
+  format: 'evae' | 'onnx';
+  opset?: number;
+  quantize: 'none' | 'dynamic';
+  out: string;
+  labelInput?: string;
+  outputShape?: number[];
+  preset?: string;
+  dataset?: string;
+  priorComponents?: number;
+  data?: string;
+}
+
 /** The edgevae file for an export's source: an .evae file as it is (ONNX only), a run folder, or a TensorFlow.js model. */
-async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: { format: string; labelInput?: string; outputShape?: number[]; preset?: string; dataset?: string }): Promise<Uint8Array> {
+async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: ExportCommandOptions): Promise<Uint8Array> {
+  const isRun = (await isDirectory(source)) && existsSync(join(source, 'config.json'));
+  if (o.priorComponents !== undefined && !isRun) throw new InputError('--prior-components needs a training run folder: the prior is fitted to its encoder\'s codes');
+  if (o.data !== undefined && o.priorComponents === undefined) throw new InputError('--data is read only to fit a prior: add --prior-components K');
   if (!(await isDirectory(source)) && source.toLowerCase().endsWith('.evae')) {
     if (o.format !== 'onnx') throw new InputError(`${source} is already an edgevae model file: add --format onnx to convert it to ONNX`);
     return readInput(source, 'model file');
   }
-  // Loaded lazily: TensorFlow.js is only needed here, not for sampling. Reading weights needs no fast backend.
+  // Loaded lazily: TensorFlow.js is only needed here, not for sampling. Reading weights needs no fast
+  // backend; encoding a dataset for a prior does.
   const { selectBackend } = await import('../train/backend.ts');
-  await selectBackend('cpu');
-  if ((await isDirectory(source)) && existsSync(join(source, 'config.json'))) {
+  if (isRun) {
     const { exportRun } = await import('../train/export-run.ts');
-    return exportRun(source, dtype);
+    if (o.priorComponents === undefined) {
+      await selectBackend('cpu');
+      return exportRun(source, dtype);
+    }
+    const log = (message: string) => console.error(message);
+    await selectBackend('auto', log);
+    const { readRun } = await import('../train/trainer.ts');
+    const { loadDataset, DATASETS } = await import('../data/datasets.ts');
+    const { dataset } = await readRun(source);
+    if (!(dataset in DATASETS)) throw new InputError(`the run's dataset ${JSON.stringify(dataset)} is not one edgevae reads (${Object.keys(DATASETS).join(', ')})`);
+    const data = await loadDataset(dataset as keyof typeof DATASETS, { dir: o.data, log });
+    return exportRun(source, dtype, { components: o.priorComponents, dataset: data, log });
   }
+  await selectBackend('cpu');
   const meta = {
     ...(o.preset ? { preset: o.preset } : {}),
     ...(o.dataset ? { dataset: o.dataset } : {}),
@@ -175,13 +209,14 @@ program
   .option('--compare <file>', 'another file of the same model (e.g. f32 vs int8): report how often the judge agrees')
   .option('--per-class <n>', 'samples per digit (10x this for unconditional models)', integer(1, 100000), 100)
   .option('--seed <seed>', 'seed of the samples', integer(0, Number.MAX_SAFE_INTEGER), 1)
+  .addOption(new Option('--prior <prior>', "latents from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
   .option('--json', 'print the result as JSON')
-  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; json?: boolean }) => {
+  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; prior: PriorChoice; json?: boolean }) => {
     const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
     const decoder = await loadDecoder(o.model);
     const judgePath = o.judge ?? join(packageRoot(), 'test', 'fixtures', 'judge.evae');
     const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
-    const options = { perClass: o.perClass, seed: o.seed };
+    const options = { perClass: o.perClass, seed: o.seed, prior: o.prior };
     const quality = generationQuality(decoder, judge, options);
     const agreement = o.compare ? judgeAgreement(decoder, await loadDecoder(o.compare), judge, options) : undefined;
     if (o.json) {
@@ -189,14 +224,21 @@ program
       return;
     }
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    console.log(`samples:                 ${quality.samples} (seed ${o.seed})`);
+    console.log(`samples:                 ${quality.samples} (seed ${o.seed}, latents from ${priorName(decoder, o.prior)})`);
     if (quality.conditionalAccuracy !== undefined) {
       console.log(`conditional accuracy:    ${pct(quality.conditionalAccuracy)} (judge label = requested digit)`);
       console.log(`per digit:               ${quality.perClassAccuracy!.map((a, d) => `${d}:${pct(a)}`).join(' ')}`);
     }
     console.log(`judge confidence >= 0.9: ${pct(quality.confidentShare)} of samples (mean confidence ${quality.meanConfidence.toFixed(3)})`);
+    console.log(`judge labels:            ${quality.judgedShares.map((share, d) => `${d}:${pct(share)}`).join(' ')}`);
     if (agreement !== undefined) console.log(`agreement with ${o.compare}: ${pct(agreement)} of samples get the same judge label`);
   });
+
+/** Which distribution a sample's latents come from, in words. */
+function priorName(decoder: Decoder, choice: PriorChoice): string {
+  const prior = decoder.info.prior;
+  return choice === 'model' && prior.type === 'gaussianMixture' ? `the model's fitted prior, ${prior.components} Gaussians` : 'N(0, I)';
+}
 
 program
   .command('bench')

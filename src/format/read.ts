@@ -14,11 +14,13 @@ import {
   MAGIC,
   TENSOR_ALIGN,
   product,
+  triangleSize,
   type ActivationName,
   type ConvLayer,
   type DType,
   type DenseLayer,
   type LayerSpec,
+  type MixturePrior,
   type ModelHeader,
   type ModelMeta,
   type TensorSpec,
@@ -205,6 +207,7 @@ export function checkMeta(v: unknown): ModelMeta {
   }
   if (m.inputs !== undefined) checkInputNames(m.inputs);
   if (m.source !== undefined) checkSource(m.source);
+  if (m.prior !== undefined) checkPrior(m.prior, latentSize);
   return { ...m, latentSize, conditioning, output: { shape, range }, dtype } as ModelMeta;
 }
 
@@ -223,6 +226,44 @@ function checkSource(v: unknown) {
   if (!isObject(output) || typeof output.name !== 'string') fail('meta.source.output must be { "name": string, "shape": [...] }');
   shapeOf(output.shape, 'meta.source.output.shape', 3);
   if (source.layout !== undefined) oneOf(source.layout, 'meta.source.layout', ['NCHW', 'NHWC'] as const);
+}
+
+/** A mixture prior: sizes that match the latent, weights that form a distribution, factors with a positive diagonal. */
+export function checkPrior(v: unknown, latentSize: number): MixturePrior {
+  if (!isObject(v)) fail('meta.prior must be an object');
+  const p = v as Record<string, unknown>;
+  oneOf(p.type, 'meta.prior.type', ['gaussianMixture'] as const);
+  const { weights, means, choleskyFactors } = p;
+  if (!Array.isArray(weights) || weights.length < 1 || weights.length > LIMITS.priorComponents) {
+    fail(`meta.prior.weights must be an array of 1..${LIMITS.priorComponents} weights`);
+  }
+  const k = (weights as unknown[]).length;
+  const triangle = triangleSize(latentSize);
+  if (k * (latentSize + triangle) > LIMITS.priorValues) {
+    fail(`meta.prior has ${k} components of ${latentSize} + ${triangle} values: more than ${LIMITS.priorValues} in all`);
+  }
+  let total = 0;
+  (weights as unknown[]).forEach((w, i) => {
+    if (finite(w, `meta.prior.weights[${i}]`) <= 0) fail(`meta.prior.weights[${i}] must be > 0, got ${w}`);
+    total += w as number;
+  });
+  if (Math.abs(total - 1) > 1e-6) fail(`meta.prior.weights must sum to 1, they sum to ${total}`);
+  const rows = (v: unknown, what: string, length: number) => {
+    if (!Array.isArray(v) || v.length !== k) fail(`${what} must be an array of ${k} rows, one per component`);
+    (v as unknown[]).forEach((row, i) => {
+      if (!Array.isArray(row) || row.length !== length) fail(`${what}[${i}] must be an array of ${length} numbers`);
+      (row as unknown[]).forEach((x, j) => finite(x, `${what}[${i}][${j}]`));
+    });
+    return v as number[][];
+  };
+  rows(means, 'meta.prior.means', latentSize);
+  rows(choleskyFactors, 'meta.prior.choleskyFactors', triangle).forEach((factor, i) => {
+    for (let d = 0; d < latentSize; d++) {
+      const diagonal = factor[triangleSize(d + 1) - 1];
+      if (!(diagonal > 0)) fail(`meta.prior.choleskyFactors[${i}] has diagonal entry ${d} = ${diagonal}; it must be > 0`);
+    }
+  });
+  return v as unknown as MixturePrior;
 }
 
 function checkActivation(l: Record<string, unknown>, what: string): { activation: ActivationName; alpha?: number } {

@@ -7,7 +7,7 @@
 export const MAGIC = Uint8Array.of(0x45, 0x56, 0x41, 0x45);
 /** Major version: a reader refuses any other. Minor versions only add optional header fields. */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+export const FORMAT_MINOR = 1;
 /** Fixed binary frame before the JSON header. */
 export const FRAME_BYTES = 32;
 /** Every tensor starts at a file offset that is a multiple of this, so SIMD loads can be aligned. */
@@ -25,6 +25,8 @@ export const LIMITS = {
   stride: 16,
   classes: 1 << 16,
   latent: 1 << 16,
+  priorComponents: 256,
+  priorValues: 1 << 16, // numbers in a prior's means and factors together
 } as const;
 
 export type DType = 'f32' | 'f16' | 'i8';
@@ -126,6 +128,8 @@ export interface ModelMeta {
   inputs?: { latent: string; label?: string };
   /** For a model imported from ONNX: that graph's output, and the layout its image axes were in (the file's are NHWC). */
   source?: ImportSource;
+  /** A latent prior fitted after training; sample() draws from it instead of N(0, I) (minor version 1). */
+  prior?: MixturePrior;
   /** Free-form extra fields are kept and ignored. */
   [extra: string]: unknown;
 }
@@ -136,6 +140,29 @@ export interface ImportSource {
   output: { name: string; shape: number[] };
   /** For an image output: 'NCHW' when the graph's [c, h, w] became the file's [h, w, c]; 'NHWC' when they agree. */
   layout?: 'NCHW' | 'NHWC';
+}
+
+/**
+ * A mixture of Gaussians with full covariances over the latent space, fitted to the training set's
+ * codes after training: the distribution the decoder saw, where N(0, I) leaves gaps between digits.
+ */
+export interface MixturePrior {
+  type: 'gaussianMixture';
+  /** One weight per component, each > 0, summing to 1. */
+  weights: number[];
+  /** Each component's mean: latentSize values. */
+  means: number[][];
+  /**
+   * Each component's covariance as its lower-triangular Cholesky factor L (covariance L Lᵀ), row by
+   * row: L[0][0], L[1][0], L[1][1], L[2][0], ...: latentSize (latentSize + 1) / 2 values, with a
+   * positive diagonal. A draw is mean + L eps, eps ~ N(0, I).
+   */
+  choleskyFactors: number[][];
+}
+
+/** Values in a packed lower triangle of an n x n matrix. */
+export function triangleSize(n: number): number {
+  return (n * (n + 1)) / 2;
 }
 
 export interface ModelHeader {

@@ -6,6 +6,7 @@ import { InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
+import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
 import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
 
 export interface LoadOptions {
@@ -28,11 +29,19 @@ export interface SampleOptions {
   seed?: number;
   /** Index of the first sample in the seed's stream (default 0): sample(n, {offset: k}) continues a stream. */
   offset?: number;
-  /** Standard deviation of the latent draws (default 1). */
+  /** Standard deviation of the latent draws (default 1); with a mixture prior, the spread within each component. */
   stddev?: number;
+  /**
+   * Where latents come from: 'model' (default) is the file's fitted prior when it has one
+   * (info.prior), else N(0, I); 'standard' is always N(0, stddev^2).
+   */
+  prior?: PriorChoice;
   /** Class of each sample for conditional models: one label for all, or one per sample. Default: i % classes. */
   labels?: number | ArrayLike<number>;
 }
+
+export type PriorChoice = 'model' | 'standard';
+export const PRIOR_CHOICES: readonly PriorChoice[] = ['model', 'standard'];
 
 export interface TraverseOptions {
   /** Latent dimension to walk along. */
@@ -43,6 +52,7 @@ export interface TraverseOptions {
   /** The other dimensions come from sample 0 of this seed; zeros when absent. */
   seed?: number;
   stddev?: number;
+  prior?: PriorChoice;
   /** Class for conditional models (default 0). */
   label?: number;
 }
@@ -55,6 +65,8 @@ export interface DecoderInfo {
   /** Values per sample. */
   outputSize: number;
   range: [number, number];
+  /** The latents sample() draws by default: N(0, I), or the file's fitted mixture of `components` Gaussians. */
+  prior: { type: 'standard' } | { type: 'gaussianMixture'; components: number };
   dtype: DType;
   meta: ModelMeta;
   layers: { type: LayerSpec['type']; name?: string; outputShape: number[] }[];
@@ -72,6 +84,24 @@ export interface DecoderInfo {
   int8Dot: Int8Dot;
 }
 
+/** Where one chunk's data lives in wasm memory. */
+interface Layout {
+  labels: number;
+  bufA: number;
+  bufB: number;
+  /** f64 uniform draws for a mixture prior's component choices (empty without one). */
+  uniforms: number;
+  end: number;
+}
+
+/** A resolved sample stream: seed, first index, spread, and the mixture to draw from (none: N(0, stddev^2)). */
+interface LatentStream {
+  seed: number;
+  offset: number;
+  stddev: number;
+  mixture: MixtureTables | undefined;
+}
+
 const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_MAX_MEMORY = 2 ** 30;
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
@@ -83,6 +113,7 @@ export class Decoder {
   private readonly maxElements: number;
   private readonly maxBatch: number;
   private readonly maxMemory: number;
+  private readonly mixture: MixtureTables | undefined;
 
   private constructor(kernels: Kernels, model: ParsedModel, plan: Plan, options: LoadOptions) {
     this.kernels = kernels;
@@ -91,12 +122,14 @@ export class Decoder {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
     const meta = model.header.meta;
+    this.mixture = meta.prior && mixtureTables(meta.prior, meta.latentSize);
     this.info = {
       latentSize: meta.latentSize,
       classes: meta.conditioning?.classes ?? 0,
       outputShape: [...meta.output.shape],
       outputSize: product(meta.output.shape),
       range: [...meta.output.range],
+      prior: meta.prior ? { type: 'gaussianMixture', components: meta.prior.weights.length } : { type: 'standard' },
       dtype: meta.dtype,
       meta,
       layers: model.steps.map((s) => ({ type: s.layer.type, ...(s.layer.name ? { name: s.layer.name } : {}), outputShape: s.outShape })),
@@ -129,25 +162,21 @@ export class Decoder {
   /** Draws n latent vectors (n x latentSize floats) exactly as sample() does. */
   sampleLatents(n: number, options: Omit<SampleOptions, 'labels'> = {}): Float32Array {
     checkInt(n, 'n', 0, 2 ** 31);
-    const { seed, offset, stddev } = this.streamOptions(options, n);
+    const stream = this.streamOptions(options, n);
     const latent = this.info.latentSize;
     const out = new Float32Array(n * latent);
-    this.forChunks(n, (start, count, layout) => {
-      this.kernels.fillNormal(layout.bufA, count, latent, seed % 2 ** 32, Math.floor(seed / 2 ** 32), offset + start, stddev);
-      out.set(new Float32Array(this.kernels.memory.buffer, layout.bufA, count * latent), start * latent);
-    });
+    this.forChunks(n, (start, count, layout) => out.set(this.drawLatents(layout, start, count, stream), start * latent));
     return out;
   }
 
-  /** Decodes n samples from N(0, stddev^2) latents of `seed`; returns n x outputSize floats. */
+  /** Decodes n samples from latents of `seed` (the model's prior, or N(0, stddev^2)); returns n x outputSize floats. */
   sample(n: number, options: SampleOptions = {}): Float32Array {
     checkInt(n, 'n', 0, 2 ** 31);
-    const { seed, offset, stddev } = this.streamOptions(options, n);
+    const stream = this.streamOptions(options, n);
     const labels = this.labelsFor(n, options.labels, true);
-    const latent = this.info.latentSize;
     const out = new Float32Array(n * this.info.outputSize);
     this.forChunks(n, (start, count, layout) => {
-      this.kernels.fillNormal(layout.bufA, count, latent, seed % 2 ** 32, Math.floor(seed / 2 ** 32), offset + start, stddev);
+      this.drawLatents(layout, start, count, stream);
       this.runChunk(layout, count, labels, start, out);
     });
     return out;
@@ -177,7 +206,7 @@ export class Decoder {
     const from = checkFinite(options.from ?? -3, 'from');
     const to = checkFinite(options.to ?? 3, 'to');
     const steps = checkInt(options.steps ?? 10, 'steps', 1, 1 << 20);
-    const base = options.seed === undefined ? new Float32Array(latent) : this.sampleLatents(1, { seed: options.seed, stddev: options.stddev });
+    const base = options.seed === undefined ? new Float32Array(latent) : this.sampleLatents(1, { seed: options.seed, stddev: options.stddev, prior: options.prior });
     const latents = new Float32Array(steps * latent);
     for (let s = 0; s < steps; s++) {
       latents.set(base, s * latent);
@@ -188,12 +217,32 @@ export class Decoder {
 
   // ---- internals ----
 
-  private streamOptions(options: Omit<SampleOptions, 'labels'>, n: number) {
+  private streamOptions(options: Omit<SampleOptions, 'labels'>, n: number): LatentStream {
     const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(options.seed, 'seed', 0, MAX_SEED);
     const offset = checkInt(options.offset ?? 0, 'offset', 0, 2 ** 32 - n);
     const stddev = checkFinite(options.stddev ?? 1, 'stddev');
     if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
-    return { seed, offset, stddev };
+    const prior = options.prior ?? 'model';
+    if (!PRIOR_CHOICES.includes(prior)) throw new InputError(`prior must be one of ${PRIOR_CHOICES.join(', ')}, got ${JSON.stringify(prior)}`);
+    return { seed, offset, stddev, mixture: prior === 'model' ? this.mixture : undefined };
+  }
+
+  /**
+   * Draws the latents of samples start..start+count-1 of a stream into bufA and returns a view of
+   * them. The mixture's component choices come from a uniform stream of their own, written to the
+   * layout's `uniforms` area.
+   */
+  private drawLatents(layout: Layout, start: number, count: number, stream: LatentStream): Float32Array {
+    const { kernels } = this;
+    const latent = this.info.latentSize;
+    const [seedLo, seedHi] = [stream.seed % 2 ** 32, Math.floor(stream.seed / 2 ** 32)];
+    kernels.fillNormal(layout.bufA, count, latent, seedLo, seedHi, stream.offset + start, stream.stddev);
+    const latents = new Float32Array(kernels.memory.buffer, layout.bufA, count * latent);
+    if (stream.mixture) {
+      kernels.fillUniform(layout.uniforms, count, seedLo, seedHi, stream.offset + start);
+      drawFromMixture(stream.mixture, latents, new Float64Array(kernels.memory.buffer, layout.uniforms, count), count);
+    }
+    return latents;
   }
 
   private flattenLatents(latents: Float32Array | ArrayLike<number>[] | ArrayLike<number>): Float32Array {
@@ -235,17 +284,18 @@ export class Decoder {
     return out;
   }
 
-  private layoutFor(batch: number) {
+  private layoutFor(batch: number): Layout {
     const align16 = (x: number) => Math.ceil(x / 16) * 16;
     const labels = this.plan.staticEnd;
     const bufA = align16(labels + batch * 4);
     const bufB = align16(bufA + batch * this.maxElements * 4);
-    const end = align16(bufB + batch * this.maxElements * 4);
-    return { labels, bufA, bufB, end };
+    const uniforms = align16(bufB + batch * this.maxElements * 4);
+    const end = this.mixture ? align16(uniforms + batch * 8) : uniforms;
+    return { labels, bufA, bufB, uniforms, end };
   }
 
   /** Calls `work` per chunk of at most maxBatch samples, with memory laid out for that chunk. */
-  private forChunks(n: number, work: (start: number, count: number, layout: ReturnType<Decoder['layoutFor']>) => void) {
+  private forChunks(n: number, work: (start: number, count: number, layout: Layout) => void) {
     const chunk = Math.max(1, Math.min(n, this.maxBatch));
     const layout = this.layoutFor(chunk);
     if (layout.end > this.maxMemory) {
@@ -255,7 +305,7 @@ export class Decoder {
     for (let start = 0; start < n; start += chunk) work(start, Math.min(chunk, n - start), layout);
   }
 
-  private runChunk(layout: ReturnType<Decoder['layoutFor']>, count: number, labels: Int32Array | undefined, start: number, out: Float32Array) {
+  private runChunk(layout: Layout, count: number, labels: Int32Array | undefined, start: number, out: Float32Array) {
     const { kernels, plan } = this;
     if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
     let status: number;

@@ -17,6 +17,7 @@ export interface Kernels {
   relaxedDotEnabled(): number;
   run(plan: number, count: number, batch: number, bufA: number, bufB: number, labels: number, scratch: number): number;
   fillNormal(dst: number, rows: number, dim: number, seedLo: number, seedHi: number, first: number, stddev: number): void;
+  fillUniform(dst: number, rows: number, seedLo: number, seedHi: number, first: number): void;
   packPanelsF32(src: number, dst: number, K: number, N: number, channels: number): void;
   packPanelsF16(src: number, dst: number, K: number, N: number, channels: number): void;
   packPairsI8Panels(src: number, dst: number, K: number, N: number, channels: number): void;

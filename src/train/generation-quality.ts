@@ -4,7 +4,7 @@
  * - any model: the share of samples the judge classifies with confidence >= 0.9;
  * - two files of one model (e.g. int8 and f32): how often the judge gives them the same label.
  */
-import type { Decoder } from '../runtime/decoder.ts';
+import type { Decoder, PriorChoice } from '../runtime/decoder.ts';
 import { InputError } from '../errors.ts';
 import { classify } from './judge.ts';
 
@@ -16,12 +16,16 @@ export interface GenerationQuality {
   /** Share of samples the judge classifies with confidence >= 0.9. */
   confidentShare: number;
   meanConfidence: number;
+  /** Share of samples the judge gives each class: a model that draws a few easy digits shows here. */
+  judgedShares: number[];
 }
 
 export interface QualityOptions {
   /** Samples per class for conditional models; total samples for unconditional ones is 10x this. */
   perClass?: number;
   seed?: number;
+  /** Latents from the model's fitted prior (default, when it has one) or N(0, I). */
+  prior?: PriorChoice;
 }
 
 function requestedLabels(decoder: Decoder, perClass: number): Int32Array | undefined {
@@ -38,10 +42,12 @@ export function generationQuality(decoder: Decoder, judge: Decoder, options: Qua
   }
   const labels = requestedLabels(decoder, perClass);
   const n = labels ? labels.length : 10 * perClass;
-  const images = decoder.sample(n, { seed: options.seed ?? 1, labels });
+  const images = decoder.sample(n, { seed: options.seed ?? 1, prior: options.prior, labels });
   const { labels: judged, confidence } = classify(judge, images);
   const confident = confidence.reduce((s, c) => s + (c >= 0.9 ? 1 : 0), 0);
-  const quality: GenerationQuality = { samples: n, confidentShare: confident / n, meanConfidence: confidence.reduce((s, c) => s + c, 0) / n };
+  const judgedShares = new Array<number>(judge.info.outputSize).fill(0);
+  for (const label of judged) judgedShares[label] += 1 / n;
+  const quality: GenerationQuality = { samples: n, confidentShare: confident / n, meanConfidence: confidence.reduce((s, c) => s + c, 0) / n, judgedShares };
   if (labels) {
     const hits = new Array<number>(decoder.info.classes).fill(0);
     labels.forEach((want, i) => (hits[want] += judged[i] === want ? 1 : 0));
@@ -60,8 +66,8 @@ export function judgeAgreement(a: Decoder, b: Decoder, judge: Decoder, options: 
   const labels = requestedLabels(a, perClass);
   const n = labels ? labels.length : 10 * perClass;
   const seed = options.seed ?? 1;
-  const fromA = classify(judge, a.sample(n, { seed, labels })).labels;
-  const fromB = classify(judge, b.sample(n, { seed, labels })).labels;
+  const fromA = classify(judge, a.sample(n, { seed, prior: options.prior, labels })).labels;
+  const fromB = classify(judge, b.sample(n, { seed, prior: options.prior, labels })).labels;
   let same = 0;
   for (let i = 0; i < n; i++) same += fromA[i] === fromB[i] ? 1 : 0;
   return same / n;

@@ -54,6 +54,11 @@ export interface Trainable {
   sampleGrid(seed: number): { images: Float32Array; columns: number };
   /** The test split's latent codes (n x 2), for presets with a 2-d latent; drawn as a scatter plot. */
   latentCodes?(test: Split): Float32Array;
+  /**
+   * The codes of a split's images that `edgevae export --prior-components` fits the decoder's latent
+   * prior to (n x latentSize): for a VAE one draw from q(z | x) per image, seeded by `seed`.
+   */
+  priorCodes?(split: Split, seed: number): Float32Array;
 }
 
 export interface Preset {

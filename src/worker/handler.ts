@@ -12,7 +12,7 @@
  * (cors.ts). Samples of a given seed, and /info, carry an ETag (a hash of the body), and an
  * If-None-Match naming it gets a 304; samples of a drawn seed, POST /decode and errors are not stored.
  */
-import type { Decoder } from '../runtime/decoder.ts';
+import { PRIOR_CHOICES, type Decoder } from '../runtime/decoder.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
 import { InputError } from '../errors.ts';
@@ -142,14 +142,15 @@ export function errorResponse(err: unknown): Response {
 }
 
 function sample({ url, decoder, limits }: Context): Response {
-  const query = queryParameters(url, ['n', 'seed', 'label', 'format']);
+  const query = queryParameters(url, ['n', 'seed', 'label', 'prior', 'format']);
   const n = integerParameter('n', query.get('n') ?? '16', 1, limits.maxSamples);
   const seed = query.has('seed') ? integerParameter('seed', query.get('seed')!, 0, MAX_SEED) : Math.floor(Math.random() * 2 ** 32);
   const label = labelParameter(query.get('label'), decoder);
+  const prior = choiceParameter('prior', query.get('prior') ?? 'model', PRIOR_CHOICES);
   const format = choiceParameter('format', query.get('format') ?? 'png', FORMATS);
-  const samples = decoder.sample(n, { seed, labels: label });
+  const samples = decoder.sample(n, { seed, prior, labels: label });
   const cache = query.has('seed') ? SEEDED_CACHE : NOT_STORED;
-  return samplesResponse(samples, decoder, format, { seed, n, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed), 'cache-control': cache });
+  return samplesResponse(samples, decoder, format, { seed, n, prior, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed), 'cache-control': cache });
 }
 
 async function decode({ request, url, decoder, limits }: Context): Promise<Response> {

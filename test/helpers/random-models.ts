@@ -5,7 +5,7 @@
 import { encodeF16 } from '../../src/format/f16.ts';
 import { convOutputLength } from '../../src/format/read.ts';
 import { writeModel, type TensorInput } from '../../src/format/write.ts';
-import { outputChannelAxis, type ActivationName, type DType, type LayerSpec, type ModelMeta } from '../../src/format/spec.ts';
+import { outputChannelAxis, type ActivationName, type DType, type LayerSpec, type MixturePrior, type ModelMeta } from '../../src/format/spec.ts';
 import { quantizeInt8PerChannel } from '../../src/format/int8.ts';
 import { randomValues, seededRandom } from './numbers.ts';
 
@@ -25,6 +25,8 @@ export interface ModelPlan {
   outputShape: number[];
   dtype?: DType;
   seed?: number;
+  /** A fitted latent prior to store in meta. */
+  prior?: MixturePrior;
 }
 
 /** Writes a model file for `plan`, with weights scaled so activations stay in a useful range. */
@@ -64,6 +66,7 @@ export function buildModel(plan: ModelPlan): Uint8Array {
     output: { shape: plan.outputShape, range: [0, 1] },
     dtype,
     producer: 'edgevae tests',
+    ...(plan.prior ? { prior: plan.prior } : {}),
   };
   return writeModel({ meta, layers, tensors });
 }

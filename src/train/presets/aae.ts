@@ -22,6 +22,7 @@
  *                      about two standard deviations)
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Split } from '../../data/datasets.ts';
 import { Adam, trainableVariables } from '../adam.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
 import type { StepRandom } from '../random.ts';
@@ -76,6 +77,8 @@ function create(config: PresetConfig): Trainable {
   const adam = (...models: tf.LayersModel[]) => new Adam(trainableVariables(...models), { learningRate: config.learningRate, beta1 });
   const optimizers = { reconstruction: adam(encoder, decoder), discriminator: adam(disc), generator: adam(encoder) };
 
+  const encode = (split: Split) => mapOverSplit(split, (x) => encoder.predict(x) as tf.Tensor2D);
+
   return {
     models: { encoder, decoder, discriminator: disc },
     optimizers,
@@ -103,7 +106,9 @@ function create(config: PresetConfig): Trainable {
       return { images, columns: gridSide };
     },
 
-    latentCodes: (test) => mapOverSplit(test, (x) => encoder.predict(x) as tf.Tensor2D),
+    // A deterministic encoder: its codes are what the decoder was trained on, for the plot and for a fitted prior.
+    latentCodes: encode,
+    priorCodes: encode,
   };
 }
 

@@ -75,6 +75,8 @@ function create(config: PresetConfig, data?: { train: Split }): Trainable {
   const optimizer = new Adam(trainableVariables(encoder, decoder), { learningRate: config.learningRate, beta1 });
   const reference = data ? headOf(data.train, 1000) : undefined;
 
+  const encode = (split: Split) => mapOverSplit(split, (x) => encoder.predict(x) as tf.Tensor2D);
+
   return {
     models: { encoder, decoder },
     optimizers: { reconstruction: optimizer },
@@ -106,7 +108,9 @@ function create(config: PresetConfig, data?: { train: Split }): Trainable {
       return { images, columns: gridSide };
     },
 
-    latentCodes: (test) => mapOverSplit(test, (x) => encoder.predict(x) as tf.Tensor2D),
+    // A deterministic encoder: its codes are what the decoder was trained on, for the plot and for a fitted prior.
+    latentCodes: encode,
+    priorCodes: encode,
   };
 }
 

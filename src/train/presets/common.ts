@@ -133,13 +133,13 @@ export async function sumOverSplit(
   return totals;
 }
 
-/** Runs `fn` on the split in chunks and concatenates the rows it returns, as one Float32Array. */
-export function mapOverSplit(split: Split, fn: (x: tf.Tensor2D) => tf.Tensor2D, chunkSize = 500): Float32Array {
+/** Runs `fn` on the split in chunks and concatenates the rows it returns, as one Float32Array; `chunk` numbers the chunks, to seed their noise. */
+export function mapOverSplit(split: Split, fn: (x: tf.Tensor2D, chunk: number) => tf.Tensor2D, chunkSize = 500): Float32Array {
   const size = split.rows * split.cols;
   const parts: Float32Array[] = [];
-  for (let start = 0; start < split.count; start += chunkSize) {
+  for (let start = 0, chunk = 0; start < split.count; start += chunkSize, chunk++) {
     const n = Math.min(chunkSize, split.count - start);
-    parts.push(tf.tidy(() => Float32Array.from(fn(tf.tensor2d(split.images.subarray(start * size, (start + n) * size), [n, size])).dataSync())));
+    parts.push(tf.tidy(() => Float32Array.from(fn(tf.tensor2d(split.images.subarray(start * size, (start + n) * size), [n, size]), chunk).dataSync())));
   }
   const result = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let offset = 0;

@@ -33,6 +33,7 @@ import {
   InitSeeds,
   intSetting,
   klStandardNormal,
+  mapOverSplit,
   numberSetting,
   predictValues,
   squaredErrorSum,
@@ -165,13 +166,18 @@ function create(config: PresetConfig): Trainable {
 
   const optimizer = new Adam(trainableVariables(encoder, decoder), { learningRate: config.learningRate });
 
-  /** The tutorial's loss terms per image: [squared error sum, KL], with dropout when `random` is given. */
-  function forward(x: tf.Tensor2D, random: StepRandom | undefined, eps: tf.Tensor2D) {
-    const dropout = random ? (t: tf.Tensor) => random.dropout(t, dropoutRate) : undefined;
+  /** A draw from q(z | x): z = mn + eps * exp(sd), with dropout when `dropout` is given. */
+  function encode(x: tf.Tensor2D, eps: tf.Tensor2D, dropout?: (t: tf.Tensor) => tf.Tensor) {
     const h = run(trunk, x, dropout);
     const mn = meanHead.apply(h) as tf.Tensor2D;
     const sd = (sdHead.apply(h) as tf.Tensor2D).mul(0.5) as tf.Tensor2D;
-    const z = mn.add(eps.mul(sd.exp()));
+    return { mn, sd, z: mn.add(eps.mul(sd.exp())) as tf.Tensor2D };
+  }
+
+  /** The tutorial's loss terms per image: [squared error sum, KL], with dropout when `random` is given. */
+  function forward(x: tf.Tensor2D, random: StepRandom | undefined, eps: tf.Tensor2D) {
+    const dropout = random ? (t: tf.Tensor) => random.dropout(t, dropoutRate) : undefined;
+    const { mn, sd, z } = encode(x, eps, dropout);
     const reconstruction = run(decoderSteps, z, dropout) as tf.Tensor2D;
     return { reconstruction, squaredError: squaredErrorSum(reconstruction, x), kl: klStandardNormal(mn, sd.mul(2)) };
   }
@@ -206,6 +212,9 @@ function create(config: PresetConfig): Trainable {
       });
       return { squaredError: sums.squaredError / test.count, kl: sums.kl / test.count, nelbo: sums.nelbo / test.count };
     },
+
+    priorCodes: (split, seed) =>
+      mapOverSplit(split, (x, chunk) => encode(x, tf.randomNormal([x.shape[0], latentSize], 0, 1, 'float32', hashSeed(seed, 0x9c0d, chunk)) as tf.Tensor2D).z),
 
     decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE }),
 
