@@ -96,6 +96,10 @@ describe('fitting a prior (EM)', () => {
     const fresh = (await Decoder.load(withPrior)).sampleLatents(5000, { seed: 77 });
     const gap = priorLogLikelihood(truth, fresh, 8) - priorLogLikelihood(fit.prior, fresh, 8);
     assert.ok(Math.abs(gap) < 0.01, `log-likelihood gap ${gap}`);
+    // the reported log-likelihood is the returned prior's, whether EM converged or ran out of iterations
+    for (const stopped of [fit, fitMixture(codes, 8, 2, { seed: 3, iterations: 3 })]) {
+      assert.ok(Math.abs(stopped.logLikelihood - priorLogLikelihood(stopped.prior, codes, 8)) < 1e-9, `after ${stopped.iterations} iterations`);
+    }
   });
 
   it('gives N(0, I) its closed-form log-likelihood, and a file that stores the fit loads', async () => {

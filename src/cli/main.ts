@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Decoder, EdgeVaeError, InputError, PRIOR_CHOICES, toImageGrid, type PriorChoice } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
+import type { DatasetName } from '../data/datasets.ts';
 import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
@@ -184,10 +185,10 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: Expo
     const log = (message: string) => console.error(message);
     await selectBackend('auto', log);
     const { readRun } = await import('../train/trainer.ts');
-    const { loadDataset, DATASETS } = await import('../data/datasets.ts');
+    const { loadDataset } = await import('../data/datasets.ts');
     const { dataset } = await readRun(source);
-    if (!(dataset in DATASETS)) throw new InputError(`the run's dataset ${JSON.stringify(dataset)} is not one edgevae reads (${Object.keys(DATASETS).join(', ')})`);
-    const data = await loadDataset(dataset as keyof typeof DATASETS, { dir: o.data, log });
+    // loadDataset refuses a name it does not know, listing the ones it does.
+    const data = await loadDataset(dataset as DatasetName, { dir: o.data, log });
     return exportRun(source, dtype, { components: o.priorComponents, dataset: data, log });
   }
   await selectBackend('cpu');

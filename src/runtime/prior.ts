@@ -32,7 +32,7 @@ export function mixtureTables(prior: MixturePrior, latentSize: number): MixtureT
 }
 
 /** The component a uniform draw in [0, 1) picks: the first whose running weight exceeds it. */
-export function componentOf(tables: MixtureTables, uniform: number): number {
+function componentOf(tables: MixtureTables, uniform: number): number {
   let k = 0;
   while (k < tables.components - 1 && uniform >= tables.cumulative[k]) k++;
   return k;

@@ -56,20 +56,23 @@ export function fitMixture(codes: Float32Array, latentSize: number, components: 
   const iterations = options.iterations ?? 200;
   const tolerance = options.tolerance ?? 1e-5;
   const ridge = RIDGE * meanVariance(codes, latentSize);
-  let mixture = initialMixture(codes, latentSize, components, options.seed ?? 1);
+  let mixture = initialMixture(codes, latentSize, components, options.seed ?? 1, ridge);
   const responsibilities = new Float64Array(n * components);
   let logLikelihood = -Infinity;
   let done = 0;
+  // True when logLikelihood is the current mixture's: after a converged E-step, not after an M-step.
+  let scored = false;
   while (done < iterations) {
     const next = expectation(mixture, codes, latentSize, responsibilities);
     done++;
     options.onIteration?.(done, next);
     const gain = next - logLikelihood;
     logLikelihood = next;
-    if (gain < tolerance) break;
+    scored = gain < tolerance;
+    if (scored) break;
     mixture = maximisation(codes, latentSize, responsibilities, components, ridge);
   }
-  logLikelihood = meanLogLikelihood(mixture, codes, latentSize);
+  if (!scored) logLikelihood = meanLogLikelihood(mixture, codes, latentSize);
   return { prior: toPrior(mixture.filter((c) => c.weight >= MIN_WEIGHT)), logLikelihood, iterations: done };
 }
 
@@ -100,7 +103,7 @@ function meanVariance(codes: Float32Array, d: number): number {
 }
 
 /** k-means++ seeding: means spread over the codes; each component starts with the codes' covariance. */
-function initialMixture(codes: Float32Array, d: number, k: number, seed: number): Component[] {
+function initialMixture(codes: Float32Array, d: number, k: number, seed: number, ridge: number): Component[] {
   const n = codes.length / d;
   const random = seededRandom(seed);
   const picked = [Math.floor(random() * n)];
@@ -120,7 +123,7 @@ function initialMixture(codes: Float32Array, d: number, k: number, seed: number)
     picked.push(choice);
   }
   const everything = new Float64Array(n).fill(1);
-  const shared = weightedGaussian(codes, d, everything, 1, 0, RIDGE * meanVariance(codes, d));
+  const shared = weightedGaussian(codes, d, everything, 1, 0, ridge);
   return picked.map((i) => ({ weight: 1 / k, mean: Float64Array.from(codes.subarray(i * d, (i + 1) * d)), factor: shared.factor.slice() }));
 }
 
