@@ -2,6 +2,7 @@
 // the kernels on their own so tests can hold each against a scalar reference. All pointers are into
 // this module's memory, laid out by the host (src/runtime/); nothing here allocates.
 import { packPairsI8, packPanels } from './kernels/pack';
+import { ABI_VERSION } from '../src/runtime/abi';
 
 export { run, RECORD_WORDS } from './executor';
 export { fillNormal, fillUniform } from './random';
@@ -14,6 +15,11 @@ export { gemmF32, gemmF32ScratchBytes } from './kernels/gemm';
 export { gemmI8, packedQuantizedRowsBytes, quantizeRows, relaxedDotEnabled, relaxedDotSelfTest, setRelaxedDot } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';
 export { im2col, im2colI16 } from './kernels/im2col';
+
+/** The version of src/runtime/abi.ts this module was built from; the host refuses another. */
+export function abiVersion(): i32 {
+  return ABI_VERSION;
+}
 
 /** First free byte after the module's static data; the host lays out memory from here. */
 export function heapBase(): usize {

@@ -4,11 +4,13 @@
 // of a partial tail so that a value's result never depends on where in a batch it sits.
 import { roundToI32 } from './simd';
 
-export const ACT_LINEAR: i32 = 0;
-export const ACT_RELU: i32 = 1;
-export const ACT_LEAKY_RELU: i32 = 2;
-export const ACT_SIGMOID: i32 = 3;
-export const ACT_TANH: i32 = 4;
+import { Act } from '../../src/runtime/abi';
+
+export const ACT_LINEAR: i32 = Act.Linear;
+export const ACT_RELU: i32 = Act.Relu;
+export const ACT_LEAKY_RELU: i32 = Act.LeakyRelu;
+export const ACT_SIGMOID: i32 = Act.Sigmoid;
+export const ACT_TANH: i32 = Act.Tanh;
 
 // exp(x) by Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2, and a degree-6 Taylor
 // polynomial for e^r (relative error about 1.2e-7). Plain mul/add only, so every engine rounds the

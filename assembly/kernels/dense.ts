@@ -6,10 +6,12 @@ import { gemmF32, gemmF32ScratchBytes, gemmPanelF32, packedRowsBytes, packRows, 
 import { gemmI8, packedQuantizedRowsBytes, quantizedRowLength, quantizeRows } from './gemm-i8';
 import { widenF16 } from './f16';
 
-// Stored weight types. Keep in step with src/runtime/plan.ts.
-export const WEIGHTS_F32: i32 = 0;
-export const WEIGHTS_F16: i32 = 1;
-export const WEIGHTS_I8: i32 = 2;
+import { Weights } from '../../src/runtime/abi';
+
+// Stored weight types (src/runtime/abi.ts).
+export const WEIGHTS_F32: i32 = Weights.F32;
+export const WEIGHTS_F16: i32 = Weights.F16;
+export const WEIGHTS_I8: i32 = Weights.I8;
 /** Rows per tile. Keep in step with src/runtime/plan.ts (scratch sizing). */
 export const TILE_ROWS: i32 = 64;
 
