@@ -1,22 +1,19 @@
-// Runs a validated layer plan over a batch. The host (src/runtime/plan.ts) writes one fixed-size
-// record per op into wasm memory; activations ping-pong between two buffers sized for the largest
-// layer, and one scratch area (im2col tiles, quantized rows, a widened f16 panel) sized by the host
-// for the hungriest layer, so nothing is allocated while decoding.
+// Runs a validated graph plan over a batch: one record per op (src/runtime/abi.ts), in topological
+// order, each naming the slots it reads and writes. The host lays the slots out for the batch and
+// passes their addresses in a table; one scratch area (im2col tiles, quantized rows, a widened f16
+// panel), sized by the host for the hungriest op, is shared. Nothing is allocated while decoding.
 import { activateInPlace } from './kernels/activation';
 import { concatLabel } from './kernels/concat';
 import { conv } from './kernels/conv';
 import { dense } from './kernels/dense';
+import { ActivationRec, ConcatLabelRec, ConvRec, DenseRec, Field, Op, RECORD_WORDS, Status } from '../src/runtime/abi';
 
-// Record layout, in i32 words. Keep in step with src/runtime/plan.ts.
-export const RECORD_WORDS: i32 = 24;
-const OP_DENSE = 1;
-const OP_CONV = 2;
-const OP_ACTIVATION = 3;
-const OP_CONCAT_LABEL = 4;
+/** The record that failed in the last `run`, for the host's message. */
+let failedAt: i32 = -1;
 
-export const STATUS_BAD_OPCODE = -1;
-export const STATUS_BAD_LABEL = -2;
-export const STATUS_BAD_WEIGHTS = -3;
+export function failedRecord(): i32 {
+  return failedAt;
+}
 
 // @ts-ignore: decorator
 @inline
@@ -24,41 +21,63 @@ function word(record: usize, i: i32): i32 {
   return load<i32>(record + (<usize>i << 2));
 }
 
+/** The address of the slot a record word names, for this batch. */
+// @ts-ignore: decorator
+@inline
+function slot(slots: usize, record: usize, field: i32): usize {
+  return <usize>load<u32>(slots + (<usize>word(record, field) << 2));
+}
+
 /**
- * Executes `count` records for `batch` samples whose input is in buffer A.
- * Returns the buffer holding the output (0 = A, 1 = B), or a negative status.
+ * Executes `count` records for `batch` samples. `slots` holds one u32 address per slot, `labels` the
+ * batch's class labels. Returns Status.Ok, or a negative status with failedRecord() naming the op.
  */
-export function run(plan: usize, count: i32, batch: i32, bufA: usize, bufB: usize, labels: usize, scratch: usize): i32 {
-  let src = bufA, dst = bufB, current = 0;
+export function run(plan: usize, count: i32, batch: i32, slots: usize, labels: usize, scratch: usize): i32 {
+  failedAt = -1;
   for (let i = 0; i < count; i++) {
     const r = plan + (<usize>(i * RECORD_WORDS) << 2);
-    const op = word(r, 0);
-    const act = word(r, 1);
-    const alpha = reinterpret<f32>(word(r, 2));
-    if (op == OP_ACTIVATION) {
-      activateInPlace(src, batch * word(r, 3), act, alpha);
-      continue;
+    const status = runOne(r, batch, slots, labels, scratch);
+    if (status != Status.Ok) {
+      failedAt = i;
+      return status;
     }
-    if (op == OP_DENSE) {
-      const rows = batch * word(r, 6);
-      if (!dense(word(r, 3), src, dst, rows, word(r, 4), word(r, 5), word(r, 7), word(r, 8), word(r, 9), scratch, act, alpha)) return STATUS_BAD_WEIGHTS;
-    } else if (op == OP_CONV) {
-      if (!runConv(src, dst, batch, r, scratch, act, alpha)) return STATUS_BAD_WEIGHTS;
-    } else if (op == OP_CONCAT_LABEL) {
-      if (!concatLabel(src, dst, batch, word(r, 3), labels, word(r, 4), word(r, 5) != 0)) return STATUS_BAD_LABEL;
-    } else {
-      return STATUS_BAD_OPCODE;
-    }
-    const t = src; src = dst; dst = t;
-    current ^= 1;
   }
-  return current;
+  return Status.Ok;
+}
+
+function runOne(r: usize, batch: i32, slots: usize, labels: usize, scratch: usize): i32 {
+  const op = word(r, Field.Op);
+  const act = word(r, Field.Act);
+  const alpha = reinterpret<f32>(word(r, Field.Alpha));
+  const x = slot(slots, r, Field.In0);
+  const y = slot(slots, r, Field.Out);
+  if (op == Op.Activation) {
+    const n = batch * word(r, ActivationRec.Size);
+    if (x != y) memory.copy(y, x, <usize>n << 2);
+    activateInPlace(y, n, act, alpha);
+    return Status.Ok;
+  }
+  if (op == Op.Dense) {
+    const rows = batch * word(r, DenseRec.Rows);
+    const ok = dense(
+      word(r, DenseRec.Weights), x, y, rows, word(r, DenseRec.K), word(r, DenseRec.N),
+      word(r, DenseRec.Kernel), word(r, DenseRec.Bias), word(r, DenseRec.Scale), scratch, act, alpha,
+    );
+    return ok ? Status.Ok : Status.BadWeights;
+  }
+  if (op == Op.Conv) return runConv(x, y, batch, r, scratch, act, alpha) ? Status.Ok : Status.BadWeights;
+  if (op == Op.ConcatLabel) {
+    const ok = concatLabel(x, y, batch, word(r, ConcatLabelRec.Size), labels, word(r, ConcatLabelRec.Classes), word(r, ConcatLabelRec.LabelFirst) != 0);
+    return ok ? Status.Ok : Status.BadLabel;
+  }
+  return Status.BadOpcode;
 }
 
 function runConv(x: usize, y: usize, batch: i32, r: usize, scratch: usize, act: i32, alpha: f32): bool {
-  const H = word(r, 4), W = word(r, 5), C = word(r, 6), OH = word(r, 7), OW = word(r, 8), OC = word(r, 9);
-  const kh = word(r, 10), kw = word(r, 11), sh = word(r, 12), sw = word(r, 13);
-  const padTop = word(r, 14), padLeft = word(r, 15), transposed = word(r, 16) != 0;
-  const w = <usize>word(r, 17), bias = <usize>word(r, 18), scale = <usize>word(r, 19);
-  return conv(word(r, 3), x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, w, bias, scale, scratch, act, alpha);
+  return conv(
+    word(r, ConvRec.Weights), x, y, batch,
+    word(r, ConvRec.H), word(r, ConvRec.W), word(r, ConvRec.C), word(r, ConvRec.OH), word(r, ConvRec.OW), word(r, ConvRec.OC),
+    word(r, ConvRec.KH), word(r, ConvRec.KW), word(r, ConvRec.SH), word(r, ConvRec.SW), word(r, ConvRec.PadTop), word(r, ConvRec.PadLeft),
+    word(r, ConvRec.Transposed) != 0, <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch, act, alpha,
+  );
 }

@@ -2,9 +2,9 @@
 // the kernels on their own so tests can hold each against a scalar reference. All pointers are into
 // this module's memory, laid out by the host (src/runtime/); nothing here allocates.
 import { packPairsI8, packPanels } from './kernels/pack';
-import { ABI_VERSION } from '../src/runtime/abi';
+import { ABI_VERSION, RECORD_WORDS } from '../src/runtime/abi';
 
-export { run, RECORD_WORDS } from './executor';
+export { run, failedRecord } from './executor';
 export { fillNormal, fillUniform } from './random';
 export { concatLabel } from './kernels/concat';
 export { activateInPlace } from './kernels/activation';
@@ -19,6 +19,11 @@ export { im2col, im2colI16 } from './kernels/im2col';
 /** The version of src/runtime/abi.ts this module was built from; the host refuses another. */
 export function abiVersion(): i32 {
   return ABI_VERSION;
+}
+
+/** i32 words per op record (src/runtime/abi.ts), checked by the host with the version. */
+export function recordWords(): i32 {
+  return RECORD_WORDS;
 }
 
 /** First free byte after the module's static data; the host lays out memory from here. */

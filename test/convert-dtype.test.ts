@@ -34,11 +34,11 @@ describe('convertDtype', () => {
     const i8 = new Uint8Array(readFileSync(new URL('../models/cvae.evae', import.meta.url)));
     const f32 = readModel(convertDtype(i8, 'f32'));
     const original = readModel(i8);
-    const weighted = (m: typeof original) => m.header.layers.filter((l): l is Extract<typeof l, { kernel: number }> => 'kernel' in l);
+    const weighted = (m: typeof original) => m.header.nodes.filter((l): l is Extract<typeof l, { kernel: number }> => 'kernel' in l);
     assert.deepEqual(weighted(f32).map((l) => Array.from(tensorData(f32, l.kernel))), weighted(original).map((l) => Array.from(kernelValues(original, l))));
     assert.equal(f32.header.meta.dtype, 'f32');
     const again = readModel(convertDtype(f32, 'i8'));
-    const kernels = (m: typeof original) => m.header.layers.flatMap((l) => ('kernel' in l ? [Array.from(tensorData(m, l.kernel)), Array.from(tensorData(m, l.scale!))] : []));
+    const kernels = (m: typeof original) => m.header.nodes.flatMap((l) => ('kernel' in l ? [Array.from(tensorData(m, l.kernel)), Array.from(tensorData(m, l.scale!))] : []));
     assert.deepEqual(kernels(again), kernels(original));
     assert.deepEqual(again.header.meta, original.header.meta);
   });
@@ -47,7 +47,7 @@ describe('convertDtype', () => {
     const bytes = buildModel({ ...LAYER_PLANS['dense chain, every activation'], seed: 1 });
     assert.throws(() => convertDtype(bytes, 'f64' as 'f32'), InputError);
     const huge = readModel(bytes);
-    (tensorData(huge, (huge.header.layers[0] as { kernel: number }).kernel) as Float32Array)[0] = 1e6;
+    (tensorData(huge, (huge.header.nodes[0] as { kernel: number }).kernel) as Float32Array)[0] = 1e6;
     assert.throws(() => convertDtype(huge, 'f16'), /beyond the f16 range/);
   });
 });

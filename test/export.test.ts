@@ -10,7 +10,7 @@ import { latentBatch, tf } from './helpers/setup.ts';
 
 type Weighted = Extract<LayerSpec, { kernel: number }>;
 const isWeighted = (layer: LayerSpec): layer is Weighted => 'kernel' in layer;
-const weightedLayers = (model: ParsedModel) => model.header.layers.filter(isWeighted);
+const weightedLayers = (model: ParsedModel) => model.header.nodes.filter(isWeighted);
 
 /** Largest output difference from the source model we accept, per weight dtype (measured: ~1e-8, ~1e-4, ~5e-3). */
 const OUTPUT_TOLERANCE: Record<DType, number> = { f32: 1e-5, f16: 1e-3, i8: 2e-2 };
@@ -94,7 +94,7 @@ for (const fixture of ALL_FIXTURES) {
         assert.deepEqual(meta.metrics, { loss: 0.25 });
         assert.equal(meta.note, 'kept');
         if (fixture.conditional) {
-          const joinsAt = exported.get(dtype)!.header.layers.findIndex((l) => l.type === 'concatenate');
+          const joinsAt = exported.get(dtype)!.header.nodes.findIndex((l) => l.type === 'concatenate');
           assert.deepEqual(meta.conditioning, { classes: model.inputs[1].shape[1], joinsAt });
         } else {
           assert.equal(meta.conditioning, null);
@@ -103,14 +103,14 @@ for (const fixture of ALL_FIXTURES) {
 
       test(`${dtype}: layers, names and shapes`, () => {
         const parsed = exported.get(dtype)!;
-        assert.deepEqual(parsed.header.layers.map(describeLayer), EXPECTED_LAYERS[fixture.name]);
+        assert.deepEqual(parsed.header.nodes.map(describeLayer), EXPECTED_LAYERS[fixture.name]);
         assert.deepEqual(parsed.steps.at(-1)!.outShape, fixture.outputShape);
-        for (const layer of parsed.header.layers) {
+        for (const layer of parsed.header.nodes) {
           if (layer.name !== undefined) assert.doesNotThrow(() => model.getLayer(layer.name!), `no tfjs layer "${layer.name}"`);
         }
         // Only a reshape the exporter appended to re-view the output goes without a name.
-        const unnamed = parsed.header.layers.filter((l) => l.name === undefined);
-        assert.ok(unnamed.every((l, i) => l.type === 'reshape' && i === 0 && parsed.header.layers.at(-1) === l));
+        const unnamed = parsed.header.nodes.filter((l) => l.name === undefined);
+        assert.ok(unnamed.every((l, i) => l.type === 'reshape' && i === 0 && parsed.header.nodes.at(-1) === l));
         for (const layer of weightedLayers(parsed)) {
           const kernel = parsed.header.tensors[layer.kernel];
           assert.equal(kernel.dtype, dtype);
@@ -245,10 +245,10 @@ describe('conditional decoders', () => {
     const big = conditionalDecoder(2);
     const tiny = tinyConditionalDecoder(2);
     try {
-      const bigLayers = readModel(exportModel(big)).header.layers;
+      const bigLayers = readModel(exportModel(big)).header.nodes;
       assert.deepEqual(bigLayers[0], { name: 'join_label', type: 'concatenate', labelFirst: false });
       const tinyModel = readModel(exportModel(tiny));
-      assert.deepEqual(tinyModel.header.layers[1], { name: 'label_first', type: 'concatenate', labelFirst: true });
+      assert.deepEqual(tinyModel.header.nodes[1], { name: 'label_first', type: 'concatenate', labelFirst: true });
       assert.deepEqual(tinyModel.header.meta.conditioning, { classes: 4, joinsAt: 1 });
       assert.equal(tinyModel.header.meta.latentSize, 3);
     } finally {
@@ -280,7 +280,7 @@ describe('conditional decoders', () => {
     assert.throws(() => exportModel(model), (err: Error) => err instanceof InputError && /labelInput/.test(err.message));
     const parsed = readModel(exportModel(model, { labelInput: 'b' }));
     assert.deepEqual(parsed.header.meta.conditioning, { classes: 2, joinsAt: 0 });
-    assert.equal(parsed.header.layers[0].type === 'concatenate' && parsed.header.layers[0].labelFirst, false);
+    assert.equal(parsed.header.nodes[0].type === 'concatenate' && parsed.header.nodes[0].labelFirst, false);
   });
 
   test('labelInput on a model without a label join is an error', () => {
@@ -294,10 +294,10 @@ describe('meta and options', () => {
     const model = tinyLinearDecoder(1);
     const natural = readModel(exportModel(model));
     assert.deepEqual(natural.header.meta.output.shape, [6]);
-    assert.equal(natural.header.layers.at(-1)!.type, 'dense');
-    assert.deepEqual(readModel(exportModel(model, { meta: { output: { shape: [6] } } })).header.layers.length, natural.header.layers.length);
+    assert.equal(natural.header.nodes.at(-1)!.type, 'dense');
+    assert.deepEqual(readModel(exportModel(model, { meta: { output: { shape: [6] } } })).header.nodes.length, natural.header.nodes.length);
     const viewed = readModel(exportModel(model, { meta: { output: { shape: [2, 3, 1] } } }));
-    assert.deepEqual(viewed.header.layers.at(-1), { type: 'reshape', shape: [2, 3, 1] });
+    assert.deepEqual(viewed.header.nodes.at(-1), { type: 'reshape', shape: [2, 3, 1] });
     assert.throws(() => exportModel(model, { meta: { output: { shape: [2, 2, 1] } } }), (err: Error) => err instanceof InputError && /6/.test(err.message));
     assert.throws(() => exportModel(model, { meta: { output: { shape: [6, 1, 1, 1] } } }), InputError);
   });

@@ -31,7 +31,7 @@ describe('reading a model file', () => {
   it('round-trips header and tensors', () => {
     const model = readModel(bytes);
     assert.equal(model.header.meta.dtype, 'f16');
-    assert.deepEqual(model.steps.at(-1)!.outShape, [8, 8, 2]);
+    assert.deepEqual(model.graph.nodes.at(-1)!.outShape, [8, 8, 2]);
     for (const t of model.header.tensors) assert.equal(t.offset % 16, 0, 'tensors are 16-byte aligned');
     assert.ok(tensorData(model, 0).length > 0);
   });
@@ -64,21 +64,28 @@ describe('reading a model file', () => {
 
   it('rejects absurd and inconsistent headers with a message naming the field', () => {
     const cases: [string, (h: any) => void, RegExp][] = [
-      ['2^31 units', (h) => (h.layers[0].units = 2 ** 31), /layers\[0\]\.units must be an integer/],
-      ['zero units', (h) => (h.layers[0].units = 0), /layers\[0\]\.units/],
+      ['2^31 units', (h) => (h.nodes[0].units = 2 ** 31), /layers\[0\]\.units must be an integer/],
+      ['zero units', (h) => (h.nodes[0].units = 0), /layers\[0\]\.units/],
       ['negative dimension', (h) => (h.tensors[0].shape[0] = -4), /tensors\[0\]\.shape\[0\]/],
-      ['overflowing reshape', (h) => (h.layers[2].shape = [65536, 65536, 1]), /cannot reshape/],
-      ['kernel shape not chaining', (h) => (h.layers[1].units = 7), /layers\[1\].*kernel has shape/],
-      ['conv on a flat input', (h) => h.layers.splice(2, 1), /needs an \[h, w, c\] input/],
+      ['overflowing reshape', (h) => (h.nodes[2].shape = [65536, 65536, 1]), /cannot reshape/],
+      ['kernel shape not chaining', (h) => (h.nodes[1].units = 7), /layers\[1\].*kernel has shape/],
+      ['conv on a flat input', (h) => (h.nodes.splice(2, 1), (h.nodes[2].inputs = ['layers[1]'])), /needs an \[h, w, c\] input/],
       ['tensor past the end', (h) => (h.tensors[0].offset += 1 << 20), /runs past the end|must be an integer/],
       ['misaligned tensor', (h) => (h.tensors[0].offset += 4), /not aligned/],
-      ['unknown layer', (h) => (h.layers[0].type = 'upsample'), /layers\[0\]\.type must be one of/],
-      ['unknown activation', (h) => (h.layers[0].activation = 'softmax'), /activation must be one of/],
+      ['unknown layer', (h) => (h.nodes[0].type = 'upsample'), /layers\[0\]\.type must be one of/],
+      ['unknown activation', (h) => (h.nodes[0].activation = 'softmax'), /activation must be one of/],
       ['wrong output shape', (h) => (h.meta.output.shape = [28, 28, 1]), /meta\.output\.shape/],
-      ['label without conditioning', (h) => h.layers.splice(0, 0, { type: 'concatenate', labelFirst: false }), /conditioning is null/],
-      ['missing layers', (h) => (h.layers = []), /header\.layers/],
-      ['i8 scale on f16 weights', (h) => (h.layers[0].scale = 0), /scale is only allowed/],
-      ['kernel referring to a missing tensor', (h) => (h.layers[0].kernel = 999), /layers\[0\]\.kernel must be an integer/],
+      ['label without conditioning', (h) => h.inputs.push({ name: 'label', kind: 'label', classes: 3 }), /meta\.conditioning says no label/],
+      ['missing nodes', (h) => (h.nodes = []), /header\.nodes/],
+      ['a dangling input', (h) => (h.nodes[1].inputs = ['nowhere']), /reads "nowhere", which no node or graph input defines/],
+      ['a cycle', (h) => (h.nodes[1].inputs = ['layers[3]']), /reads "layers\[3\]", which a later node writes/],
+      ['a name used twice', (h) => (h.nodes[1].name = 'layers[0]'), /name is used twice/],
+      ['a node nobody reads', (h) => (h.output = 'layers[3]'), /layers\[4\] \(conv2d\) is never read/],
+      ['an output that is no node', (h) => (h.output = 'z'), /header\.output must name a node/],
+      ['two inputs to a dense', (h) => (h.nodes[1].inputs = ['layers[0]', 'z']), /inputs must be an array of 1 value names/],
+      ['a latent of the wrong size', (h) => (h.inputs[0].shape = [4]), /meta\.latentSize is 3/],
+      ['i8 scale on f16 weights', (h) => (h.nodes[0].scale = 0), /scale is only allowed/],
+      ['kernel referring to a missing tensor', (h) => (h.nodes[0].kernel = 999), /layers\[0\]\.kernel must be an integer/],
     ];
     for (const [what, mutate, pattern] of cases) {
       const header = structuredClone(readModel(bytes).header) as any;

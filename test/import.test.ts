@@ -108,7 +108,7 @@ const EXPECTED_LAYERS: Record<string, string[]> = {
   'DCGAN generator': ['reshape', 'conv2dTranspose:relu', 'conv2dTranspose:tanh'],
 };
 
-const layerTypes = (file: Uint8Array) => readModel(file).header.layers.map((l) => ('activation' in l && l.type !== 'activation' ? `${l.type}:${l.activation}` : l.type));
+const layerTypes = (file: Uint8Array) => readModel(file).header.nodes.map((l) => ('activation' in l && l.type !== 'activation' ? `${l.type}:${l.activation}` : l.type));
 
 describe('PyTorch-style ONNX graphs match onnxruntime-node', () => {
   for (const [name, make] of Object.entries(ONNX_CASES)) {

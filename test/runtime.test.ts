@@ -74,7 +74,7 @@ describe('weights', () => {
     for (const [dtype, bad] of [['f32', (data: DataView, at: number) => data.setFloat32(at, NaN, true)], ['f16', (data: DataView, at: number) => data.setUint16(at, 0x7c00, true)]] as const) {
       const bytes = buildModel({ ...PLANS['dense chain, every activation'], dtype, seed: 2 });
       const model = readModel(bytes);
-      const kernel = (model.header.layers.find((l) => l.type === 'dense') as { kernel: number }).kernel;
+      const kernel = (model.header.nodes.find((l) => l.type === 'dense') as { kernel: number }).kernel;
       const file = bytes.slice();
       bad(new DataView(file.buffer), model.header.tensors[kernel].offset + (dtype === 'f32' ? 12 : 6));
       await assert.rejects(Decoder.load(fixCrc(file)), (err: Error) => err instanceof FormatError && new RegExp(`tensor ${kernel} holds (NaN|infinity) at index 3; weights must be finite`).test(err.message), dtype);

@@ -12,7 +12,7 @@ import { InputError } from '../errors.ts';
 import { encodeF16 } from '../format/f16.ts';
 import { quantizeInt8PerChannel } from '../format/int8.ts';
 import { readModel, tensorData, type ParsedModel } from '../format/read.ts';
-import { DTYPES, outputChannelAxis, type ConvLayer, type DType, type DenseLayer, type LayerSpec } from '../format/spec.ts';
+import { DTYPES, TENSOR_FIELDS, outputChannelAxis, type ConvLayer, type DType, type DenseLayer, type NodeSpec } from '../format/spec.ts';
 import { writeModel, type TensorInput } from '../format/write.ts';
 import { kernelValues } from '../runtime/reference.ts';
 
@@ -24,19 +24,23 @@ export function convertDtype(model: Uint8Array | ArrayBuffer | ParsedModel, dtyp
   const parsed = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
   const tensors: TensorInput[] = [];
   const add = (tensor: TensorInput) => tensors.push(tensor) - 1;
-  const layers = parsed.header.layers.map((layer): LayerSpec => {
-    if (!('kernel' in layer)) return { ...layer };
-    const { scale: _oldScale, ...rest } = layer;
-    const bias = Float32Array.from(tensorData(parsed, layer.bias) as Float32Array);
-    const weights = encodeKernel(parsed, layer, dtype);
-    return {
-      ...rest,
-      kernel: add(weights.kernel),
-      bias: add({ dtype: 'f32', shape: [bias.length], data: bias }),
-      ...(weights.scale ? { scale: add(weights.scale) } : {}),
-    } as LayerSpec;
+  /** An f32 tensor copied as it is. */
+  const copy = (index: number) => {
+    const data = Float32Array.from(tensorData(parsed, index) as Float32Array);
+    return add({ dtype: 'f32', shape: [...parsed.header.tensors[index].shape], data });
+  };
+  const nodes = parsed.header.nodes.map((node): NodeSpec => {
+    const out = { ...node } as Record<string, unknown>;
+    for (const field of TENSOR_FIELDS) if (typeof out[field] === 'number' && field !== 'kernel' && field !== 'scale') out[field] = copy(out[field] as number);
+    if (!('kernel' in node)) return out as unknown as NodeSpec;
+    delete out.scale;
+    const weights = encodeKernel(parsed, node, dtype);
+    out.kernel = add(weights.kernel);
+    if (weights.scale) out.scale = add(weights.scale);
+    return out as unknown as NodeSpec;
   });
-  return writeModel({ meta: { ...parsed.header.meta, dtype }, layers, tensors });
+  const { inputs, output, meta } = parsed.header;
+  return writeModel({ meta: { ...meta, dtype }, inputs, nodes, output, tensors });
 }
 
 function encodeKernel(model: ParsedModel, layer: (DenseLayer | ConvLayer) & { name?: string }, dtype: DType): { kernel: TensorInput; scale?: TensorInput } {

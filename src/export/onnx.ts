@@ -99,7 +99,7 @@ const KERNEL_TO_ONNX = [3, 2, 0, 1];
 /** Converts an edgevae model (the file's bytes, or a model already parsed by readModel) to ONNX bytes. */
 export function exportOnnx(model: Uint8Array | ArrayBuffer | ParsedModel, options: OnnxExportOptions = {}): Uint8Array {
   const parsed = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
-  if (!parsed || !Array.isArray((parsed as ParsedModel).steps) || !(parsed as ParsedModel).header) {
+  if (!parsed || !(parsed as ParsedModel).graph || !(parsed as ParsedModel).header) {
     throw new InputError('exportOnnx takes a model file (Uint8Array) or a ParsedModel from readModel');
   }
   const opset = options.opset ?? ONNX_OPSETS.default;
@@ -166,8 +166,15 @@ class GraphBuilder {
       const c = meta.conditioning.classes;
       this.inputs.push(valueInfo(ONNX_NAMES.label, [c], `class labels one-hot encoded, float [N, ${c}]: 1 at the class index, 0 elsewhere`));
     }
-    for (const step of this.model.steps) {
-      const { index, layer, inShape, outShape } = step;
+    const { graph } = this.model;
+    let previous = graph.latent.name;
+    for (const node of graph.nodes) {
+      const { index, layer, outShape } = node;
+      const inShape = node.inShapes[node.inputs.indexOf(previous)] ?? node.inShapes[0];
+      if (!node.inputs.includes(previous) || node.inputs.some((v) => v !== previous && v !== graph.label?.name)) {
+        throw new UnsupportedError(`node "${node.name}" (${layer.type}) reads ${node.inputs.map((v) => `"${v}"`).join(' and ')}: the ONNX export writes chains of layers (graphs with branches: not yet)`);
+      }
+      previous = node.name;
       this.prefix = `l${index}_${sanitize(layer.name ?? layer.type)}`;
       switch (layer.type) {
         case 'dense':
@@ -187,7 +194,7 @@ class GraphBuilder {
           if (inShape.length > 1) this.current = this.node('Flatten', [this.current], [attr.int('axis', 1)]);
           break;
         case 'concatenate': {
-          const inputs = layer.labelFirst ? [ONNX_NAMES.label, this.current] : [this.current, ONNX_NAMES.label];
+          const inputs = node.inputs[0] === graph.label?.name ? [ONNX_NAMES.label, this.current] : [this.current, ONNX_NAMES.label];
           this.current = this.node('Concat', inputs, [attr.int('axis', 1)]);
           break;
         }

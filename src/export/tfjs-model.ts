@@ -17,7 +17,7 @@
  * channel), the values our runtime computes with.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../errors.ts';
+import { InputError, UnsupportedError } from '../errors.ts';
 import { readModel, tensorData, type ParsedModel } from '../format/read.ts';
 import type { ActivationName, ConvLayer, DenseLayer } from '../format/spec.ts';
 import { kernelValues } from '../runtime/reference.ts';
@@ -40,18 +40,22 @@ const FUSABLE: Partial<Record<ActivationName, 'linear' | 'relu' | 'sigmoid' | 't
  */
 export function toLayersModel(model: Uint8Array | ArrayBuffer | ParsedModel): tf.LayersModel {
   const parsed = model instanceof Uint8Array || model instanceof ArrayBuffer ? readModel(model) : model;
-  if (!parsed || !Array.isArray((parsed as ParsedModel).steps) || !(parsed as ParsedModel).header) {
+  if (!parsed || !(parsed as ParsedModel).graph || !(parsed as ParsedModel).header) {
     throw new InputError('toLayersModel takes a model file (Uint8Array) or a ParsedModel from readModel');
   }
   const { meta } = parsed.header;
-  const z = tf.input({ shape: [meta.latentSize], name: TFJS_INPUT_NAMES.latent });
-  const label = meta.conditioning ? tf.input({ shape: [meta.conditioning.classes], name: TFJS_INPUT_NAMES.label }) : undefined;
-  let x: tf.SymbolicTensor = z;
+  const { graph } = parsed;
+  const z = tf.input({ shape: graph.latent.shape, name: TFJS_INPUT_NAMES.latent });
+  const label = graph.label ? tf.input({ shape: [graph.label.classes], name: TFJS_INPUT_NAMES.label }) : undefined;
+  const values = new Map<string, tf.SymbolicTensor>([[graph.latent.name, z]]);
+  if (graph.label) values.set(graph.label.name, label!);
   // Weights are set once the layers are built, from tensors disposed right after (setWeights copies them).
   const weighted: [tf.layers.Layer, DenseLayer | ConvLayer][] = [];
-  for (const step of parsed.steps) {
-    const { layer, index } = step;
+  for (const node of graph.nodes) {
+    const { layer, index } = node;
     const name = `l${index}_${layer.type}`;
+    const inputs = node.inputs.map((v) => values.get(v)!);
+    let x = inputs[0];
     switch (layer.type) {
       case 'dense': {
         const dense = tf.layers.dense({ name, units: layer.units, activation: FUSABLE[layer.activation] ?? 'linear' });
@@ -61,7 +65,7 @@ export function toLayersModel(model: Uint8Array | ArrayBuffer | ParsedModel): tf
       }
       case 'conv2d':
       case 'conv2dTranspose': {
-        const config = { name, ...convConfig(layer), activation: FUSABLE[layer.activation] ?? 'linear' };
+        const config = { name, ...convConfig(layer, node.name), activation: FUSABLE[layer.activation] ?? 'linear' };
         const conv = layer.type === 'conv2d' ? tf.layers.conv2d(config) : tf.layers.conv2dTranspose(config);
         weighted.push([conv, layer]);
         x = activation(apply(conv, x), layer.activation, layer.alpha, name);
@@ -72,16 +76,19 @@ export function toLayersModel(model: Uint8Array | ArrayBuffer | ParsedModel): tf
         break;
       case 'flatten':
         // A flat activation stays as it is (Flatten of [N, K] is the identity).
-        if (step.inShape.length > 1) x = apply(tf.layers.flatten({ name }), x);
+        if (node.inShapes[0].length > 1) x = apply(tf.layers.flatten({ name }), x);
         break;
       case 'concatenate':
-        x = apply(tf.layers.concatenate({ name, axis: -1 }), layer.labelFirst ? [label!, x] : [x, label!]);
+        x = apply(tf.layers.concatenate({ name, axis: -1 }), inputs);
         break;
       case 'activation':
         x = layer.activation === 'linear' ? x : activation(apply(tf.layers.activation({ name, activation: FUSABLE[layer.activation] ?? 'linear' }), x), layer.activation, layer.alpha, name);
         break;
     }
+    values.set(node.name, x);
   }
+  void meta;
+  const x = values.get(graph.output)!;
   const result = tf.model({ name: 'edgevae_decoder', inputs: label ? [z, label] : [z], outputs: x });
   for (const [built, layer] of weighted) {
     const values = weightsOf(parsed, layer);
@@ -101,7 +108,10 @@ function activation(x: tf.SymbolicTensor, name: ActivationName, alpha: number | 
   return apply(tf.layers.leakyReLU({ name: `${layerName}_leaky`, alpha: alpha ?? 0.3 }), x);
 }
 
-function convConfig(layer: ConvLayer) {
+function convConfig(layer: ConvLayer, node: string) {
+  if (layer.padding === 'explicit' || (layer.groups ?? 1) > 1 || (layer.dilations ?? [1, 1]).some((d) => d > 1)) {
+    throw new UnsupportedError(`node "${node}" (${layer.type}) has explicit padding, groups or dilation, which TensorFlow.js layers do not express`);
+  }
   return { filters: layer.filters, kernelSize: layer.kernelSize, strides: layer.strides, padding: layer.padding, dataFormat: 'channelsLast' as const };
 }
 

@@ -1,62 +1,64 @@
 /**
- * Reads and validates a model file. Everything a decoder will trust later (tensor bounds, shapes that
- * chain, sizes within LIMITS) is checked here, once, so the executor never sees an inconsistent model.
+ * Reads and validates a model file. Everything a decoder will trust later (tensor bounds, a graph
+ * whose values are defined before they are read, shapes that fit each node, sizes within LIMITS) is
+ * checked here, once, so the executor never sees an inconsistent model. Format 1 files (a chain of
+ * layers) are read as the graph they describe (chain.ts).
  */
 import { FormatError } from '../errors.ts';
+import { LAYER_TYPES, kindOf } from '../layers/index.ts';
+import type { Graph, GraphNode, ParseContext } from '../layers/types.ts';
+import { planSlots, type SlotPlan } from '../runtime/slots.ts';
+import { chainToGraph } from './chain.ts';
 import { crc32 } from './crc32.ts';
 import {
-  ACTIVATIONS,
   DTYPE_BYTES,
   DTYPES,
   FORMAT_MAJOR,
+  FORMAT_MAJOR_CHAIN,
   FRAME_BYTES,
   LIMITS,
   MAGIC,
   TENSOR_ALIGN,
   product,
   triangleSize,
-  type ActivationName,
-  type ConvLayer,
-  type DType,
-  type DenseLayer,
+  type GraphInputSpec,
   type LayerSpec,
   type MixturePrior,
   type ModelHeader,
   type ModelMeta,
+  type NodeSpec,
   type TensorSpec,
 } from './spec.ts';
+import { fail, finite, int, isObject, oneOf, sameShape, shapeOf } from './validate.ts';
 
-/** One layer with the per-sample shapes flowing in and out of it. */
-export interface Step {
-  index: number;
-  layer: LayerSpec;
-  inShape: number[];
-  outShape: number[];
-  /** Multiply-adds per sample. */
-  macs: number;
-}
+export { tensorData } from './tensors.ts';
+export { convGeometry, convOutputLength, convPadBefore, type ConvGeometry } from '../layers/conv.ts';
+export type { Graph, GraphNode } from '../layers/types.ts';
 
 export interface ParsedModel {
+  /** The header as format 2 has it (a format 1 file's chain converted). */
   header: ModelHeader;
-  steps: Step[];
+  graph: Graph;
+  /** Where each value lives while decoding: slots planned from each value's last use. */
+  slots: SlotPlan;
   /** The whole file; tensors are views into it. */
   bytes: Uint8Array;
-  /** Largest per-sample activation, in elements, over the input and every layer's output. */
+  /** Largest per-sample value, in elements, over the inputs and every node's output. */
   maxElements: number;
   macsPerSample: number;
 }
-
-const fail = (message: string): never => {
-  throw new FormatError(message);
-};
 
 /** Parses a model file. Throws FormatError, naming what is wrong, for anything malformed. */
 export function readModel(input: Uint8Array | ArrayBuffer): ParsedModel {
   if (!(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) fail('a model must be given as a Uint8Array or ArrayBuffer');
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const header = readHeader(bytes);
-  const { steps, maxElements, macsPerSample } = inferSteps(header);
-  return { header, steps, bytes, maxElements, macsPerSample };
+  const { graph, maxElements, macsPerSample } = inferGraph(header);
+  const slots = planSlots(graph);
+  if (slots.elementsPerSample * 4 > LIMITS.liveBytesPerSample) {
+    fail(`the model needs ${slots.elementsPerSample * 4} bytes per sample for the values live at once, over the limit of ${LIMITS.liveBytesPerSample}`);
+  }
+  return { header, graph, slots, bytes, maxElements, macsPerSample };
 }
 
 function readHeader(bytes: Uint8Array): ModelHeader {
@@ -67,8 +69,8 @@ function readHeader(bytes: Uint8Array): ModelHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = view.getUint16(4, true);
   const minor = view.getUint16(6, true);
-  if (major !== FORMAT_MAJOR) {
-    fail(`unsupported format version ${major}.${minor}: this edgevae reads version ${FORMAT_MAJOR}.x`);
+  if (major !== FORMAT_MAJOR && major !== FORMAT_MAJOR_CHAIN) {
+    fail(`unsupported format version ${major}.${minor}: this edgevae reads versions ${FORMAT_MAJOR_CHAIN}.x and ${FORMAT_MAJOR}.x`);
   }
   const declaredLength = view.getUint32(8, true);
   if (declaredLength !== bytes.length) {
@@ -100,7 +102,7 @@ function readHeader(bytes: Uint8Array): ModelHeader {
   if (dataOffset !== expectedDataOffset || dataOffset + dataLength !== bytes.length) {
     fail(`the data section (${dataLength} bytes at ${dataOffset}) does not follow the header and end with the file`);
   }
-  return checkHeader(json, dataOffset, bytes.length);
+  return checkHeader(major === FORMAT_MAJOR_CHAIN ? chainToGraph(json) : json, dataOffset, bytes.length);
 }
 
 /** CRC32 of the file with the CRC field (bytes 12..15) counted as zeros. */
@@ -114,51 +116,20 @@ const hex = (n: number) => '0x' + n.toString(16).padStart(8, '0');
 
 // ---- structural checks on the JSON ----
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function int(v: unknown, what: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    fail(`${what} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  }
-  return v as number;
-}
-
-function finite(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${what} must be a finite number, got ${JSON.stringify(v)}`);
-  return v as number;
-}
-
-function oneOf<T extends string>(v: unknown, what: string, options: readonly T[]): T {
-  if (typeof v !== 'string' || !options.includes(v as T)) {
-    fail(`${what} must be one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
-  }
-  return v as T;
-}
-
-function shapeOf(v: unknown, what: string, maxRank = 4): number[] {
-  if (!Array.isArray(v) || v.length < 1 || v.length > maxRank) fail(`${what} must be an array of 1..${maxRank} dimensions`);
-  return (v as unknown[]).map((d, i) => int(d, `${what}[${i}]`, 1, LIMITS.dim));
-}
-
-function pair(v: unknown, what: string, max: number): [number, number] {
-  if (!Array.isArray(v) || v.length !== 2) fail(`${what} must be a pair [h, w]`);
-  const [a, b] = v as unknown[];
-  return [int(a, `${what}[0]`, 1, max), int(b, `${what}[1]`, 1, max)];
-}
-
 function checkHeader(json: unknown, dataStart: number, fileLength: number): ModelHeader {
   if (!isObject(json)) fail('header JSON must be an object');
   const h = json as Record<string, unknown>;
   if (!Array.isArray(h.tensors) || h.tensors.length > LIMITS.tensors) fail(`header.tensors must be an array of at most ${LIMITS.tensors}`);
-  if (!Array.isArray(h.layers) || h.layers.length < 1 || h.layers.length > LIMITS.layers) {
-    fail(`header.layers must be an array of 1..${LIMITS.layers} layers`);
-  }
+  if (!Array.isArray(h.nodes) || h.nodes.length < 1 || h.nodes.length > LIMITS.nodes) fail(`header.nodes must be an array of 1..${LIMITS.nodes} nodes`);
   const tensors = (h.tensors as unknown[]).map((t, i) => checkTensor(t, i, dataStart, fileLength));
   const meta = checkMeta(h.meta);
-  const layers = (h.layers as unknown[]).map((l, i) => checkLayer(l, i, tensors, meta.dtype));
-  return { meta, layers, tensors };
+  const inputs = checkInputs(h.inputs, meta);
+  const label = inputs.find((i) => i.kind === 'label') ?? null;
+  const context: ParseContext = { tensors, dtype: meta.dtype, meta, graph: { label: label as Graph['label'] } };
+  const names = new Set(inputs.map((i) => i.name));
+  const nodes = (h.nodes as unknown[]).map((n, i) => checkNode(n, i, context, names));
+  if (typeof h.output !== 'string' || !nodes.some((n) => n.name === h.output)) fail(`header.output must name a node, got ${JSON.stringify(h.output)}`);
+  return { meta, inputs, nodes, output: h.output as string, tensors };
 }
 
 function checkTensor(v: unknown, i: number, dataStart: number, fileLength: number): TensorSpec {
@@ -177,6 +148,102 @@ function checkTensor(v: unknown, i: number, dataStart: number, fileLength: numbe
   return { dtype, shape, offset };
 }
 
+/** The graph inputs: one latent (a vector or an [h, w, c] image) and, for a conditional decoder, one label. */
+function checkInputs(v: unknown, meta: ModelMeta): GraphInputSpec[] {
+  if (!Array.isArray(v) || v.length < 1 || v.length > 2) fail('header.inputs must be an array of 1 or 2 inputs (the latent, and optionally the label)');
+  const inputs = (v as unknown[]).map((input, i): GraphInputSpec => {
+    const what = `inputs[${i}]`;
+    if (!isObject(input)) fail(`${what} must be an object`);
+    const raw = input as Record<string, unknown>;
+    const name = checkName(raw.name, `${what}.name`);
+    const kind = oneOf(raw.kind, `${what}.kind`, ['latent', 'label'] as const);
+    if (kind === 'label') return { name, kind, classes: int(raw.classes, `${what}.classes`, 1, LIMITS.classes) };
+    const shape = shapeOf(raw.shape, `${what}.shape`, 3);
+    const layout = raw.layout === undefined ? {} : { layout: oneOf(raw.layout, `${what}.layout`, ['NCHW', 'NHWC'] as const) };
+    return { name, kind, shape, ...layout };
+  });
+  const latents = inputs.filter((i) => i.kind === 'latent');
+  const labels = inputs.filter((i) => i.kind === 'label');
+  if (latents.length !== 1) fail(`header.inputs must hold exactly one latent input, it holds ${latents.length}`);
+  if (inputs.length === 2 && inputs[0].name === inputs[1].name) fail(`header.inputs name "${inputs[0].name}" twice`);
+  const latent = latents[0] as Extract<GraphInputSpec, { kind: 'latent' }>;
+  if (product(latent.shape) !== meta.latentSize) fail(`the latent input has shape [${latent.shape.join(', ')}], but meta.latentSize is ${meta.latentSize}`);
+  const classes = labels.length ? (labels[0] as { classes: number }).classes : null;
+  if (classes !== (meta.conditioning?.classes ?? null)) {
+    fail(`meta.conditioning says ${meta.conditioning ? `${meta.conditioning.classes} classes` : 'no label'}, but header.inputs ${classes === null ? 'has no label input' : `has a label of ${classes} classes`}`);
+  }
+  return inputs;
+}
+
+function checkName(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.length < 1 || v.length > LIMITS.nameLength) fail(`${what} must be a string of 1..${LIMITS.nameLength} characters`);
+  return v as string;
+}
+
+/** Format 1's nodes are named by their position, which is how its messages name them. */
+const CHAIN_NAME = /^layers\[\d+\]$/;
+const describe = (name: string) => (CHAIN_NAME.test(name) ? name : `node "${name}"`);
+
+/** A node's name, type and inputs, then its own fields through its kind. `defined`: the names in use so far. */
+function checkNode(v: unknown, i: number, context: ParseContext, defined: Set<string>): NodeSpec {
+  if (!isObject(v)) fail(`nodes[${i}] must be an object`);
+  const n = v as Record<string, unknown>;
+  const name = checkName(n.name, `nodes[${i}].name`);
+  const what = describe(name);
+  if (defined.has(name)) fail(`${what}: the name is used twice (node and value names must be unique)`);
+  defined.add(name);
+  const type = oneOf(n.type, `${what}.type`, LAYER_TYPES);
+  const kind = kindOf({ type } as LayerSpec);
+  const [least, most] = kind.arity;
+  if (!Array.isArray(n.inputs) || n.inputs.length < least || n.inputs.length > most) {
+    fail(`${what}.inputs must be an array of ${least === most ? least : `${least}..${most}`} value names`);
+  }
+  const inputs = (n.inputs as unknown[]).map((input, j) => checkName(input, `${what}.inputs[${j}]`));
+  const displayName = typeof n.displayName === 'string' ? { displayName: n.displayName } : {};
+  return { type, name, inputs, ...displayName, ...kind.parse(n, what, context) } as NodeSpec;
+}
+
+/** Infers every value's shape in node order: each input must be defined before it is read (no cycles, nothing dangling). */
+function inferGraph(header: ModelHeader): { graph: Graph; maxElements: number; macsPerSample: number } {
+  const { meta, tensors } = header;
+  const latent = header.inputs.find((i) => i.kind === 'latent') as Graph['latent'];
+  const label = (header.inputs.find((i) => i.kind === 'label') ?? null) as Graph['label'];
+  const context: ParseContext = { tensors, dtype: meta.dtype, meta, graph: { label } };
+  const shapes = new Map<string, number[]>([[latent.name, latent.shape]]);
+  if (label) shapes.set(label.name, [label.classes]);
+  const readers = new Map<string, number>();
+  let maxElements = meta.latentSize;
+  let macsPerSample = 0;
+  const nodes: GraphNode[] = header.nodes.map((layer, index) => {
+    const what = `${describe(layer.name)} (${layer.type}${layer.displayName ? ` "${layer.displayName}"` : ''})`;
+    const inShapes = layer.inputs.map((input) => {
+      const shape = shapes.get(input);
+      if (!shape) {
+        const later = header.nodes.findIndex((n) => n.name === input);
+        fail(later >= index ? `${what} reads "${input}", which a later node writes: nodes must come after the values they read (a cycle?)` : `${what} reads "${input}", which no node or graph input defines`);
+      }
+      if (label && input === label.name && layer.type !== 'concatenate') fail(`${what} reads the label input "${input}"; only a concatenate may read it`);
+      readers.set(input, (readers.get(input) ?? 0) + 1);
+      return shape!;
+    });
+    const { shape, macs } = kindOf(layer).infer(layer, inShapes, what, context);
+    const elements = product(shape);
+    if (elements > LIMITS.elementsPerSample) fail(`${what} outputs ${elements} values per sample, over the limit of ${LIMITS.elementsPerSample}`);
+    maxElements = Math.max(maxElements, elements);
+    macsPerSample += macs;
+    if (macsPerSample > LIMITS.macsPerSample) fail(`the model needs over ${LIMITS.macsPerSample} multiply-adds per sample (at ${what})`);
+    shapes.set(layer.name, shape);
+    return { index, name: layer.name, layer, inputs: layer.inputs, inShapes, outShape: shape, macs };
+  });
+  for (const node of nodes) {
+    if (node.name !== header.output && !readers.has(node.name)) fail(`${describe(node.name)} (${node.layer.type}) is never read and is not the output`);
+  }
+  if (label && !readers.has(label.name)) fail(`the label input "${label.name}" is never read`);
+  const shape = shapes.get(header.output)!;
+  const out = meta.output.shape;
+  if (!sameShape(out, shape)) fail(`the graph produces [${shape.join(', ')}] per sample, but meta.output.shape is [${out.join(', ')}]`);
+  return { graph: { latent, label, nodes, output: header.output, shapes }, maxElements, macsPerSample };
+}
 /** Checks a header's meta object (also used on the copy our ONNX exporter keeps in its metadata). */
 export function checkMeta(v: unknown): ModelMeta {
   if (!isObject(v)) fail('header.meta must be an object');
@@ -188,7 +255,7 @@ export function checkMeta(v: unknown): ModelMeta {
     const c = m.conditioning as Record<string, unknown>;
     conditioning = {
       classes: int(c.classes, 'meta.conditioning.classes', 1, LIMITS.classes),
-      joinsAt: int(c.joinsAt, 'meta.conditioning.joinsAt', 0, LIMITS.layers),
+      ...(c.joinsAt === undefined ? {} : { joinsAt: int(c.joinsAt, 'meta.conditioning.joinsAt', 0, LIMITS.layers) }),
     };
   }
   if (!isObject(m.output)) fail('meta.output must be an object');
@@ -266,204 +333,3 @@ export function checkPrior(v: unknown, latentSize: number): MixturePrior {
   return v as unknown as MixturePrior;
 }
 
-function checkActivation(l: Record<string, unknown>, what: string): { activation: ActivationName; alpha?: number } {
-  const activation = oneOf(l.activation, `${what}.activation`, ACTIVATIONS);
-  if (activation === 'leakyRelu') return { activation, alpha: finite(l.alpha, `${what}.alpha`) };
-  return { activation };
-}
-
-function tensorRef(v: unknown, what: string, tensors: TensorSpec[]): number {
-  return int(v, what, 0, tensors.length - 1);
-}
-
-/** Checks that a layer's tensor indices exist and have the file's dtypes; shapes are checked in inferSteps. */
-function checkWeightRefs(l: Record<string, unknown>, what: string, tensors: TensorSpec[], dtype: DType) {
-  const kernel = tensorRef(l.kernel, `${what}.kernel`, tensors);
-  const bias = tensorRef(l.bias, `${what}.bias`, tensors);
-  if (tensors[kernel].dtype !== dtype) fail(`${what}.kernel is ${tensors[kernel].dtype}, but the file's weights are ${dtype}`);
-  if (tensors[bias].dtype !== 'f32') fail(`${what}.bias must be f32, got ${tensors[bias].dtype}`);
-  if (dtype !== 'i8') {
-    if (l.scale !== undefined) fail(`${what}.scale is only allowed with i8 weights`);
-    return { kernel, bias };
-  }
-  const scale = tensorRef(l.scale, `${what}.scale`, tensors);
-  if (tensors[scale].dtype !== 'f32') fail(`${what}.scale must be f32, got ${tensors[scale].dtype}`);
-  return { kernel, bias, scale };
-}
-
-function checkWeightShapes(layer: DenseLayer | ConvLayer, what: string, tensors: TensorSpec[], kernelShape: number[], outputs: number) {
-  expectShape(tensors[layer.kernel], kernelShape, `${what}.kernel`);
-  expectShape(tensors[layer.bias], [outputs], `${what}.bias`);
-  if (layer.scale !== undefined) expectShape(tensors[layer.scale], [outputs], `${what}.scale`);
-}
-
-function expectShape(t: TensorSpec, shape: number[], what: string) {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    fail(`${what} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-  }
-}
-
-/** Checks a layer's own fields. Kernel shapes depend on the input shape, so they are checked in inferSteps. */
-function checkLayer(v: unknown, i: number, tensors: TensorSpec[], dtype: DType): LayerSpec {
-  const what = `layers[${i}]`;
-  if (!isObject(v)) fail(`${what} must be an object`);
-  const l = v as Record<string, unknown>;
-  const name = typeof l.name === 'string' ? { name: l.name } : {};
-  const type = oneOf(l.type, `${what}.type`, ['dense', 'conv2d', 'conv2dTranspose', 'reshape', 'flatten', 'concatenate', 'activation'] as const);
-  switch (type) {
-    case 'dense':
-      return { type, ...name, units: int(l.units, `${what}.units`, 1, LIMITS.dim), ...checkActivation(l, what), ...checkWeightRefs(l, what, tensors, dtype) };
-    case 'conv2d':
-    case 'conv2dTranspose':
-      return {
-        type,
-        ...name,
-        filters: int(l.filters, `${what}.filters`, 1, LIMITS.dim),
-        kernelSize: pair(l.kernelSize, `${what}.kernelSize`, LIMITS.kernelSize),
-        strides: pair(l.strides, `${what}.strides`, LIMITS.stride),
-        padding: oneOf(l.padding, `${what}.padding`, ['same', 'valid'] as const),
-        ...checkActivation(l, what),
-        ...checkWeightRefs(l, what, tensors, dtype),
-      };
-    case 'reshape':
-      return { type, ...name, shape: shapeOf(l.shape, `${what}.shape`, 3) };
-    case 'flatten':
-      return { type, ...name };
-    case 'concatenate':
-      if (typeof l.labelFirst !== 'boolean') fail(`${what}.labelFirst must be true or false`);
-      return { type, ...name, labelFirst: l.labelFirst as boolean };
-    case 'activation':
-      return { type, ...name, ...checkActivation(l, what) };
-  }
-  return fail(`${what}: unknown type`);
-}
-
-/** Output length of a convolution along one axis, as TensorFlow.js computes it. */
-export function convOutputLength(inLen: number, k: number, s: number, padding: 'same' | 'valid', transposed: boolean): number {
-  if (transposed) return padding === 'same' ? inLen * s : inLen * s + Math.max(k - s, 0);
-  return padding === 'same' ? Math.ceil(inLen / s) : Math.floor((inLen - k) / s) + 1;
-}
-
-/** Padding before the first element along one axis (TensorFlow.js puts the odd pixel after). */
-export function convPadBefore(inLen: number, outLen: number, k: number, s: number, padding: 'same' | 'valid', transposed: boolean): number {
-  if (padding === 'valid') return 0;
-  // A transposed conv is the gradient of the conv from its output back to its input.
-  const [x, y] = transposed ? [outLen, inLen] : [inLen, outLen];
-  const total = Math.max((y - 1) * s + k - x, 0);
-  return Math.floor(total / 2);
-}
-
-/** A conv step's sizes, NHWC in and out, with its kernel, strides and the padding before each spatial axis. */
-export interface ConvGeometry {
-  H: number;
-  W: number;
-  C: number;
-  OH: number;
-  OW: number;
-  OC: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
-  transposed: boolean;
-}
-
-/** The geometry of a validated conv step, from its layer and the per-sample shapes flowing in and out. */
-export function convGeometry(layer: ConvLayer, inShape: readonly number[], outShape: readonly number[]): ConvGeometry {
-  const [H, W, C] = inShape;
-  const [OH, OW, OC] = outShape;
-  const [kh, kw] = layer.kernelSize;
-  const [sh, sw] = layer.strides;
-  const transposed = layer.type === 'conv2dTranspose';
-  const padTop = convPadBefore(H, OH, kh, sh, layer.padding, transposed);
-  const padLeft = convPadBefore(W, OW, kw, sw, layer.padding, transposed);
-  return { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed };
-}
-
-/** Walks the layers from the latent input, checking that each one fits the shape it receives. */
-function inferSteps(header: ModelHeader): { steps: Step[]; maxElements: number; macsPerSample: number } {
-  const { meta, tensors } = header;
-  let shape = [meta.latentSize];
-  let maxElements = meta.latentSize;
-  let macsPerSample = 0;
-  const concatAt: number[] = [];
-  const steps: Step[] = header.layers.map((layer, index) => {
-    const what = `layers[${index}] (${layer.type}${layer.name ? ` "${layer.name}"` : ''})`;
-    const inShape = shape;
-    let macs = 0;
-    switch (layer.type) {
-      case 'dense': {
-        const inDim = inShape[inShape.length - 1];
-        checkWeightShapes(layer, what, tensors, [inDim, layer.units], layer.units);
-        shape = [...inShape.slice(0, -1), layer.units];
-        macs = (product(inShape) / inDim) * inDim * layer.units;
-        break;
-      }
-      case 'conv2d':
-      case 'conv2dTranspose': {
-        if (inShape.length !== 3) fail(`${what} needs an [h, w, c] input, got [${inShape.join(', ')}]`);
-        const [h, w, c] = inShape;
-        const [kh, kw] = layer.kernelSize;
-        const [sh, sw] = layer.strides;
-        const transposed = layer.type === 'conv2dTranspose';
-        const kernelShape = transposed ? [kh, kw, layer.filters, c] : [kh, kw, c, layer.filters];
-        checkWeightShapes(layer, what, tensors, kernelShape, layer.filters);
-        const oh = convOutputLength(h, kh, sh, layer.padding, transposed);
-        const ow = convOutputLength(w, kw, sw, layer.padding, transposed);
-        if (oh < 1 || ow < 1) fail(`${what}: a ${kh}x${kw} kernel does not fit the ${h}x${w} input with "${layer.padding}" padding`);
-        shape = [oh, ow, layer.filters];
-        macs = (transposed ? h * w : oh * ow) * kh * kw * c * layer.filters;
-        break;
-      }
-      case 'reshape':
-        if (product(layer.shape) !== product(inShape)) {
-          fail(`${what} cannot reshape [${inShape.join(', ')}] (${product(inShape)} values) to [${layer.shape.join(', ')}]`);
-        }
-        shape = [...layer.shape];
-        break;
-      case 'flatten':
-        shape = [product(inShape)];
-        break;
-      case 'concatenate':
-        if (!meta.conditioning) fail(`${what} joins a class label, but meta.conditioning is null`);
-        if (inShape.length !== 1) fail(`${what} needs a flat input, got [${inShape.join(', ')}]`);
-        concatAt.push(index);
-        shape = [inShape[0] + meta.conditioning!.classes];
-        break;
-      case 'activation':
-        break;
-    }
-    const elements = product(shape);
-    if (elements > LIMITS.elementsPerSample) fail(`${what} outputs ${elements} values per sample, over the limit of ${LIMITS.elementsPerSample}`);
-    maxElements = Math.max(maxElements, elements);
-    macsPerSample += macs;
-    if (macsPerSample > LIMITS.macsPerSample) fail(`the model needs over ${LIMITS.macsPerSample} multiply-adds per sample (at ${what})`);
-    return { index, layer, inShape, outShape: shape, macs };
-  });
-  if (meta.conditioning) {
-    if (concatAt.length !== 1 || concatAt[0] !== meta.conditioning.joinsAt) {
-      fail(`meta.conditioning.joinsAt is ${meta.conditioning.joinsAt}, but the label is joined at layer(s) [${concatAt.join(', ')}]`);
-    }
-  }
-  const out = meta.output.shape;
-  if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
-    fail(`the layers produce [${shape.join(', ')}] per sample, but meta.output.shape is [${out.join(', ')}]`);
-  }
-  return { steps, maxElements, macsPerSample };
-}
-
-/** A typed view of one tensor's data (copied when the file's buffer is not aligned for the dtype). */
-export function tensorData(model: ParsedModel, index: number): Float32Array | Uint16Array | Int8Array {
-  const t = model.header.tensors[index];
-  const length = product(t.shape);
-  const start = model.bytes.byteOffset + t.offset;
-  const byteLength = length * DTYPE_BYTES[t.dtype];
-  const aligned = start % DTYPE_BYTES[t.dtype] === 0;
-  const buffer = aligned ? model.bytes.buffer : model.bytes.slice(t.offset, t.offset + byteLength).buffer;
-  const offset = aligned ? start : 0;
-  if (t.dtype === 'f32') return new Float32Array(buffer, offset, length);
-  if (t.dtype === 'f16') return new Uint16Array(buffer, offset, length);
-  return new Int8Array(buffer, offset, length);
-}

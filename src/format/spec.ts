@@ -5,9 +5,15 @@
 
 /** "EVAE" as the first four bytes of the file. */
 export const MAGIC = Uint8Array.of(0x45, 0x56, 0x41, 0x45);
-/** Major version: a reader refuses any other. Minor versions only add optional header fields. */
-export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 1;
+/**
+ * Major version written: 2, a graph of named values. A reader also takes 1.x files (a chain of
+ * layers), converting them to the one-input-per-node graph they describe. Minor versions only add
+ * optional header fields.
+ */
+export const FORMAT_MAJOR = 2;
+export const FORMAT_MINOR = 0;
+/** The older major version a reader still takes. */
+export const FORMAT_MAJOR_CHAIN = 1;
 /** Fixed binary frame before the JSON header. */
 export const FRAME_BYTES = 32;
 /** Every tensor starts at a file offset that is a multiple of this, so SIMD loads can be aligned. */
@@ -27,6 +33,10 @@ export const LIMITS = {
   latent: 1 << 16,
   priorComponents: 256,
   priorValues: 1 << 16, // numbers in a prior's means and factors together
+  nodes: 1024,
+  nameLength: 256,
+  /** Bytes of wasm memory the values of one sample may need at their peak (all live values together). */
+  liveBytesPerSample: 1 << 28,
 } as const;
 
 export type DType = 'f32' | 'f16' | 'i8';
@@ -70,8 +80,27 @@ export interface ConvLayer extends Weighted {
   filters: number;
   kernelSize: [number, number];
   strides: [number, number];
-  padding: 'same' | 'valid';
+  /** TensorFlow.js 'same' or 'valid', or 'explicit' with `pads` (format 2). */
+  padding: 'same' | 'valid' | 'explicit';
+  /**
+   * With 'explicit' padding: [top, left, bottom, right]. For conv2dTranspose, as PyTorch's padding:
+   * rows and columns cropped from the full transposed output.
+   */
+  pads?: [number, number, number, number];
+  /** conv2dTranspose with explicit padding: rows and columns added after (PyTorch's output_padding). */
+  outputPadding?: [number, number];
+  /** Spacing between kernel taps (1: dense kernel). */
+  dilations?: [number, number];
+  /** Channel groups: each group of C/groups inputs feeds filters/groups outputs; conv2d kernel [kh, kw, C/groups, filters]. */
+  groups?: number;
 }
+
+/**
+ * The node fields that hold tensor indices. Weighted kinds have kernel, bias and (int8) scale; the
+ * other f32 tensors (a norm's gamma and beta, a constant operand) are always f32 whatever the file's
+ * weight dtype.
+ */
+export const TENSOR_FIELDS = ['kernel', 'bias', 'scale', 'gamma', 'beta', 'constant', 'multiplier', 'offset'] as const;
 
 /** The layer types that carry a kernel. */
 export type WeightedType = (DenseLayer | ConvLayer)['type'];
@@ -95,10 +124,13 @@ export interface FlattenLayer {
   type: 'flatten';
 }
 
-/** Joins the one-hot class label to a flat activation, before it (`labelFirst`) or after it. */
+/**
+ * Joins two values along the last axis. Format 1: joins the one-hot class label to the flat activation,
+ * before it (`labelFirst`) or after it; format 2 says which by the order of the node's inputs.
+ */
 export interface ConcatenateLayer {
   type: 'concatenate';
-  labelFirst: boolean;
+  labelFirst?: boolean;
 }
 
 export interface ActivationLayer extends Fused {
@@ -106,15 +138,17 @@ export interface ActivationLayer extends Fused {
 }
 
 export type LayerSpec = (DenseLayer | ConvLayer | ReshapeLayer | FlattenLayer | ConcatenateLayer | ActivationLayer) & {
-  /** The layer's name in the model it was exported from, for messages. */
+  /** The layer's name: in format 1, its name in the model it was exported from; in format 2, the node's (and its value's) name. */
   name?: string;
+  /** Format 2: the name the layer had in the source model, where the node's name differs. */
+  displayName?: string;
 };
 
 export interface ModelMeta {
   /** Length of the latent vector z, the decoder's input. */
   latentSize: number;
-  /** Present for conditional decoders: how many classes, and the index of the layer where the one-hot joins. */
-  conditioning: { classes: number; joinsAt: number } | null;
+  /** Present for conditional decoders: how many classes, and (format 1) the index of the layer where the one-hot joins. */
+  conditioning: { classes: number; joinsAt?: number } | null;
   /** Per-sample output shape ([h, w, c] for images) and the range the values lie in. */
   output: { shape: number[]; range: [number, number] };
   /** The weight dtype chosen at export (biases and scales are always f32). */
@@ -165,9 +199,35 @@ export function triangleSize(n: number): number {
   return (n * (n + 1)) / 2;
 }
 
-export interface ModelHeader {
+/** A version-1 header: a chain of layers from the latent to the output. */
+export interface ChainHeader {
   meta: ModelMeta;
   layers: LayerSpec[];
+  tensors: TensorSpec[];
+}
+
+/** A graph input: the latent (a vector [D] or an image [h, w, c]) or the one-hot class label. */
+export type GraphInputSpec =
+  | {
+      name: string;
+      kind: 'latent';
+      /** Per-sample shape as the runtime holds it (images channels-last). */
+      shape: number[];
+      /** For an image latent: the layout the source model used ('NCHW' for PyTorch's [c, h, w]). */
+      layout?: 'NCHW' | 'NHWC';
+    }
+  | { name: string; kind: 'label'; classes: number };
+
+/** A node: a layer with a unique name (the name of the value it writes) and the values it reads. */
+export type NodeSpec = LayerSpec & { name: string; inputs: string[] };
+
+/** A version-2 header: named values, nodes in topological order, one output. */
+export interface ModelHeader {
+  meta: ModelMeta;
+  inputs: GraphInputSpec[];
+  nodes: NodeSpec[];
+  /** The value the decoder returns. */
+  output: string;
   tensors: TensorSpec[];
 }
 

@@ -1,5 +1,6 @@
 /** Writes the compact model format. The inverse of read.ts; it re-reads what it wrote as a self-check. */
 import { FormatError } from '../errors.ts';
+import { chainToGraph } from './chain.ts';
 import { fileCrc, readModel } from './read.ts';
 import {
   DTYPE_BYTES,
@@ -10,7 +11,10 @@ import {
   TENSOR_ALIGN,
   product,
   type DType,
+  type GraphInputSpec,
   type LayerSpec,
+  type ModelHeader,
+  type NodeSpec,
   type ModelMeta,
   type TensorSpec,
 } from './spec.ts';
@@ -21,11 +25,30 @@ export interface TensorInput {
   data: Float32Array | Uint16Array | Int8Array;
 }
 
-/** A model to write: layers refer to tensors by their index in `tensors`. */
-export interface ModelDraft {
+/** A chain of layers to write (read as the graph it describes, chain.ts): layers refer to tensors by their index. */
+export interface ChainDraft {
   meta: ModelMeta;
   layers: LayerSpec[];
   tensors: TensorInput[];
+}
+
+/** A graph to write: nodes refer to values by name and to tensors by their index. */
+export interface GraphDraft {
+  meta: ModelMeta;
+  inputs: GraphInputSpec[];
+  nodes: NodeSpec[];
+  output: string;
+  tensors: TensorInput[];
+}
+
+export type ModelDraft = ChainDraft | GraphDraft;
+
+/** The header JSON of a draft, tensors aside: always format 2. */
+function graphHeader(draft: ModelDraft): Omit<ModelHeader, 'tensors'> {
+  if ('nodes' in draft) return { meta: draft.meta, inputs: draft.inputs, nodes: draft.nodes, output: draft.output };
+  const { meta, inputs, nodes, output } = chainToGraph({ meta: draft.meta, layers: draft.layers, tensors: [] }) as unknown as ModelHeader;
+  const { joinsAt: _, ...conditioning } = meta.conditioning ?? {};
+  return { meta: { ...meta, conditioning: meta.conditioning ? (conditioning as ModelMeta['conditioning']) : null }, inputs, nodes, output };
 }
 
 const alignUp = (n: number) => Math.ceil(n / TENSOR_ALIGN) * TENSOR_ALIGN;
@@ -35,6 +58,7 @@ export function writeModel(draft: ModelDraft): Uint8Array {
     if (t.data.length !== product(t.shape)) throw new FormatError(`tensor ${i} has ${t.data.length} values, but its shape [${t.shape}] holds ${product(t.shape)}`);
   }
   const encoder = new TextEncoder();
+  const header = graphHeader(draft);
   // Tensor offsets depend on the JSON's length, which depends on the offsets: iterate to a fixed point.
   let dataStart = alignUp(FRAME_BYTES + 2);
   let json: Uint8Array;
@@ -46,7 +70,7 @@ export function writeModel(draft: ModelDraft): Uint8Array {
       offset = alignUp(offset + data.byteLength);
       return spec;
     });
-    json = encoder.encode(JSON.stringify({ meta: draft.meta, layers: draft.layers, tensors: specs }));
+    json = encoder.encode(JSON.stringify({ ...header, tensors: specs }));
     const needed = alignUp(FRAME_BYTES + json.length);
     if (needed === dataStart) break;
     dataStart = needed;

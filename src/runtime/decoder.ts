@@ -5,6 +5,7 @@
 import { InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
+import { RECORD_WORDS, Status } from './abi.ts';
 import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
 import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
 import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
@@ -69,7 +70,8 @@ export interface DecoderInfo {
   prior: { type: 'standard' } | { type: 'gaussianMixture'; components: number };
   dtype: DType;
   meta: ModelMeta;
-  layers: { type: LayerSpec['type']; name?: string; outputShape: number[] }[];
+  /** The graph's nodes in order: type, name, the values each reads, and its per-sample output shape. */
+  layers: { type: LayerSpec['type']; name: string; inputs: string[]; outputShape: number[] }[];
   macsPerSample: number;
   /** Bytes of weights in the file, and once packed in wasm memory. */
   fileWeightBytes: number;
@@ -87,9 +89,14 @@ export interface DecoderInfo {
 /** Where one chunk's data lives in wasm memory. */
 interface Layout {
   labels: number;
-  bufA: number;
-  bufB: number;
+  /** The slot table `run` reads: one u32 address per slot. */
+  slotTable: number;
+  /** Where the latents go, and where the output comes from. */
+  latent: number;
+  output: number;
   /** f64 uniform draws for a mixture prior's component choices (empty without one). */
+  /** Each slot's address. */
+  addresses: number[];
   uniforms: number;
   end: number;
 }
@@ -102,6 +109,12 @@ interface LatentStream {
   mixture: MixtureTables | undefined;
 }
 
+const STATUS_MESSAGES: Record<number, string> = {
+  [Status.BadOpcode]: 'an op code this wasm module does not know (is it older than this edgevae?)',
+  [Status.BadLabel]: 'a class label out of range',
+  [Status.BadWeights]: 'a weight type this wasm module does not know',
+};
+
 const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_MAX_MEMORY = 2 ** 30;
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
@@ -110,7 +123,7 @@ export class Decoder {
   readonly info: DecoderInfo;
   private readonly kernels: Kernels;
   private readonly plan: Plan;
-  private readonly maxElements: number;
+  private readonly model: ParsedModel;
   private readonly maxBatch: number;
   private readonly maxMemory: number;
   private readonly mixture: MixtureTables | undefined;
@@ -118,7 +131,7 @@ export class Decoder {
   private constructor(kernels: Kernels, model: ParsedModel, plan: Plan, options: LoadOptions) {
     this.kernels = kernels;
     this.plan = plan;
-    this.maxElements = model.maxElements;
+    this.model = model;
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
     const meta = model.header.meta;
@@ -132,7 +145,7 @@ export class Decoder {
       prior: meta.prior ? { type: 'gaussianMixture', components: meta.prior.weights.length } : { type: 'standard' },
       dtype: meta.dtype,
       meta,
-      layers: model.steps.map((s) => ({ type: s.layer.type, ...(s.layer.name ? { name: s.layer.name } : {}), outputShape: s.outShape })),
+      layers: model.graph.nodes.map((n) => ({ type: n.layer.type, name: n.layer.displayName ?? n.name, inputs: [...n.inputs], outputShape: n.outShape })),
       macsPerSample: model.macsPerSample,
       fileWeightBytes: storedWeightBytes(model),
       wasmWeightBytes: plan.weightBytes,
@@ -148,7 +161,7 @@ export class Decoder {
     const maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
     const kernels = await instantiate(options.wasm, options.simd);
     // Checked before any memory is grown: a model too large for the budget fails fast and clearly.
-    const needed = kernels.heapBase() + parsed.steps.length * 96 + 2 * storedWeightBytes(parsed) + 1024;
+    const needed = kernels.heapBase() + parsed.graph.nodes.length * 4 * RECORD_WORDS + 2 * storedWeightBytes(parsed) + 1024;
     if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
     const plan = buildPlan(kernels, parsed);
     return new Decoder(kernels, parsed, plan, options);
@@ -193,7 +206,7 @@ export class Decoder {
     const labelArray = this.labelsFor(n, labels, false);
     const out = new Float32Array(n * this.info.outputSize);
     this.forChunks(n, (start, count, layout) => {
-      new Float32Array(this.kernels.memory.buffer, layout.bufA, count * latent).set(flat.subarray(start * latent, (start + count) * latent));
+      new Float32Array(this.kernels.memory.buffer, layout.latent, count * latent).set(flat.subarray(start * latent, (start + count) * latent));
       this.runChunk(layout, count, labelArray, start, out);
     });
     return out;
@@ -228,7 +241,7 @@ export class Decoder {
   }
 
   /**
-   * Draws the latents of samples start..start+count-1 of a stream into bufA and returns a view of
+   * Draws the latents of samples start..start+count-1 of a stream into the latent slot and returns a view of
    * them. The mixture's component choices come from a uniform stream of their own, written to the
    * layout's `uniforms` area.
    */
@@ -236,8 +249,8 @@ export class Decoder {
     const { kernels } = this;
     const latent = this.info.latentSize;
     const [seedLo, seedHi] = [stream.seed % 2 ** 32, Math.floor(stream.seed / 2 ** 32)];
-    kernels.fillNormal(layout.bufA, count, latent, seedLo, seedHi, stream.offset + start, stream.stddev);
-    const latents = new Float32Array(kernels.memory.buffer, layout.bufA, count * latent);
+    kernels.fillNormal(layout.latent, count, latent, seedLo, seedHi, stream.offset + start, stream.stddev);
+    const latents = new Float32Array(kernels.memory.buffer, layout.latent, count * latent);
     if (stream.mixture) {
       kernels.fillUniform(layout.uniforms, count, seedLo, seedHi, stream.offset + start);
       drawFromMixture(stream.mixture, latents, new Float64Array(kernels.memory.buffer, layout.uniforms, count), count);
@@ -286,12 +299,20 @@ export class Decoder {
 
   private layoutFor(batch: number): Layout {
     const align16 = (x: number) => Math.ceil(x / 16) * 16;
+    const { slots, graph } = this.model;
     const labels = this.plan.staticEnd;
-    const bufA = align16(labels + batch * 4);
-    const bufB = align16(bufA + batch * this.maxElements * 4);
-    const uniforms = align16(bufB + batch * this.maxElements * 4);
+    const slotTable = align16(labels + batch * 4);
+    const addresses: number[] = [];
+    let cursor = align16(slotTable + slots.slotElements.length * 4);
+    for (const elements of slots.slotElements) {
+      addresses.push(cursor);
+      cursor = align16(cursor + batch * elements * 4);
+    }
+    const uniforms = cursor;
     const end = this.mixture ? align16(uniforms + batch * 8) : uniforms;
-    return { labels, bufA, bufB, uniforms, end };
+    const latent = addresses[slots.slotOf.get(graph.latent.name)!];
+    const output = addresses[slots.slotOf.get(graph.output)!];
+    return { labels, slotTable, addresses, latent, output, uniforms, end };
   }
 
   /** Calls `work` per chunk of at most maxBatch samples, with memory laid out for that chunk. */
@@ -302,6 +323,7 @@ export class Decoder {
       throw new RuntimeError(`a batch of ${chunk} needs ${layout.end} bytes of wasm memory, over maxMemory (${this.maxMemory}); lower maxBatch`);
     }
     ensureMemory(this.kernels, layout.end);
+    new Uint32Array(this.kernels.memory.buffer, layout.slotTable, layout.addresses.length).set(layout.addresses);
     for (let start = 0; start < n; start += chunk) work(start, Math.min(chunk, n - start), layout);
   }
 
@@ -310,15 +332,18 @@ export class Decoder {
     if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
     let status: number;
     try {
-      status = kernels.run(plan.records, plan.opCount, count, layout.bufA, layout.bufB, layout.labels, plan.scratch);
+      status = kernels.run(plan.records, plan.opCount, count, layout.slotTable, layout.labels, plan.scratch);
     } catch (err) {
       // Validation should make this unreachable; if it is reached, say so rather than leak a bare trap.
       throw new RuntimeError(`the wasm executor trapped decoding a batch of ${count}: ${(err as Error).message}`, { cause: err });
     }
-    if (status < 0) throw new RuntimeError(`the wasm executor failed with status ${status}`);
-    const result = status === 0 ? layout.bufA : layout.bufB;
+    if (status !== Status.Ok) {
+      const node = plan.recordNodes[kernels.failedRecord()];
+      const where = node ? `node "${node.name}" (${node.layer.type})` : 'an unknown node';
+      throw new RuntimeError(`the wasm executor failed at ${where}: ${STATUS_MESSAGES[status] ?? `status ${status}`}`);
+    }
     const size = this.info.outputSize;
-    out.set(new Float32Array(kernels.memory.buffer, result, count * size), start * size);
+    out.set(new Float32Array(kernels.memory.buffer, layout.output, count * size), start * size);
   }
 }
 

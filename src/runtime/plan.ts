@@ -1,36 +1,35 @@
 /**
  * Turns a validated model into what the wasm executor runs: packed weights and one fixed-size record
- * per op, laid out once in wasm memory at load time.
+ * per op (src/runtime/abi.ts), laid out once in wasm memory at load time. Each record names the slots
+ * of its inputs and output (slots.ts); the decoder writes the slots' addresses for a batch into the
+ * slot table `run` reads.
  *
- * Memory, from the module's heap base up: [op records][packed weights, bias and scales per layer]
- * [scratch for the hungriest layer] then, sized per batch by the decoder: [labels][activation buffer
- * A][activation buffer B]. f32 and f16 kernels are packed as they are stored (f16 stays half-size and
- * is widened in the kernel); int8 kernels are packed in the pairs the integer dot product reads.
+ * Memory, from the module's heap base up: [op records][packed weights, bias, scales and tables per
+ * node][scratch for the hungriest op] then, sized per batch by the decoder: [labels][slot table][the
+ * slots]. f32 and f16 kernels are packed as they are stored (f16 stays half-size and is widened in the
+ * kernel); int8 kernels are packed in the pairs the integer dot product reads.
  */
-import { DTYPE_BYTES, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
-import { convGeometry, tensorData, type ParsedModel } from '../format/read.ts';
+import { DTYPE_BYTES, product } from '../format/spec.ts';
+import { tensorData, type GraphNode, type ParsedModel } from '../format/read.ts';
 import { FormatError } from '../errors.ts';
+import { kindOf } from '../layers/index.ts';
+import type { PlanContext } from '../layers/types.ts';
+import { Field, RECORD_WORDS, Weights } from './abi.ts';
 import { ensureMemory, type Kernels } from './wasm.ts';
 
-// Keep in step with assembly/executor.ts.
-export const RECORD_WORDS = 24;
-const OP_DENSE = 1;
-const OP_CONV = 2;
-const OP_ACTIVATION = 3;
-const OP_CONCAT_LABEL = 4;
-const WEIGHT_CODES: Record<ParsedModel['header']['meta']['dtype'], number> = { f32: 0, f16: 1, i8: 2 };
-
-export const ACTIVATION_CODES: Record<ActivationName, number> = { linear: 0, relu: 1, leakyRelu: 2, sigmoid: 3, tanh: 4 };
+const WEIGHT_CODES: Record<ParsedModel['header']['meta']['dtype'], number> = { f32: Weights.F32, f16: Weights.F16, i8: Weights.I8 };
 
 export interface Plan {
   /** Address of the first op record. */
   records: number;
   opCount: number;
+  /** The node each record runs, for messages. */
+  recordNodes: GraphNode[];
   /** Scratch space the kernels share (im2col tiles, quantized rows, a widened f16 panel). */
   scratch: number;
   /** First free byte after the records, weights and scratch; batch buffers start here. */
   staticEnd: number;
-  /** Bytes of packed weights, biases and scales. */
+  /** Bytes of packed weights, biases, scales and tables. */
   weightBytes: number;
 }
 
@@ -39,13 +38,12 @@ const panelsOf = (n: number) => Math.ceil(n / 8);
 
 /** Writes the model's weights and op records into the module's memory. */
 export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
+  const { graph, slots } = model;
+  const recordNodes = graph.nodes.filter((node) => kindOf(node.layer).storage !== 'alias');
   const recordsPtr = align16(kernels.heapBase());
-  const ops: Int32Array[] = [];
-  let cursor = align16(recordsPtr + model.steps.length * RECORD_WORDS * 4);
+  let cursor = align16(recordsPtr + recordNodes.length * RECORD_WORDS * 4);
   const weightsStart = cursor;
-
   const dtype = model.header.meta.dtype;
-  const weightCode = WEIGHT_CODES[dtype];
   let scratchBytes = 0;
 
   /** Copies a tensor's stored values to free space past `cursor` (the packers read them there). */
@@ -58,76 +56,58 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
     return ptr;
   };
 
-  /** Places a vector (bias or scale) at the cursor, zero-padded to whole panels. */
-  const placeVector = (index: number | undefined, n: number): number => {
-    if (index === undefined) return 0;
-    const padded = panelsOf(n) * 8 * 4;
-    const src = stage(index, padded);
-    const dst = cursor;
-    kernels.padVector(src, dst, n);
-    cursor = align16(cursor + padded);
-    return dst;
+  const context: PlanContext = {
+    weightCode: WEIGHT_CODES[dtype],
+    kernels,
+    classes: graph.label?.classes ?? 0,
+    isLabel: (value) => value === graph.label?.name,
+    scratch: (bytes) => void (scratchBytes = Math.max(scratchBytes, bytes)),
+    vector(index, n) {
+      if (index === undefined) return 0;
+      const padded = panelsOf(n) * 8 * 4;
+      const src = stage(index, padded);
+      const dst = cursor;
+      kernels.padVector(src, dst, n);
+      cursor = align16(cursor + padded);
+      return dst;
+    },
+    kernel(index, K, N, channels) {
+      // int8 panels hold K rounded up to a multiple of 4 (assembly/kernels/pack.ts, i8PanelPairs).
+      const panelElements = panelsOf(N) * 8 * (dtype === 'i8' ? Math.ceil(K / 4) * 4 : K);
+      const bytes = align16(panelElements * DTYPE_BYTES[dtype]);
+      const src = stage(index, bytes);
+      const dst = cursor;
+      const pack = dtype === 'f32' ? kernels.packPanelsF32 : dtype === 'f16' ? kernels.packPanelsF16 : kernels.packPairsI8Panels;
+      pack(src, dst, K, N, channels);
+      cursor = align16(cursor + bytes);
+      return dst;
+    },
+    table(values) {
+      const dst = cursor;
+      ensureMemory(kernels, dst + values.byteLength);
+      new Uint8Array(kernels.memory.buffer, dst, values.byteLength).set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      cursor = align16(cursor + values.byteLength);
+      return dst;
+    },
   };
 
-  /** Packs a kernel, seen as a K x N matrix, into panels at the cursor. `channels`: C of a conv2dTranspose. */
-  const placeKernel = (layer: DenseLayer | ConvLayer, K: number, N: number, channels: number): number => {
-    // int8 panels hold K rounded up to a multiple of 4 (assembly/kernels/pack.ts, i8PanelPairs).
-    const panelElements = panelsOf(N) * 8 * (dtype === 'i8' ? Math.ceil(K / 4) * 4 : K);
-    const bytes = align16(panelElements * (dtype === 'f32' ? 4 : dtype === 'f16' ? 2 : 1));
-    const src = stage(layer.kernel, bytes);
-    const dst = cursor;
-    const pack = dtype === 'f32' ? kernels.packPanelsF32 : dtype === 'f16' ? kernels.packPanelsF16 : kernels.packPairsI8Panels;
-    pack(src, dst, K, N, channels);
-    cursor = align16(cursor + bytes);
-    return dst;
-  };
-
-  for (const { layer, inShape, outShape } of model.steps) {
-    const record = new Int32Array(RECORD_WORDS);
-    if ('activation' in layer) {
-      record[1] = ACTIVATION_CODES[layer.activation];
-      record[2] = floatBits(layer.alpha ?? 0);
-    }
-    switch (layer.type) {
-      case 'dense': {
-        const K = inShape[inShape.length - 1];
-        const N = layer.units;
-        const w = placeKernel(layer, K, N, 0);
-        scratchBytes = Math.max(scratchBytes, kernels.denseScratchBytes(weightCode, K));
-        record.set([OP_DENSE], 0);
-        record.set([weightCode, K, N, product(inShape) / K, w, placeVector(layer.bias, N), placeVector(layer.scale, N)], 3);
-        break;
-      }
-      case 'conv2d':
-      case 'conv2dTranspose': {
-        const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed } = convGeometry(layer, inShape, outShape);
-        const w = placeKernel(layer, kh * kw * C, OC, transposed ? C : 0);
-        scratchBytes = Math.max(scratchBytes, kernels.convScratchBytes(weightCode, H, W, C, OH, OW, kh, kw));
-        record.set([OP_CONV], 0);
-        record.set([weightCode, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed ? 1 : 0], 3);
-        record.set([w, placeVector(layer.bias, OC), placeVector(layer.scale, OC)], 17);
-        break;
-      }
-      case 'activation':
-        record[0] = OP_ACTIVATION;
-        record[3] = product(inShape);
-        break;
-      case 'concatenate':
-        record.set([OP_CONCAT_LABEL, 0, 0, inShape[0], model.header.meta.conditioning!.classes, layer.labelFirst ? 1 : 0]);
-        break;
-      case 'reshape':
-      case 'flatten':
-        continue; // NHWC is row-major per sample: a reshape moves no data
-    }
-    ops.push(record);
-  }
-  new Int32Array(kernels.memory.buffer, recordsPtr, ops.length * RECORD_WORDS).set(ops.flatMap((r) => [...r]));
+  const records = new Int32Array(recordNodes.length * RECORD_WORDS);
+  recordNodes.forEach((node, i) => {
+    const record = records.subarray(i * RECORD_WORDS, (i + 1) * RECORD_WORDS);
+    record[Field.In0] = slotOrNone(slots.slotOf, node.inputs[0]);
+    record[Field.In1] = slotOrNone(slots.slotOf, node.inputs[1]);
+    record[Field.Out] = slots.slotOf.get(node.name)!;
+    kindOf(node.layer).record(node.layer, record, node, context);
+  });
+  new Int32Array(kernels.memory.buffer, recordsPtr, records.length).set(records);
   const weightBytes = cursor - weightsStart;
   const scratch = cursor;
   const staticEnd = align16(scratch + scratchBytes);
   ensureMemory(kernels, staticEnd);
-  return { records: recordsPtr, opCount: ops.length, scratch, staticEnd, weightBytes };
+  return { records: recordsPtr, opCount: recordNodes.length, recordNodes, scratch, staticEnd, weightBytes };
 }
+
+const slotOrNone = (slotOf: Map<string, number>, value: string | undefined) => (value === undefined ? -1 : (slotOf.get(value) ?? -1));
 
 /**
  * Stored values must be finite: f16 weights are widened by bit arithmetic that assumes it, and the
@@ -144,12 +124,6 @@ function checkFinite(data: Float32Array | Uint16Array | Int8Array, tensor: numbe
       if (!Number.isFinite(data[i])) throw new FormatError(`tensor ${tensor} holds ${data[i]} at index ${i}; weights must be finite`);
     }
   }
-}
-
-const bitsView = new DataView(new ArrayBuffer(4));
-function floatBits(value: number): number {
-  bitsView.setFloat32(0, value, true);
-  return bitsView.getInt32(0, true);
 }
 
 /** Bytes a model's file spends on weights, for info output. */

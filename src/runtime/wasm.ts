@@ -7,6 +7,7 @@
  * carries only the .wasm module it imports itself.
  */
 import { InputError, RuntimeError } from '../errors.ts';
+import { ABI_VERSION, RECORD_WORDS } from './abi.ts';
 
 export interface Kernels {
   memory: WebAssembly.Memory;
@@ -15,7 +16,10 @@ export interface Kernels {
   relaxedDotSelfTest(): number;
   setRelaxedDot(on: number): number;
   relaxedDotEnabled(): number;
-  run(plan: number, count: number, batch: number, bufA: number, bufB: number, labels: number, scratch: number): number;
+  abiVersion(): number;
+  recordWords(): number;
+  run(plan: number, count: number, batch: number, slots: number, labels: number, scratch: number): number;
+  failedRecord(): number;
   fillNormal(dst: number, rows: number, dim: number, seedLo: number, seedHi: number, first: number, stddev: number): void;
   fillUniform(dst: number, rows: number, seedLo: number, seedHi: number, first: number): void;
   packPanelsF32(src: number, dst: number, K: number, N: number, channels: number): void;
@@ -47,7 +51,6 @@ export interface Kernels {
   ): void;
   activateInPlace(ptr: number, count: number, act: number, alpha: number): void;
   concatLabel(x: number, y: number, batch: number, size: number, labels: number, classes: number, labelFirst: number): number;
-  RECORD_WORDS: WebAssembly.Global;
 }
 
 /** Where the wasm comes from: a compiled module (required in Workers) or its bytes. */
@@ -110,10 +113,22 @@ export async function instantiate(source?: WasmSource, mode: SimdMode = 'strict'
   }
   const instance = await WebAssembly.instantiate(module, {});
   const kernels = instance.exports as unknown as Kernels;
+  checkAbi(kernels);
   // int8 layers take relaxed SIMD's int8 dot product only where it reproduces the strict path bit for
   // bit on this engine (Node 20's V8 computes the instruction wrong); elsewhere they keep the strict one.
   if (kernels.relaxedSimd()) kernels.setRelaxedDot(kernels.relaxedDotSelfTest());
   return kernels;
+}
+
+/** Refuses a module built from another src/runtime/abi.ts than this host's (a stale or foreign .wasm). */
+function checkAbi(kernels: Kernels): void {
+  const version = typeof kernels.abiVersion === 'function' ? kernels.abiVersion() : 1;
+  const words = typeof kernels.recordWords === 'function' ? kernels.recordWords() : 24;
+  if (version !== ABI_VERSION || words !== RECORD_WORDS) {
+    throw new RuntimeError(
+      `the wasm module speaks interface version ${version} (${words}-word records), but this edgevae speaks version ${ABI_VERSION} (${RECORD_WORDS}-word records): use the edgevae.wasm of the same edgevae version`,
+    );
+  }
 }
 
 /** How an instance's int8 layers multiply: the strict dot_i16x8_s, or relaxed SIMD's int8 dot product once its self-test passed. */

@@ -1,0 +1,194 @@
+/**
+ * 2-D convolution and transposed convolution on NHWC values. conv2d kernel [kh, kw, C/groups, filters];
+ * conv2dTranspose [kh, kw, filters, C]. Padding is TensorFlow.js's 'same' / 'valid' (format 1 and
+ * Keras), or explicit per side (PyTorch and ONNX, format 2): convGeometry is the one authority on it.
+ */
+import { UnsupportedError } from '../errors.ts';
+import { LIMITS, type ConvLayer } from '../format/spec.ts';
+import { fail, int, oneOf, optional, pair } from '../format/validate.ts';
+import { ConvRec, Field, Op } from '../runtime/abi.ts';
+import { activate, parseActivation, recordActivation } from './activation.ts';
+import type { LayerKind } from './types.ts';
+import { checkWeightShapes, parseWeightRefs, referenceWeights, rowOperands } from './weights.ts';
+
+/** Output length of a convolution along one axis, as TensorFlow.js computes it. */
+export function convOutputLength(inLen: number, k: number, s: number, padding: 'same' | 'valid', transposed: boolean): number {
+  if (transposed) return padding === 'same' ? inLen * s : inLen * s + Math.max(k - s, 0);
+  return padding === 'same' ? Math.ceil(inLen / s) : Math.floor((inLen - k) / s) + 1;
+}
+
+/** Padding before the first element along one axis (TensorFlow.js puts the odd pixel after). */
+export function convPadBefore(inLen: number, outLen: number, k: number, s: number, padding: 'same' | 'valid', transposed: boolean): number {
+  if (padding === 'valid') return 0;
+  // A transposed conv is the gradient of the conv from its output back to its input.
+  const [x, y] = transposed ? [outLen, inLen] : [inLen, outLen];
+  const total = Math.max((y - 1) * s + k - x, 0);
+  return Math.floor(total / 2);
+}
+
+/** Output length along one axis with explicit padding (PyTorch's and ONNX's formulas). */
+function explicitOutputLength(inLen: number, k: number, s: number, d: number, before: number, after: number, outputPadding: number, transposed: boolean): number {
+  const span = d * (k - 1) + 1;
+  if (transposed) return (inLen - 1) * s - before - after + span + outputPadding;
+  return Math.floor((inLen + before + after - span) / s) + 1;
+}
+
+/** A conv step's sizes, NHWC in and out, with its kernel, strides and the padding before each spatial axis. */
+export interface ConvGeometry {
+  H: number;
+  W: number;
+  C: number;
+  OH: number;
+  OW: number;
+  OC: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  transposed: boolean;
+}
+
+/** A conv node's geometry with the format-2 fields: dilation and groups. */
+export interface ConvNodeGeometry extends ConvGeometry {
+  dh: number;
+  dw: number;
+  groups: number;
+}
+
+/** The geometry of a validated conv node, from its layer and the per-sample shapes flowing in and out. */
+export function convGeometry(layer: ConvLayer, inShape: readonly number[], outShape: readonly number[]): ConvNodeGeometry {
+  const [H, W, C] = inShape;
+  const [OH, OW, OC] = outShape;
+  const [kh, kw] = layer.kernelSize;
+  const [sh, sw] = layer.strides;
+  const [dh, dw] = layer.dilations ?? [1, 1];
+  const transposed = layer.type === 'conv2dTranspose';
+  const explicit = layer.padding === 'explicit';
+  const padTop = explicit ? layer.pads![0] : convPadBefore(H, OH, kh, sh, layer.padding as 'same' | 'valid', transposed);
+  const padLeft = explicit ? layer.pads![1] : convPadBefore(W, OW, kw, sw, layer.padding as 'same' | 'valid', transposed);
+  return { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, groups: layer.groups ?? 1 };
+}
+
+function outputSize(layer: ConvLayer, [h, w]: number[]): [number, number] {
+  const transposed = layer.type === 'conv2dTranspose';
+  if (layer.padding !== 'explicit') {
+    return [0, 1].map((a) => convOutputLength([h, w][a], layer.kernelSize[a], layer.strides[a], layer.padding as 'same' | 'valid', transposed)) as [number, number];
+  }
+  const [top, left, bottom, right] = layer.pads!;
+  const [dh, dw] = layer.dilations ?? [1, 1];
+  const [oph, opw] = layer.outputPadding ?? [0, 0];
+  return [
+    explicitOutputLength(h, layer.kernelSize[0], layer.strides[0], dh, top, bottom, oph, transposed),
+    explicitOutputLength(w, layer.kernelSize[1], layer.strides[1], dw, left, right, opw, transposed),
+  ];
+}
+
+/** Reads a conv node's own fields; explicit pads, output padding, dilation and groups are format 2's. */
+function parseConv(raw: Record<string, unknown>, what: string): Omit<ConvLayer, 'type' | 'name' | 'activation' | 'alpha' | 'kernel' | 'bias' | 'scale'> {
+  const kernelSize = pair(raw.kernelSize, `${what}.kernelSize`, LIMITS.kernelSize);
+  const strides = pair(raw.strides, `${what}.strides`, LIMITS.stride);
+  const padding = oneOf(raw.padding, `${what}.padding`, ['same', 'valid', 'explicit'] as const);
+  const out: ReturnType<typeof parseConv> = { filters: int(raw.filters, `${what}.filters`, 1, LIMITS.dim), kernelSize, strides, padding };
+  if (padding === 'explicit') {
+    if (!Array.isArray(raw.pads) || raw.pads.length !== 4) fail(`${what}.pads must be [top, left, bottom, right]`);
+    out.pads = (raw.pads as unknown[]).map((p, i) => int(p, `${what}.pads[${i}]`, 0, LIMITS.kernelSize * LIMITS.stride)) as [number, number, number, number];
+    const outputPadding = optional(raw.outputPadding, undefined, (v) => pair(v, `${what}.outputPadding`, LIMITS.stride, 0));
+    if (outputPadding) {
+      if (raw.type !== 'conv2dTranspose') fail(`${what}.outputPadding is only for conv2dTranspose`);
+      if (outputPadding.some((p, i) => p >= strides[i])) fail(`${what}.outputPadding [${outputPadding}] must be below the strides [${strides}]`);
+      out.outputPadding = outputPadding;
+    }
+  } else if (raw.pads !== undefined || raw.outputPadding !== undefined) {
+    fail(`${what}.pads and outputPadding go with padding "explicit", not "${padding}"`);
+  }
+  const dilations = optional(raw.dilations, undefined, (v) => pair(v, `${what}.dilations`, LIMITS.kernelSize));
+  const groups = optional(raw.groups, undefined, (v) => int(v, `${what}.groups`, 1, LIMITS.dim));
+  if ((dilations && (dilations[0] > 1 || dilations[1] > 1)) || (groups !== undefined && groups > 1)) {
+    throw new UnsupportedError(`${what}: dilated and grouped convolutions are not supported by this runtime yet`);
+  }
+  if (dilations) out.dilations = dilations;
+  if (groups !== undefined) out.groups = groups;
+  return out;
+}
+
+function convKind(transposed: boolean): LayerKind<ConvLayer> {
+  return {
+    arity: [1, 1],
+    storage: 'fresh',
+    parse: (raw, what, context) => ({ ...parseConv(raw, what), ...parseActivation(raw, what), ...parseWeightRefs(raw, what, context) }),
+    infer(layer, [inShape], what, { tensors }) {
+      if (inShape.length !== 3) fail(`${what} needs an [h, w, c] input, got [${inShape.join(', ')}]`);
+      const [h, w, c] = inShape;
+      const [kh, kw] = layer.kernelSize;
+      const groups = layer.groups ?? 1;
+      if (c % groups !== 0 || layer.filters % groups !== 0) fail(`${what}: ${c} input and ${layer.filters} output channels do not split into ${groups} groups`);
+      const kernelShape = transposed ? [kh, kw, layer.filters, c] : [kh, kw, c / groups, layer.filters];
+      checkWeightShapes(layer, what, tensors, kernelShape, layer.filters);
+      const [oh, ow] = outputSize(layer, inShape);
+      if (oh < 1 || ow < 1) fail(`${what}: a ${kh}x${kw} kernel does not fit the ${h}x${w} input with "${layer.padding}" padding`);
+      const macs = (transposed ? h * w : oh * ow) * kh * kw * (c / groups) * layer.filters;
+      return { shape: [oh, ow, layer.filters], macs };
+    },
+    record(layer, record, node, context) {
+      const g = convGeometry(layer, node.inShapes[0], node.outShape);
+      context.scratch(context.kernels.convScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.kh, g.kw));
+      record[Field.Op] = Op.Conv;
+      recordActivation(record, layer);
+      const words: [number, number][] = [
+        [ConvRec.Weights, context.weightCode], [ConvRec.H, g.H], [ConvRec.W, g.W], [ConvRec.C, g.C], [ConvRec.OH, g.OH], [ConvRec.OW, g.OW],
+        [ConvRec.OC, g.OC], [ConvRec.KH, g.kh], [ConvRec.KW, g.kw], [ConvRec.SH, g.sh], [ConvRec.SW, g.sw], [ConvRec.PadTop, g.padTop],
+        [ConvRec.PadLeft, g.padLeft], [ConvRec.Transposed, g.transposed ? 1 : 0], [ConvRec.DilationH, g.dh], [ConvRec.DilationW, g.dw], [ConvRec.Groups, g.groups],
+      ];
+      for (const [field, value] of words) record[field] = value;
+      record[ConvRec.Kernel] = context.kernel(layer.kernel, g.kh * g.kw * g.C, g.OC, g.transposed ? g.C : 0);
+      record[ConvRec.Bias] = context.vector(layer.bias, g.OC);
+      record[ConvRec.Scale] = context.vector(layer.scale, g.OC);
+    },
+    reference(layer, [act], node, context) {
+      const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft } = convGeometry(layer, node.inShapes[0], node.outShape);
+      const w = referenceWeights(layer, context); // conv2d [kh, kw, C, OC]; conv2dTranspose [kh, kw, OC, C]
+      const K = kh * kw * C;
+      const inSize = H * W * C;
+      const n = act.length / inSize;
+      const out = new Float64Array(n * OH * OW * OC);
+      for (let s = 0; s < n; s++) {
+        // Each output pixel's receptive field as one row of kh*kw*C values (0 where a tap reads nothing);
+        // for int8 kernels, of the sample's input quantized once, with one scale for the sample.
+        const { x, rowScale } = rowOperands(act.subarray(s * inSize, (s + 1) * inSize), w.quantized);
+        const fields = new Float64Array(OH * OW * K);
+        const visit = (oy: number, ox: number, iy: number, ix: number, ky: number, kx: number) => {
+          for (let c = 0; c < C; c++) fields[(oy * OW + ox) * K + (ky * kw + kx) * C + c] = x[(iy * W + ix) * C + c];
+        };
+        if (transposed) {
+          // A transposed conv scatters: input pixel (iy, ix) reaches (iy*s + ky - pad, ...).
+          for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+            const oy = iy * sh + ky - padTop;
+            const ox = ix * sw + kx - padLeft;
+            if (oy >= 0 && oy < OH && ox >= 0 && ox < OW) visit(oy, ox, iy, ix, ky, kx);
+          }
+        } else {
+          for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+            const iy = oy * sh + ky - padTop;
+            const ix = ox * sw + kx - padLeft;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) visit(oy, ox, iy, ix, ky, kx);
+          }
+        }
+        const kernelIndex = (tap: number, c: number, oc: number) => (transposed ? (tap * OC + oc) * C + c : (tap * C + c) * OC + oc);
+        for (let p = 0; p < OH * OW; p++) {
+          const field = fields.subarray(p * K, (p + 1) * K);
+          for (let oc = 0; oc < OC; oc++) {
+            let sum = 0;
+            for (let k = 0; k < K; k++) sum += field[k] * w.values[kernelIndex(Math.floor(k / C), k % C, oc)];
+            out[(s * OH * OW + p) * OC + oc] = activate(sum * rowScale * w.scale(oc) + w.bias[oc], layer.activation, layer.alpha);
+          }
+        }
+      }
+      return out;
+    },
+  };
+}
+
+export const conv2d = convKind(false);
+export const conv2dTranspose = convKind(true);

@@ -1,0 +1,31 @@
+/**
+ * The layer registry: every layer type the format knows, mapped to the module that parses, checks,
+ * plans and computes it. Adding a kind: its kernel (assembly/kernels/), its module here, its converter
+ * entries (src/import/, src/export/), its tests. A type missing here is a compile error.
+ */
+import type { LayerSpec } from '../format/spec.ts';
+import { activation } from './activation.ts';
+import { concatenate } from './concatenate.ts';
+import { conv2d, conv2dTranspose } from './conv.ts';
+import { dense } from './dense.ts';
+import { flatten, reshape } from './reshape.ts';
+import type { LayerKind } from './types.ts';
+
+export type LayerType = LayerSpec['type'];
+
+export const LAYERS = {
+  dense,
+  conv2d,
+  conv2dTranspose,
+  reshape,
+  flatten,
+  concatenate,
+  activation,
+} satisfies Record<LayerType, LayerKind<any>>;
+
+export const LAYER_TYPES = Object.keys(LAYERS) as LayerType[];
+
+/** The kind of a layer, typed for its spec. */
+export function kindOf<L extends LayerSpec>(layer: L): LayerKind<L> {
+  return LAYERS[layer.type] as unknown as LayerKind<L>;
+}
