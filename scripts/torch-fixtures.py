@@ -204,10 +204,10 @@ class CDecoder(Decoder):
 # 9. Operator coverage: tiny decoders from a [N, 4, H, W] latent
 # ---------------------------------------------------------------------------------------------
 class OpsUpsample(nn.Module):
-    def __init__(self):
+    def __init__(self, size=None):
         super().__init__()
         self.c1 = conv(4, 8)
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up = nn.Upsample(size=size) if size else nn.Upsample(scale_factor=2, mode="nearest")
         self.c2 = conv(8, 3)
 
     def forward(self, x):
@@ -476,6 +476,12 @@ fixture("ops-upsample-opset10", "ops",
         "conv(4,8), ReLU, nn.Upsample(scale_factor=2, mode='nearest'), conv(8,3), Sigmoid; opset 10 "
         "(Resize-10, no coordinate_transformation_mode); same weights as ops-upsample-opset9",
         OpsUpsample, [L("latent", 4, 4, 4)], "image", 10, 2, [0, 1], seed="ops-upsample")
+fixture("ops-upsample-size", "ops",
+        "conv(4,8), ReLU, nn.Upsample(size=(8,8)) (nearest, a target size instead of a scale), "
+        "conv(8,3), Sigmoid; opset 17: Resize gets a sizes input built from Shape -> Slice -> "
+        "Concat; same weights as ops-upsample-opset9",
+        lambda: OpsUpsample(size=(8, 8)), [L("latent", 4, 4, 4)], "image", 17, 2, [0, 1],
+        seed="ops-upsample")
 fixture("ops-bilinear", "ops",
         "conv(4,8), ReLU, nn.Upsample(2, bilinear, align_corners=False), conv(8,8), ReLU, "
         "nn.Upsample(2, bilinear, align_corners=True), conv(8,3), Sigmoid; 4x4 -> 16x16",
@@ -610,10 +616,11 @@ General
 - The output tensor is produced directly by the last node (no Identity). No value_info.
 - IR version follows the opset: opset 9 -> IR 4, 10 -> 5, 11 -> 6, 17 -> 8.
 - The graph output's declared shape is not always static: after a `Reshape` with a -1 batch
-  (`view(-1, C, H, W)`) followed by ConvTranspose, or after `Pad` with computed pads, torch's
-  shape inference gives up and writes symbolic dims such as `['N', 3, 'Tanhx_dim_2',
-  'Tanhx_dim_3']` (pytorch-vae, pytorch-cvae, ops-arith, ops-bn-fusion). The importer must infer
-  shapes itself; the manifests hold the real ones.
+  (`view(-1, C, H, W)`), after `Pad` with computed pads, or after a `Resize` with computed sizes,
+  torch's shape inference gives up and writes symbolic spatial dims such as `['N', 3,
+  'Tanhx_dim_2', 'Tanhx_dim_3']` (pytorch-vae, pytorch-cvae, ops-arith, ops-arith-opset11,
+  ops-bn-fusion, ops-upsample-size). The importer must infer shapes itself; the manifests hold the
+  real ones. (The README snippet's Shape/Gather chain does keep [N, 1, 28, 28].)
 - `nn.Linear` on a 2-D input -> `Gemm(x, W[out,in], b, transB=1, alpha=1, beta=1)`.
 - `view(z.size(0), 64, 7, 7)` (the README snippet) -> `Shape -> Gather(0) -> Unsqueeze(axes input
   [0]) -> Concat([n], [64], [7], [7]) -> Reshape`; `view(-1, C, H, W)` (PyTorch-VAE) -> `Reshape`
@@ -636,12 +643,17 @@ Upsampling
   `Constant` float [1, 1, 2, 2]; opset 10 -> `Resize(X, scales)` mode=nearest (no other attrs);
   opset 11+ -> `Resize(X, roi='', scales=Constant [1,1,2,2])` (empty-name roi input, no sizes
   input), mode=nearest, coordinate_transformation_mode=asymmetric, nearest_mode=floor,
-  cubic_coeff_a=-0.75. No Shape/Gather/Concat chains when scale_factor is given (not checked for
-  size=).
+  cubic_coeff_a=-0.75. No Shape/Gather/Concat chains when scale_factor is given (nn.Upsample or
+  F.interpolate).
+- nn.Upsample(size=(8, 8)) (ops-upsample-size): `Resize(X, roi='', scales='', sizes)` with sizes
+  computed at run time: `Shape(X) -> Slice(starts [0], ends [2], axes [0]) -> Concat(., Constant
+  int64 [8, 8])`, i.e. [N, C, 8, 8]; the importer has to evaluate the chain with the input's
+  static C (and any N).
 - Bilinear, align_corners=False -> mode=linear, coordinate_transformation_mode=half_pixel (not
   pytorch_half_pixel: they differ only for an output size of 1); align_corners=True ->
   coordinate_transformation_mode=align_corners. Same roi='' and constant scales.
-- nn.PixelShuffle(2) at opset 17 -> `DepthToSpace(blocksize=2, mode=CRD)`.
+- nn.PixelShuffle(2) at opset 11+ -> `DepthToSpace(blocksize=2, mode=CRD)` (at opset 9/10 it
+  would be Reshape -> Transpose(perm=[0,1,4,2,5,3]) -> Reshape; no fixture).
 
 Normalization
 - GroupNorm(G, C) -> `Reshape(x, Constant [0, G, -1])` (0 copies the batch dim) ->
@@ -660,7 +672,7 @@ Activations
 - GELU (approximate='none') -> `Div(x, 1.4142135) -> Erf -> Add(1) -> Mul(x, .) -> Mul(., 0.5)`.
 - GELU (approximate='tanh') -> `Mul(x, x) -> Mul(x, x*x) -> Mul(0.044715, x^3) -> Add(x, .) ->
   Mul(0.7978846, .) -> Tanh -> Add(1, .) -> Mul(x, .) -> Mul(0.5, .)` (no Pow).
-- Softplus (beta=1) -> `Softplus`; ELU -> `Elu(alpha=1)`; LeakyReLU -> `LeakyRelu(alpha)`.
+- Softplus (beta=1) -> `Softplus` (beta=2 would be Mul(2) -> Softplus -> Div(2); no fixture); ELU -> `Elu(alpha=1)`; LeakyReLU -> `LeakyRelu(alpha)`.
 - Hardtanh(a, b) and torch.clamp(x, a, b) -> `Clip(x, Constant a, Constant b)` (min/max as 0-d
   inputs at opset 11+).
 - TAESD's Clamp `tanh(x/3)*3` -> `Div(x, 3) -> Tanh -> Mul(., 3)`.
