@@ -170,7 +170,7 @@ describe('resize kernels', () => {
     }
   });
 
-  it('agree with the ONNX-formula reference within 1e-6 (f32 weights and arithmetic)', async () => {
+  it('agree with the ONNX-formula reference within 1e-6 (f32 weights and arithmetic)', async (t) => {
     const kernels = await instantiate(undefined, 'strict');
     const random = seededRandom(12);
     let worst = 0;
@@ -185,6 +185,7 @@ describe('resize kernels', () => {
         }
       }
     }
+    t.diagnostic(`max |kernel - ONNX-formula reference|: ${worst.toExponential(2)} (inputs in [-1, 1])`);
   });
 
   it('nearest x2 (the doubled-row and doubled-column path) is a copy of the source pixel into each 2x2 block', async () => {
@@ -485,6 +486,29 @@ describe('the spatial kernels against onnxruntime-node', () => {
         const got = withOutput(kernels, want.length, (arena, y) => kernels.depthToSpace(arena.put(x), y, 2, H, W, C, block, mode));
         assert.ok(sameBits(got, want), `C ${C} block ${block} ${name}`);
       }
+    }
+  });
+
+  it('LayerNormalization over the last axis (opset 17) on channels-last values within 1e-5 of the range', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    const random = seededRandom(54);
+    for (const [C, H, W] of [[1, 3, 3], [5, 3, 7], [16, 7, 3], [33, 1, 1]]) {
+      const { gamma, beta } = affine(C, random);
+      // Rows of 0 +- 1 and -3 +- 10 (onnxruntime's own f32 statistics drift on offset rows, as above).
+      const x = normInput(2 * H * W, C, random).map((v, i) => (Math.floor(i / C) % 3 === 1 ? random() * 2 - 1 : v));
+      const g = new OnnxGraphBuilder(1);
+      const output = g.node('LayerNormalization', 'norm', [g.input('x', [H, W, C]), g.floats('gamma', [C], gamma), g.floats('beta', [C], beta)], [attr.int('axis', -1), attr.float('epsilon', 1e-5)]);
+      const session = await InferenceSession.create(encodeOnnx(g.model(output, [H, W, C], 17)));
+      let want: Float32Array;
+      try {
+        want = (await session.run({ x: new Tensor('float32', x, [2, H, W, C]) }))[session.outputNames[0]].data as Float32Array;
+      } finally {
+        await session.release();
+      }
+      const rows = 2 * H * W;
+      const got = withOutput(kernels, x.length, (arena, y) => kernels.layerNormChannels(arena.put(x), y, rows, C, 1e-5, arena.put(gamma), arena.put(beta), Act.Linear, 0));
+      const err = errorOverRange(got, Float64Array.from(want), rows);
+      assert.ok(err <= 1e-5, `C ${C}: ${err}`);
     }
   });
 
