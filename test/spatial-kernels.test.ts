@@ -334,6 +334,28 @@ describe('groupNorm kernel', () => {
   });
 });
 
+describe('normalizations in place', () => {
+  it('groupNorm and layerNormChannels with y = x give the bits of a separate output (the statistics passes only read; the last writes each value where it read it)', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    const random = seededRandom(24);
+    for (const C of [3, 16, 17]) {
+      const { gamma, beta } = affine(C, random);
+      const pixels = 21;
+      const x = normInput(3, pixels * C, random);
+      const apart = runGroupNorm(kernels, x, 3, pixels, C, 1, 1e-5, gamma, beta, Act.Tanh, 0);
+      const arena = new Arena(kernels.memory, kernels.heapBase());
+      const [xp, gp, bp, sp] = [arena.put(x), arena.put(gamma), arena.put(beta), arena.alloc(kernels.groupNormScratchBytes(C))];
+      kernels.groupNorm(xp, xp, 3, pixels, C, 1, 1e-5, gp, bp, Act.Tanh, 0, sp);
+      assert.ok(sameBits(arena.f32(xp, x.length), apart), `groupNorm C ${C}`);
+      const layerApart = withOutput(kernels, x.length, (a, y) => kernels.layerNormChannels(a.put(x), y, 3 * pixels, C, 1e-5, a.put(gamma), a.put(beta), Act.Relu, 0));
+      const inPlace = new Arena(kernels.memory, kernels.heapBase());
+      const at = inPlace.put(x);
+      kernels.layerNormChannels(at, at, 3 * pixels, C, 1e-5, inPlace.put(gamma), inPlace.put(beta), Act.Relu, 0);
+      assert.ok(sameBits(inPlace.f32(at, x.length), layerApart), `layerNormChannels C ${C}`);
+    }
+  });
+});
+
 describe('layerNormChannels kernel', () => {
   it('matches the f64 reference within 1e-5 of the output range: every C, rows 1..21, activations 0..4', async (t) => {
     const kernels = await instantiate(undefined, 'strict');

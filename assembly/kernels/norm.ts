@@ -23,7 +23,7 @@ export function groupNormScratchBytes(C: i32): usize {
 }
 
 /**
- * Group normalization of x [batch, pixels, C] into y (not in place), groups dividing C (the host
+ * Group normalization of x [batch, pixels, C] into y (y = x allowed), groups dividing C (the host
  * checks). Per (sample, group): mean and biased variance over pixels x C / groups values, then
  * y = act(((x - mean) / sqrt(var + epsilon)) * gamma[c] + beta[c]). gamma and beta hold C f32 each;
  * scratch holds groupNormScratchBytes(C) bytes.
@@ -133,8 +133,8 @@ function channelSums(x: usize, pixels: i32, C: i32, acc: usize, means: usize, sq
 }
 
 /**
- * Layer normalization over the channels of each of `rows` pixels of x [rows, C] into y (not in
- * place): y = act(((x - mean) / sqrt(var + epsilon)) * gamma[c] + beta[c]), biased variance over the
+ * Layer normalization over the channels of each of `rows` pixels of x [rows, C] into y (y = x
+ * allowed): y = act(((x - mean) / sqrt(var + epsilon)) * gamma[c] + beta[c]), biased variance over the
  * pixel's C values. In f32, y = ((((x - mean_hi) - mean_lo) * s) * gamma[c]) + beta[c] with
  * s = f32(1 / sqrt(var + epsilon)).
  *

@@ -51,13 +51,13 @@ export interface Kernels {
   resizeNearest(x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, rows: number, cols: number): void;
   /** Bilinear resize; rows: OH and cols: OW entries of 16 bytes {i32 i0, i32 i1, f32 w0, f32 w1} (src/layers/resize.ts). */
   resizeBilinear(x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, rows: number, cols: number): void;
-  /** GroupNorm (InstanceNorm: groups = C) of x [batch, pixels, C] into y, then act; scratch of groupNormScratchBytes(C). */
+  /** GroupNorm (InstanceNorm: groups = C) of x [batch, pixels, C] into y (may be x), then act; scratch of groupNormScratchBytes(C). */
   groupNorm(
     x: number, y: number, batch: number, pixels: number, C: number, groups: number, epsilon: number,
     gamma: number, beta: number, act: number, alpha: number, scratch: number,
   ): void;
   groupNormScratchBytes(C: number): number;
-  /** LayerNorm over each of `rows` pixels' C channels of x into y, then act. */
+  /** LayerNorm over each of `rows` pixels' C channels of x into y (may be x), then act. */
   layerNormChannels(x: number, y: number, rows: number, C: number, epsilon: number, gamma: number, beta: number, act: number, alpha: number): void;
   /** DepthToSpace of NHWC [batch, H, W, C * block^2] to [batch, H * block, W * block, C]; mode: DepthToSpaceMode. */
   depthToSpace(x: number, y: number, batch: number, H: number, W: number, C: number, block: number, mode: number): void;
