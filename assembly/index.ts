@@ -15,6 +15,9 @@ export { gemmF32, gemmF32ScratchBytes } from './kernels/gemm';
 export { gemmI8, packedQuantizedRowsBytes, quantizeRows, relaxedDotEnabled, relaxedDotSelfTest, setRelaxedDot } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';
 export { im2col, im2colI16 } from './kernels/im2col';
+export { resizeNearest, resizeBilinear } from './kernels/resize';
+export { groupNorm, groupNormScratchBytes, layerNormChannels } from './kernels/norm';
+export { depthToSpace } from './kernels/depth-to-space';
 
 /** The version of src/runtime/abi.ts this module was built from; the host refuses another. */
 export function abiVersion(): i32 {

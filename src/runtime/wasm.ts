@@ -51,6 +51,20 @@ export interface Kernels {
   ): void;
   activateInPlace(ptr: number, count: number, act: number, alpha: number): void;
   concatLabel(x: number, y: number, batch: number, size: number, labels: number, classes: number, labelFirst: number): number;
+  /** Nearest resize of NHWC [batch, H, W, C] to [batch, OH, OW, C]; rows: i32[OH], cols: i32[OW] source indices (src/layers/resize.ts). */
+  resizeNearest(x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, rows: number, cols: number): void;
+  /** Bilinear resize; rows: OH and cols: OW entries of 16 bytes {i32 i0, i32 i1, f32 w0, f32 w1} (src/layers/resize.ts). */
+  resizeBilinear(x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, rows: number, cols: number): void;
+  /** GroupNorm (InstanceNorm: groups = C) of x [batch, pixels, C] into y (may be x), then act; scratch of groupNormScratchBytes(C). */
+  groupNorm(
+    x: number, y: number, batch: number, pixels: number, C: number, groups: number, epsilon: number,
+    gamma: number, beta: number, act: number, alpha: number, scratch: number,
+  ): void;
+  groupNormScratchBytes(C: number): number;
+  /** LayerNorm over each of `rows` pixels' C channels of x into y (may be x), then act. */
+  layerNormChannels(x: number, y: number, rows: number, C: number, epsilon: number, gamma: number, beta: number, act: number, alpha: number): void;
+  /** DepthToSpace of NHWC [batch, H, W, C * block^2] to [batch, H * block, W * block, C]; mode: DepthToSpaceMode. */
+  depthToSpace(x: number, y: number, batch: number, H: number, W: number, C: number, block: number, mode: number): void;
 }
 
 /** Where the wasm comes from: a compiled module (required in Workers) or its bytes. */
