@@ -9,7 +9,7 @@ import { maxAbsDiff } from './helpers/numbers.ts';
 import { latentBatch, tf } from './helpers/setup.ts';
 
 type Weighted = Extract<LayerSpec, { kernel: number }>;
-const isWeighted = (layer: LayerSpec): layer is Weighted => 'kernel' in layer;
+const isWeighted = <L extends LayerSpec>(layer: L): layer is L & Weighted => 'kernel' in layer;
 const weightedLayers = (model: ParsedModel) => model.header.nodes.filter(isWeighted);
 
 /** Largest output difference from the source model we accept, per weight dtype (measured: ~1e-8, ~1e-4, ~5e-3). */
@@ -104,7 +104,7 @@ for (const fixture of ALL_FIXTURES) {
       test(`${dtype}: layers, names and shapes`, () => {
         const parsed = exported.get(dtype)!;
         assert.deepEqual(parsed.header.nodes.map(describeLayer), EXPECTED_LAYERS[fixture.name]);
-        assert.deepEqual(parsed.steps.at(-1)!.outShape, fixture.outputShape);
+        assert.deepEqual(parsed.graph.nodes.at(-1)!.outShape, fixture.outputShape);
         for (const layer of parsed.header.nodes) {
           if (layer.name !== undefined) assert.doesNotThrow(() => model.getLayer(layer.name!), `no tfjs layer "${layer.name}"`);
         }

@@ -397,7 +397,7 @@ describe('which input is the latent and which the label', () => {
     assert.deepEqual(importOnnx(bytes, { labelInput: 'b' }), importOnnx(bytes, { latentInput: 'a' }));
     const swapped = readModel(importOnnx(bytes, { labelInput: 'a' })).header;
     assert.deepEqual([swapped.meta.inputs, swapped.meta.latentSize], [{ latent: 'b', label: 'a' }, 3]);
-    assert.equal(swapped.layers[0].type === 'concatenate' && swapped.layers[0].labelFirst, true);
+    assert.deepEqual([swapped.nodes[0].type, swapped.nodes[0].inputs[0]], ['concatenate', 'a']);
   });
 
   it('TensorFlow.js models take latentInput too, and record the names', async () => {

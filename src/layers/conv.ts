@@ -7,7 +7,7 @@ import { UnsupportedError } from '../errors.ts';
 import { LIMITS, type ConvLayer } from '../format/spec.ts';
 import { fail, int, oneOf, optional, pair } from '../format/validate.ts';
 import { ConvRec, Field, Op } from '../runtime/abi.ts';
-import { activate, parseActivation, recordActivation } from './activation.ts';
+import { activate, parseFusedActivation, recordActivation } from './activation.ts';
 import type { LayerKind } from './types.ts';
 import { checkWeightShapes, parseWeightRefs, referenceWeights, rowOperands } from './weights.ts';
 
@@ -117,7 +117,7 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
   return {
     arity: [1, 1],
     storage: 'fresh',
-    parse: (raw, what, context) => ({ ...parseConv(raw, what), ...parseActivation(raw, what), ...parseWeightRefs(raw, what, context) }),
+    parse: (raw, what, context) => ({ ...parseConv(raw, what), ...parseFusedActivation(raw, what), ...parseWeightRefs(raw, what, context) }),
     infer(layer, [inShape], what, { tensors }) {
       if (inShape.length !== 3) fail(`${what} needs an [h, w, c] input, got [${inShape.join(', ')}]`);
       const [h, w, c] = inShape;
@@ -181,7 +181,7 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
           for (let oc = 0; oc < OC; oc++) {
             let sum = 0;
             for (let k = 0; k < K; k++) sum += field[k] * w.values[kernelIndex(Math.floor(k / C), k % C, oc)];
-            out[(s * OH * OW + p) * OC + oc] = activate(sum * rowScale * w.scale(oc) + w.bias[oc], layer.activation, layer.alpha);
+            out[(s * OH * OW + p) * OC + oc] = activate(sum * rowScale * w.scale(oc) + w.bias[oc], layer.activation, layer);
           }
         }
       }

@@ -4,18 +4,16 @@
  * kernels normalize in f32). groupNormReference covers InstanceNorm (groups = C) and GroupNorm;
  * layerNormChannelsReference is PyTorch's nn.LayerNorm(C) on channels-last values.
  */
-import { Act } from '../runtime/abi.ts';
+import { FUSED_ACTIVATIONS, LIMITS, product, type GroupNormLayer, type LayerNormLayer } from '../format/spec.ts';
+import { fail, finite, int } from '../format/validate.ts';
+import { Field, NormKind, NormRec, Op } from '../runtime/abi.ts';
+import { activate, activationNamed, floatBits, parseActivation, recordActivation } from './activation.ts';
+import type { LayerKind, ParseContext } from './types.ts';
+import { expectShape, parseVectorRef } from './weights.ts';
 
 /** The activations the norm kernels fuse (Act codes 0..4), in f64. */
-export function activateReference(v: number, act: number, alpha: number): number {
-  switch (act) {
-    case Act.Linear: return v;
-    case Act.Relu: return Math.max(v, 0);
-    case Act.LeakyRelu: return v > 0 ? v : v * alpha;
-    case Act.Sigmoid: return 1 / (1 + Math.exp(-v));
-    case Act.Tanh: return Math.tanh(v);
-    default: throw new RangeError(`the norm kernels fuse activations 0..4, got ${act}`);
-  }
+function activateReference(v: number, act: number, alpha: number): number {
+  return activate(v, activationNamed(act), { alpha });
 }
 
 /**
@@ -54,3 +52,84 @@ export function layerNormChannelsReference(
 ): Float64Array {
   return groupNormReference(x, rows, 1, C, 1, epsilon, gamma, beta, act, alpha);
 }
+
+// ---- the groupNorm and layerNorm nodes ----
+
+function parseNorm(raw: Record<string, unknown>, what: string, context: ParseContext) {
+  const epsilon = finite(raw.epsilon, `${what}.epsilon`);
+  if (!(epsilon >= 0 && epsilon <= 1)) fail(`${what}.epsilon must be in 0..1, got ${epsilon}`);
+  const activation = raw.activation === undefined ? { activation: 'linear' as const } : parseActivation(raw, what, FUSED_ACTIVATIONS);
+  return { epsilon, gamma: parseVectorRef(raw.gamma, `${what}.gamma`, context), beta: parseVectorRef(raw.beta, `${what}.beta`, context), ...activation };
+}
+
+function inferNorm(layer: GroupNormLayer | LayerNormLayer, [shape]: number[][], what: string, { tensors }: ParseContext) {
+  const C = shape[shape.length - 1];
+  expectShape(tensors[layer.gamma], [C], `${what}.gamma`);
+  expectShape(tensors[layer.beta], [C], `${what}.beta`);
+  return { shape, macs: 0 };
+}
+
+/** GroupNorm (InstanceNorm: groups = channels) over each sample's pixels and a group of channels. */
+export const groupNorm: LayerKind<GroupNormLayer> = {
+  arity: [1, 1],
+  storage: 'inPlace',
+  parse: (raw, what, context) => ({ groups: int(raw.groups, `${what}.groups`, 1, LIMITS.dim), ...parseNorm(raw, what, context) }),
+  infer(layer, inShapes, what, context) {
+    const C = inShapes[0][inShapes[0].length - 1];
+    if (C % layer.groups !== 0) fail(`${what}: ${C} channels do not split into ${layer.groups} groups`);
+    return inferNorm(layer, inShapes, what, context);
+  },
+  record(layer, record, node, context) {
+    const shape = node.inShapes[0];
+    const C = shape[shape.length - 1];
+    context.scratch(context.kernels.groupNormScratchBytes(C));
+    record[Field.Op] = Op.Norm;
+    recordActivation(record, layer);
+    record[NormRec.Kind] = NormKind.Group;
+    record[NormRec.Pixels] = product(shape) / C;
+    record[NormRec.C] = C;
+    record[NormRec.Groups] = layer.groups;
+    record[NormRec.Epsilon] = floatBits(layer.epsilon);
+    record[NormRec.Gamma] = context.f32Tensor(layer.gamma);
+    record[NormRec.BetaVector] = context.f32Tensor(layer.beta);
+  },
+  reference(layer, [x], node, context) {
+    const shape = node.inShapes[0];
+    const C = shape[shape.length - 1];
+    const [gamma, beta] = [context.tensor(layer.gamma), context.tensor(layer.beta)] as Float32Array[];
+    return groupNormReference(Float32Array.from(x), context.batch, product(shape) / C, C, layer.groups, layer.epsilon, gamma, beta, recordCode(layer), layer.alpha ?? 0);
+  },
+};
+
+/** LayerNorm over each pixel's channels (PyTorch's nn.LayerNorm(C) on channels-last values). */
+export const layerNorm: LayerKind<LayerNormLayer> = {
+  arity: [1, 1],
+  storage: 'inPlace',
+  parse: (raw, what, context) => parseNorm(raw, what, context),
+  infer: inferNorm,
+  record(layer, record, node, context) {
+    const shape = node.inShapes[0];
+    const C = shape[shape.length - 1];
+    record[Field.Op] = Op.Norm;
+    recordActivation(record, layer);
+    record[NormRec.Kind] = NormKind.Layer;
+    record[NormRec.Pixels] = product(shape) / C;
+    record[NormRec.C] = C;
+    record[NormRec.Groups] = 1;
+    record[NormRec.Epsilon] = floatBits(layer.epsilon);
+    record[NormRec.Gamma] = context.f32Tensor(layer.gamma);
+    record[NormRec.BetaVector] = context.f32Tensor(layer.beta);
+  },
+  reference(layer, [x], node, context) {
+    const shape = node.inShapes[0];
+    const C = shape[shape.length - 1];
+    const [gamma, beta] = [context.tensor(layer.gamma), context.tensor(layer.beta)] as Float32Array[];
+    return layerNormChannelsReference(Float32Array.from(x), (context.batch * product(shape)) / C, C, layer.epsilon, gamma, beta, recordCode(layer), layer.alpha ?? 0);
+  },
+};
+
+const recordCode = (layer: { activation: GroupNormLayer['activation']; alpha?: number }) => {
+  const record = new Int32Array(Field.Args);
+  recordActivation(record, layer);
+  return record[Field.Act];
+};

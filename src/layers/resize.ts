@@ -14,7 +14,10 @@
  *
  * No Node-only imports: this runs in every runtime the decoder does.
  */
-import { RESIZE_LINEAR_ENTRY_BYTES } from '../runtime/abi.ts';
+import { LIMITS, type ResizeLayer } from '../format/spec.ts';
+import { fail, finite, oneOf, pair } from '../format/validate.ts';
+import { Field, Op, RESIZE_LINEAR_ENTRY_BYTES, ResizeRec } from '../runtime/abi.ts';
+import type { LayerKind } from './types.ts';
 
 export type ResizeCoordinate = 'asymmetric' | 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'tf_half_pixel_for_nn';
 export type ResizeNearestMode = 'floor' | 'ceil' | 'round_prefer_floor' | 'round_prefer_ceil';
@@ -198,3 +201,54 @@ export function resizeOnnxReference(
   }
   return y;
 }
+
+// ---- the resize node ----
+
+function tablesOf(layer: ResizeLayer, [H, W]: number[]): [Int32Array, Int32Array] {
+  const mode: ResizeMode = { kind: layer.mode, coordinate: layer.coordinate, ...(layer.nearest ? { nearest: layer.nearest } : {}) };
+  return [resizeTables(mode, H, layer.size[0], layer.scales?.[0]), resizeTables(mode, W, layer.size[1], layer.scales?.[1])];
+}
+
+export const resize: LayerKind<ResizeLayer> = {
+  arity: [1, 1],
+  storage: 'fresh',
+  parse(raw, what) {
+    const mode = oneOf(raw.mode, `${what}.mode`, ['nearest', 'linear'] as const);
+    const coordinate = oneOf(raw.coordinate, `${what}.coordinate`, ['asymmetric', 'half_pixel', 'pytorch_half_pixel', 'align_corners', 'tf_half_pixel_for_nn'] as const);
+    const nearest = raw.nearest === undefined ? undefined : oneOf(raw.nearest, `${what}.nearest`, ['floor', 'ceil', 'round_prefer_floor', 'round_prefer_ceil'] as const);
+    if (nearest && mode !== 'nearest') fail(`${what}.nearest goes with mode "nearest"`);
+    const size = pair(raw.size, `${what}.size`, LIMITS.dim);
+    const layer: Omit<ResizeLayer, 'type'> = { mode, coordinate, size, ...(nearest ? { nearest } : {}) };
+    if (raw.scales !== undefined) {
+      if (!Array.isArray(raw.scales) || raw.scales.length !== 2) fail(`${what}.scales must be a pair [h, w]`);
+      layer.scales = (raw.scales as unknown[]).map((v, i) => {
+        const scale = finite(v, `${what}.scales[${i}]`);
+        if (!(scale >= 1 / LIMITS.resizeFactor && scale <= LIMITS.resizeFactor)) fail(`${what}.scales[${i}] must be in 1/${LIMITS.resizeFactor}..${LIMITS.resizeFactor}, got ${scale}`);
+        return scale;
+      }) as [number, number];
+    }
+    return layer;
+  },
+  infer(layer, [inShape], what) {
+    if (inShape.length !== 3) fail(`${what} resizes an [h, w, c] value, got [${inShape.join(', ')}]`);
+    layer.size.forEach((out, axis) => {
+      const from = inShape[axis];
+      if (out > from * LIMITS.resizeFactor || from > out * LIMITS.resizeFactor) fail(`${what} resizes ${from} to ${out} along axis ${axis}: more than a factor of ${LIMITS.resizeFactor}`);
+    });
+    return { shape: [layer.size[0], layer.size[1], inShape[2]], macs: 0 };
+  },
+  record(layer, record, node, context) {
+    const [H, W, C] = node.inShapes[0];
+    const [rows, columns] = tablesOf(layer, node.inShapes[0]);
+    record[Field.Op] = Op.Resize;
+    const words: [number, number][] = [[ResizeRec.H, H], [ResizeRec.W, W], [ResizeRec.C, C], [ResizeRec.OH, layer.size[0]], [ResizeRec.OW, layer.size[1]], [ResizeRec.Linear, layer.mode === 'linear' ? 1 : 0]];
+    for (const [field, value] of words) record[field] = value;
+    record[ResizeRec.RowTable] = context.table(rows);
+    record[ResizeRec.ColumnTable] = context.table(columns);
+  },
+  reference(layer, [x], node, context) {
+    const [H, W, C] = node.inShapes[0];
+    const [rows, columns] = tablesOf(layer, node.inShapes[0]);
+    return Float64Array.from(resizeReference(Float32Array.from(x), context.batch, H, W, C, layer.size[0], layer.size[1], rows, columns, layer.mode === 'linear'));
+  },
+};

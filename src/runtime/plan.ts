@@ -82,6 +82,12 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
       cursor = align16(cursor + bytes);
       return dst;
     },
+    tensors: model.header.tensors,
+    f32Tensor(index) {
+      const data = tensorData(model, index);
+      checkFinite(data, index);
+      return context.table(data as Float32Array);
+    },
     table(values) {
       const dst = cursor;
       ensureMemory(kernels, dst + values.byteLength);
