@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 import { FormatError, UnsupportedError } from '../errors.ts';
 import { decodeF16 } from '../format/f16.ts';
 import { product } from '../format/spec.ts';
-import { permute } from '../export/onnx.ts';
+import { permute } from '../convert/permute.ts';
 import { floatAttribute, floatsAttribute, intAttribute, intsAttribute, tensorAttribute } from './onnx-attributes.ts';
 import { int64, type Long, type OnnxNode, type TensorProto } from './onnx-graph.ts';
 
