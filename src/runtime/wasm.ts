@@ -34,6 +34,28 @@ export interface Kernels {
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
     w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
   ): number;
+  /** conv with dilation dh, dw and groups; w from packConvKernel, bias and scale from packConvVector (assembly/kernels/conv.ts). */
+  convGeneral(
+    weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    dh: number, dw: number, groups: number,
+    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
+  ): number;
+  convGeneralScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number): number;
+  convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number): number;
+  packConvKernel(weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number): number;
+  convVectorBytes(OC: number, groups: number): number;
+  packConvVector(src: number, dst: number, OC: number, groups: number): void;
+  /** convGeneral on the grouped GEMM always (depthwise layers too), with its own packing: for tests and benchmarks. */
+  convGroups(
+    weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    dh: number, dw: number, groups: number,
+    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
+  ): number;
+  convGroupsScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, kh: number, kw: number, groups: number): number;
+  convGroupsKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number): number;
+  packConvKernelGroups(weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number): number;
   gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   gemmF32ScratchBytes(rows: number, K: number): number;
   gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
@@ -48,6 +70,11 @@ export interface Kernels {
     x: number, sampleBytes: number, slots: number, dst: number, rowBytes: number, first: number, count: number,
     H: number, W: number, C: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+  ): void;
+  im2colGeneral(
+    x: number, dst: number, first: number, count: number, H: number, W: number, C: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    dh: number, dw: number, c0: number, Cg: number,
   ): void;
   activateInPlace(ptr: number, count: number, act: number, alpha: number): void;
   concatLabel(x: number, y: number, batch: number, size: number, labels: number, classes: number, labelFirst: number): number;
