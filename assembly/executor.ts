@@ -4,7 +4,7 @@
 // panel), sized by the host for the hungriest op, is shared. Nothing is allocated while decoding.
 import { activateInPlace } from './kernels/activation';
 import { concatLabel } from './kernels/concat';
-import { conv } from './kernels/conv';
+import { convGeneral } from './kernels/conv';
 import { dense } from './kernels/dense';
 import { depthToSpace } from './kernels/depth-to-space';
 import { groupNorm, layerNormChannels } from './kernels/norm';
@@ -105,10 +105,11 @@ function runNorm(x: usize, y: usize, batch: i32, r: usize, scratch: usize, act: 
 }
 
 function runConv(x: usize, y: usize, batch: i32, r: usize, scratch: usize, act: i32, alpha: f32): bool {
-  return conv(
+  return convGeneral(
     word(r, ConvRec.Weights), x, y, batch,
     word(r, ConvRec.H), word(r, ConvRec.W), word(r, ConvRec.C), word(r, ConvRec.OH), word(r, ConvRec.OW), word(r, ConvRec.OC),
     word(r, ConvRec.KH), word(r, ConvRec.KW), word(r, ConvRec.SH), word(r, ConvRec.SW), word(r, ConvRec.PadTop), word(r, ConvRec.PadLeft),
-    word(r, ConvRec.Transposed) != 0, <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch, act, alpha,
+    word(r, ConvRec.Transposed) != 0, word(r, ConvRec.DilationH), word(r, ConvRec.DilationW), word(r, ConvRec.Groups),
+    <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch, act, alpha,
   );
 }

@@ -138,6 +138,18 @@ function constantNode(node: OnnxNode): Constant {
   throw new UnsupportedError(`${node.label} holds a value of a kind edgevae does not read (it reads value, value_float(s), value_int(s))`);
 }
 
+/** ConstantOfShape: a tensor of the given (constant) shape filled with its value (0.0 by default). */
+function constantOfShape(node: OnnxNode, inputs: (Constant | undefined)[]): Constant {
+  const dims = ints(node, need(node, inputs, 0, 'input'), 'input');
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new UnsupportedError(`${node.label} makes a tensor of shape [${dims.join(', ')}], which depends on the batch size`);
+  const size = product(dims);
+  if (size > MAX_CONSTANT_ELEMENTS) throw new UnsupportedError(`${node.label} makes a tensor of ${size} values, over the limit of ${MAX_CONSTANT_ELEMENTS}`);
+  const tensor = tensorAttribute(node, 'value');
+  const value = tensor ? constantFromProto(tensor, `${node.label}'s value`) : ({ type: 'float', dims: [1], data: Float32Array.of(0) } as Constant);
+  if (value.type === 'float') return { type: 'float', dims, data: new Float32Array(size).fill(value.data[0]) };
+  return { type: 'int', dims, data: new Float64Array(size).fill(value.data[0]) };
+}
+
 /** Shape of a tensor given its full dims (batch included): opset 15 may keep only axes start..end. */
 export function shapeOf(node: OnnxNode, dims: number[]): Constant {
   const rank = dims.length;
@@ -364,6 +376,7 @@ export const CONSTANT_FOLDS: Record<string, Fold> = {
     return withData(data, squeezedDims(node, data.dims, axesOf(node, inputs, opset)), data.data);
   },
   Concat: concat,
+  ConstantOfShape: constantOfShape,
   Cast: cast,
   Slice: slice,
   Reshape: reshape,

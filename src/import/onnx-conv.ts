@@ -30,9 +30,9 @@ export interface OnnxConv {
 /**
  * The conv's fields in the format's terms: explicit pads (from pads or auto_pad), output_padding,
  * dilations and groups as the node has them. `dims`: the ONNX weights' shape, Conv [OC, C/G, kh, kw]
- * and ConvTranspose [C, OC/G, kh, kw].
+ * and ConvTranspose [C, OC/G, kh, kw]. `extraPads`: a Pad before the conv, folded into its pads.
  */
-export function convOf(node: OnnxNode, [C, H, W]: number[], dims: number[], transposed: boolean): OnnxConv {
+export function convOf(node: OnnxNode, [C, H, W]: number[], dims: number[], transposed: boolean, extraPads = [0, 0, 0, 0]): OnnxConv {
   const groups = intAttribute(node, 'group', 1);
   if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0) throw new FormatError(`${node.label}: group ${groups} does not divide its ${C} input channels`);
   const [inChannels, OC] = transposed ? [dims[0], dims[1] * groups] : [dims[1] * groups, dims[0]];
@@ -45,7 +45,7 @@ export function convOf(node: OnnxNode, [C, H, W]: number[], dims: number[], tran
   for (const [what, value, max] of [['kernel size', kh, LIMITS.kernelSize], ['kernel size', kw, LIMITS.kernelSize], ['stride', sh, LIMITS.stride], ['stride', sw, LIMITS.stride], ['dilation', dh, LIMITS.kernelSize], ['dilation', dw, LIMITS.kernelSize]] as const) {
     if (!Number.isInteger(value) || value < 1 || value > max) throw new UnsupportedError(`${node.label} has ${what} ${value}; edgevae runs 1..${max}`);
   }
-  const [top, left, bottom, right] = pads(node, transposed, [H, W], [(kh - 1) * dh + 1, (kw - 1) * dw + 1], [sh, sw]);
+  const [top, left, bottom, right] = pads(node, transposed, [H, W], [(kh - 1) * dh + 1, (kw - 1) * dw + 1], [sh, sw]).map((p, i) => p + extraPads[i]);
   const [oph, opw] = transposed ? outputPadding(node, [sh, sw]) : [0, 0];
   const [spanH, spanW] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
   const OH = transposed ? sh * (H - 1) + oph + spanH - top - bottom : Math.floor((H + top + bottom - spanH) / sh) + 1;

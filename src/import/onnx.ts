@@ -74,7 +74,7 @@ type Value =
   | { kind: 'constant'; constant: Constant }
   | Activation
   | { kind: 'label'; tensor: string; size: number }
-  | { kind: 'unavailable'; why: string };
+  | { kind: 'unavailable'; why: string; deferred?: boolean };
 
 /** Converts an ONNX model (its bytes) to an edgevae model file. */
 export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): Uint8Array {
@@ -291,7 +291,7 @@ class Importer {
       this.values.set(name, { kind: 'constant', constant: constantFromProto(initializer, `initializer "${name}"`) });
     }
     const value = this.values.get(name)!;
-    if (value.kind === 'unavailable') throw new UnsupportedError(`${node.label} reads "${name}", ${value.why}`);
+    if (value.kind === 'unavailable' && !value.deferred) throw new UnsupportedError(`${node.label} reads "${name}", ${value.why}`);
     return value;
   }
 
@@ -331,6 +331,7 @@ class Importer {
   private activationOf(node: OnnxNode, value: Value | undefined, what = 'input'): Activation {
     if (value === undefined) throw new FormatError(`${node.label} lacks its ${what}`);
     if (value.kind === 'label') throw new UnsupportedError(`the label input "${value.tensor}" feeds ${node.label}; edgevae joins the one-hot label to a value with a Concat only`);
+    if (value.kind === 'unavailable') throw new UnsupportedError(`${node.label} reads ${value.why}`);
     if (value.kind !== 'activation') throw new UnsupportedError(`${node.label} has a constant ${what} where edgevae expects a computed value`);
     return value;
   }
@@ -413,9 +414,7 @@ class Importer {
     const input = this.activationOf(node, x, 'input X');
     if (input.shape.length !== 3) throw new UnsupportedError(`${node.label} convolves [N, ${input.shape.join(', ')}]; edgevae runs 2-D convolutions of [N, C, H, W]`);
     const weights = this.constant(node, w, 'weights W', 4);
-    const conv = convOf(node, input.shape, weights.dims, transposed);
-    const padded = this.padded.get(node);
-    if (padded) for (let i = 0; i < 4; i++) conv.pads[i] += padded[i];
+    const conv = convOf(node, input.shape, weights.dims, transposed, this.padded.get(node));
     const kernel = permuteKernel(weights);
     const bias = b === undefined ? new Float32Array(conv.filters) : Float32Array.from(this.constant(node, b, 'bias B', 1).data);
     if (bias.length !== conv.filters) throw new FormatError(`${node.label} has ${bias.length} biases for ${conv.filters} output channels`);
@@ -445,8 +444,9 @@ class Importer {
     if (amounts[0] || amounts[1] || amounts[4] || amounts[5] || [top, left, bottom, right].some((p) => p < 0 || p > LIMITS.kernelSize * LIMITS.stride)) {
       throw new UnsupportedError(`${node.label} pads [${amounts.join(', ')}]; edgevae folds only non-negative padding of H and W into the conv that reads it`);
     }
+    // The conv reads the unpadded value with these pads added to its own.
     this.padded.set(conv, [top, left, bottom, right]);
-    this.define(node, { ...input, shape: [input.shape[0], input.shape[1] + top + bottom, input.shape[2] + left + right] });
+    this.define(node, input);
   }
 
   // ---- element-wise ----
@@ -459,7 +459,12 @@ class Importer {
       const constantFirst = a.kind === 'constant';
       const input = this.activationOf(node, constantFirst ? b : a);
       const constant = this.constant(node, constantFirst ? a : b, 'constant operand');
-      if (!constantFirst && (op === 'add' || op === 'sub' || op === 'mul' || op === 'div') && this.foldConstant(node, input, constant, op)) return;
+      if (!constantFirst && (op === 'div' || op === 'mul') && this.soleReader(node.outputs[0], 'Erf')) {
+        // x / sqrt(2) inside GELU: the Erf node recognizes the whole pattern (see erf).
+        this.define(node, { kind: 'unavailable', why: 'the scaled input of a GELU, which edgevae computes as one', deferred: true });
+        return;
+      }
+      if (!constantFirst && this.foldConstant(node, input, constant, op)) return;
       const tensor = this.constantOperand(node, input, constant);
       const spec = { type: 'binary' as const, op, activation: 'linear' as ActivationName, ...(constantFirst ? { constantFirst: true } : {}) };
       const planned = this.emit(node, spec, [input.value], { tensors: { constant: tensor } });
@@ -670,7 +675,7 @@ class Importer {
     if (!producer || !fold) return undefined;
     const inputs = producer.inputs.map((t) => (t === '' ? undefined : this.constantValue(t, 'float') ?? this.constantValue(t, 'int')));
     if (producer.opType === 'Shape') {
-      const data = producer.inputs[0] && this.values.get(producer.inputs[0]);
+      const data = producer.inputs[0] ? this.values.get(producer.inputs[0]) : undefined;
       if (data?.kind === 'activation') return shapeOf(producer, [BATCH, ...data.shape]);
       return undefined;
     }
