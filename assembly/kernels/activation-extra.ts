@@ -12,7 +12,7 @@
 //   silu, gelu (tanh form), elu, softplus: a few 1e-7 relative;
 //   gelu (erf): erf itself within 1.2e-7 absolute; the result within 2.5e-6 relative where |y| >= 1e-6.
 import { Act, FUSABLE_ACT_MAX } from '../../src/runtime/abi';
-import { activateF32x4, activateInPlace, expF32x4 } from './activation';
+import { activateInPlace, expF32x4, leakyReluF32x4, reluF32x4, sigmoidF32x4, tanhF32x4 } from './activation';
 import { roundToI32 } from './simd';
 
 const LOG2E: f32 = 1.44269504;
@@ -174,21 +174,26 @@ function clipF32x4(x: v128, lo: f32, hi: f32): v128 {
 }
 
 /**
- * Any activation code of Act on four lanes; codes Linear..Tanh are activateF32x4's, bit for bit.
- * Unknown codes pass v through. Inlined with a constant `act` (activate's switch), only one branch
- * remains in each loop.
+ * Any activation code of Act on four lanes, chosen at run time; codes Linear..Tanh give activateF32x4's
+ * bits (the same functions). Unknown codes pass v through. For a caller that needs one value's
+ * activation with a code it does not know at compile time; the loops below pick once per call.
  */
 // @ts-ignore: decorator
 @inline
 export function activateAnyF32x4(v: v128, act: i32, alpha: f32, beta: f32): v128 {
-  if (act <= Act.Tanh) return activateF32x4(v, act, alpha);
-  if (act == Act.Silu) return siluF32x4(v);
-  if (act == Act.GeluErf) return geluErfF32x4(v);
-  if (act == Act.GeluTanh) return geluTanhF32x4(v);
-  if (act == Act.Elu) return eluF32x4(v, alpha);
-  if (act == Act.Softplus) return softplusF32x4(v);
-  if (act == Act.Clip) return clipF32x4(v, alpha, beta);
-  return v;
+  switch (act) {
+    case Act.Relu: return reluF32x4(v);
+    case Act.LeakyRelu: return leakyReluF32x4(v, alpha);
+    case Act.Sigmoid: return sigmoidF32x4(v);
+    case Act.Tanh: return tanhF32x4(v);
+    case Act.Silu: return siluF32x4(v);
+    case Act.GeluErf: return geluErfF32x4(v);
+    case Act.GeluTanh: return geluTanhF32x4(v);
+    case Act.Elu: return eluF32x4(v, alpha);
+    case Act.Softplus: return softplusF32x4(v);
+    case Act.Clip: return clipF32x4(v, alpha, beta);
+    default: return v;
+  }
 }
 
 /** One value through activateAnyF32x4's lane code: what a tail element gets, the same bits as a lane. */
@@ -198,17 +203,32 @@ export function activateAnyF32(x: f32, act: i32, alpha: f32, beta: f32): f32 {
   return f32x4.extract_lane(activateAnyF32x4(f32x4.splat(x), act, alpha, beta), 0);
 }
 
-// @ts-ignore: decorator
-@inline
-function activateSpan(x: usize, y: usize, count: i32, act: i32, alpha: f32, beta: f32): void {
+// One class per activation, so that activateSpan<F> is compiled once per activation with its function
+// inlined: a loop that holds only its own code. (An inlined loop given the code as a constant is not
+// enough: binaryen's code folding merged the ten copies back into one loop that tested the code on
+// every vector, 5-10x slower.) The classes are never instantiated; `changetype<F>(0)` names the method.
+@final class Relu { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return reluF32x4(v); } }
+@final class LeakyRelu { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return leakyReluF32x4(v, alpha); } }
+@final class Sigmoid { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return sigmoidF32x4(v); } }
+@final class Tanh { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return tanhF32x4(v); } }
+@final class Silu { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return siluF32x4(v); } }
+@final class GeluErf { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return geluErfF32x4(v); } }
+@final class GeluTanh { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return geluTanhF32x4(v); } }
+@final class Elu { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return eluF32x4(v, alpha); } }
+@final class Softplus { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return softplusF32x4(v); } }
+@final class Clip { @inline apply(v: v128, alpha: f32, beta: f32): v128 { return clipF32x4(v, alpha, beta); } }
+
+/** y = F(x) over count values: a SIMD body, and a tail of single values through the same lane code by a splat. */
+function activateSpan<F>(x: usize, y: usize, count: i32, alpha: f32, beta: f32): void {
+  const f = changetype<F>(0);
   let i = 0;
   for (; i + 4 <= count; i += 4) {
     const at = <usize>i << 2;
-    v128.store(y + at, activateAnyF32x4(v128.load(x + at), act, alpha, beta));
+    v128.store(y + at, f.apply(v128.load(x + at), alpha, beta));
   }
   for (; i < count; i++) {
     const at = <usize>i << 2;
-    store<f32>(y + at, activateAnyF32(load<f32>(x + at), act, alpha, beta));
+    store<f32>(y + at, f32x4.extract_lane(f.apply(f32x4.splat(load<f32>(x + at)), alpha, beta), 0));
   }
 }
 
@@ -219,18 +239,17 @@ function activateSpan(x: usize, y: usize, count: i32, act: i32, alpha: f32, beta
  */
 export function activate(x: usize, y: usize, count: i32, act: i32, alpha: f32, beta: f32): void {
   if (count <= 0) return;
-  // Each case inlines the loop with a constant code, so the loop holds one activation's code only.
   switch (act) {
-    case Act.Relu: activateSpan(x, y, count, Act.Relu, alpha, beta); return;
-    case Act.LeakyRelu: activateSpan(x, y, count, Act.LeakyRelu, alpha, beta); return;
-    case Act.Sigmoid: activateSpan(x, y, count, Act.Sigmoid, alpha, beta); return;
-    case Act.Tanh: activateSpan(x, y, count, Act.Tanh, alpha, beta); return;
-    case Act.Silu: activateSpan(x, y, count, Act.Silu, alpha, beta); return;
-    case Act.GeluErf: activateSpan(x, y, count, Act.GeluErf, alpha, beta); return;
-    case Act.GeluTanh: activateSpan(x, y, count, Act.GeluTanh, alpha, beta); return;
-    case Act.Elu: activateSpan(x, y, count, Act.Elu, alpha, beta); return;
-    case Act.Softplus: activateSpan(x, y, count, Act.Softplus, alpha, beta); return;
-    case Act.Clip: activateSpan(x, y, count, Act.Clip, alpha, beta); return;
+    case Act.Relu: activateSpan<Relu>(x, y, count, alpha, beta); return;
+    case Act.LeakyRelu: activateSpan<LeakyRelu>(x, y, count, alpha, beta); return;
+    case Act.Sigmoid: activateSpan<Sigmoid>(x, y, count, alpha, beta); return;
+    case Act.Tanh: activateSpan<Tanh>(x, y, count, alpha, beta); return;
+    case Act.Silu: activateSpan<Silu>(x, y, count, alpha, beta); return;
+    case Act.GeluErf: activateSpan<GeluErf>(x, y, count, alpha, beta); return;
+    case Act.GeluTanh: activateSpan<GeluTanh>(x, y, count, alpha, beta); return;
+    case Act.Elu: activateSpan<Elu>(x, y, count, alpha, beta); return;
+    case Act.Softplus: activateSpan<Softplus>(x, y, count, alpha, beta); return;
+    case Act.Clip: activateSpan<Clip>(x, y, count, alpha, beta); return;
     default: if (x != y) memory.copy(y, x, <usize>count << 2);
   }
 }

@@ -18,17 +18,9 @@ function splatAffine(x: usize, y: usize, count: i32, scale: f32, shift: f32): vo
   const s = f32x4.splat(scale);
   const t = f32x4.splat(shift);
   let i = 0;
-  for (; i + 8 <= count; i += 8) {
-    const at = <usize>i << 2;
-    const v0 = affineF32x4(v128.load(x + at), s, t);
-    const v1 = affineF32x4(v128.load(x + at, 16), s, t);
-    v128.store(y + at, v0);
-    v128.store(y + at, v1, 16);
-  }
-  if (i + 4 <= count) {
+  for (; i + 4 <= count; i += 4) {
     const at = <usize>i << 2;
     v128.store(y + at, affineF32x4(v128.load(x + at), s, t));
-    i += 4;
   }
   for (; i < count; i++) {
     const at = <usize>i << 2;
@@ -40,17 +32,9 @@ function rowsAffine(x: usize, y: usize, rows: i32, C: i32, scale: usize, shift: 
   const rowBytes = <usize>C << 2;
   for (let r = 0; r < rows; r++) {
     let c = 0;
-    for (; c + 8 <= C; c += 8) {
-      const at = <usize>c << 2;
-      const v0 = affineF32x4(v128.load(x + at), v128.load(scale + at), v128.load(shift + at));
-      const v1 = affineF32x4(v128.load(x + at, 16), v128.load(scale + at, 16), v128.load(shift + at, 16));
-      v128.store(y + at, v0);
-      v128.store(y + at, v1, 16);
-    }
-    if (c + 4 <= C) {
+    for (; c + 4 <= C; c += 4) {
       const at = <usize>c << 2;
       v128.store(y + at, affineF32x4(v128.load(x + at), v128.load(scale + at), v128.load(shift + at)));
-      c += 4;
     }
     for (; c < C; c++) {
       const at = <usize>c << 2;

@@ -25,99 +25,65 @@ const DIV_INTO = 5; // b / a
 /** Values per activation pass: 4 KB of f32. */
 const PIECE: i32 = 1024;
 
-// @ts-ignore: decorator
-@inline
-function opF32x4(code: i32, a: v128, b: v128): v128 {
-  if (code == ADD) return f32x4.add(a, b);
-  if (code == SUB) return f32x4.sub(a, b);
-  if (code == MUL) return f32x4.mul(a, b);
-  if (code == DIV) return f32x4.div(a, b);
-  if (code == SUB_FROM) return f32x4.sub(b, a);
-  return f32x4.div(b, a);
+// One class per op, so each loop below is compiled once per op with the op inlined (as in
+// activation-extra.ts: a constant code alone let binaryen fold the copies back into one loop that
+// tests the code on every vector). Never instantiated; `changetype<Op>(0)` names the methods.
+@final class Add {
+  @inline vec(a: v128, b: v128): v128 { return f32x4.add(a, b); }
+  @inline one(a: f32, b: f32): f32 { return a + b; }
 }
-
-// @ts-ignore: decorator
-@inline
-function opF32(code: i32, a: f32, b: f32): f32 {
-  if (code == ADD) return a + b;
-  if (code == SUB) return a - b;
-  if (code == MUL) return a * b;
-  if (code == DIV) return a / b;
-  if (code == SUB_FROM) return b - a;
-  return b / a;
+@final class Sub {
+  @inline vec(a: v128, b: v128): v128 { return f32x4.sub(a, b); }
+  @inline one(a: f32, b: f32): f32 { return a - b; }
+}
+@final class Mul {
+  @inline vec(a: v128, b: v128): v128 { return f32x4.mul(a, b); }
+  @inline one(a: f32, b: f32): f32 { return a * b; }
+}
+@final class Div {
+  @inline vec(a: v128, b: v128): v128 { return f32x4.div(a, b); }
+  @inline one(a: f32, b: f32): f32 { return a / b; }
+}
+@final class SubFrom {
+  @inline vec(a: v128, b: v128): v128 { return f32x4.sub(b, a); }
+  @inline one(a: f32, b: f32): f32 { return b - a; }
+}
+@final class DivInto {
+  @inline vec(a: v128, b: v128): v128 { return f32x4.div(b, a); }
+  @inline one(a: f32, b: f32): f32 { return b / a; }
 }
 
 /** y[i] = a[i] op bv for i < count. */
-// @ts-ignore: decorator
-@inline
-function splatSpan(code: i32, a: usize, bv: f32, y: usize, count: i32): void {
+function splatSpan<Op>(a: usize, bv: f32, y: usize, count: i32): void {
+  const op = changetype<Op>(0);
   const b = f32x4.splat(bv);
   let i = 0;
-  for (; i + 8 <= count; i += 8) {
+  for (; i + 4 <= count; i += 4) {
     const at = <usize>i << 2;
-    const v0 = opF32x4(code, v128.load(a + at), b);
-    const v1 = opF32x4(code, v128.load(a + at, 16), b);
-    v128.store(y + at, v0);
-    v128.store(y + at, v1, 16);
-  }
-  if (i + 4 <= count) {
-    const at = <usize>i << 2;
-    v128.store(y + at, opF32x4(code, v128.load(a + at), b));
-    i += 4;
+    v128.store(y + at, op.vec(v128.load(a + at), b));
   }
   for (; i < count; i++) {
     const at = <usize>i << 2;
-    store<f32>(y + at, opF32(code, load<f32>(a + at), bv));
+    store<f32>(y + at, op.one(load<f32>(a + at), bv));
   }
 }
 
 /** y[r, n] = a[r, n] op b[n] for r < rows, n < inner (rows contiguous, inner values apart). */
-// @ts-ignore: decorator
-@inline
-function rowsSpan(code: i32, a: usize, b: usize, y: usize, rows: i32, inner: i32): void {
+function rowsSpan<Op>(a: usize, b: usize, y: usize, rows: i32, inner: i32): void {
+  const op = changetype<Op>(0);
   const rowBytes = <usize>inner << 2;
   for (let r = 0; r < rows; r++) {
     let n = 0;
-    for (; n + 8 <= inner; n += 8) {
+    for (; n + 4 <= inner; n += 4) {
       const at = <usize>n << 2;
-      const v0 = opF32x4(code, v128.load(a + at), v128.load(b + at));
-      const v1 = opF32x4(code, v128.load(a + at, 16), v128.load(b + at, 16));
-      v128.store(y + at, v0);
-      v128.store(y + at, v1, 16);
-    }
-    if (n + 4 <= inner) {
-      const at = <usize>n << 2;
-      v128.store(y + at, opF32x4(code, v128.load(a + at), v128.load(b + at)));
-      n += 4;
+      v128.store(y + at, op.vec(v128.load(a + at), v128.load(b + at)));
     }
     for (; n < inner; n++) {
       const at = <usize>n << 2;
-      store<f32>(y + at, opF32(code, load<f32>(a + at), load<f32>(b + at)));
+      store<f32>(y + at, op.one(load<f32>(a + at), load<f32>(b + at)));
     }
     a += rowBytes;
     y += rowBytes;
-  }
-}
-
-function splatOp(code: i32, a: usize, bv: f32, y: usize, count: i32): void {
-  switch (code) {
-    case ADD: splatSpan(ADD, a, bv, y, count); return;
-    case SUB: splatSpan(SUB, a, bv, y, count); return;
-    case MUL: splatSpan(MUL, a, bv, y, count); return;
-    case DIV: splatSpan(DIV, a, bv, y, count); return;
-    case SUB_FROM: splatSpan(SUB_FROM, a, bv, y, count); return;
-    default: splatSpan(DIV_INTO, a, bv, y, count);
-  }
-}
-
-function rowsOp(code: i32, a: usize, b: usize, y: usize, rows: i32, inner: i32): void {
-  switch (code) {
-    case ADD: rowsSpan(ADD, a, b, y, rows, inner); return;
-    case SUB: rowsSpan(SUB, a, b, y, rows, inner); return;
-    case MUL: rowsSpan(MUL, a, b, y, rows, inner); return;
-    case DIV: rowsSpan(DIV, a, b, y, rows, inner); return;
-    case SUB_FROM: rowsSpan(SUB_FROM, a, b, y, rows, inner); return;
-    default: rowsSpan(DIV_INTO, a, b, y, rows, inner);
   }
 }
 
@@ -128,13 +94,27 @@ function nextChannel(c: i32, inner: i32): i32 {
   return c + 1 == inner ? 0 : c + 1;
 }
 
+/** a op b for an op code known only at run time (the gather path, where four scalar loads dominate). */
+// @ts-ignore: decorator
+@inline
+function anyOpF32x4(code: i32, a: v128, b: v128): v128 {
+  switch (code) {
+    case ADD: return f32x4.add(a, b);
+    case SUB: return f32x4.sub(a, b);
+    case MUL: return f32x4.mul(a, b);
+    case DIV: return f32x4.div(a, b);
+    case SUB_FROM: return f32x4.sub(b, a);
+    default: return f32x4.div(b, a);
+  }
+}
+
 /**
  * y[i] = a[i] op b[c(i) * stride] for i < count, where c(0) = c and c steps through 0..inner-1 and
- * wraps. Four gathered lanes per vector; the op is chosen per vector (this path is not the hot one).
+ * wraps: four gathered lanes per vector. The tail is a vector too, with its lanes past count unused
+ * (their values are computed from repeated operands and not stored), so every value rounds as a lane.
  */
 function gatherOp(code: i32, a: usize, b: usize, stride: i32, inner: i32, c: i32, y: usize, count: i32): void {
-  let i = 0;
-  for (; i + 4 <= count; i += 4) {
+  for (let i = 0; i < count; i += 4) {
     const c1 = nextChannel(c, inner);
     const c2 = nextChannel(c1, inner);
     const c3 = nextChannel(c2, inner);
@@ -143,34 +123,43 @@ function gatherOp(code: i32, a: usize, b: usize, stride: i32, inner: i32, c: i32
     bv = f32x4.replace_lane(bv, 2, load<f32>(b + (<usize>(c2 * stride) << 2)));
     bv = f32x4.replace_lane(bv, 3, load<f32>(b + (<usize>(c3 * stride) << 2)));
     c = nextChannel(c3, inner);
-    const at = <usize>i << 2;
-    const av = v128.load(a + at);
-    let v: v128;
-    switch (code) {
-      case ADD: v = opF32x4(ADD, av, bv); break;
-      case SUB: v = opF32x4(SUB, av, bv); break;
-      case MUL: v = opF32x4(MUL, av, bv); break;
-      case DIV: v = opF32x4(DIV, av, bv); break;
-      case SUB_FROM: v = opF32x4(SUB_FROM, av, bv); break;
-      default: v = opF32x4(DIV_INTO, av, bv);
+    const at = a + (<usize>i << 2);
+    const to = y + (<usize>i << 2);
+    const left = count - i;
+    if (left >= 4) {
+      v128.store(to, anyOpF32x4(code, v128.load(at), bv));
+    } else {
+      // 1 to 3 values left: load them into the low lanes without reading past a's end.
+      let av = f32x4.splat(load<f32>(at));
+      if (left > 1) av = f32x4.replace_lane(av, 1, load<f32>(at, 4));
+      if (left > 2) av = f32x4.replace_lane(av, 2, load<f32>(at, 8));
+      const v = anyOpF32x4(code, av, bv);
+      store<f32>(to, f32x4.extract_lane(v, 0));
+      if (left > 1) store<f32>(to, f32x4.extract_lane(v, 1), 4);
+      if (left > 2) store<f32>(to, f32x4.extract_lane(v, 2), 8);
     }
-    v128.store(y + at, v);
   }
-  for (; i < count; i++) {
-    const at = <usize>i << 2;
-    const bv = load<f32>(b + (<usize>(c * stride) << 2));
-    const av = load<f32>(a + at);
-    let v: f32;
-    switch (code) {
-      case ADD: v = opF32(ADD, av, bv); break;
-      case SUB: v = opF32(SUB, av, bv); break;
-      case MUL: v = opF32(MUL, av, bv); break;
-      case DIV: v = opF32(DIV, av, bv); break;
-      case SUB_FROM: v = opF32(SUB_FROM, av, bv); break;
-      default: v = opF32(DIV_INTO, av, bv);
-    }
-    store<f32>(y + at, v);
-    c = nextChannel(c, inner);
+}
+
+function splatOp(code: i32, a: usize, bv: f32, y: usize, count: i32): void {
+  switch (code) {
+    case ADD: splatSpan<Add>(a, bv, y, count); return;
+    case SUB: splatSpan<Sub>(a, bv, y, count); return;
+    case MUL: splatSpan<Mul>(a, bv, y, count); return;
+    case DIV: splatSpan<Div>(a, bv, y, count); return;
+    case SUB_FROM: splatSpan<SubFrom>(a, bv, y, count); return;
+    default: splatSpan<DivInto>(a, bv, y, count);
+  }
+}
+
+function rowsOp(code: i32, a: usize, b: usize, y: usize, rows: i32, inner: i32): void {
+  switch (code) {
+    case ADD: rowsSpan<Add>(a, b, y, rows, inner); return;
+    case SUB: rowsSpan<Sub>(a, b, y, rows, inner); return;
+    case MUL: rowsSpan<Mul>(a, b, y, rows, inner); return;
+    case DIV: rowsSpan<Div>(a, b, y, rows, inner); return;
+    case SUB_FROM: rowsSpan<SubFrom>(a, b, y, rows, inner); return;
+    default: rowsSpan<DivInto>(a, b, y, rows, inner);
   }
 }
 
