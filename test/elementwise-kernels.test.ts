@@ -1,6 +1,7 @@
 // The element-wise wasm kernels (binary, activate, channelAffine, concatChannels, gatherSamples)
 // against the scalar references of src/layers/elementwise-reference.ts, at sizes below, at, above and
-// multiples of their SIMD width (4) and unroll (8), so every remainder loop runs. Exact ops are held to
+// multiples of their SIMD width (4), and on both sides of 8 (where binary and channelAffine switch from
+// gathered lanes to rows), so every remainder loop and every path runs. Exact ops are held to
 // the reference's f32 bits; the transcendental activations to a stated tolerance. Tails must give the
 // body's bits, and the strict and relaxed builds the same bits (these kernels use no fused multiply-add).
 import { describe, it } from 'node:test';
@@ -197,7 +198,7 @@ describe('activate: every Act code', () => {
     }
   });
 
-  it('GELU (erf): the erf inside is within 2e-7 of the f64 erf (read back as 2 y / x - 1 where that is exact enough)', async () => {
+  it('GELU (erf): the erf inside is within 2e-7 of the f64 erf (read back as 2 y / x - 1 where that is exact enough)', async (t) => {
     const k = await kernels();
     // y = x Phi(x): for x a power of two, y / x is exact, and Phi's error is erf's error over 2.
     const xs: number[] = [];
@@ -210,8 +211,9 @@ describe('activate: every Act code', () => {
       const phi = y[i] / x[i];
       worst = Math.max(worst, Math.abs(2 * phi - 1 - erf(x[i] / Math.SQRT2)));
     }
-    // Read-back through y adds y's own rounding (half an ulp of y, relative 6e-8): hence 2.5e-7 here.
-    assert.ok(worst <= 2.5e-7, `erf error ${worst}`);
+    t.diagnostic(`erf: max abs error ${worst.toExponential(2)} (read back through y)`);
+    // Read-back through y adds y's own rounding (half an ulp of y, relative 6e-8) where x is not a power of two.
+    assert.ok(worst <= 2e-7, `erf error ${worst}`);
   });
 });
 
