@@ -6,8 +6,11 @@ import { ABI_VERSION, RECORD_WORDS } from '../src/runtime/abi';
 
 export { run, failedRecord } from './executor';
 export { fillNormal, fillUniform } from './random';
-export { concatLabel } from './kernels/concat';
-export { activateInPlace } from './kernels/activation';
+export { concatChannels, concatLabel } from './kernels/concat';
+export { activate, activateInPlaceAny as activateInPlace } from './kernels/activation-extra';
+export { binary } from './kernels/binary';
+export { channelAffine } from './kernels/affine';
+export { gatherSamples } from './kernels/gather';
 export { padVector } from './kernels/pack';
 export { dense, denseScratchBytes } from './kernels/dense';
 export {

@@ -92,6 +92,19 @@ export interface Kernels {
   layerNormChannels(x: number, y: number, rows: number, C: number, epsilon: number, gamma: number, beta: number, act: number, alpha: number): void;
   /** DepthToSpace of NHWC [batch, H, W, C * block^2] to [batch, H * block, W * block, C]; mode: DepthToSpaceMode. */
   depthToSpace(x: number, y: number, batch: number, H: number, W: number, C: number, block: number, mode: number): void;
+  /** y = act(x) over count floats (x === y allowed); alpha: LeakyRelu/Elu slope, Clip minimum; beta: Clip maximum. */
+  activate(x: number, y: number, count: number, act: number, alpha: number, beta: number): void;
+  /** y = act(a op b) over [outer, mid, inner], b at o * bOuterStride + n * bInnerStride; op: BinaryOp. */
+  binary(
+    op: number, a: number, b: number, y: number, outer: number, mid: number, inner: number,
+    bOuterStride: number, bInnerStride: number, reversed: number, act: number, alpha: number, beta: number,
+  ): void;
+  /** y[r, c] = act(x[r, c] * scale[c] + shift[c]) (x === y allowed). */
+  channelAffine(x: number, y: number, rows: number, C: number, scale: number, shift: number, act: number, alpha: number, beta: number): void;
+  /** y[r] = [a[r, 0..CA), b[r, 0..CB)] for r < rows. */
+  concatChannels(a: number, b: number, y: number, rows: number, CA: number, CB: number): void;
+  /** y[s * size + i] = x[s * inSize + table[i]]; table: i32[size]. */
+  gatherSamples(x: number, y: number, batch: number, inSize: number, size: number, table: number): void;
 }
 
 /** Where the wasm comes from: a compiled module (required in Workers) or its bytes. */
