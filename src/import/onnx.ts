@@ -54,9 +54,6 @@ export interface OnnxImportOptions extends ExportOptions {
   outputLayout?: OutputLayout;
 }
 
-/** The oldest opset whose operators' meanings this importer knows (BatchNormalization, Upsample, Dropout). */
-export const OLDEST_OPSET = 7;
-
 /** A value the graph computes: its ONNX per-sample shape, and where and how the runtime keeps it. */
 interface Activation {
   kind: 'activation';
@@ -83,9 +80,6 @@ export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): 
     throw new InputError(`outputLayout must be 'NCHW' or 'NHWC', got ${JSON.stringify(options.outputLayout)}`);
   }
   const graph = readOnnxGraph(bytes);
-  if (graph.opset < OLDEST_OPSET) {
-    throw new UnsupportedError(`the ONNX model declares opset ${graph.opset}; edgevae imports opset ${OLDEST_OPSET} and newer (re-export it with opset_version=11 or later)`);
-  }
   checkOperators(graph);
   const { latent, label } = chooseInputs(graph, options);
   const importer = new Importer(graph, latent, label);
@@ -1025,7 +1019,9 @@ class Importer {
     const why = `the graph output "${this.graph.output}" must come out`;
     let result: Activation;
     if (shape.length === 3) {
-      source.layout = layout ?? (sameOrder(output.order, channelsLastOrder(shape)) || output.order !== null ? 'NCHW' : 'NHWC');
+      // NCHW unless the values are held in the graph's own order and no dense layer could reorder them.
+      const natural = sameOrder(output.order, channelsLastOrder(shape)) || output.order !== null || this.reorderableDense(output) ? 'NCHW' : 'NHWC';
+      source.layout = layout ?? natural;
       result = source.layout === 'NCHW' ? this.relayout(outputNode, output, channelsLastOrder(shape), [shape[1], shape[2], shape[0]], `${why} as NHWC [h, w, c]`) : this.relayout(outputNode, output, null, shape, `${why} in its own order`);
     } else {
       result = this.relayout(outputNode, output, null, shape, `${why} in its own order`);
