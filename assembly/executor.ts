@@ -4,9 +4,14 @@
 // panel), sized by the host for the hungriest op, is shared. Nothing is allocated while decoding.
 import { activateInPlace } from './kernels/activation';
 import { concatLabel } from './kernels/concat';
-import { conv } from './kernels/conv';
+import { convGeneral } from './kernels/conv';
 import { dense } from './kernels/dense';
-import { ActivationRec, ConcatLabelRec, ConvRec, DenseRec, Field, Op, RECORD_WORDS, Status } from '../src/runtime/abi';
+import { depthToSpace } from './kernels/depth-to-space';
+import { groupNorm, layerNormChannels } from './kernels/norm';
+import { resizeBilinear, resizeNearest } from './kernels/resize';
+import {
+  ActivationRec, ConcatLabelRec, ConvRec, DenseRec, DepthToSpaceRec, Field, NormKind, NormRec, Op, RECORD_WORDS, ResizeRec, Status,
+} from '../src/runtime/abi';
 
 /** The record that failed in the last `run`, for the host's message. */
 let failedAt: i32 = -1;
@@ -70,14 +75,41 @@ function runOne(r: usize, batch: i32, slots: usize, labels: usize, scratch: usiz
     const ok = concatLabel(x, y, batch, word(r, ConcatLabelRec.Size), labels, word(r, ConcatLabelRec.Classes), word(r, ConcatLabelRec.LabelFirst) != 0);
     return ok ? Status.Ok : Status.BadLabel;
   }
+  if (op == Op.Resize) {
+    runResize(x, y, batch, r);
+    return Status.Ok;
+  }
+  if (op == Op.Norm) {
+    runNorm(x, y, batch, r, scratch, act, alpha);
+    return Status.Ok;
+  }
+  if (op == Op.DepthToSpace) {
+    depthToSpace(x, y, batch, word(r, DepthToSpaceRec.H), word(r, DepthToSpaceRec.W), word(r, DepthToSpaceRec.C), word(r, DepthToSpaceRec.Block), word(r, DepthToSpaceRec.Mode));
+    return Status.Ok;
+  }
   return Status.BadOpcode;
 }
 
+function runResize(x: usize, y: usize, batch: i32, r: usize): void {
+  const H = word(r, ResizeRec.H), W = word(r, ResizeRec.W), C = word(r, ResizeRec.C), OH = word(r, ResizeRec.OH), OW = word(r, ResizeRec.OW);
+  const rows = <usize>word(r, ResizeRec.RowTable), columns = <usize>word(r, ResizeRec.ColumnTable);
+  if (word(r, ResizeRec.Linear)) resizeBilinear(x, y, batch, H, W, C, OH, OW, rows, columns);
+  else resizeNearest(x, y, batch, H, W, C, OH, OW, rows, columns);
+}
+
+function runNorm(x: usize, y: usize, batch: i32, r: usize, scratch: usize, act: i32, alpha: f32): void {
+  const pixels = word(r, NormRec.Pixels), C = word(r, NormRec.C), epsilon = reinterpret<f32>(word(r, NormRec.Epsilon));
+  const gamma = <usize>word(r, NormRec.Gamma), beta = <usize>word(r, NormRec.BetaVector);
+  if (word(r, NormRec.Kind) == NormKind.Layer) layerNormChannels(x, y, batch * pixels, C, epsilon, gamma, beta, act, alpha);
+  else groupNorm(x, y, batch, pixels, C, word(r, NormRec.Groups), epsilon, gamma, beta, act, alpha, scratch);
+}
+
 function runConv(x: usize, y: usize, batch: i32, r: usize, scratch: usize, act: i32, alpha: f32): bool {
-  return conv(
+  return convGeneral(
     word(r, ConvRec.Weights), x, y, batch,
     word(r, ConvRec.H), word(r, ConvRec.W), word(r, ConvRec.C), word(r, ConvRec.OH), word(r, ConvRec.OW), word(r, ConvRec.OC),
     word(r, ConvRec.KH), word(r, ConvRec.KW), word(r, ConvRec.SH), word(r, ConvRec.SW), word(r, ConvRec.PadTop), word(r, ConvRec.PadLeft),
-    word(r, ConvRec.Transposed) != 0, <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch, act, alpha,
+    word(r, ConvRec.Transposed) != 0, word(r, ConvRec.DilationH), word(r, ConvRec.DilationW), word(r, ConvRec.Groups),
+    <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch, act, alpha,
   );
 }

@@ -6,15 +6,24 @@ import { ABI_VERSION, RECORD_WORDS } from '../src/runtime/abi';
 
 export { run, failedRecord } from './executor';
 export { fillNormal, fillUniform } from './random';
-export { concatLabel } from './kernels/concat';
-export { activateInPlace } from './kernels/activation';
+export { concatChannels, concatLabel } from './kernels/concat';
+export { activate, activateInPlaceAny as activateInPlace } from './kernels/activation-extra';
+export { binary } from './kernels/binary';
+export { channelAffine } from './kernels/affine';
+export { gatherSamples } from './kernels/gather';
 export { padVector } from './kernels/pack';
 export { dense, denseScratchBytes } from './kernels/dense';
-export { conv, convScratchBytes } from './kernels/conv';
+export {
+  conv, convScratchBytes, convGeneral, convGeneralScratchBytes, convKernelBytes, packConvKernel, convVectorBytes, packConvVector,
+  convGroups, convGroupsScratchBytes, convGroupsKernelBytes, packConvKernelGroups,
+} from './kernels/conv';
 export { gemmF32, gemmF32ScratchBytes } from './kernels/gemm';
 export { gemmI8, packedQuantizedRowsBytes, quantizeRows, relaxedDotEnabled, relaxedDotSelfTest, setRelaxedDot } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';
-export { im2col, im2colI16 } from './kernels/im2col';
+export { im2col, im2colI16, im2colGeneral, im2colI16General } from './kernels/im2col';
+export { resizeNearest, resizeBilinear } from './kernels/resize';
+export { groupNorm, groupNormScratchBytes, layerNormChannels } from './kernels/norm';
+export { depthToSpace } from './kernels/depth-to-space';
 
 /** The version of src/runtime/abi.ts this module was built from; the host refuses another. */
 export function abiVersion(): i32 {

@@ -41,7 +41,7 @@ function shippedModel(name: string): BenchModel {
   const bytes = new Uint8Array(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
   const parsed = readModel(bytes);
   // Each weighted layer as its output: units for dense, HxWxC for convolutions.
-  const layers = parsed.steps.filter((s) => s.layer.type === 'dense' || s.layer.type === 'conv2d' || s.layer.type === 'conv2dTranspose')
+  const layers = parsed.graph.nodes.filter((s) => s.layer.type === 'dense' || s.layer.type === 'conv2d' || s.layer.type === 'conv2dTranspose')
     .map((s) => (s.layer.type === 'dense' ? `${s.outShape[s.outShape.length - 1]}` : `${s.layer.type} ${s.outShape.join('x')}`));
   const input = parsed.header.meta.latentSize + (parsed.header.meta.conditioning ? ` + one-hot ${parsed.header.meta.conditioning.classes}` : '');
   return {

@@ -12,9 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Decoder } from '../src/index.ts';
-import { convGeometry, readModel, type ParsedModel, type Step } from '../src/format/read.ts';
+import { convGeometry, readModel, type GraphNode } from '../src/format/read.ts';
 import { product } from '../src/format/spec.ts';
-import { referenceDecode } from '../src/runtime/reference.ts';
+import { referenceValues } from '../src/runtime/reference.ts';
 import { integer } from '../src/cli/options.ts';
 
 const program: Command = new Command('npm run bench:zero-pairs --')
@@ -34,15 +34,15 @@ const classes = model.header.meta.conditioning?.classes;
 const labels = classes ? Array.from({ length: samples }, (_, i) => i % classes) : undefined;
 
 /** The rows a weighted step's GEMM reads, from its input activations (all samples). */
-function gemmRows(step: Step, input: Float64Array): Float64Array[] {
+function gemmRows(step: GraphNode, input: Float64Array): Float64Array[] {
   const { layer } = step;
   if (layer.type === 'dense') {
-    const K = step.inShape[step.inShape.length - 1];
+    const K = step.inShapes[0][step.inShapes[0].length - 1];
     return Array.from({ length: input.length / K }, (_, r) => input.subarray(r * K, (r + 1) * K));
   }
   if (layer.type !== 'conv2d' && layer.type !== 'conv2dTranspose') return [];
-  const g = convGeometry(layer, step.inShape, step.outShape);
-  const sampleSize = product(step.inShape);
+  const g = convGeometry(layer, step.inShapes[0], step.outShape);
+  const sampleSize = product(step.inShapes[0]);
   const K = g.kh * g.kw * g.C;
   const rows: Float64Array[] = [];
   for (let s = 0; s < samples; s++) {
@@ -62,11 +62,11 @@ function gemmRows(step: Step, input: Float64Array): Float64Array[] {
 
 const zeroPair = (row: Float64Array, k: number) => row[k] === 0 && (k + 1 >= row.length || row[k + 1] === 0);
 
-for (let s = 0; s < model.steps.length; s++) {
-  const step = model.steps[s];
+const values = referenceValues(model, latents, labels);
+for (const [s, step] of model.graph.nodes.entries()) {
   if (step.layer.type !== 'dense' && step.layer.type !== 'conv2d' && step.layer.type !== 'conv2dTranspose') continue;
-  // The activations entering step s: the reference decoder run over the steps before it.
-  const input = s === 0 ? Float64Array.from(latents) : referenceDecode({ ...model, steps: model.steps.slice(0, s) } as ParsedModel, latents, labels);
+  // The activations entering node s, as the reference decoder computes them.
+  const input = values.get(step.inputs[0])!;
   const rows = gemmRows(step, input);
   const K = rows[0].length, pairs = Math.ceil(K / 2);
   let alone = 0, inBlocks = 0;

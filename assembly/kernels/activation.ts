@@ -40,19 +40,42 @@ export function expF32x4(x: v128): v128 {
   return f32x4.mul(p, scale);
 }
 
+// The four activations of codes Relu..Tanh one by one, for kernels that pick theirs once per call
+// (activation-extra.ts); activateF32x4 and activateWithoutCall choose among the same functions.
+
+// @ts-ignore: decorator
+@inline
+export function reluF32x4(v: v128): v128 {
+  return f32x4.max(v, f32x4.splat(0));
+}
+
+// @ts-ignore: decorator
+@inline
+export function leakyReluF32x4(v: v128, alpha: f32): v128 {
+  return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.gt(v, f32x4.splat(0)));
+}
+
+// @ts-ignore: decorator
+@inline
+export function sigmoidF32x4(v: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, expF32x4(f32x4.neg(v))));
+}
+
+/** tanh(x) = 1 - 2 / (e^(2x) + 1): saturates cleanly to ±1 at both ends. */
+// @ts-ignore: decorator
+@inline
+export function tanhF32x4(v: v128): v128 {
+  const one = f32x4.splat(1);
+  const e2x = expF32x4(f32x4.add(v, v));
+  return f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e2x, one)));
+}
+
 // @ts-ignore: decorator
 @inline
 export function activateF32x4(v: v128, act: i32, alpha: f32): v128 {
-  if (act == ACT_SIGMOID) {
-    const one = f32x4.splat(1);
-    return f32x4.div(one, f32x4.add(one, expF32x4(f32x4.neg(v))));
-  }
-  if (act == ACT_TANH) {
-    // tanh(x) = 1 - 2 / (e^(2x) + 1): saturates cleanly to ±1 at both ends.
-    const one = f32x4.splat(1);
-    const e2x = expF32x4(f32x4.add(v, v));
-    return f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(e2x, one)));
-  }
+  if (act == ACT_SIGMOID) return sigmoidF32x4(v);
+  if (act == ACT_TANH) return tanhF32x4(v);
   return activateWithoutCall(v, act, alpha);
 }
 
@@ -66,10 +89,8 @@ export function activateF32x4(v: v128, act: i32, alpha: f32): v128 {
 // @ts-ignore: decorator
 @inline
 export function activateWithoutCall(v: v128, act: i32, alpha: f32): v128 {
-  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
-  if (act == ACT_LEAKY_RELU) {
-    return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.gt(v, f32x4.splat(0)));
-  }
+  if (act == ACT_RELU) return reluF32x4(v);
+  if (act == ACT_LEAKY_RELU) return leakyReluF32x4(v, alpha);
   return v;
 }
 

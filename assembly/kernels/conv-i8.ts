@@ -3,20 +3,31 @@
 // quantize every input value once per tap that reads it (16 times for a 4x4 kernel at stride 1),
 // which cost a fifth of the int8 conv decoder's time. A tile of output pixels can span samples, so
 // the quantized samples live in a few slots (sample b in slot b % slots), each quantized once.
+//
+// A grouped conv quantizes the same way (the whole sample, one scale) and runs each tile once per
+// group: that group's channels gathered, its panels multiplied, its columns of the output written.
 import { gemmI8, packedQuantizedRowsBytes, quantizedRowLength, quantizeRows } from './gemm-i8';
-import { im2colI16 } from './im2col';
+import { im2colI16General } from './im2col';
 import { TILE_ROWS } from './dense';
 import { aligned16 } from './pack-f32';
+import { i8PanelPairs, I8_PANEL_PAIR } from './pack';
 
-/** y = act(conv(x, w) * scales + bias) for int8 weights; arguments as `conv` (conv.ts). */
+/**
+ * y = act(conv(x, w) * scales + bias) for int8 weights; arguments as `convGeneral` (conv.ts): groups
+ * divides C and OC, w holds one group's panels after another (packConvKernelGroups), bias and scale
+ * OC floats with packConvVector's padding.
+ */
 export function convI8(
   x: usize, y: usize, batch: i32,
   H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
+  dh: i32, dw: i32, groups: i32,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
   // Scratch: [slots quantized samples][slot scales][a tile of i16 rows][row scales][the tile packed for gemmI8].
-  const K = kh * kw * C;
+  const Cg = C / groups, OCg = OC / groups;
+  const K = kh * kw * Cg;
+  const groupPanels = <usize>((OCg + 7) >> 3) * <usize>i8PanelPairs(K) * I8_PANEL_PAIR;
   const sampleValues = H * W * C;
   const imagePixels = OH * OW;
   const slots = sampleSlots(imagePixels);
@@ -35,16 +46,23 @@ export function convI8(
       quantizeRows(x + (<usize>b * <usize>sampleValues << 2), 0, 1, sampleValues, scratch + <usize>slot * slotBytes, slotScales + (<usize>slot << 2));
     }
     quantizedUpTo = last + 1;
-    im2colI16(scratch, slotBytes, slots, rows, rowBytes, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed);
     for (let r = 0; r < count; r++) {
       const slot = ((first + r) / imagePixels) % slots;
       store<f32>(rowScales + (<usize>r << 2), load<f32>(slotScales + (<usize>slot << 2)));
     }
-    gemmI8(rows, rowBytes, rowScales, count, K, OC, w, scale, bias, y + (<usize>first * <usize>OC << 2), <usize>OC << 2, act, alpha, rowScales + (<usize>TILE_ROWS << 2));
+    const yt = y + (<usize>first * <usize>OC << 2);
+    for (let g = 0; g < groups; g++) {
+      const column = <usize>(g * OCg) << 2;
+      im2colI16General(scratch, slotBytes, slots, rows, rowBytes, first, count, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, g * Cg, Cg);
+      gemmI8(
+        rows, rowBytes, rowScales, count, K, OCg, w + <usize>g * groupPanels, scale + column, bias + column,
+        yt + column, <usize>OC << 2, act, alpha, rowScales + (<usize>TILE_ROWS << 2),
+      );
+    }
   }
 }
 
-/** Scratch bytes `convI8` needs (its layout, from the same helpers). */
+/** Scratch bytes `convI8` needs, K = kh*kw*C/groups (its layout, from the same helpers). */
 export function convI8ScratchBytes(K: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): usize {
   return slotsBytes(sampleSlots(OH * OW), H * W * C) + tileRowsBytes(K) + (<usize>TILE_ROWS << 2) + packedQuantizedRowsBytes(TILE_ROWS, K);
 }

@@ -24,18 +24,28 @@ export function dense(
   const xStride = <usize>K << 2, yStride = <usize>N << 2;
   for (let r = 0; r < rows; r += TILE_ROWS) {
     const tile = min(TILE_ROWS, rows - r);
-    const xt = x + <usize>r * xStride, yt = y + <usize>r * yStride;
-    if (weights == WEIGHTS_F32) gemmF32(xt, xStride, tile, K, N, w, bias, yt, yStride, act, alpha, scratch);
-    else if (weights == WEIGHTS_F16) gemmF16(xt, xStride, tile, K, N, w, bias, scratch, yt, yStride, act, alpha);
-    else {
-      // Scratch: [quantized tile][row scales][the tile's rows packed for gemmI8].
-      const qStride = <usize>quantizedRowLength(K) << 1;
-      const rowScales = scratch + quantizedTileBytes(K);
-      quantizeRows(xt, xStride, tile, K, scratch, rowScales);
-      gemmI8(scratch, qStride, rowScales, tile, K, N, w, scale, bias, yt, yStride, act, alpha, rowScales + (<usize>TILE_ROWS << 2));
-    }
+    denseTile(weights, x + <usize>r * xStride, xStride, tile, K, N, w, bias, scale, y + <usize>r * yStride, yStride, scratch, act, alpha);
   }
   return true;
+}
+
+/**
+ * One tile of `dense` (rows <= TILE_ROWS), with strides in bytes: a grouped conv writes each group's
+ * columns into rows of all the output channels. `weights` is one of the three known types.
+ */
+export function denseTile(
+  weights: i32, x: usize, xStride: usize, rows: i32, K: i32, N: i32,
+  w: usize, bias: usize, scale: usize, y: usize, yStride: usize, scratch: usize, act: i32, alpha: f32,
+): void {
+  if (weights == WEIGHTS_F32) gemmF32(x, xStride, rows, K, N, w, bias, y, yStride, act, alpha, scratch);
+  else if (weights == WEIGHTS_F16) gemmF16(x, xStride, rows, K, N, w, bias, scratch, y, yStride, act, alpha);
+  else {
+    // Scratch: [quantized tile][row scales][the tile's rows packed for gemmI8].
+    const qStride = <usize>quantizedRowLength(K) << 1;
+    const rowScales = scratch + quantizedTileBytes(K);
+    quantizeRows(x, xStride, rows, K, scratch, rowScales);
+    gemmI8(scratch, qStride, rowScales, rows, K, N, w, scale, bias, y, yStride, act, alpha, rowScales + (<usize>TILE_ROWS << 2));
+  }
 }
 
 /** f16 panels ([panel][k][8] halves) widened one at a time into scratch, then the f32 kernel. */

@@ -23,3 +23,8 @@ function halfToFloat(bits: v128): v128 {
   const value = f32x4.mul(magnitude, f32x4.splat(EXP_ADJUST));
   return v128.or(value, v128.and(bits, i32x4.splat(0x80000000)));
 }
+
+/** One finite f16 value widened to f32, by the same arithmetic as widenF16 (load-time packing). */
+export function widenHalf(bits: u16): f32 {
+  return f32x4.extract_lane(halfToFloat(i32x4.splat(<i32><i16>bits)), 0);
+}

@@ -5,7 +5,7 @@
  * the same exportModel as `edgevae export`.
  */
 import { Command, Option } from 'commander';
-import type { ExportMeta, ExportOptions } from '../export/export-model.ts';
+import type { ExportMeta, ExportOptions } from '../convert/encode.ts';
 import { InputError } from '../errors.ts';
 import { readModel } from '../format/read.ts';
 import { isDirectory, readInput, writeAtomic } from '../node/files.ts';

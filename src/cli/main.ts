@@ -64,7 +64,7 @@ program
     }
     const { meta } = info;
     console.log(`model:       ${file}`);
-    console.log(`latent:      ${info.latentSize}${info.classes ? ` + one-hot label of ${info.classes} classes (joins at layer ${meta.conditioning!.joinsAt})` : ''}`);
+    console.log(`latent:      ${info.latentSize}${info.classes ? ` + one-hot label of ${info.classes} classes (joins at node ${JSON.stringify(info.layers.find((l) => l.type === "concatenate")?.name)})` : ''}`);
     console.log(`latent shape: ${latentShapeText(info)}`);
     console.log(`output:      [${info.outputShape.join(', ')}] in [${info.range.join(', ')}]`);
     console.log(`weights:     ${info.dtype}, ${info.fileWeightBytes} bytes in the file, ${info.wasmWeightBytes} bytes packed in wasm`);

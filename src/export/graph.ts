@@ -4,15 +4,13 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { InputError, UnsupportedError } from '../errors.ts';
+import { LABEL_NAME, checkInputNames, type InputNames, type ModelInput } from '../convert/inputs.ts';
+
+export type { ModelInput } from '../convert/inputs.ts';
 
 export type Layer = tf.LayersModel['layers'][number];
 type SymbolicTensor = tf.SymbolicTensor;
 
-/** One of the model's inputs: its layer name and per-sample feature count. */
-export interface ModelInput {
-  name: string;
-  size: number;
-}
 
 /** A layer of the chain with the per-sample shapes it reads and writes (batch axis dropped). */
 export interface ChainLink {
@@ -84,11 +82,6 @@ export function readChain(model: tf.LayersModel, names: InputNames = {}): Chain 
   return { latent, label, links, outShape: perSample(output.shape, output.sourceLayer) };
 }
 
-/** Which of a model's inputs is the latent and which the one-hot label, when a caller says so. */
-export interface InputNames {
-  latentInput?: string;
-  labelInput?: string;
-}
 
 /** The label input's name from the caller's choice: named directly, or as the input that is not the latent. */
 function labelInputName(inputs: SymbolicTensor[], { latentInput, labelInput }: InputNames): string | undefined {
@@ -98,14 +91,6 @@ function labelInputName(inputs: SymbolicTensor[], { latentInput, labelInput }: I
   return names.find((name) => name !== latentInput);
 }
 
-/** Both names, where given, must be inputs of the model, and two different ones. */
-export function checkInputNames(names: string[], { latentInput, labelInput }: InputNames): void {
-  const listed = names.map((n) => `"${n}"`).join(', ');
-  for (const [option, name] of [['latentInput', latentInput], ['labelInput', labelInput]] as const) {
-    if (name !== undefined && !names.includes(name)) throw new InputError(`${option} "${name}" is not an input of the model; its inputs are ${listed}`);
-  }
-  if (latentInput !== undefined && latentInput === labelInput) throw new InputError(`latentInput and labelInput are both "${latentInput}": name two different inputs`);
-}
 
 /** The model's input tensors (1 or 2, each flat) and its single output tensor. */
 function modelEnds(model: tf.LayersModel): { inputs: SymbolicTensor[]; output: SymbolicTensor } {
@@ -185,8 +170,6 @@ function checkConcatenateAxis(concatenate: Layer, operands: SymbolicTensor[]) {
   }
 }
 
-/** Name heuristic, used only when both operands are model inputs and `labelInput` was not given. */
-export const LABEL_NAME = /(^|[^a-z])(labels?|class(es)?|cond(ition)?|one_?hot|y)([^a-z]|$)/i;
 
 function labelOperandIndex(concatenate: Layer, operands: SymbolicTensor[], inputs: SymbolicTensor[], labelInput: string | undefined): number {
   const direct = operands.map((t) => inputs.includes(t));

@@ -32,6 +32,7 @@ import onnxProto from 'onnx-proto';
 import { InputError, UnsupportedError } from '../errors.ts';
 import { quantizeInt8PerChannel } from '../format/int8.ts';
 import { convGeometry, readModel, tensorData, type ConvGeometry, type ParsedModel } from '../format/read.ts';
+import { permute } from '../convert/permute.ts';
 import { outputChannelAxis, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
 import { kernelValues } from '../runtime/reference.ts';
 import { VERSION } from '../version.ts';
@@ -445,31 +446,3 @@ function bytesOf(data: Float32Array | Int8Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** A row-major tensor with its axes permuted: result axis i is source axis perm[i]. */
-export function permute<T extends Float32Array | Float64Array | Int32Array | Int8Array>(data: T, shape: number[], perm: number[]): T {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const srcStrides = new Array<number>(rank);
-  for (let i = rank - 1, s = 1; i >= 0; i--) {
-    srcStrides[i] = s;
-    s *= shape[i];
-  }
-  // Stride in the source of each result axis.
-  const strides = perm.map((p) => srcStrides[p]);
-  const out = new (data.constructor as new (n: number) => T)(data.length);
-  const index = new Array<number>(rank).fill(0);
-  const total = product(shape);
-  let src = 0;
-  for (let i = 0; i < total; i++) {
-    out[i] = data[src];
-    // Advance the result's multi-index (last axis fastest) and the source offset with it.
-    for (let axis = rank - 1; axis >= 0; axis--) {
-      index[axis]++;
-      src += strides[axis];
-      if (index[axis] < outShape[axis]) break;
-      src -= strides[axis] * outShape[axis];
-      index[axis] = 0;
-    }
-  }
-  return out;
-}

@@ -4,6 +4,7 @@
  * activations are fused into the layer before them where that layer's own activation is linear.
  */
 import { UnsupportedError } from '../errors.ts';
+import { applyActivation, batchNormScaleShift, outputsOf, scaleOutputChannels, type PlannedLayer, type PlannedWeighted, type Weights } from '../convert/planned.ts';
 import {
   outputChannelAxis,
   type ActivationLayer,
@@ -17,27 +18,10 @@ import {
 } from '../format/spec.ts';
 import type { Chain, ChainLink, Layer } from './graph.ts';
 
-/** Weights in TensorFlow.js layout: dense [in, units]; conv2d [kh, kw, in, filters]; conv2dTranspose [kh, kw, filters, in]. */
-export interface Weights {
-  kernel: Float32Array;
-  kernelShape: number[];
-  bias: Float32Array;
-}
 
-interface Fused {
-  activation: ActivationName;
-  alpha?: number;
-}
 
-type WeightedSpec = Omit<DenseLayer, 'kernel' | 'bias' | 'scale'> | Omit<ConvLayer, 'kernel' | 'bias' | 'scale'>;
-type WeightlessSpec = ReshapeLayer | FlattenLayer | ConcatenateLayer | ActivationLayer;
 
-/** A format layer before its weights are encoded into tensors. */
-export type PlannedLayer =
-  | { name?: string; spec: WeightedSpec; weights: Weights; fusedFrom?: string }
-  | { name?: string; spec: WeightlessSpec; weights?: undefined };
 
-export type PlannedWeighted = Extract<PlannedLayer, { weights: Weights }>;
 
 /** Layers that only act during training; at inference they are the identity, so they are dropped. */
 const TRAINING_ONLY = new Set([
@@ -145,22 +129,6 @@ function checkPlainRelu(link: ChainLink) {
   }
 }
 
-/**
- * Fuses the activation into the previous layer when that layer computes a linear result (one pass over
- * memory instead of two); otherwise it becomes an activation layer of its own, named `sourceName`. A
- * linear activation is the identity and is dropped.
- */
-export function applyActivation(plan: PlannedLayer[], fused: Fused, sourceName: string) {
-  if (fused.activation === 'linear') return;
-  const last = plan.at(-1);
-  if (last?.weights && last.spec.activation === 'linear') {
-    last.spec.activation = fused.activation;
-    if (fused.alpha !== undefined) last.spec.alpha = fused.alpha;
-    last.fusedFrom = sourceName;
-    return;
-  }
-  plan.push({ name: sourceName, spec: { type: 'activation', ...fused } });
-}
 
 // ---- weighted layers ----
 
@@ -291,9 +259,6 @@ function foldBatchNorm(plan: PlannedLayer[], link: ChainLink) {
   scaleOutputChannels(last.weights, outputChannelAxis(last.spec.type), scale, shift);
 }
 
-export function outputsOf(layer: PlannedWeighted): number {
-  return layer.spec.type === 'dense' ? layer.spec.units : layer.spec.filters;
-}
 
 function checkChannelAxis(link: ChainLink) {
   const rank = link.inShape.length + 1; // with the batch axis, as the layer's axis counts it
@@ -325,30 +290,5 @@ function batchNormAffine(link: ChainLink, channels: number): { scale: Float64Arr
   return batchNormScaleShift({ gamma, beta, mean, variance }, epsilon);
 }
 
-/** A batch normalization's statistics, one value per channel. */
-export interface BatchNormStatistics {
-  gamma: ArrayLike<number>;
-  beta: ArrayLike<number>;
-  mean: ArrayLike<number>;
-  variance: ArrayLike<number>;
-}
 
-/** y = (x - mean) * gamma / sqrt(var + eps) + beta as y = x * scale + shift, per channel, in f64. */
-export function batchNormScaleShift({ gamma, beta, mean, variance }: BatchNormStatistics, epsilon: number): { scale: Float64Array; shift: Float64Array } {
-  const channels = gamma.length;
-  const scale = new Float64Array(channels);
-  const shift = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) {
-    scale[c] = gamma[c] / Math.sqrt(variance[c] + epsilon);
-    shift[c] = beta[c] - mean[c] * scale[c];
-  }
-  return { scale, shift };
-}
 
-/** w' = w * scale[c] along the output-channel axis; b' = b * scale + shift (= (b - mean) * f + beta). */
-export function scaleOutputChannels(weights: Weights, axis: number, scale: ArrayLike<number>, shift: ArrayLike<number>) {
-  const inner = weights.kernelShape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const channels = weights.kernelShape[axis];
-  for (let i = 0; i < weights.kernel.length; i++) weights.kernel[i] *= scale[Math.floor(i / inner) % channels];
-  for (let c = 0; c < channels; c++) weights.bias[c] = weights.bias[c] * scale[c] + shift[c];
-}

@@ -33,6 +33,7 @@ export const LIMITS = {
   latent: 1 << 16,
   priorComponents: 256,
   priorValues: 1 << 16, // numbers in a prior's means and factors together
+  resizeFactor: 64, // largest factor between a resize's input and output sizes, either way
   nodes: 1024,
   nameLength: 256,
   /** Bytes of wasm memory the values of one sample may need at their peak (all live values together). */
@@ -43,8 +44,15 @@ export type DType = 'f32' | 'f16' | 'i8';
 export const DTYPES: readonly DType[] = ['f32', 'f16', 'i8'];
 export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, i8: 1 };
 
-export type ActivationName = 'linear' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh';
-export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'leakyRelu', 'sigmoid', 'tanh'];
+/**
+ * Activations. The first five may be fused into a dense or conv node (format 1 has only these); the
+ * others run as activation nodes or fused into a binary, affine or norm node. leakyRelu and elu take
+ * `alpha`; clip takes `min` and `max` (absent: unbounded on that side).
+ */
+export type ActivationName = 'linear' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'silu' | 'geluErf' | 'geluTanh' | 'elu' | 'softplus' | 'clip';
+export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'leakyRelu', 'sigmoid', 'tanh', 'silu', 'geluErf', 'geluTanh', 'elu', 'softplus', 'clip'];
+/** The activations a dense or conv node may carry (its GEMM's epilogue applies them). */
+export const FUSED_ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'leakyRelu', 'sigmoid', 'tanh'];
 
 /** A stored tensor. `offset` is in bytes from the start of the file; row-major, little-endian. */
 export interface TensorSpec {
@@ -55,8 +63,11 @@ export interface TensorSpec {
 
 interface Fused {
   activation: ActivationName;
-  /** Negative slope, only for leakyRelu. */
+  /** Negative slope of leakyRelu, or elu's alpha. */
   alpha?: number;
+  /** clip's bounds. */
+  min?: number;
+  max?: number;
 }
 
 interface Weighted extends Fused {
@@ -137,7 +148,82 @@ export interface ActivationLayer extends Fused {
   type: 'activation';
 }
 
-export type LayerSpec = (DenseLayer | ConvLayer | ReshapeLayer | FlattenLayer | ConcatenateLayer | ActivationLayer) & {
+/**
+ * a op b element-wise: b is the node's second input, or the f32 tensor `constant` (then the node has
+ * one input; with `constantFirst`, constant op a). b broadcasts against a when it has a's shape, one
+ * value per channel (the last axis), or one value.
+ */
+export interface BinaryLayer extends Fused {
+  type: 'binary';
+  op: 'add' | 'sub' | 'mul' | 'div';
+  constant?: number;
+  constantFirst?: boolean;
+}
+
+/** Resize of [h, w, c] to [size[0], size[1], c] by ONNX Resize's rules (src/layers/resize.ts). */
+export interface ResizeLayer {
+  type: 'resize';
+  mode: 'nearest' | 'linear';
+  coordinate: 'asymmetric' | 'half_pixel' | 'pytorch_half_pixel' | 'align_corners' | 'tf_half_pixel_for_nn';
+  /** For nearest: how a fractional source coordinate rounds. */
+  nearest?: 'floor' | 'ceil' | 'round_prefer_floor' | 'round_prefer_ceil';
+  size: [number, number];
+  /** The scale factors the source gave, where it gave scales (they set the coordinates, not the size). */
+  scales?: [number, number];
+}
+
+/** GroupNorm over [pixels, c] per sample (InstanceNorm: groups = c), then gamma, beta per channel. */
+export interface GroupNormLayer extends Fused {
+  type: 'groupNorm';
+  groups: number;
+  epsilon: number;
+  gamma: number;
+  beta: number;
+}
+
+/** LayerNorm over the last axis (channels) of each pixel, then gamma, beta per channel. */
+export interface LayerNormLayer extends Fused {
+  type: 'layerNorm';
+  epsilon: number;
+  gamma: number;
+  beta: number;
+}
+
+/** y = x * multiplier[c] + offset[c] per channel (a BatchNorm with nothing to fold into). */
+export interface AffineLayer extends Fused {
+  type: 'affine';
+  multiplier: number;
+  offset: number;
+}
+
+/** DepthToSpace / PixelShuffle: [h, w, c * b * b] to [h * b, w * b, c]; mode as ONNX's (PixelShuffle is CRD). */
+export interface DepthToSpaceLayer {
+  type: 'depthToSpace';
+  blockSize: number;
+  mode: 'DCR' | 'CRD';
+}
+
+/** Permutes the axes of each sample's value (a latent's layout change, a channels-first flatten). */
+export interface TransposeLayer {
+  type: 'transpose';
+  perm: number[];
+}
+
+export type LayerSpec = (
+  | DenseLayer
+  | ConvLayer
+  | ReshapeLayer
+  | FlattenLayer
+  | ConcatenateLayer
+  | ActivationLayer
+  | BinaryLayer
+  | ResizeLayer
+  | GroupNormLayer
+  | LayerNormLayer
+  | AffineLayer
+  | DepthToSpaceLayer
+  | TransposeLayer
+) & {
   /** The layer's name: in format 1, its name in the model it was exported from; in format 2, the node's (and its value's) name. */
   name?: string;
   /** Format 2: the name the layer had in the source model, where the node's name differs. */

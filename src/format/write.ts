@@ -46,9 +46,8 @@ export type ModelDraft = ChainDraft | GraphDraft;
 /** The header JSON of a draft, tensors aside: always format 2. */
 function graphHeader(draft: ModelDraft): Omit<ModelHeader, 'tensors'> {
   if ('nodes' in draft) return { meta: draft.meta, inputs: draft.inputs, nodes: draft.nodes, output: draft.output };
-  const { meta, inputs, nodes, output } = chainToGraph({ meta: draft.meta, layers: draft.layers, tensors: [] }) as unknown as ModelHeader;
-  const { joinsAt: _, ...conditioning } = meta.conditioning ?? {};
-  return { meta: { ...meta, conditioning: meta.conditioning ? (conditioning as ModelMeta['conditioning']) : null }, inputs, nodes, output };
+  const { inputs, nodes, output } = chainToGraph({ meta: draft.meta, layers: draft.layers, tensors: [] }) as unknown as ModelHeader;
+  return { meta: draft.meta, inputs, nodes, output };
 }
 
 const alignUp = (n: number) => Math.ceil(n / TENSOR_ALIGN) * TENSOR_ALIGN;

@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 import { FormatError, UnsupportedError } from '../errors.ts';
 import { decodeF16 } from '../format/f16.ts';
 import { product } from '../format/spec.ts';
-import { permute } from '../export/onnx.ts';
+import { permute } from '../convert/permute.ts';
 import { floatAttribute, floatsAttribute, intAttribute, intsAttribute, tensorAttribute } from './onnx-attributes.ts';
 import { int64, type Long, type OnnxNode, type TensorProto } from './onnx-graph.ts';
 
@@ -136,6 +136,18 @@ function constantNode(node: OnnxNode): Constant {
   if (node.attributes.has('value_int')) return { type: 'int', dims: [], data: Float64Array.of(intAttribute(node, 'value_int', 0)) };
   if (node.attributes.has('value_ints')) return { type: 'int', dims: [intsAttribute(node, 'value_ints')!.length], data: Float64Array.from(intsAttribute(node, 'value_ints')!) };
   throw new UnsupportedError(`${node.label} holds a value of a kind edgevae does not read (it reads value, value_float(s), value_int(s))`);
+}
+
+/** ConstantOfShape: a tensor of the given (constant) shape filled with its value (0.0 by default). */
+function constantOfShape(node: OnnxNode, inputs: (Constant | undefined)[]): Constant {
+  const dims = ints(node, need(node, inputs, 0, 'input'), 'input');
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new UnsupportedError(`${node.label} makes a tensor of shape [${dims.join(', ')}], which depends on the batch size`);
+  const size = product(dims);
+  if (size > MAX_CONSTANT_ELEMENTS) throw new UnsupportedError(`${node.label} makes a tensor of ${size} values, over the limit of ${MAX_CONSTANT_ELEMENTS}`);
+  const tensor = tensorAttribute(node, 'value');
+  const value = tensor ? constantFromProto(tensor, `${node.label}'s value`) : ({ type: 'float', dims: [1], data: Float32Array.of(0) } as Constant);
+  if (value.type === 'float') return { type: 'float', dims, data: new Float32Array(size).fill(value.data[0]) };
+  return { type: 'int', dims, data: new Float64Array(size).fill(value.data[0]) };
 }
 
 /** Shape of a tensor given its full dims (batch included): opset 15 may keep only axes start..end. */
@@ -364,6 +376,7 @@ export const CONSTANT_FOLDS: Record<string, Fold> = {
     return withData(data, squeezedDims(node, data.dims, axesOf(node, inputs, opset)), data.data);
   },
   Concat: concat,
+  ConstantOfShape: constantOfShape,
   Cast: cast,
   Slice: slice,
   Reshape: reshape,

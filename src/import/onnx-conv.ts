@@ -1,11 +1,8 @@
 /**
- * An ONNX Conv / ConvTranspose in the runtime's terms: its geometry (with the padding before each axis
- * the node uses, from pads or auto_pad) and the TensorFlow.js padding, 'same' or 'valid', that computes
- * the same thing. Anything else is refused with the pads each would have had.
+ * An ONNX Conv / ConvTranspose in the format's terms: explicit pads (from pads or auto_pad), output
+ * padding, dilations and groups, and the output size they give.
  */
 import { FormatError, UnsupportedError } from '../errors.ts';
-import { onnxConvPadding } from '../export/onnx.ts';
-import { convOutputLength, convPadBefore, type ConvGeometry } from '../format/read.ts';
 import { LIMITS } from '../format/spec.ts';
 import { intAttribute, intsAttribute, stringAttribute } from './onnx-attributes.ts';
 import type { OnnxNode } from './onnx-graph.ts';
@@ -17,25 +14,54 @@ function pairAttribute(node: OnnxNode, name: string, fallback: number[], length 
   return value;
 }
 
-/** The conv's sizes in the runtime's terms, with the padding before each axis that the ONNX node uses. */
-export function convGeometryOf(node: OnnxNode, [C, H, W]: number[], dims: number[], transposed: boolean): ConvGeometry {
-  const [inChannels, OC] = transposed ? [dims[0], dims[1]] : [dims[1], dims[0]];
+/** An ONNX Conv or ConvTranspose as a format-2 conv node's fields, with its output size. */
+export interface OnnxConv {
+  filters: number;
+  kernelSize: [number, number];
+  strides: [number, number];
+  pads: [number, number, number, number];
+  outputPadding?: [number, number];
+  dilations?: [number, number];
+  groups?: number;
+  OH: number;
+  OW: number;
+}
+
+/**
+ * The conv's fields in the format's terms: explicit pads (from pads or auto_pad), output_padding,
+ * dilations and groups as the node has them. `dims`: the ONNX weights' shape, Conv [OC, C/G, kh, kw]
+ * and ConvTranspose [C, OC/G, kh, kw]. `extraPads`: a Pad before the conv, folded into its pads.
+ */
+export function convOf(node: OnnxNode, [C, H, W]: number[], dims: number[], transposed: boolean, extraPads = [0, 0, 0, 0]): OnnxConv {
+  const groups = intAttribute(node, 'group', 1);
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0) throw new FormatError(`${node.label}: group ${groups} does not divide its ${C} input channels`);
+  const [inChannels, OC] = transposed ? [dims[0], dims[1] * groups] : [dims[1] * groups, dims[0]];
   const [kh, kw] = [dims[2], dims[3]];
-  if (intAttribute(node, 'group', 1) !== 1) throw new UnsupportedError(`${node.label} is a grouped convolution (group ${intAttribute(node, 'group', 1)}); edgevae runs group 1`);
-  if (pairAttribute(node, 'dilations', [1, 1]).some((d) => d !== 1)) throw new UnsupportedError(`${node.label} is dilated; edgevae runs undilated convolutions`);
+  const [dh, dw] = pairAttribute(node, 'dilations', [1, 1]);
   const kernelShape = intsAttribute(node, 'kernel_shape');
   if (kernelShape && !sameDims(kernelShape, [kh, kw])) throw new FormatError(`${node.label}: kernel_shape [${kernelShape.join(', ')}] disagrees with its weights [${dims.join(', ')}]`);
   if (inChannels !== C) throw new FormatError(`${node.label}: weights [${dims.join(', ')}] take ${inChannels} input channels, but the input [N, ${C}, ${H}, ${W}] has ${C}`);
   const [sh, sw] = pairAttribute(node, 'strides', [1, 1]);
-  for (const [what, value, max] of [['kernel size', kh, LIMITS.kernelSize], ['kernel size', kw, LIMITS.kernelSize], ['stride', sh, LIMITS.stride], ['stride', sw, LIMITS.stride]] as const) {
+  for (const [what, value, max] of [['kernel size', kh, LIMITS.kernelSize], ['kernel size', kw, LIMITS.kernelSize], ['stride', sh, LIMITS.stride], ['stride', sw, LIMITS.stride], ['dilation', dh, LIMITS.kernelSize], ['dilation', dw, LIMITS.kernelSize]] as const) {
     if (!Number.isInteger(value) || value < 1 || value > max) throw new UnsupportedError(`${node.label} has ${what} ${value}; edgevae runs 1..${max}`);
   }
-  const [top, left, bottom, right] = pads(node, transposed, [H, W], [kh, kw], [sh, sw]);
-  const [oh, ow] = transposed ? outputPadding(node, [sh, sw]) : [0, 0];
-  const OH = transposed ? sh * (H - 1) + oh + kh - top - bottom : Math.floor((H + top + bottom - kh) / sh) + 1;
-  const OW = transposed ? sw * (W - 1) + ow + kw - left - right : Math.floor((W + left + right - kw) / sw) + 1;
+  const [top, left, bottom, right] = pads(node, transposed, [H, W], [(kh - 1) * dh + 1, (kw - 1) * dw + 1], [sh, sw]).map((p, i) => p + extraPads[i]);
+  const [oph, opw] = transposed ? outputPadding(node, [sh, sw]) : [0, 0];
+  const [spanH, spanW] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+  const OH = transposed ? sh * (H - 1) + oph + spanH - top - bottom : Math.floor((H + top + bottom - spanH) / sh) + 1;
+  const OW = transposed ? sw * (W - 1) + opw + spanW - left - right : Math.floor((W + left + right - spanW) / sw) + 1;
   if (OH < 1 || OW < 1) throw new FormatError(`${node.label}: a ${kh}x${kw} kernel with pads [${[top, left, bottom, right].join(', ')}] leaves no output of the ${H}x${W} input`);
-  return { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop: top, padLeft: left, transposed };
+  return {
+    filters: OC,
+    kernelSize: [kh, kw],
+    strides: [sh, sw],
+    pads: [top, left, bottom, right],
+    ...(oph || opw ? { outputPadding: [oph, opw] as [number, number] } : {}),
+    ...(dh > 1 || dw > 1 ? { dilations: [dh, dw] as [number, number] } : {}),
+    ...(groups > 1 ? { groups } : {}),
+    OH,
+    OW,
+  };
 }
 
 /** The explicit pads [top, left, bottom, right], from the pads attribute or auto_pad. */
@@ -64,30 +90,4 @@ function outputPadding(node: OnnxNode, strides: number[]): number[] {
   const padding = pairAttribute(node, 'output_padding', [0, 0]);
   if (padding.some((p, i) => !Number.isInteger(p) || p < 0 || p >= strides[i])) throw new FormatError(`${node.label}: output_padding [${padding.join(', ')}] must be below the strides [${strides.join(', ')}]`);
   return padding;
-}
-
-/**
- * The TensorFlow.js padding that computes what the ONNX node computes: the same output size and the
- * same padding before the data (padding after only adds zeros no output reads, or rows only the bias reaches).
- */
-export function tfPadding(node: OnnxNode, g: ConvGeometry): 'same' | 'valid' {
-  const tf = (padding: 'same' | 'valid'): ConvGeometry => {
-    const OH = convOutputLength(g.H, g.kh, g.sh, padding, g.transposed);
-    const OW = convOutputLength(g.W, g.kw, g.sw, padding, g.transposed);
-    const padTop = convPadBefore(g.H, OH, g.kh, g.sh, padding, g.transposed);
-    const padLeft = convPadBefore(g.W, OW, g.kw, g.sw, padding, g.transposed);
-    return { ...g, OH, OW, padTop, padLeft };
-  };
-  for (const padding of ['same', 'valid'] as const) {
-    const t = tf(padding);
-    if (t.OH === g.OH && t.OW === g.OW && t.padTop === g.padTop && t.padLeft === g.padLeft) return padding;
-  }
-  const describe = (padding: 'same' | 'valid') => {
-    const p = onnxConvPadding(tf(padding));
-    return `'${padding}' has pads [${p?.pads.join(', ')}]${p && (p.outputPadding[0] || p.outputPadding[1]) ? ` and output_padding [${p.outputPadding.join(', ')}]` : ''}`;
-  };
-  throw new UnsupportedError(
-    `${node.label} pads its ${g.H}x${g.W} input to a ${g.OH}x${g.OW} output starting at [${g.padTop}, ${g.padLeft}], which is neither TensorFlow.js padding edgevae runs: ` +
-      `with this kernel (${g.kh}x${g.kw}) and strides [${g.sh}, ${g.sw}], ${describe('same')}, ${describe('valid')}`,
-  );
 }

@@ -7,7 +7,7 @@
  * dense layer that wrote the values (see onnx.ts).
  */
 import { product } from '../format/spec.ts';
-import { permute } from '../export/onnx.ts';
+import { permute } from '../convert/permute.ts';
 
 export type Order = Int32Array | null;
 

@@ -1,6 +1,6 @@
 /** A standalone activation; the same functions also serve every kind with a fused activation. */
-import { ACTIVATIONS, product, type ActivationLayer, type ActivationName } from '../format/spec.ts';
-import { finite, oneOf } from '../format/validate.ts';
+import { ACTIVATIONS, FUSED_ACTIVATIONS, product, type ActivationLayer, type ActivationName } from '../format/spec.ts';
+import { fail, finite, oneOf } from '../format/validate.ts';
 import { Act, ActivationRec, Field, FUSABLE_ACT_MAX, Op } from '../runtime/abi.ts';
 import type { LayerKind } from './types.ts';
 
@@ -10,22 +10,58 @@ export const ACTIVATION_CODES: Record<ActivationName, number> = {
   leakyRelu: Act.LeakyRelu,
   sigmoid: Act.Sigmoid,
   tanh: Act.Tanh,
+  silu: Act.Silu,
+  geluErf: Act.GeluErf,
+  geluTanh: Act.GeluTanh,
+  elu: Act.Elu,
+  softplus: Act.Softplus,
+  clip: Act.Clip,
 };
+
+/** The activation of a code (abi.ts Act). */
+export function activationNamed(code: number): ActivationName {
+  const name = (Object.keys(ACTIVATION_CODES) as ActivationName[]).find((n) => ACTIVATION_CODES[n] === code);
+  if (name === undefined) throw new RangeError(`no activation has code ${code}`);
+  return name;
+}
 
 /** Whether a GEMM epilogue may apply this activation (the others need an op of their own). */
 export const fusable = (activation: ActivationName) => ACTIVATION_CODES[activation] <= FUSABLE_ACT_MAX;
 
-/** Reads a node's `activation` (and `alpha` for leakyRelu). */
-export function parseActivation(l: Record<string, unknown>, what: string): { activation: ActivationName; alpha?: number } {
-  const activation = oneOf(l.activation, `${what}.activation`, ACTIVATIONS);
-  if (activation === 'leakyRelu') return { activation, alpha: finite(l.alpha, `${what}.alpha`) };
-  return { activation };
+export interface ActivationFields {
+  activation: ActivationName;
+  alpha?: number;
+  min?: number;
+  max?: number;
 }
 
-/** Writes a fused activation's code and parameter into a record. */
-export function recordActivation(record: Int32Array, layer: { activation: ActivationName; alpha?: number }): void {
+/** Reads a node's `activation` and its parameters: `alpha` for leakyRelu and elu, `min`/`max` for clip. */
+export function parseActivation(l: Record<string, unknown>, what: string, allowed: readonly ActivationName[] = ACTIVATIONS): ActivationFields {
+  const activation = oneOf(l.activation, `${what}.activation`, allowed);
+  if (activation === 'leakyRelu' || activation === 'elu') return { activation, alpha: finite(l.alpha, `${what}.alpha`) };
+  if (activation !== 'clip') return { activation };
+  const bounds: ActivationFields = { activation };
+  if (l.min !== undefined) bounds.min = finite(l.min, `${what}.min`);
+  if (l.max !== undefined) bounds.max = finite(l.max, `${what}.max`);
+  if (bounds.min !== undefined && bounds.max !== undefined && !(bounds.min <= bounds.max)) fail(`${what}: clip's min ${bounds.min} is above its max ${bounds.max}`);
+  return bounds;
+}
+
+/** The activation an op applies after its own work (binary, affine, norms): linear when absent. */
+export const parseOptionalActivation = (l: Record<string, unknown>, what: string) => (l.activation === undefined ? { activation: 'linear' as const } : parseActivation(l, what));
+
+/** The activation of a dense or conv node: one its GEMM can apply. */
+export const parseFusedActivation = (l: Record<string, unknown>, what: string) => parseActivation(l, what, FUSED_ACTIVATIONS);
+
+/** f32's largest finite value: clip's bound where the node leaves one side open. */
+const F32_MAX = 3.4028234663852886e38;
+
+/** Writes a fused activation's code and parameters into a record (clip's bounds as alpha and beta). */
+export function recordActivation(record: Int32Array, layer: ActivationFields): void {
   record[Field.Act] = ACTIVATION_CODES[layer.activation];
-  record[Field.Alpha] = floatBits(layer.alpha ?? 0);
+  const clip = layer.activation === 'clip';
+  record[Field.Alpha] = floatBits(clip ? (layer.min ?? -F32_MAX) : (layer.alpha ?? 0));
+  record[Field.Beta] = floatBits(clip ? (layer.max ?? F32_MAX) : 0);
 }
 
 const bitsView = new DataView(new ArrayBuffer(4));
@@ -35,14 +71,50 @@ export function floatBits(value: number): number {
   return bitsView.getInt32(0, true);
 }
 
-export function activate(x: number, activation: ActivationName, alpha = 0): number {
+/** An activation by its mathematical definition (ONNX's), in f64: the specification. */
+export function activate(x: number, activation: ActivationName, params: Omit<ActivationFields, 'activation'> = {}): number {
+  const alpha = params.alpha ?? 0;
   switch (activation) {
     case 'relu': return Math.max(x, 0);
     case 'leakyRelu': return x > 0 ? x : alpha * x;
     case 'sigmoid': return 1 / (1 + Math.exp(-x));
     case 'tanh': return Math.tanh(x);
+    case 'silu': return x / (1 + Math.exp(-x));
+    case 'geluErf': return 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'geluTanh': return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    case 'elu': return x > 0 ? x : alpha * (Math.exp(x) - 1);
+    case 'softplus': return x > 30 ? x : Math.log1p(Math.exp(x));
+    case 'clip': return Math.min(Math.max(x, params.min ?? -Infinity), params.max ?? Infinity);
     default: return x;
   }
+}
+
+/** erf by its continued-fraction-free series and asymptotic form, to about 1e-15 in f64. */
+function erf(x: number): number {
+  const t = Math.abs(x);
+  if (t > 6) return Math.sign(x);
+  if (t < 2.5) {
+    // Maclaurin series: erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)).
+    let term = t, sum = t;
+    for (let n = 1; n < 80 && Math.abs(term) > 1e-17; n++) {
+      term *= (-t * t) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc by Lentz's continued fraction for larger t.
+  let f = t, c = t, d = 0;
+  for (let n = 1; n < 200; n++) {
+    const a = n / 2;
+    d = t + a * d;
+    d = 1 / d;
+    c = t + a / c;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-t * t) / (f * Math.sqrt(Math.PI));
+  return Math.sign(x) * (1 - erfc);
 }
 
 export const activation: LayerKind<ActivationLayer> = {
@@ -55,5 +127,5 @@ export const activation: LayerKind<ActivationLayer> = {
     record[ActivationRec.Size] = product(node.inShapes[0]);
     recordActivation(record, layer);
   },
-  reference: (layer, [x]) => x.map((v) => activate(v, layer.activation, layer.alpha)),
+  reference: (layer, [x]) => x.map((v) => activate(v, layer.activation, layer)),
 };

@@ -3,11 +3,10 @@
  * conv2dTranspose [kh, kw, filters, C]. Padding is TensorFlow.js's 'same' / 'valid' (format 1 and
  * Keras), or explicit per side (PyTorch and ONNX, format 2): convGeometry is the one authority on it.
  */
-import { UnsupportedError } from '../errors.ts';
 import { LIMITS, type ConvLayer } from '../format/spec.ts';
 import { fail, int, oneOf, optional, pair } from '../format/validate.ts';
 import { ConvRec, Field, Op } from '../runtime/abi.ts';
-import { activate, parseActivation, recordActivation } from './activation.ts';
+import { activate, parseFusedActivation, recordActivation } from './activation.ts';
 import type { LayerKind } from './types.ts';
 import { checkWeightShapes, parseWeightRefs, referenceWeights, rowOperands } from './weights.ts';
 
@@ -105,9 +104,6 @@ function parseConv(raw: Record<string, unknown>, what: string): Omit<ConvLayer, 
   }
   const dilations = optional(raw.dilations, undefined, (v) => pair(v, `${what}.dilations`, LIMITS.kernelSize));
   const groups = optional(raw.groups, undefined, (v) => int(v, `${what}.groups`, 1, LIMITS.dim));
-  if ((dilations && (dilations[0] > 1 || dilations[1] > 1)) || (groups !== undefined && groups > 1)) {
-    throw new UnsupportedError(`${what}: dilated and grouped convolutions are not supported by this runtime yet`);
-  }
   if (dilations) out.dilations = dilations;
   if (groups !== undefined) out.groups = groups;
   return out;
@@ -117,14 +113,14 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
   return {
     arity: [1, 1],
     storage: 'fresh',
-    parse: (raw, what, context) => ({ ...parseConv(raw, what), ...parseActivation(raw, what), ...parseWeightRefs(raw, what, context) }),
+    parse: (raw, what, context) => ({ ...parseConv(raw, what), ...parseFusedActivation(raw, what), ...parseWeightRefs(raw, what, context) }),
     infer(layer, [inShape], what, { tensors }) {
       if (inShape.length !== 3) fail(`${what} needs an [h, w, c] input, got [${inShape.join(', ')}]`);
       const [h, w, c] = inShape;
       const [kh, kw] = layer.kernelSize;
       const groups = layer.groups ?? 1;
       if (c % groups !== 0 || layer.filters % groups !== 0) fail(`${what}: ${c} input and ${layer.filters} output channels do not split into ${groups} groups`);
-      const kernelShape = transposed ? [kh, kw, layer.filters, c] : [kh, kw, c / groups, layer.filters];
+      const kernelShape = transposed ? [kh, kw, layer.filters / groups, c] : [kh, kw, c / groups, layer.filters];
       checkWeightShapes(layer, what, tensors, kernelShape, layer.filters);
       const [oh, ow] = outputSize(layer, inShape);
       if (oh < 1 || ow < 1) fail(`${what}: a ${kh}x${kw} kernel does not fit the ${h}x${w} input with "${layer.padding}" padding`);
@@ -133,7 +129,7 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
     },
     record(layer, record, node, context) {
       const g = convGeometry(layer, node.inShapes[0], node.outShape);
-      context.scratch(context.kernels.convScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.kh, g.kw));
+      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups));
       record[Field.Op] = Op.Conv;
       recordActivation(record, layer);
       const words: [number, number][] = [
@@ -142,47 +138,43 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
         [ConvRec.PadLeft, g.padLeft], [ConvRec.Transposed, g.transposed ? 1 : 0], [ConvRec.DilationH, g.dh], [ConvRec.DilationW, g.dw], [ConvRec.Groups, g.groups],
       ];
       for (const [field, value] of words) record[field] = value;
-      record[ConvRec.Kernel] = context.kernel(layer.kernel, g.kh * g.kw * g.C, g.OC, g.transposed ? g.C : 0);
-      record[ConvRec.Bias] = context.vector(layer.bias, g.OC);
-      record[ConvRec.Scale] = context.vector(layer.scale, g.OC);
+      record[ConvRec.Kernel] = context.convKernel(layer.kernel, g.kh, g.kw, g.C, g.OC, g.groups, g.transposed);
+      record[ConvRec.Bias] = context.convVector(layer.bias, g.OC, g.groups);
+      record[ConvRec.Scale] = context.convVector(layer.scale, g.OC, g.groups);
     },
     reference(layer, [act], node, context) {
-      const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft } = convGeometry(layer, node.inShapes[0], node.outShape);
-      const w = referenceWeights(layer, context); // conv2d [kh, kw, C, OC]; conv2dTranspose [kh, kw, OC, C]
-      const K = kh * kw * C;
+      const { H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, dh, dw, groups } = convGeometry(layer, node.inShapes[0], node.outShape);
+      const w = referenceWeights(layer, context); // conv2d [kh, kw, C/G, OC]; conv2dTranspose [kh, kw, OC/G, C]
+      const [Cg, OCg] = [C / groups, OC / groups];
       const inSize = H * W * C;
       const n = act.length / inSize;
       const out = new Float64Array(n * OH * OW * OC);
+      const weight = (ky: number, kx: number, ci: number, oc: number) => {
+        const tap = ky * kw + kx;
+        const g = Math.floor(oc / OCg);
+        return w.values[transposed ? (tap * OCg + (oc % OCg)) * C + g * Cg + ci : (tap * Cg + ci) * OC + oc];
+      };
+      /** The input coordinate tap k of output coordinate o reads along one axis, or -1. */
+      const source = (o: number, k: number, s: number, d: number, pad: number, size: number) => {
+        const i = transposed ? (o + pad - k * d) / s : o * s + k * d - pad;
+        return Number.isInteger(i) && i >= 0 && i < size ? i : -1;
+      };
       for (let s = 0; s < n; s++) {
-        // Each output pixel's receptive field as one row of kh*kw*C values (0 where a tap reads nothing);
-        // for int8 kernels, of the sample's input quantized once, with one scale for the sample.
+        // For int8 kernels, the sample's input quantized once, with one scale for the sample.
         const { x, rowScale } = rowOperands(act.subarray(s * inSize, (s + 1) * inSize), w.quantized);
-        const fields = new Float64Array(OH * OW * K);
-        const visit = (oy: number, ox: number, iy: number, ix: number, ky: number, kx: number) => {
-          for (let c = 0; c < C; c++) fields[(oy * OW + ox) * K + (ky * kw + kx) * C + c] = x[(iy * W + ix) * C + c];
-        };
-        if (transposed) {
-          // A transposed conv scatters: input pixel (iy, ix) reaches (iy*s + ky - pad, ...).
-          for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-            const oy = iy * sh + ky - padTop;
-            const ox = ix * sw + kx - padLeft;
-            if (oy >= 0 && oy < OH && ox >= 0 && ox < OW) visit(oy, ox, iy, ix, ky, kx);
+        for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let oc = 0; oc < OC; oc++) {
+          const c0 = Math.floor(oc / OCg) * Cg;
+          let sum = 0;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = source(oy, ky, sh, dh, padTop, H);
+            if (iy < 0) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = source(ox, kx, sw, dw, padLeft, W);
+              if (ix < 0) continue;
+              for (let ci = 0; ci < Cg; ci++) sum += x[(iy * W + ix) * C + c0 + ci] * weight(ky, kx, ci, oc);
+            }
           }
-        } else {
-          for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-            const iy = oy * sh + ky - padTop;
-            const ix = ox * sw + kx - padLeft;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) visit(oy, ox, iy, ix, ky, kx);
-          }
-        }
-        const kernelIndex = (tap: number, c: number, oc: number) => (transposed ? (tap * OC + oc) * C + c : (tap * C + c) * OC + oc);
-        for (let p = 0; p < OH * OW; p++) {
-          const field = fields.subarray(p * K, (p + 1) * K);
-          for (let oc = 0; oc < OC; oc++) {
-            let sum = 0;
-            for (let k = 0; k < K; k++) sum += field[k] * w.values[kernelIndex(Math.floor(k / C), k % C, oc)];
-            out[(s * OH * OW + p) * OC + oc] = activate(sum * rowScale * w.scale(oc) + w.bias[oc], layer.activation, layer.alpha);
-          }
+          out[((s * OH + oy) * OW + ox) * OC + oc] = activate(sum * rowScale * w.scale(oc) + w.bias[oc], layer.activation, layer);
         }
       }
       return out;

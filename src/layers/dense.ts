@@ -3,7 +3,7 @@ import { product, type DenseLayer } from '../format/spec.ts';
 import { LIMITS } from '../format/spec.ts';
 import { int } from '../format/validate.ts';
 import { DenseRec, Field, Op } from '../runtime/abi.ts';
-import { activate, parseActivation, recordActivation } from './activation.ts';
+import { activate, parseFusedActivation, recordActivation } from './activation.ts';
 import type { LayerKind } from './types.ts';
 import { checkWeightShapes, parseWeightRefs, referenceWeights, rowOperands } from './weights.ts';
 
@@ -12,7 +12,7 @@ export const dense: LayerKind<DenseLayer> = {
   storage: 'fresh',
   parse: (raw, what, context) => ({
     units: int(raw.units, `${what}.units`, 1, LIMITS.dim),
-    ...parseActivation(raw, what),
+    ...parseFusedActivation(raw, what),
     ...parseWeightRefs(raw, what, context),
   }),
   infer(layer, [inShape], what, { tensors }) {
@@ -47,7 +47,7 @@ export const dense: LayerKind<DenseLayer> = {
       for (let j = 0; j < N; j++) {
         let sum = 0;
         for (let k = 0; k < K; k++) sum += x[k] * w.values[k * N + j];
-        out[r * N + j] = activate(sum * rowScale * w.scale(j) + w.bias[j], layer.activation, layer.alpha);
+        out[r * N + j] = activate(sum * rowScale * w.scale(j) + w.bias[j], layer.activation, layer);
       }
     }
     return out;

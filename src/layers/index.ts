@@ -5,6 +5,12 @@
  */
 import type { LayerSpec } from '../format/spec.ts';
 import { activation } from './activation.ts';
+import { affine } from './affine.ts';
+import { binary } from './binary.ts';
+import { depthToSpace } from './depth-to-space.ts';
+import { groupNorm, layerNorm } from './norm.ts';
+import { resize } from './resize.ts';
+import { transpose } from './transpose.ts';
 import { concatenate } from './concatenate.ts';
 import { conv2d, conv2dTranspose } from './conv.ts';
 import { dense } from './dense.ts';
@@ -21,6 +27,13 @@ export const LAYERS = {
   flatten,
   concatenate,
   activation,
+  binary,
+  resize,
+  groupNorm,
+  layerNorm,
+  affine,
+  depthToSpace,
+  transpose,
 } satisfies Record<LayerType, LayerKind<any>>;
 
 export const LAYER_TYPES = Object.keys(LAYERS) as LayerType[];

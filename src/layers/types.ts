@@ -49,10 +49,18 @@ export interface PlanContext {
   weightCode: number;
   /** Packs a kernel tensor, seen as a K x N matrix, into panels; returns its address. `channels`: C of a conv2dTranspose. */
   kernel(tensor: number, K: number, N: number, channels: number): number;
+  /** Packs a conv kernel tensor for convGeneral (per group; depthwise in its own layout); returns its address. */
+  convKernel(tensor: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: boolean): number;
+  /** Places a conv's bias or scale tensor as convGeneral reads it (0 for none); returns its address. */
+  convVector(tensor: number | undefined, OC: number, groups: number): number;
   /** Places an f32 vector tensor zero-padded to whole panels of 8 (0 for none); returns its address. */
   vector(tensor: number | undefined, n: number): number;
   /** Places a table computed at load time (resize indices, a permutation); returns its address. */
   table(values: Int32Array | Float32Array | Uint8Array): number;
+  /** Places an f32 tensor's values as stored (a constant operand, a norm's gamma); returns its address. */
+  f32Tensor(tensor: number): number;
+  /** The model's tensors, for their shapes. */
+  tensors: TensorSpec[];
   /** Asks for at least this much shared scratch while the op runs. */
   scratch(bytes: number): void;
   /** The wasm module's own sizing functions. */
@@ -87,6 +95,8 @@ export interface LayerKind<L extends LayerSpec> {
    * may overwrite its first input when nothing reads that input later; 'fresh' needs memory of its own.
    */
   storage: 'alias' | 'inPlace' | 'fresh';
+  /** For 'inPlace': which input the output may overwrite (default 0); -1 where none may. */
+  inPlaceInput?(node: GraphNode): number;
   /** Fills the op record (abi.ts) for a node; In0/In1/Out slots are filled by the planner. */
   record(layer: L, record: Int32Array, node: GraphNode, context: PlanContext): void;
   /** Plain scalar computation of the node for a batch: the specification. Inputs and output are batch x per-sample values. */

@@ -223,3 +223,10 @@ export enum AffineRec {
   ScaleVector = 10,
   ShiftVector = 11,
 }
+
+/**
+ * Bytes per entry of a linear resize table (ResizeRec.RowTable/ColumnTable when Linear = 1):
+ * {i32 i0, i32 i1, f32 w0, f32 w1}, w0 = 1 - w1; a nearest table holds one i32 per entry.
+ * See src/layers/resize.ts (resizeTables) and assembly/kernels/resize.ts.
+ */
+export const RESIZE_LINEAR_ENTRY_BYTES = 16;

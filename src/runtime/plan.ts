@@ -82,6 +82,31 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
       cursor = align16(cursor + bytes);
       return dst;
     },
+    convKernel(index, kh, kw, C, OC, groups, transposed) {
+      const bytes = align16(kernels.convKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, groups));
+      const src = stage(index, bytes);
+      const dst = cursor;
+      if (!kernels.packConvKernel(WEIGHT_CODES[dtype], src, dst, kh, kw, C, OC, groups, transposed ? 1 : 0)) {
+        throw new FormatError(`tensor ${index}: a conv kernel the wasm module cannot pack (${groups} groups of ${C} -> ${OC} channels)`);
+      }
+      cursor = align16(cursor + bytes);
+      return dst;
+    },
+    convVector(index, OC, groups) {
+      if (index === undefined) return 0;
+      const bytes = align16(kernels.convVectorBytes(OC, groups));
+      const src = stage(index, bytes);
+      const dst = cursor;
+      kernels.packConvVector(src, dst, OC, groups);
+      cursor = align16(cursor + bytes);
+      return dst;
+    },
+    tensors: model.header.tensors,
+    f32Tensor(index) {
+      const data = tensorData(model, index);
+      checkFinite(data, index);
+      return context.table(data as Float32Array);
+    },
     table(values) {
       const dst = cursor;
       ensureMemory(kernels, dst + values.byteLength);

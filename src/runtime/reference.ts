@@ -23,6 +23,11 @@ export function kernelValues(model: ParsedModel, layer: DenseLayer | ConvLayer):
 
 /** Decodes `latents` (n x latentSize) with optional labels; returns n x outputSize values. */
 export function referenceDecode(model: ParsedModel, latents: Float32Array, labels?: ArrayLike<number>): Float64Array {
+  return referenceValues(model, latents, labels).get(model.graph.output)!;
+}
+
+/** Every value of the graph (inputs and each node's output, batch x per-sample values) for these latents. */
+export function referenceValues(model: ParsedModel, latents: Float32Array, labels?: ArrayLike<number>): Map<string, Float64Array> {
   const { graph } = model;
   const batch = latents.length / model.header.meta.latentSize;
   const context: ReferenceContext = {
@@ -39,5 +44,5 @@ export function referenceDecode(model: ParsedModel, latents: Float32Array, label
     const inputs = node.inputs.map((name) => values.get(name)!);
     values.set(node.name, kindOf(node.layer).reference(node.layer, inputs, node, context));
   }
-  return values.get(graph.output)!;
+  return values;
 }

@@ -49,7 +49,8 @@ export function planSlots(graph: Graph): SlotPlan {
   for (const node of nodes) {
     const kind = kindOf(node.layer);
     if (kind.storage === 'alias') continue;
-    const first = root.get(node.inputs[0]);
+    const overwritten = kind.storage === 'inPlace' ? (kind.inPlaceInput?.(node) ?? 0) : -1;
+    const first = overwritten >= 0 ? root.get(node.inputs[overwritten]) : undefined;
     const elements = product(node.outShape);
     if (kind.storage === 'inPlace' && first !== undefined && lastUse.get(first) === node.index) {
       const slot = rootSlot.get(first)!;

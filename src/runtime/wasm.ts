@@ -34,6 +34,28 @@ export interface Kernels {
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
     w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
   ): number;
+  /** conv with dilation dh, dw and groups; w from packConvKernel, bias and scale from packConvVector (assembly/kernels/conv.ts). */
+  convGeneral(
+    weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    dh: number, dw: number, groups: number,
+    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
+  ): number;
+  convGeneralScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number): number;
+  convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number): number;
+  packConvKernel(weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number): number;
+  convVectorBytes(OC: number, groups: number): number;
+  packConvVector(src: number, dst: number, OC: number, groups: number): void;
+  /** convGeneral on the grouped GEMM always (depthwise layers too), with its own packing: for tests and benchmarks. */
+  convGroups(
+    weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    dh: number, dw: number, groups: number,
+    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
+  ): number;
+  convGroupsScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, kh: number, kw: number, groups: number): number;
+  convGroupsKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number): number;
+  packConvKernelGroups(weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number): number;
   gemmF32(x: number, xStride: number, rows: number, K: number, N: number, w: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
   gemmF32ScratchBytes(rows: number, K: number): number;
   gemmI8(q: number, qStride: number, rowScales: number, rows: number, K: number, N: number, w: number, colScale: number, bias: number, y: number, yStride: number, act: number, alpha: number, packed: number): void;
@@ -49,8 +71,40 @@ export interface Kernels {
     H: number, W: number, C: number, OH: number, OW: number,
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
   ): void;
+  im2colGeneral(
+    x: number, dst: number, first: number, count: number, H: number, W: number, C: number, OH: number, OW: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
+    dh: number, dw: number, c0: number, Cg: number,
+  ): void;
   activateInPlace(ptr: number, count: number, act: number, alpha: number): void;
   concatLabel(x: number, y: number, batch: number, size: number, labels: number, classes: number, labelFirst: number): number;
+  /** Nearest resize of NHWC [batch, H, W, C] to [batch, OH, OW, C]; rows: i32[OH], cols: i32[OW] source indices (src/layers/resize.ts). */
+  resizeNearest(x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, rows: number, cols: number): void;
+  /** Bilinear resize; rows: OH and cols: OW entries of 16 bytes {i32 i0, i32 i1, f32 w0, f32 w1} (src/layers/resize.ts). */
+  resizeBilinear(x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, rows: number, cols: number): void;
+  /** GroupNorm (InstanceNorm: groups = C) of x [batch, pixels, C] into y (may be x), then act; scratch of groupNormScratchBytes(C). */
+  groupNorm(
+    x: number, y: number, batch: number, pixels: number, C: number, groups: number, epsilon: number,
+    gamma: number, beta: number, act: number, alpha: number, scratch: number,
+  ): void;
+  groupNormScratchBytes(C: number): number;
+  /** LayerNorm over each of `rows` pixels' C channels of x into y (may be x), then act. */
+  layerNormChannels(x: number, y: number, rows: number, C: number, epsilon: number, gamma: number, beta: number, act: number, alpha: number): void;
+  /** DepthToSpace of NHWC [batch, H, W, C * block^2] to [batch, H * block, W * block, C]; mode: DepthToSpaceMode. */
+  depthToSpace(x: number, y: number, batch: number, H: number, W: number, C: number, block: number, mode: number): void;
+  /** y = act(x) over count floats (x === y allowed); alpha: LeakyRelu/Elu slope, Clip minimum; beta: Clip maximum. */
+  activate(x: number, y: number, count: number, act: number, alpha: number, beta: number): void;
+  /** y = act(a op b) over [outer, mid, inner], b at o * bOuterStride + n * bInnerStride; op: BinaryOp. */
+  binary(
+    op: number, a: number, b: number, y: number, outer: number, mid: number, inner: number,
+    bOuterStride: number, bInnerStride: number, reversed: number, act: number, alpha: number, beta: number,
+  ): void;
+  /** y[r, c] = act(x[r, c] * scale[c] + shift[c]) (x === y allowed). */
+  channelAffine(x: number, y: number, rows: number, C: number, scale: number, shift: number, act: number, alpha: number, beta: number): void;
+  /** y[r] = [a[r, 0..CA), b[r, 0..CB)] for r < rows. */
+  concatChannels(a: number, b: number, y: number, rows: number, CA: number, CB: number): void;
+  /** y[s * size + i] = x[s * inSize + table[i]]; table: i32[size]. */
+  gatherSamples(x: number, y: number, batch: number, inSize: number, size: number, table: number): void;
 }
 
 /** Where the wasm comes from: a compiled module (required in Workers) or its bytes. */

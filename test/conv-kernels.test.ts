@@ -1,0 +1,396 @@
+// The general convolution (assembly/kernels/conv.ts: dilation, groups, the depthwise kernel) against
+// its scalar specification (src/layers/conv-reference.ts), on shapes at the kernels' edges: 1, 63, 64,
+// 65 and 130 output pixels per sample (64-row tiles, tiles across samples at batch 3), channel counts
+// on both sides of 4 and 8 (vector lanes, 8-column panels), groups 1, 2, 3, 4 and depthwise (C, with
+// one and two outputs per channel), dilation 1-3, strides 1-3, transposed or not. The strict build
+// must give the specification's bits; the relaxed build fuses the f32 multiply-adds.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import '../src/runtime/embedded.ts';
+import { instantiate, relaxedSimdSupported, type Kernels } from '../src/runtime/wasm.ts';
+import { encodeF16 } from '../src/format/f16.ts';
+import { convReference, type ConvActivation, type ConvShape, type ConvWeights } from '../src/layers/conv-reference.ts';
+import { Arena } from './helpers/arena.ts';
+import { randomValues, sameBits, seededRandom } from './helpers/numbers.ts';
+
+const WEIGHT_CODES = { f32: 0, f16: 1, i8: 2 } as const;
+const ACT_CODES: Record<ConvActivation, number> = { linear: 0, relu: 1, leakyRelu: 2 };
+type Dtype = keyof typeof WEIGHT_CODES;
+const DTYPES: Dtype[] = ['f32', 'f16', 'i8'];
+const NO_RELAXED = !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)';
+
+interface Case extends ConvShape {
+  name: string;
+}
+
+/** Output pixels per sample at the 64-row tile's edges: 1, 63, 64, 65, 130. */
+const PIXELS: [number, number][] = [[1, 1], [7, 9], [8, 8], [5, 13], [10, 13]];
+
+/** [C, OC, groups]: plain, grouped, depthwise (multiplier 1 and 2). */
+const CHANNELS: [number, number, number][] = [
+  [1, 1, 1], [3, 7, 1], [4, 8, 1], [7, 9, 1], [8, 16, 1], [9, 3, 1], [16, 17, 1], [17, 4, 1],
+  [4, 8, 2], [8, 4, 2], [16, 16, 2], [3, 9, 3], [9, 3, 3], [4, 4, 4], [8, 16, 4], [16, 8, 4],
+  [3, 3, 3], [4, 4, 4], [7, 7, 7], [8, 8, 8], [9, 9, 9], [16, 16, 16], [17, 17, 17],
+  [3, 6, 3], [4, 8, 4], [8, 16, 8], [17, 34, 17],
+];
+
+/** Kernels, strides, dilations, transposed or not, batch: cycled through against the channels and pixels. */
+const GEOMETRIES = [
+  { kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, transposed: false, batch: 1 },
+  { kh: 3, kw: 3, sh: 1, sw: 1, dh: 2, dw: 2, transposed: false, batch: 3 },
+  { kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, transposed: false, batch: 3 },
+  { kh: 3, kw: 2, sh: 3, sw: 1, dh: 3, dw: 2, transposed: false, batch: 1 },
+  { kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, transposed: false, batch: 3 },
+  { kh: 5, kw: 5, sh: 1, sw: 2, dh: 1, dw: 3, transposed: false, batch: 1 },
+  { kh: 4, kw: 4, sh: 2, sw: 2, dh: 1, dw: 1, transposed: true, batch: 1 },
+  { kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, transposed: true, batch: 3 },
+  { kh: 3, kw: 3, sh: 1, sw: 1, dh: 2, dw: 2, transposed: true, batch: 1 },
+  { kh: 2, kw: 3, sh: 3, sw: 3, dh: 1, dw: 2, transposed: true, batch: 3 },
+  { kh: 3, kw: 3, sh: 3, sw: 2, dh: 3, dw: 1, transposed: true, batch: 1 },
+  { kh: 4, kw: 3, sh: 2, sw: 1, dh: 2, dw: 3, transposed: false, batch: 3 },
+];
+
+/** A case of this geometry: padding varied with `i`, the input sized to reach every output pixel. */
+function caseOf(C: number, OC: number, groups: number, [OH, OW]: [number, number], geometry: (typeof GEOMETRIES)[number], i: number): Case {
+  const { kh, kw, sh, sw, dh, dw, transposed, batch } = geometry;
+  const span = (k: number, d: number) => d * (k - 1);
+  const padTop = i % 3 === 0 ? 0 : Math.min(span(kh, dh), Math.floor(span(kh, dh) / 2) + (i % 2));
+  const padLeft = i % 4 === 1 ? span(kw, dw) : Math.floor(span(kw, dw) / 2);
+  const inputSize = (O: number, k: number, s: number, d: number, pad: number) =>
+    transposed ? Math.max(1, Math.ceil((O + 2 * pad - span(k, d) - 1) / s) + 1) : Math.max(1, (O - 1) * s + 1 + span(k, d) - 2 * pad);
+  const H = inputSize(OH, kh, sh, dh, padTop), W = inputSize(OW, kw, sw, dw, padLeft);
+  const shape = { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, dh, dw, groups, transposed };
+  const name = `${transposed ? 'conv2dTranspose' : 'conv2d'} ${batch}x${H}x${W}x${C} -> ${OH}x${OW}x${OC}, groups ${groups}, kernel ${kh}x${kw}, strides ${sh},${sw}, dilation ${dh},${dw}, pad ${padTop},${padLeft}`;
+  return { name, ...shape };
+}
+
+const CASES: Case[] = [];
+CHANNELS.forEach(([C, OC, groups], ci) => PIXELS.forEach((pixels, pi) => {
+  const i = ci * PIXELS.length + pi;
+  CASES.push(caseOf(C, OC, groups, pixels, GEOMETRIES[i % GEOMETRIES.length], i));
+}));
+
+/** Random weights of the case's kernel in each dtype (int8 with a scale per output channel). */
+function weightsOf(shape: ConvShape, dtype: Dtype, random: () => number): ConvWeights {
+  const n = (shape.kh * shape.kw * shape.C * shape.OC) / shape.groups;
+  if (dtype === 'f32') return { dtype, values: randomValues(n, random, 1) };
+  if (dtype === 'f16') return { dtype, bits: encodeF16(randomValues(n, random, 1)) };
+  return { dtype, values: Int8Array.from({ length: n }, () => Math.floor(random() * 255) - 127), scales: Float32Array.from({ length: shape.OC }, () => 0.001 + random() * 0.01) };
+}
+
+function storedKernel(weights: ConvWeights): Float32Array | Uint16Array | Int8Array {
+  return weights.dtype === 'f16' ? weights.bits : weights.values;
+}
+
+interface Problem {
+  x: Float32Array;
+  weights: ConvWeights;
+  bias: Float32Array;
+}
+
+/** Inputs about a third zeros (as after a ReLU; some -0): the GEMM's zero skipping must not change a bit. */
+function problemOf(shape: ConvShape, dtype: Dtype, seed: number): Problem {
+  const random = seededRandom(seed);
+  const x = randomValues(shape.batch * shape.H * shape.W * shape.C, random, 2);
+  for (let i = 0; i < x.length; i++) if (random() < 0.3) x[i] = random() < 0.1 ? -0 : 0;
+  return { x, weights: weightsOf(shape, dtype, random), bias: randomValues(shape.OC, random, 1) };
+}
+
+/**
+ * Which entry point runs, and how its operands are packed: convGeneral (packConvKernel), convGroups
+ * (the grouped GEMM whatever the groups: packConvKernelGroups), or today's `conv` with the packing the
+ * host does today (packPanels*, padVector; one group, no dilation).
+ */
+type Entry = 'general' | 'groups' | 'conv';
+
+/** Runs one conv in a fresh arena; the input ends at the last byte of memory, the output starts as NaN. */
+function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Problem, act: ConvActivation = 'linear', alpha = 0.3): Float32Array {
+  const { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, dh, dw, groups, transposed } = shape;
+  const code = WEIGHT_CODES[problem.weights.dtype];
+  const arena = new Arena(kernels.memory, kernels.heapBase());
+  const src = arena.put(storedKernel(problem.weights));
+  let w: number, bias: number, scale = 0, scratchBytes: number;
+  const vector = (values: Float32Array) => {
+    if (entry === 'conv') {
+      const at = arena.alloc(Math.ceil(OC / 8) * 32);
+      kernels.padVector(arena.put(values), at, OC);
+      return at;
+    }
+    const at = arena.alloc(kernels.convVectorBytes(OC, groups));
+    kernels.packConvVector(arena.put(values), at, OC, groups);
+    return at;
+  };
+  if (entry === 'conv') {
+    assert.ok(groups === 1 && dh === 1 && dw === 1, 'conv takes no groups or dilation');
+    const K = kh * kw * C;
+    w = arena.alloc(Math.ceil(OC / 8) * 8 * (code === 2 ? Math.ceil(K / 4) * 4 : K) * 4);
+    const pack = [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code];
+    pack(src, w, K, OC, transposed ? C : 0);
+    scratchBytes = kernels.convScratchBytes(code, H, W, C, OH, OW, kh, kw);
+  } else if (entry === 'general') {
+    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups));
+    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
+    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups);
+  } else {
+    w = arena.alloc(kernels.convGroupsKernelBytes(code, kh, kw, C, OC, groups));
+    assert.equal(kernels.packConvKernelGroups(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
+    scratchBytes = kernels.convGroupsScratchBytes(code, H, W, C, OH, OW, kh, kw, groups);
+  }
+  bias = vector(problem.bias);
+  if (problem.weights.dtype === 'i8') scale = vector(problem.weights.scales);
+  const scratch = arena.alloc(scratchBytes);
+  const outputs = batch * OH * OW * OC;
+  const y = arena.alloc(outputs * 4);
+  new Float32Array(kernels.memory.buffer, y, outputs).fill(NaN);
+  // The input last, ending where memory ends: a read past it would trap.
+  const xBytes = problem.x.byteLength;
+  arena.alloc(xBytes + 16);
+  const x = kernels.memory.buffer.byteLength - xBytes;
+  new Float32Array(kernels.memory.buffer, x, problem.x.length).set(problem.x);
+  const T = transposed ? 1 : 0;
+  const ok = entry === 'conv'
+    ? kernels.conv(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, w, bias, scale, scratch, ACT_CODES[act], alpha)
+    : (entry === 'general' ? kernels.convGeneral : kernels.convGroups)(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha);
+  assert.equal(ok, 1);
+  return arena.f32(y, outputs);
+}
+
+/** The first index where two outputs' bits differ, for the message. */
+function firstDifference(got: Float32Array, want: Float32Array): string {
+  for (let i = 0; i < got.length; i++) if (!Object.is(got[i], want[i])) return `output ${i}: ${got[i]} vs ${want[i]}`;
+  return 'none';
+}
+
+describe('convGeneral against the scalar specification (conv-reference.ts)', () => {
+  for (const dtype of DTYPES) {
+    it(`${dtype} weights, strict build: the specification's bits on ${CASES.length} shapes`, async () => {
+      const kernels = await instantiate(undefined, 'strict');
+      CASES.forEach((shape, i) => {
+        const problem = problemOf(shape, dtype, i + 1);
+        const got = runConv(kernels, 'general', shape, problem);
+        const want = convReference(shape, problem.x, problem.weights, problem.bias);
+        assert.ok(sameBits(got, want), `${shape.name}: ${firstDifference(got, want)}`);
+      });
+    });
+  }
+
+  it('fused ReLU and leaky ReLU, every dtype: the specification\'s bits', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const dtype of DTYPES) {
+      CASES.filter((_, i) => i % 4 === 0).forEach((shape, i) => {
+        const act: ConvActivation = i % 2 ? 'relu' : 'leakyRelu';
+        const problem = problemOf(shape, dtype, 1000 + i);
+        const got = runConv(kernels, 'general', shape, problem, act);
+        const want = convReference(shape, problem.x, problem.weights, problem.bias, act, 0.3);
+        assert.ok(sameBits(got, want), `${dtype} ${act} ${shape.name}: ${firstDifference(got, want)}`);
+      });
+    }
+  });
+
+  it('int8 rows past one 2048-k block (K = 3*3*256 = 2304, and 1152 per group): block sums added in f32, as specified', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const groups of [1, 2]) {
+      const shape = caseOf(256, groups === 2 ? 10 : 9, groups, [5, 13], GEOMETRIES[1], 1);
+      const problem = problemOf(shape, 'i8', 77);
+      const got = runConv(kernels, 'general', shape, problem);
+      const want = convReference(shape, problem.x, problem.weights, problem.bias);
+      assert.ok(sameBits(got, want), `${shape.name}: ${firstDifference(got, want)}`);
+    }
+  });
+
+  it('relaxed build: f32 and f16 within 1e-5 of the specification (fused multiply-adds), int8 bit for bit', { skip: NO_RELAXED }, async () => {
+    const kernels = await instantiate(undefined, 'relaxed');
+    for (const dtype of DTYPES) {
+      CASES.forEach((shape, i) => {
+        const problem = problemOf(shape, dtype, i + 1);
+        const got = runConv(kernels, 'general', shape, problem);
+        const want = convReference(shape, problem.x, problem.weights, problem.bias);
+        if (dtype === 'i8') {
+          assert.ok(sameBits(got, want), `${dtype} ${shape.name}: ${firstDifference(got, want)}`);
+          return;
+        }
+        for (let j = 0; j < got.length; j++) {
+          assert.ok(Math.abs(got[j] - want[j]) <= 1e-5 * (1 + Math.abs(want[j])), `${dtype} ${shape.name}: output ${j}: ${got[j]} vs ${want[j]}`);
+        }
+      });
+    }
+  });
+
+  it('refuses groups that do not divide the channels, and unknown weight types', async () => {
+    const kernels = await instantiate();
+    const arena = new Arena(kernels.memory, kernels.heapBase());
+    const buffer = arena.alloc(4096);
+    // C 6, OC 4, groups 3: OC is not a multiple of 3.
+    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 4, 1, 1, 1, 1, 0, 0, 0, 1, 1, 3, buffer, buffer, 0, buffer, 0, 0), 0);
+    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, buffer, buffer, 0, buffer, 0, 0), 0);
+    assert.equal(kernels.convGeneral(3, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, buffer, buffer, 0, buffer, 0, 0), 0);
+    assert.equal(kernels.packConvKernel(0, buffer, buffer, 1, 1, 6, 4, 3, 0), 0);
+    assert.equal(kernels.convGeneralScratchBytes(0, 2, 2, 6, 2, 2, 4, 1, 1, 3), 0);
+  });
+});
+
+describe('the depthwise kernel (groups = C = OC)', () => {
+  const depthwise = CASES.filter((c) => c.groups === c.C && c.OC === c.C && c.groups > 1);
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: the grouped GEMM's bits (convGroups), every dtype, ${depthwise.length} shapes`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      for (const dtype of DTYPES) {
+        depthwise.forEach((shape, i) => {
+          const problem = problemOf(shape, dtype, 500 + i);
+          const direct = runConv(kernels, 'general', shape, problem);
+          const gemm = runConv(kernels, 'groups', shape, problem);
+          assert.ok(sameBits(direct, gemm), `${dtype} ${shape.name}: ${firstDifference(direct, gemm)}`);
+        });
+      }
+    });
+  }
+
+  it('packs [kh, kw, 1, C] into fewer bytes than the grouped GEMM\'s panels (one column of 8 per channel)', async () => {
+    const kernels = await instantiate();
+    // 3x3, 32 channels: 9 x 32 floats against 32 panels of 9 x 8.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 32, 32, 32), 9 * 32 * 4);
+    assert.equal(kernels.convGroupsKernelBytes(0, 3, 3, 32, 32, 32), 32 * 9 * 8 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 17, 17, 17), 9 * 24 * 4, 'f16 widened to f32, channels padded to 8');
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 17, 17, 17), Math.ceil((9 * 24) / 16) * 16, 'int8 stays int8');
+    // Two outputs per channel go through the grouped GEMM.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 16, 32, 16), kernels.convGroupsKernelBytes(0, 3, 3, 16, 32, 16));
+  });
+});
+
+describe('one group, no dilation: today\'s conv', () => {
+  const plain = CASES.filter((c) => c.groups === 1 && c.dh === 1 && c.dw === 1);
+  /**
+   * SHA-256 (first 16 hex digits) of the outputs of `conv` over the plain cases, each dtype, strict
+   * build, computed with the module built from 71a880d (before dilation and groups).
+   */
+  const BEFORE: Record<Dtype, string> = { f32: '097aabec77b7d497', f16: '403b1e0283bf42e2', i8: 'c1f9808cd2a37b53' };
+
+  it('packConvKernel and packConvVector with one group write the bytes packPanels*/packPairsI8Panels and padVector write', async () => {
+    const kernels = await instantiate();
+    for (const dtype of DTYPES) {
+      for (const shape of plain) {
+        const { kh, kw, C, OC, transposed } = shape;
+        const problem = problemOf(shape, dtype, 3);
+        const code = WEIGHT_CODES[dtype];
+        const arena = new Arena(kernels.memory, kernels.heapBase());
+        const src = arena.put(storedKernel(problem.weights));
+        const K = kh * kw * C;
+        const bytes = Math.ceil(OC / 8) * 8 * (code === 2 ? Math.ceil(K / 4) * 4 : K) * [4, 2, 1][code];
+        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1), bytes);
+        const today = arena.alloc(bytes), ours = arena.alloc(bytes);
+        [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code](src, today, K, OC, transposed ? C : 0);
+        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, transposed ? 1 : 0);
+        const view = (at: number) => new Uint8Array(kernels.memory.buffer, at, bytes).slice();
+        assert.deepEqual(view(ours), view(today), `${dtype} ${shape.name}`);
+      }
+    }
+    const kernelsVector = await instantiate();
+    const arena = new Arena(kernelsVector.memory, kernelsVector.heapBase());
+    const values = randomValues(13, seededRandom(1), 1);
+    assert.equal(kernelsVector.convVectorBytes(13, 1), 16 * 4);
+    const a = arena.alloc(64), b = arena.alloc(64);
+    kernelsVector.padVector(arena.put(values), a, 13);
+    kernelsVector.packConvVector(arena.put(values), b, 13, 1);
+    assert.deepEqual(arena.f32(b, 16), arena.f32(a, 16));
+  });
+
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: convGeneral(dilation 1, groups 1) gives conv's bits on ${plain.length} shapes, every dtype${build === 'strict' ? ', and the outputs conv gave before dilation and groups' : ''}`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      for (const dtype of DTYPES) {
+        const digest = createHash('sha256');
+        plain.forEach((shape, i) => {
+          const problem = problemOf(shape, dtype, 200 + i);
+          const today = runConv(kernels, 'conv', shape, problem);
+          const general = runConv(kernels, 'general', shape, problem);
+          assert.ok(sameBits(general, today), `${dtype} ${shape.name}: ${firstDifference(general, today)}`);
+          digest.update(new Uint8Array(today.buffer));
+        });
+        if (build === 'strict') assert.equal(digest.digest('hex').slice(0, 16), BEFORE[dtype], `${dtype}: conv's outputs changed`);
+      }
+    });
+  }
+});
+
+describe('PyTorch\'s padding conventions need no kernel change', () => {
+  /**
+   * PyTorch's ConvTranspose2d written from its documentation, in f64: input pixel i of channel c adds
+   * x * weight[c, o, k] (ONNX/PyTorch layout [C, OC/G, kh, kw]) to output o' = i*s - p + k*d of channel
+   * g*OC/G + o, g = c / (C/G); OH = (H - 1)*s - 2p + d*(k - 1) + output_padding + 1.
+   */
+  function torchConvTranspose(x: Float32Array, [batch, H, W, C]: number[], weight: Float32Array, OC: number, k: number, s: number, p: number, op: number, d: number, groups: number) {
+    const OH = (H - 1) * s - 2 * p + d * (k - 1) + op + 1, OW = (W - 1) * s - 2 * p + d * (k - 1) + op + 1;
+    const Cg = C / groups, OCg = OC / groups;
+    const y = new Float64Array(batch * OH * OW * OC);
+    for (let b = 0; b < batch; b++) for (let iy = 0; iy < H; iy++) for (let ix = 0; ix < W; ix++) for (let c = 0; c < C; c++) {
+      const g = Math.floor(c / Cg);
+      for (let o = 0; o < OCg; o++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+        const oy = iy * s - p + ky * d, ox = ix * s - p + kx * d;
+        if (oy < 0 || oy >= OH || ox < 0 || ox >= OW) continue;
+        y[((b * OH + oy) * OW + ox) * OC + g * OCg + o] += x[((b * H + iy) * W + ix) * C + c] * weight[((c * OCg + o) * k + ky) * k + kx];
+      }
+    }
+    return { y, OH, OW };
+  }
+
+  const TORCH_CASES = [
+    { name: 'ConvTranspose2d(k=3, s=2, p=1, output_padding=1): OH = 2H', k: 3, s: 2, p: 1, op: 1, d: 1, groups: 1, C: 5, OC: 6 },
+    { name: 'ConvTranspose2d(k=4, s=2, p=1)', k: 4, s: 2, p: 1, op: 0, d: 1, groups: 1, C: 3, OC: 8 },
+    { name: 'ConvTranspose2d(k=3, s=3, p=2, output_padding=2, dilation=2, groups=2)', k: 3, s: 3, p: 2, op: 2, d: 2, groups: 2, C: 4, OC: 6 },
+    { name: 'ConvTranspose2d(k=3, s=2, p=1, output_padding=1, groups=8): depthwise', k: 3, s: 2, p: 1, op: 1, d: 1, groups: 8, C: 8, OC: 8 },
+  ];
+  for (const t of TORCH_CASES) {
+    it(`${t.name}: padTop = p, OH from the formula`, async () => {
+      const kernels = await instantiate(undefined, 'strict');
+      const random = seededRandom(t.k * 100 + t.groups);
+      const [batch, H, W] = [2, 5, 4];
+      const x = randomValues(batch * H * W * t.C, random, 2);
+      const OCg = t.OC / t.groups;
+      const torchWeight = randomValues(t.C * OCg * t.k * t.k, random, 1); // [C, OC/G, k, k]
+      // To [kh, kw, OC/G, C].
+      const ours = new Float32Array(torchWeight.length);
+      for (let c = 0; c < t.C; c++) for (let o = 0; o < OCg; o++) for (let ky = 0; ky < t.k; ky++) for (let kx = 0; kx < t.k; kx++) {
+        ours[((ky * t.k + kx) * OCg + o) * t.C + c] = torchWeight[((c * OCg + o) * t.k + ky) * t.k + kx];
+      }
+      const bias = new Float32Array(t.OC);
+      const { y: want, OH, OW } = torchConvTranspose(x, [batch, H, W, t.C], torchWeight, t.OC, t.k, t.s, t.p, t.op, t.d, t.groups);
+      if (t.op === 1 && t.s === 2 && t.k === 3 && t.p === 1) assert.deepEqual([OH, OW], [2 * H, 2 * W]);
+      const shape: ConvShape = { batch, H, W, C: t.C, OH, OW, OC: t.OC, kh: t.k, kw: t.k, sh: t.s, sw: t.s, padTop: t.p, padLeft: t.p, dh: t.d, dw: t.d, groups: t.groups, transposed: true };
+      const got = runConv(kernels, 'general', shape, { x, weights: { dtype: 'f32', values: ours }, bias });
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `output ${i}: ${got[i]} vs ${want[i]}`);
+      // And the specification agrees with PyTorch's definition.
+      const spec = convReference(shape, x, { dtype: 'f32', values: ours }, bias);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(spec[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `specification, output ${i}`);
+    });
+  }
+
+  it('Conv2d(k=3, groups=2, dilation=2) with padding only after (padTop 0, OH reaching past the input): PyTorch\'s F.pad then conv', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    const random = seededRandom(9);
+    const [batch, H, W, C, OC, k, d, groups] = [3, 6, 7, 4, 6, 3, 2, 2];
+    // F.pad(x, (left 0, right 3, top 0, bottom 2)), then a valid conv: OH = H + 2 - d*(k-1).
+    const [padBottom, padRight] = [2, 3];
+    const OH = H + padBottom - d * (k - 1), OW = W + padRight - d * (k - 1);
+    const x = randomValues(batch * H * W * C, random, 2);
+    const Cg = C / groups, OCg = OC / groups;
+    const torchWeight = randomValues(OC * Cg * k * k, random, 1); // [OC, C/G, k, k]
+    const ours = new Float32Array(torchWeight.length); // [kh, kw, C/G, OC]
+    for (let oc = 0; oc < OC; oc++) for (let ci = 0; ci < Cg; ci++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+      ours[((ky * k + kx) * Cg + ci) * OC + oc] = torchWeight[((oc * Cg + ci) * k + ky) * k + kx];
+    }
+    const want = new Float64Array(batch * OH * OW * OC);
+    for (let b = 0; b < batch; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let oc = 0; oc < OC; oc++) {
+      const g = Math.floor(oc / OCg);
+      let sum = 0;
+      for (let ci = 0; ci < Cg; ci++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+        const iy = oy + ky * d, ix = ox + kx * d;
+        if (iy < H && ix < W) sum += x[((b * H + iy) * W + ix) * C + g * Cg + ci] * torchWeight[((oc * Cg + ci) * k + ky) * k + kx];
+      }
+      want[((b * OH + oy) * OW + ox) * OC + oc] = sum;
+    }
+    const shape: ConvShape = { batch, H, W, C, OH, OW, OC, kh: k, kw: k, sh: 1, sw: 1, padTop: 0, padLeft: 0, dh: d, dw: d, groups, transposed: false };
+    const got = runConv(kernels, 'general', shape, { x, weights: { dtype: 'f32', values: ours }, bias: new Float32Array(OC) });
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `output ${i}: ${got[i]} vs ${want[i]}`);
+  });
+});

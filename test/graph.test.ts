@@ -1,0 +1,94 @@
+// Format-2 graphs: every layer kind through the wasm executor against the reference decoder, graphs
+// that branch and join, slot planning (memory = the peak live set), and the reader's graph checks.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Decoder } from '../src/index.ts';
+import { FormatError, RuntimeError } from '../src/errors.ts';
+import { readModel } from '../src/format/read.ts';
+import { referenceDecode } from '../src/runtime/reference.ts';
+import { planSlots } from '../src/runtime/slots.ts';
+import { GraphBuilder } from './helpers/graph-builder.ts';
+import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
+
+const TOLERANCE = { f32: 2e-5, f16: 2e-5, i8: 1e-4 } as const;
+
+/** Decodes a few batches in wasm and in the reference; returns the largest difference relative to the output's spread. */
+async function compare(bytes: Uint8Array, batches = [1, 3, 5]): Promise<number> {
+  const decoder = await Decoder.load(bytes);
+  const model = readModel(bytes);
+  const random = seededRandom(5);
+  let worst = 0;
+  for (const n of batches) {
+    const latents = randomValues(n * decoder.info.latentSize, random, 1.5);
+    const labels = decoder.info.classes ? Array.from({ length: n }, (_, i) => i % decoder.info.classes) : undefined;
+    const got = decoder.decode(latents, labels);
+    const want = referenceDecode(model, latents, labels);
+    let spread = 0;
+    for (const v of want) spread = Math.max(spread, Math.abs(v));
+    worst = Math.max(worst, maxAbsDiff(got, want) / Math.max(spread, 1));
+  }
+  return worst;
+}
+
+type Build = (g: GraphBuilder) => string;
+
+/** Small graphs, one per kind (or pattern), on an image latent [4, 4, 8]. */
+const GRAPHS: Record<string, Build> = {
+  'nearest upsample x2, asymmetric (nn.Upsample)': (g) => g.add('resize', 'up', ['z'], { mode: 'nearest', coordinate: 'asymmetric', nearest: 'floor', size: [8, 8], scales: [2, 2] }),
+  'nearest upsample x3 then a conv': (g) => g.conv2d('c', g.add('resize', 'up', ['z'], { mode: 'nearest', coordinate: 'asymmetric', nearest: 'floor', size: [12, 12] }), 5, 3),
+  'bilinear, half_pixel': (g) => g.add('resize', 'up', ['z'], { mode: 'linear', coordinate: 'half_pixel', size: [8, 8] }),
+  'bilinear, align_corners, to 7x9': (g) => g.add('resize', 'up', ['z'], { mode: 'linear', coordinate: 'align_corners', size: [7, 9] }),
+  'groupNorm (4 groups) with relu': (g) => g.add('groupNorm', 'gn', [g.conv2d('c', 'z', 16, 3)], { groups: 4, epsilon: 1e-5, gamma: g.f32([16]), beta: g.f32([16]), activation: 'relu' }),
+  'instanceNorm (groups = channels)': (g) => g.add('groupNorm', 'in', ['z'], { groups: 8, epsilon: 1e-5, gamma: g.f32([8]), beta: g.f32([8]), activation: 'linear' }),
+  'layerNorm over channels': (g) => g.add('layerNorm', 'ln', [g.conv2d('c', 'z', 12, 1)], { epsilon: 1e-5, gamma: g.f32([12]), beta: g.f32([12]), activation: 'linear' }),
+  'depthToSpace CRD (PixelShuffle) after a conv': (g) => g.add('depthToSpace', 'ps', [g.conv2d('c', 'z', 12, 3)], { blockSize: 2, mode: 'CRD' }),
+  'depthToSpace DCR': (g) => g.add('depthToSpace', 'd2s', ['z'], { blockSize: 2, mode: 'DCR' }),
+  'transposed conv with PyTorch padding and output_padding': (g) => g.conv2dTranspose('up', 'z', 6, 3, { pads: [1, 1, 1, 1], outputPadding: [1, 1] }),
+};
+
+describe('graph kinds: wasm executor vs the reference decoder', () => {
+  for (const [name, build] of Object.entries(GRAPHS)) {
+    for (const dtype of ['f32', 'f16', 'i8'] as const) {
+      it(`${name} (${dtype})`, async () => {
+        const g = new GraphBuilder({ latent: [4, 4, 8], dtype, seed: 3 });
+        const diff = await compare(g.write(build(g)));
+        assert.ok(diff <= TOLERANCE[dtype], `relative difference ${diff}`);
+      });
+    }
+  }
+});
+
+describe('graphs that branch and join', () => {
+  it('a chain needs two slots, the peak of two values', () => {
+    const g = new GraphBuilder({ latent: [16] });
+    const h = g.dense('h', 'z', 64, 'relu');
+    const o = g.dense('o', h, 48, 'sigmoid');
+    const plan = planSlots(readModel(g.write(o)).graph);
+    assert.equal(plan.slotElements.length, 2);
+    assert.deepEqual([...plan.slotElements].sort((x, y) => x - y), [48, 64]);
+  });
+
+  it('the decoder reports the memory the planned slots need, and refuses a batch over maxMemory', async () => {
+    const g = new GraphBuilder({ latent: [4, 4, 8] });
+    const bytes = g.write(g.add('resize', 'up', [g.conv2d('c', 'z', 8, 3)], { mode: 'nearest', coordinate: 'asymmetric', size: [64, 64] }));
+    const decoder = await Decoder.load(bytes);
+    const small = decoder.memoryFor(1);
+    const large = decoder.memoryFor(64);
+    // Per sample: the resize's output (64 x 64 x 8) and its input's slot, in f32.
+    assert.ok(large - small >= 63 * 64 * 64 * 8 * 4, `${large - small}`);
+    const tight = await Decoder.load(bytes, { maxMemory: small + 1024 * 1024 });
+    assert.throws(() => tight.sample(64), RuntimeError);
+  });
+});
+
+describe('the graph reader', () => {
+  it('refuses a resize past its factor limit, naming the node', () => {
+    const g = new GraphBuilder({ latent: [4, 4, 8] });
+    assert.throws(() => g.write(g.add('resize', 'huge', ['z'], { mode: 'nearest', coordinate: 'asymmetric', size: [4096, 4] })), (err: unknown) => err instanceof FormatError && /node "huge".*factor of 64/.test((err as Error).message));
+  });
+
+  it('refuses a groupNorm whose groups do not divide the channels', () => {
+    const g = new GraphBuilder({ latent: [4, 4, 8] });
+    assert.throws(() => g.add('groupNorm', 'gn', ['z'], { groups: 3, epsilon: 1e-5, gamma: g.f32([8]), beta: g.f32([8]), activation: 'linear' }), /do not split into 3 groups/);
+  });
+});
