@@ -2,15 +2,19 @@
 // order, each naming the slots it reads and writes. The host lays the slots out for the batch and
 // passes their addresses in a table; one scratch area (im2col tiles, quantized rows, a widened f16
 // panel), sized by the host for the hungriest op, is shared. Nothing is allocated while decoding.
-import { activateInPlace } from './kernels/activation';
-import { concatLabel } from './kernels/concat';
+import { activate } from './kernels/activation-extra';
+import { channelAffine } from './kernels/affine';
+import { binary } from './kernels/binary';
+import { concatChannels, concatLabel } from './kernels/concat';
+import { gatherSamples } from './kernels/gather';
 import { convGeneral } from './kernels/conv';
 import { dense } from './kernels/dense';
 import { depthToSpace } from './kernels/depth-to-space';
 import { groupNorm, layerNormChannels } from './kernels/norm';
 import { resizeBilinear, resizeNearest } from './kernels/resize';
 import {
-  ActivationRec, ConcatLabelRec, ConvRec, DenseRec, DepthToSpaceRec, Field, NormKind, NormRec, Op, RECORD_WORDS, ResizeRec, Status,
+  ActivationRec, AffineRec, BinaryRec, ConcatChannelsRec, ConcatLabelRec, ConvRec, DenseRec, DepthToSpaceRec, Field, GatherRec, NormKind, NormRec, Op,
+  RECORD_WORDS, ResizeRec, Status,
 } from '../src/runtime/abi';
 
 /** The record that failed in the last `run`, for the host's message. */
@@ -56,10 +60,13 @@ function runOne(r: usize, batch: i32, slots: usize, labels: usize, scratch: usiz
   const alpha = reinterpret<f32>(word(r, Field.Alpha));
   const x = slot(slots, r, Field.In0);
   const y = slot(slots, r, Field.Out);
+  const beta = reinterpret<f32>(word(r, Field.Beta));
   if (op == Op.Activation) {
-    const n = batch * word(r, ActivationRec.Size);
-    if (x != y) memory.copy(y, x, <usize>n << 2);
-    activateInPlace(y, n, act, alpha);
+    activate(x, y, batch * word(r, ActivationRec.Size), act, alpha, beta);
+    return Status.Ok;
+  }
+  if (op == Op.Binary) {
+    runBinary(x, slots, y, batch, r, act, alpha, beta);
     return Status.Ok;
   }
   if (op == Op.Dense) {
@@ -83,11 +90,34 @@ function runOne(r: usize, batch: i32, slots: usize, labels: usize, scratch: usiz
     runNorm(x, y, batch, r, scratch, act, alpha);
     return Status.Ok;
   }
+  if (op == Op.Affine) {
+    const rows = batch * word(r, AffineRec.Rows);
+    channelAffine(x, y, rows, word(r, AffineRec.C), <usize>word(r, AffineRec.ScaleVector), <usize>word(r, AffineRec.ShiftVector), act, alpha, beta);
+    return Status.Ok;
+  }
+  if (op == Op.ConcatChannels) {
+    concatChannels(x, slot(slots, r, Field.In1), y, batch * word(r, ConcatChannelsRec.Pixels), word(r, ConcatChannelsRec.CA), word(r, ConcatChannelsRec.CB));
+    return Status.Ok;
+  }
+  if (op == Op.Gather) {
+    gatherSamples(x, y, batch, word(r, GatherRec.InSize), word(r, GatherRec.Size), <usize>word(r, GatherRec.Table));
+    return Status.Ok;
+  }
   if (op == Op.DepthToSpace) {
     depthToSpace(x, y, batch, word(r, DepthToSpaceRec.H), word(r, DepthToSpaceRec.W), word(r, DepthToSpaceRec.C), word(r, DepthToSpaceRec.Block), word(r, DepthToSpaceRec.Mode));
     return Status.Ok;
   }
   return Status.BadOpcode;
+}
+
+/** a op b, b a second value (per sample) or a constant laid out at load time. */
+function runBinary(a: usize, slots: usize, y: usize, batch: i32, r: usize, act: i32, alpha: f32, beta: f32): void {
+  const constant = <usize>word(r, BinaryRec.Constant);
+  const b = constant != 0 ? constant : slot(slots, r, Field.In1);
+  binary(
+    word(r, BinaryRec.BinaryOp), a, b, y, batch * word(r, BinaryRec.OuterPerSample), word(r, BinaryRec.Mid), word(r, BinaryRec.Inner),
+    word(r, BinaryRec.BOuterStride), word(r, BinaryRec.BInnerStride), word(r, BinaryRec.Reversed) != 0, act, alpha, beta,
+  );
 }
 
 function runResize(x: usize, y: usize, batch: i32, r: usize): void {
