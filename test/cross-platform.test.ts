@@ -39,8 +39,9 @@ describe('bit-identical samples across engines (strict build)', () => {
 describe('bit-identical RGB graph models across engines (strict build)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgevae-cross-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  // An image latent with explicit-padding convolutions, and a conditional one, each in f32 and int8.
-  const cases: [string, GraphPlan][] = [['rgb from an image latent', GRAPH_PLANS['rgb from an image latent']], ['conditional rgb', GRAPH_PLANS['conditional rgb']]];
+  // An image latent with explicit-padding convolutions, a conditional one, and a branch joined along channels, each in f32 and int8.
+  const names = ['rgb from an image latent', 'conditional rgb', 'branch joined along channels'] as const;
+  const cases: [string, GraphPlan][] = names.map((name) => [name, GRAPH_PLANS[name]]);
   for (const [name, plan] of cases) {
     for (const dtype of ['f32', 'i8'] as const) {
       it(`${name} (${dtype}): Deno draws the same bytes as Node`, async () => {
