@@ -11,6 +11,8 @@ import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
 import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
+import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
+import { Decoder, toChannelsFirst, toImageGrid } from '../src/index.ts';
 
 describe('edgevae CLI', () => {
   let dir: string;
@@ -34,6 +36,7 @@ describe('edgevae CLI', () => {
     assert.match(stdout, /latent:\s+8 \+ one-hot label of 10 classes/);
     assert.match(stdout, /output:\s+\[28, 28, 1\] in \[0, 1\]/);
     assert.match(stdout, /weights:\s+i8/);
+    assert.match(stdout, /latent shape: a vector of 8/);
     const json = JSON.parse(edgevae('info', conditional, '--json').stdout);
     assert.equal(json.latentSize, 8);
     assert.ok(json.memory.batch64 > json.memory.batch1);
@@ -219,5 +222,101 @@ describe('edgevae CLI', () => {
         assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
       }
     });
+  });
+});
+
+describe('edgevae CLI on RGB graph models', () => {
+  let dir: string;
+  /** An [8, 8, 3] decoder in [-1, 1] from a [4, 4, 8] image latent recorded as NCHW; and one in [0, 1] from a flat latent. */
+  let imageLatent: string;
+  let flatLatent: string;
+  let decoder: Decoder;
+  const pngPixels = (file: string) => {
+    const png = decode(readFileSync(file));
+    return { width: png.width, height: png.height, channels: png.channels, data: Uint8ClampedArray.from(png.data) };
+  };
+  const gridOf = (samples: Float32Array, columns?: number) => toImageGrid(samples, { shape: decoder.info.outputShape, range: decoder.info.range, columns });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgevae-cli-rgb-'));
+    imageLatent = join(dir, 'image-latent.evae');
+    flatLatent = join(dir, 'flat-latent.evae');
+    writeFileSync(imageLatent, buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 3 }));
+    writeFileSync(flatLatent, buildGraphModel({ ...GRAPH_PLANS['rgb from a flat latent'], seed: 3 }));
+    decoder = await Decoder.load(readFileSync(imageLatent));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('info gives the latent shape and layout, and each node with the values it reads', () => {
+    const { code, stdout, stderr } = edgevae('info', imageLatent);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /latent:\s+128\n/);
+    assert.match(stdout, /latent shape: \[4, 4, 8\] image, held channels-last; the source model's layout: NCHW/);
+    assert.match(stdout, /output:\s+\[8, 8, 3\] in \[-1, 1\]/);
+    assert.match(stdout, /nodes:\n\s+0 conv2dTranspose\s+up <- z -> \[8, 8, 6\]\n\s+1 conv2d\s+rgb <- up -> \[8, 8, 3\]/);
+    const json = JSON.parse(edgevae('info', imageLatent, '--json').stdout);
+    assert.deepEqual([json.latentShape, json.latentLayout, json.range], [[4, 4, 8], 'NCHW', [-1, 1]]);
+    assert.deepEqual(json.layers.map((l: { name: string; inputs: string[] }) => [l.name, l.inputs]), [['up', ['z']], ['rgb', ['up']]]);
+  });
+
+  it('sample writes a colour PNG, scaled from the file\'s range, the pixels Node\'s Decoder gives', () => {
+    const out = join(dir, 'rgb.png');
+    const { code, stderr } = edgevae('sample', '--model', imageLatent, '--n', '6', '--seed', '9', '--out', out);
+    assert.equal(code, 0, stderr);
+    const png = pngPixels(out);
+    assert.equal(png.channels, 4, 'colour: RGBA, not greyscale');
+    const grid = gridOf(decoder.sample(6, { seed: 9 }));
+    assert.deepEqual([png.width, png.height, png.data], [grid.width, grid.height, grid.data]);
+    const coloured = grid.data.some((v, i) => i % 4 === 0 && (v !== grid.data[i + 1] || v !== grid.data[i + 2]));
+    assert.ok(coloured, 'some pixel has channels that differ');
+  });
+
+  it('traverse walks a coordinate of the flattened image latent', () => {
+    const out = join(dir, 'walk.png');
+    const { code, stderr } = edgevae('traverse', '--model', imageLatent, '--dim', '127', '--steps', '4', '--seed', '2', '--out', out);
+    assert.equal(code, 0, stderr);
+    const grid = gridOf(decoder.traverse({ dim: 127, from: -2.5, to: 2.5, steps: 4, seed: 2 }), 4);
+    assert.deepEqual(pngPixels(out).data, grid.data);
+    assert.match(edgevae('traverse', '--model', imageLatent, '--dim', '128', '--out', out).stderr, /dim must be an integer in 0\.\.127, got 128/);
+  });
+
+  it('decode takes JSON latents channels-last, or channels-first with --layout NCHW: the same image', () => {
+    const held = decoder.sampleLatents(3, { seed: 4 });
+    const rows = (values: Float32Array) => Array.from({ length: 3 }, (_, i) => Array.from(values.subarray(i * 128, (i + 1) * 128)));
+    writeFileSync(join(dir, 'nhwc.json'), JSON.stringify(rows(held)));
+    writeFileSync(join(dir, 'nchw.json'), JSON.stringify(Array.from(toChannelsFirst(held, [4, 4, 8]))));
+    const [nhwc, nchw] = [join(dir, 'nhwc.png'), join(dir, 'nchw.png')];
+    const first = edgevae('decode', '--model', imageLatent, '--latents', join(dir, 'nhwc.json'), '--out', nhwc);
+    assert.equal(first.code, 0, first.stderr);
+    const second = edgevae('decode', '--model', imageLatent, '--latents', join(dir, 'nchw.json'), '--layout', 'NCHW', '--out', nchw);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(pngPixels(nhwc).data, gridOf(decoder.decode(held)).data);
+    assert.deepEqual(readFileSync(nchw), readFileSync(nhwc));
+  });
+
+  it('decode refuses bad latents and layouts with one clear line', () => {
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const out = join(dir, 'refused.png');
+    const cases: [string[], RegExp][] = [
+      [['--model', imageLatent, '--latents', file('short.json', '[[1, 2, 3]]')], /short\.json: row 0 must be an array of 128 numbers \(the model's latent size\)/],
+      [['--model', imageLatent, '--latents', file('flat.json', '[1, 2, 3]')], /holds 3 numbers: not a whole number of 128-value latents/],
+      [['--model', imageLatent, '--latents', file('text.json', JSON.stringify([Array(128).fill('x')]))], /text\.json: \[0\]\[0\] must be a finite number, got "x"/],
+      [['--model', imageLatent, '--latents', file('broken.json', '[[1,')], /broken\.json is not valid JSON/],
+      [['--model', imageLatent, '--latents', file('object.json', '{"latents": []}')], /must hold an array of rows of 128 numbers/],
+      [['--model', imageLatent, '--latents', join(dir, 'absent.json')], /latents file .*absent\.json does not exist/],
+      [['--model', imageLatent, '--latents', join(dir, 'nhwc.json'), '--layout', 'CHW'], /Allowed choices are NHWC, NCHW/],
+      [['--model', flatLatent, '--latents', file('six.json', '[[0, 0, 0, 0, 0, 0]]'), '--layout', 'NCHW'], /layout NCHW is for image latents; this model's latent is a \[6\] vector/],
+      [['--model', flatLatent, '--latents', join(dir, 'six.json'), '--label', '1'], /this decoder is not conditional: it takes no labels/],
+    ];
+    for (const [args, pattern] of cases) {
+      const { code, stderr } = edgevae('decode', ...args, '--out', out);
+      assert.notEqual(code, 0, `${args.join(' ')} should fail`);
+      assert.match(stderr, pattern, args.join(' '));
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    }
+    assert.ok(!existsSync(out), 'no output written on failure');
   });
 });

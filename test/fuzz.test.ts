@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { Decoder, EdgeVaeError } from '../src/index.ts';
 import { readModel } from '../src/format/read.ts';
 import { buildModel } from './helpers/random-models.ts';
-import { fixCrc, reframe, smallConvPlan } from './helpers/corrupt.ts';
+import { fixCrc, mutateAt, reframe, smallConvPlan } from './helpers/corrupt.ts';
 
 const conv = buildModel(smallConvPlan('f32'));
 const conditional = buildModel({
@@ -58,26 +58,6 @@ const nastyValue = fc.oneof(
   fc.integer({ min: -5, max: 100 }),
   fc.jsonValue({ maxDepth: 2 }),
 );
-
-/** Replaces (or deletes) the value at a random path of a JSON tree. */
-function mutateAt(tree: unknown, choices: number[], value: unknown, remove: boolean): unknown {
-  const root = structuredClone(tree);
-  let node: any = root;
-  for (let depth = 0; depth < choices.length; depth++) {
-    const keys = Array.isArray(node) ? node.map((_: unknown, i: number) => i) : Object.keys(node);
-    if (keys.length === 0) break;
-    const key = keys[choices[depth] % keys.length];
-    const child = node[key];
-    if (depth === choices.length - 1 || typeof child !== 'object' || child === null) {
-      if (remove && Array.isArray(node)) node.splice(key as number, 1);
-      else if (remove) delete node[key];
-      else node[key] = value;
-      break;
-    }
-    node = child;
-  }
-  return root;
-}
 
 describe('corrupted model files (property-based)', { timeout: 600_000 }, () => {
   it('random bit flips are caught by the checksum (2,000 cases)', () => {

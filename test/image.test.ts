@@ -28,6 +28,28 @@ describe('toImageGrid', () => {
   });
 });
 
+describe('toImageGrid with a range from the file', () => {
+  it('maps [-1, 1] to 0..255 per channel, for RGB and grey images alike', () => {
+    const rgb = toImageGrid(Float32Array.from([-1, 0, 1, 0.5, -0.5, -2]), { shape: [1, 2, 3], range: [-1, 1], padding: 0 });
+    assert.deepEqual([rgb.width, rgb.height], [2, 1]);
+    assert.deepEqual(pixel(rgb, 0, 0), [0, 128, 255, 255]);
+    assert.deepEqual(pixel(rgb, 1, 0), [191, 64, 0, 255], 'values out of range clamp');
+    const grey = toImageGrid(Float32Array.from([-1, 0, 1, 3]), { shape: [2, 2, 1], range: [-1, 1], padding: 0 });
+    assert.deepEqual([0, 1, 2, 3].map((i) => pixel(grey, i % 2, Math.floor(i / 2))), [[0, 0, 0, 255], [128, 128, 128, 255], [255, 255, 255, 255], [255, 255, 255, 255]]);
+  });
+
+  it('lays out RGB images pixel for pixel, channels-last, each in its cell', () => {
+    // Two 2x2 RGB images: sample k, pixel p, channel ch holds (k * 12 + p * 3 + ch) / 23.
+    const samples = Float32Array.from({ length: 24 }, (_, i) => i / 23);
+    const grid = toImageGrid(samples, { shape: [2, 2, 3], padding: 1, columns: 2 });
+    assert.deepEqual([grid.width, grid.height], [7, 4]);
+    for (let k = 0; k < 2; k++) for (let p = 0; p < 4; p++) {
+      const [x, y] = [1 + k * 3 + (p % 2), 1 + Math.floor(p / 2)];
+      assert.deepEqual(pixel(grid, x, y), [0, 1, 2].map((ch) => Math.round(((k * 12 + p * 3 + ch) / 23) * 255)).concat(255), `image ${k}, pixel ${p}`);
+    }
+  });
+});
+
 describe('encodePng', () => {
   it('writes a grey grid as a greyscale PNG of the same pixels', () => {
     const grid = toImageGrid(Float32Array.from({ length: 2 * 16 }, (_, i) => (i % 16) / 15), { shape: [4, 4, 1] });

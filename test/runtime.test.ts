@@ -7,9 +7,10 @@ import { Decoder } from '../src/index.ts';
 import { readModel } from '../src/format/read.ts';
 import { referenceDecode } from '../src/runtime/reference.ts';
 import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
-import { buildModel } from './helpers/random-models.ts';
+import { GRAPH_PLANS, buildGraphModel, buildModel, type GraphPlan } from './helpers/random-models.ts';
 import { fixCrc } from './helpers/corrupt.ts';
-import { FormatError } from '../src/errors.ts';
+import { FormatError, InputError } from '../src/errors.ts';
+import { toChannelsFirst } from '../src/runtime/layout.ts';
 import { LAYER_PLANS as PLANS } from './helpers/plans.ts';
 import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
 
@@ -131,5 +132,94 @@ describe('sampling', () => {
     const latents = new Float32Array(5 * 8);
     [-2.5, -1.25, 0, 1.25, 2.5].forEach((v, i) => (latents[i * 8 + 7] = v));
     assert.deepEqual(walk, decoder.decode(latents));
+  });
+});
+
+describe('graph models: image latents and RGB outputs', () => {
+  const RGB = ['rgb from an image latent', 'rgb from a flat latent', 'conditional rgb', 'branch joined along channels'] as const;
+  const labelsFor = (plan: GraphPlan, n: number) => (plan.label ? Array.from({ length: n }, (_, i) => (i * 3) % plan.label!.classes) : undefined);
+
+  for (const name of RGB) {
+    const plan: GraphPlan = GRAPH_PLANS[name];
+    for (const dtype of ['f32', 'f16', 'i8'] as const) {
+      it(`${name} (${dtype}): agrees with the reference, within the output's range`, async () => {
+        const bytes = buildGraphModel({ ...plan, dtype, seed: 7 });
+        const decoder = await Decoder.load(bytes);
+        assert.equal(decoder.info.outputShape[2], 3);
+        const [lo, hi] = decoder.info.range;
+        const model = readModel(bytes);
+        const random = seededRandom(3);
+        for (const n of [1, 3, 4, 5, 9]) {
+          const latents = randomValues(n * decoder.info.latentSize, random, 1.5);
+          const labels = labelsFor(plan, n);
+          const got = decoder.decode(latents, labels);
+          const diff = maxAbsDiff(got, referenceDecode(model, latents, labels));
+          assert.ok(diff <= TOLERANCE[dtype], `batch ${n}: max abs diff ${diff}`);
+          assert.ok(got.every((v) => v >= lo && v <= hi), `batch ${n}: every value in [${lo}, ${hi}]`);
+        }
+      });
+    }
+
+    it(`${name}: sample() is the same bytes per seed, whatever the chunking, and decodes sampleLatents()`, async () => {
+      const bytes = buildGraphModel({ ...plan, seed: 11 });
+      const whole = await Decoder.load(bytes);
+      const chunked = await Decoder.load(bytes, { maxBatch: 3 });
+      const samples = whole.sample(10, { seed: 42 });
+      assert.deepEqual(chunked.sample(10, { seed: 42 }), samples, 'chunks of 3 give the same bytes');
+      assert.deepEqual(whole.sample(10, { seed: 42 }), samples, 'the same seed again');
+      assert.notDeepEqual(whole.sample(10, { seed: 43 }), samples, 'another seed');
+      const labels = plan.label ? Array.from({ length: 10 }, (_, i) => i % plan.label!.classes) : undefined;
+      assert.deepEqual(whole.decode(whole.sampleLatents(10, { seed: 42 }), labels), samples);
+      const diff = maxAbsDiff(samples, referenceDecode(readModel(bytes), whole.sampleLatents(10, { seed: 42 }), labels));
+      assert.ok(diff <= TOLERANCE.f32, `sample vs reference: max abs diff ${diff}`);
+    });
+  }
+
+  describe('an image latent [4, 4, 8], recorded as PyTorch NCHW', async () => {
+    const decoder = await Decoder.load(buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 5 }));
+    const flat = await Decoder.load(buildGraphModel({ ...GRAPH_PLANS['rgb from a flat latent'], seed: 5 }));
+
+    it('info gives the latent shape as held (channels-last) and the layout from the file', () => {
+      assert.deepEqual([decoder.info.latentSize, decoder.info.latentShape, decoder.info.latentLayout], [128, [4, 4, 8], 'NCHW']);
+      assert.deepEqual([flat.info.latentSize, flat.info.latentShape, flat.info.latentLayout], [6, [6], undefined]);
+    });
+
+    it('decode takes channels-last latents by default, and channels-first ones with layout NCHW', () => {
+      const held = randomValues(3 * 128, seededRandom(8), 1.5);
+      // The same latents written out channels-first by index arithmetic: [c, h, w] from [h, w, c].
+      const pytorch = new Float32Array(held.length);
+      for (let s = 0; s < 3; s++) for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) for (let c = 0; c < 8; c++) {
+        pytorch[s * 128 + (c * 4 + y) * 4 + x] = held[s * 128 + (y * 4 + x) * 8 + c];
+      }
+      assert.deepEqual(toChannelsFirst(held, [4, 4, 8]), pytorch);
+      const expected = decoder.decode(held);
+      assert.deepEqual(decoder.decode(pytorch, undefined, { layout: 'NCHW' }), expected);
+      assert.deepEqual(decoder.decode(held, undefined, { layout: 'NHWC' }), expected);
+      const rows = Array.from({ length: 3 }, (_, s) => Array.from(pytorch.subarray(s * 128, (s + 1) * 128)));
+      assert.deepEqual(decoder.decode(rows, undefined, { layout: 'NCHW' }), expected, 'rows of channels-first values');
+      assert.notDeepEqual(decoder.decode(pytorch), expected, 'the order matters');
+    });
+
+    it('refuses a layout it does not know, NCHW for a vector latent, and latents of the wrong length', () => {
+      const refuses = (call: () => unknown, message: RegExp) => assert.throws(call, (err: Error) => err instanceof InputError && message.test(err.message));
+      refuses(() => decoder.decode(new Float32Array(128), undefined, { layout: 'CHW' as never }), /layout must be one of NHWC, NCHW, got "CHW"/);
+      refuses(() => decoder.decode(new Float32Array(128), undefined, null as never), /decode options must be an object, got null/);
+      refuses(() => flat.decode(new Float32Array(6), undefined, { layout: 'NCHW' }), /layout NCHW is for image latents; this model's latent is a \[6\] vector/);
+      refuses(() => decoder.decode(new Float32Array(130), undefined, { layout: 'NCHW' }), /130 latent values is not a whole number of 128-value vectors/);
+      refuses(() => decoder.decode([new Array(127).fill(0)], undefined, { layout: 'NCHW' }), /latent row 0 has 127 values; the model's latent size is 128/);
+    });
+
+    it('traverse walks one coordinate of the flattened, channels-last latent', () => {
+      const dim = (2 * 4 + 1) * 8 + 5; // pixel (y 2, x 1), channel 5
+      const walk = decoder.traverse({ dim, from: -2, to: 2, steps: 3, seed: 4 });
+      const base = decoder.sampleLatents(1, { seed: 4 });
+      const latents = new Float32Array(3 * 128);
+      [-2, 0, 2].forEach((v, i) => {
+        latents.set(base, i * 128);
+        latents[i * 128 + dim] = v;
+      });
+      assert.deepEqual(walk, decoder.decode(latents));
+      assert.throws(() => decoder.traverse({ dim: 128 }), /dim must be an integer in 0\.\.127, got 128/);
+    });
   });
 });

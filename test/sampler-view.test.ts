@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Decoder, InputError, toImageGrid } from '../src/index.ts';
+import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { drawSamples, parseDigit, parseIntegerAttribute, parseModelUrl, parseNumberAttribute, readView } from '../src/web/sampler-view.ts';
 
 const load = (name: string) => Decoder.load(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
@@ -67,6 +68,18 @@ describe('drawSamples', () => {
     const moved = drawSamples(aae, { seed: 8, count: 4, stddev: 2, offsets: [0, 1.5] });
     assert.deepEqual(moved, gridOf(aae, aae.decode(latents)));
     assert.notDeepEqual(moved.data, drawSamples(aae, { seed: 8, count: 4, stddev: 2, offsets: [0, 0] }).data);
+  });
+
+  it('draws an RGB model in colour, scaled from its [-1, 1] range; a slider shifts one coordinate of the flattened image latent', async () => {
+    const rgb = await Decoder.load(buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 4 }));
+    const zeros = new Array(128).fill(0);
+    const grid = drawSamples(rgb, { seed: 2, count: 4, stddev: 1, offsets: zeros });
+    assert.deepEqual(grid, toImageGrid(rgb.sample(4, { seed: 2 }), { shape: [8, 8, 3], range: [-1, 1] }));
+    assert.ok(grid.data.some((v, i) => i % 4 === 0 && v !== grid.data[i + 1]), 'some pixel is not grey');
+    const latents = rgb.sampleLatents(4, { seed: 2 });
+    for (let i = 0; i < 4; i++) latents[i * 128 + 77] += 2;
+    const offsets = zeros.map((_, dim) => (dim === 77 ? 2 : 0));
+    assert.deepEqual(drawSamples(rgb, { seed: 2, count: 4, stddev: 1, offsets }), toImageGrid(rgb.decode(latents), { shape: [8, 8, 3], range: [-1, 1] }));
   });
 
   it('needs one offset per latent dimension', () => {

@@ -12,6 +12,7 @@ import { Decoder, toImageGrid, type ImageGrid } from '../src/index.ts';
 import { classify } from '../src/train/judge.ts';
 import { startServe, type RunningServer } from './helpers/serve.ts';
 import type { EdgeVaeSampler } from '../src/web/sampler-element.ts';
+import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = new URL('../test-artifacts/web-sampler.png', import.meta.url);
@@ -21,6 +22,10 @@ const load = (path: string) => Decoder.load(readFileSync(new URL(path, import.me
 const cvae = await load('../models/cvae.evae');
 const aae = await load('../models/aae.evae');
 const judge = await load('./fixtures/judge.evae');
+/** An RGB graph model: [8, 8, 3] images in [-1, 1] from a [4, 4, 8] image latent. The page fetches it from a route the test answers. */
+const rgbBytes = buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 12 });
+const rgb = await Decoder.load(rgbBytes);
+const RGB_MODEL_PATH = '/test-models/rgb.evae';
 
 /** What the demo page sets on its two elements (examples/web/index.html). */
 const PAGE = { cvae: { seed: 1, count: 20, stddev: 1 }, aae: { seed: 1, count: 16, stddev: 2 } };
@@ -75,6 +80,7 @@ describe('the web page in Chromium', { skip }, () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] });
     page = await browser.newPage({ viewport: { width: 1120, height: 760 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.route(`**${RGB_MODEL_PATH}`, (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: Buffer.from(rgbBytes) }));
     await page.goto(server.url);
     await page.waitForFunction(() => ['cvae', 'aae'].every((id) => !['empty', 'loading'].includes(document.querySelector<EdgeVaeSampler>(`#${id}`)!.state)));
   });
@@ -161,6 +167,27 @@ describe('the web page in Chromium', { skip }, () => {
       assert.ok(await element.locator('canvas').isVisible());
       assert.ok(!(await element.locator('[role=alert]').isVisible()));
     }
+  });
+
+  it('draws an RGB graph model in colour, the same pixels as Node for the seed; a slider moves one coordinate of its image latent', async () => {
+    await page.evaluate((model) => {
+      const element = document.createElement('edgevae-sampler');
+      Object.assign(element, { id: 'rgb' });
+      for (const [name, value] of [['model', model], ['seed', '5'], ['count', '9']]) element.setAttribute(name, value);
+      document.body.append(element);
+    }, RGB_MODEL_PATH);
+    await page.waitForFunction(() => document.querySelector<EdgeVaeSampler>('#rgb')!.state === 'ready');
+    const grid = await canvasPixels(page, 'rgb');
+    assert.deepEqual(grid, gridOf(rgb, rgb.sample(9, { seed: 5 })));
+    assert.ok(grid.data.some((v, i) => i % 4 === 0 && v !== grid.data[i + 1]), 'some pixel is not grey');
+    assert.match((await page.locator('#rgb').locator('.status').textContent()) ?? '', /\[4, 4, 8\] latent · f32 weights · 9 samples/);
+    const slider = page.locator('#rgb').locator('input[type=range][data-dim="100"]');
+    assert.equal(await after1Render(page, 'rgb', () => slider.fill('2')), 'edgevae-render');
+    const latents = rgb.sampleLatents(9, { seed: 5 });
+    for (let i = 0; i < 9; i++) latents[i * 128 + 100] += 2;
+    assert.deepEqual(await canvasPixels(page, 'rgb'), gridOf(rgb, rgb.decode(latents)));
+    await page.evaluate(() => document.getElementById('rgb')!.remove());
+    assert.deepEqual(pageErrors, []);
   });
 
   it('a model that cannot be loaded is named in a visible message', async () => {

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import { Miniflare } from 'miniflare';
-import { Decoder, toImageGrid } from '../src/core.ts';
+import { Decoder, toChannelsFirst, toImageGrid } from '../src/core.ts';
+import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { encodePng } from '../src/runtime/png.ts';
 import { InputError } from '../src/errors.ts';
 import { ANY_ORIGIN, DEFAULT_LIMITS, corsPolicy, createWorker, handleRequest } from '../src/worker/index.ts';
@@ -153,6 +154,7 @@ describe('Worker in workerd: good requests', () => {
     assert.equal(status, 200);
     const { model, limits } = json();
     assert.deepEqual([model.latentSize, model.classes, model.outputShape, model.simd], [10, 10, [28, 28, 1], 'strict']);
+    assert.deepEqual([model.latentShape, model.latentLayout], [[10], null], 'a vector latent; the file records no layout');
     assert.deepEqual(limits, { maxSamples: 256, maxBodyBytes: 1048576 });
   });
 
@@ -227,7 +229,9 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
 
   it('POST /decode with a bad format or parameter', async () => {
     await assertJsonError(postJson('/decode?format=gif', { latents: [row], labels: 1 }), 400, /format must be one of png, json/);
-    await assertJsonError(postJson('/decode?n=3', { latents: [row], labels: 1 }), 400, /unknown query parameter "n"; this endpoint takes format/);
+    await assertJsonError(postJson('/decode?n=3', { latents: [row], labels: 1 }), 400, /unknown query parameter "n"; this endpoint takes format, layout/);
+    await assertJsonError(postJson('/decode?layout=CHW', { latents: [row], labels: 1 }), 400, /layout must be one of NHWC, NCHW, got "CHW"/);
+    await assertJsonError(postJson('/decode?layout=NCHW', { latents: [row], labels: 1 }), 400, /layout NCHW is for image latents; this model's latent is a \[10\] vector/);
   });
 
   it('POST /decode with invalid UTF-8', () => assertJsonError(request('/decode', { method: 'POST', body: new Uint8Array([0x7b, 0xff, 0x7d]), headers: { 'content-type': 'application/json' } }), 400, /not valid UTF-8/));
@@ -436,6 +440,91 @@ describe('Worker in workerd: CORS, HEAD, OPTIONS and caching', () => {
     } finally {
       await small.dispose();
     }
+  });
+});
+
+/** A Worker serving `model` (written beside its entry as model.evae), bundled as wrangler would from a temporary folder the caller removes. */
+async function bundleWithModel(model: Uint8Array): Promise<WorkerBundle> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgevae-model-worker-'));
+  mkdirSync(join(dir, 'src'));
+  copyFileSync(join(exampleDir, 'wrangler.toml'), join(dir, 'wrangler.toml'));
+  writeFileSync(join(dir, 'model.evae'), model);
+  writeFileSync(join(dir, 'src/index.ts'), [
+    "import wasm from 'edgevae/wasm';",
+    "import model from '../model.evae';",
+    "import { createWorker } from 'edgevae/worker';",
+    'export default createWorker({ model, wasm });',
+  ].join('\n'));
+  linkPackageInto(dir, root);
+  return bundleWorker(dir);
+}
+
+describe('Worker in workerd: an RGB decoder from a [4, 4, 8] image latent (NCHW in its source), in [-1, 1]', () => {
+  const model = buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 21 });
+  let rgb: Miniflare;
+  let dir: string;
+  let node: Decoder;
+  const gridPng = (samples: Float32Array) => encodePng(toImageGrid(samples, { shape: [8, 8, 3], range: [-1, 1] }));
+  const rowsOf = (values: Float32Array) => Array.from({ length: values.length / 128 }, (_, i) => Array.from(values.subarray(i * 128, (i + 1) * 128)));
+  const post = (path: string, body: unknown) =>
+    request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }, rgb);
+
+  before(async () => {
+    const rgbBundle = await bundleWithModel(model);
+    dir = rgbBundle.dir;
+    rgb = startWorker(rgbBundle);
+    node = await Decoder.load(model, { wasm: await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`)) });
+  });
+  after(async () => {
+    await rgb?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GET /sample draws a colour PNG, the same bytes as Node\'s Decoder for the seed', async () => {
+    const { status, headers, bytes } = await request('/sample?n=6&seed=42', undefined, rgb);
+    assert.equal(status, 200);
+    assert.equal(headers.get('content-type'), 'image/png');
+    assert.deepEqual(bytes, gridPng(node.sample(6, { seed: 42 })));
+    const image = decodePng(bytes);
+    assert.deepEqual([image.width, image.height, image.channels], [3 * 9 + 1, 2 * 9 + 1, 4]);
+  });
+
+  it('format=json gives the samples bit for bit, with the shape and range from the file', async () => {
+    const body = (await request('/sample?n=3&seed=7&format=json', undefined, rgb)).json();
+    assert.deepEqual([body.shape, body.range], [[8, 8, 3], [-1, 1]]);
+    assert.deepEqual(Float32Array.from(body.samples.flat()), node.sample(3, { seed: 7 }));
+  });
+
+  it('GET /info reports the latent shape as held and the layout from the file', async () => {
+    const { model: info } = (await request('/info', undefined, rgb)).json();
+    assert.deepEqual([info.latentSize, info.latentShape, info.latentLayout, info.outputShape, info.range], [128, [4, 4, 8], 'NCHW', [8, 8, 3], [-1, 1]]);
+    assert.deepEqual(info.layers.map((l: { name: string; inputs: string[] }) => [l.name, l.inputs]), [['up', ['z']], ['rgb', ['up']]]);
+  });
+
+  it('POST /decode takes rows channels-last, or channels-first with layout=NCHW: the same bytes', async () => {
+    const held = node.sampleLatents(4, { seed: 3 });
+    const expected = node.decode(held);
+    const nhwc = await post('/decode?format=json', { latents: rowsOf(held) });
+    assert.equal(nhwc.status, 200);
+    assert.deepEqual(Float32Array.from(nhwc.json().samples.flat()), expected);
+    const nchw = await post('/decode?format=json&layout=NCHW', { latents: rowsOf(toChannelsFirst(held, [4, 4, 8])) });
+    assert.equal(nchw.status, 200);
+    assert.equal(nchw.json().layout, 'NCHW');
+    assert.deepEqual(Float32Array.from(nchw.json().samples.flat()), expected);
+    const png = await post('/decode?layout=NCHW', { latents: rowsOf(toChannelsFirst(held, [4, 4, 8])) });
+    assert.deepEqual(png.bytes, gridPng(expected));
+  });
+
+  it('refuses a bad layout, rows of the wrong length and labels with a 400 naming the problem', async () => {
+    const zeros = new Array(128).fill(0);
+    const refused = async (path: string, body: unknown, message: RegExp) => {
+      const { status, json } = await post(path, body);
+      assert.equal(status, 400, path);
+      assert.match(json().error, message);
+    };
+    await refused('/decode?layout=nchw', { latents: [zeros] }, /layout must be one of NHWC, NCHW, got "nchw"/);
+    await refused('/decode?layout=NCHW', { latents: [zeros.slice(1)] }, /latents\[0\] must be an array of 128 numbers \(the model's \[4, 4, 8\] image latent, flattened\)/);
+    await refused('/decode', { latents: [zeros], labels: 1 }, /not conditional/);
   });
 });
 

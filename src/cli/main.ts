@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 // Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
-import { Decoder, EdgeVaeError, InputError, PRIOR_CHOICES, toImageGrid, type PriorChoice } from '../index.ts';
+import { Decoder, EdgeVaeError, InputError, LATENT_LAYOUTS, PRIOR_CHOICES, toImageGrid, type DecoderInfo, type LatentLayout, type PriorChoice } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
 import type { DatasetName } from '../data/datasets.ts';
@@ -17,6 +17,7 @@ import { BACKEND_CHOICES } from '../train/backend.ts';
 import { MAX_THREADS } from '../train/replica-sync.ts';
 import { integer, nonNegative, number, positive } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
+import { parseLatentsJson } from './latents.ts';
 
 const pngPath = (value: string) => {
   if (!value.toLowerCase().endsWith('.png')) throw new InvalidArgumentError(`the output must be a .png file, got "${value}"`);
@@ -25,6 +26,16 @@ const pngPath = (value: string) => {
 
 async function loadDecoder(model: string | undefined): Promise<Decoder> {
   return Decoder.load(await readInput(resolveModel(model), 'model file'));
+}
+
+/** Most latents one `decode` decodes, as many as `sample --n` draws. */
+const MAX_DECODE_ROWS = 4096;
+
+/** The latent's shape in words: a vector's length, or an image's shape as held and the source model's layout. */
+function latentShapeText(info: DecoderInfo): string {
+  if (info.latentShape.length === 1) return `a vector of ${info.latentSize}`;
+  const source = info.latentLayout ? `; the source model's layout: ${info.latentLayout}` : '';
+  return `[${info.latentShape.join(', ')}] image, held channels-last${source}`;
 }
 
 async function writeGrid(decoder: Decoder, samples: Float32Array, out: string, columns?: number): Promise<void> {
@@ -54,14 +65,16 @@ program
     const { meta } = info;
     console.log(`model:       ${file}`);
     console.log(`latent:      ${info.latentSize}${info.classes ? ` + one-hot label of ${info.classes} classes (joins at node ${JSON.stringify(info.layers.find((l) => l.type === "concatenate")?.name)})` : ''}`);
+    console.log(`latent shape: ${latentShapeText(info)}`);
     console.log(`output:      [${info.outputShape.join(', ')}] in [${info.range.join(', ')}]`);
     console.log(`weights:     ${info.dtype}, ${info.fileWeightBytes} bytes in the file, ${info.wasmWeightBytes} bytes packed in wasm`);
     console.log(`compute:     ${info.macsPerSample} multiply-adds per sample`);
     console.log(`memory:      ${memory.batch1} bytes at batch 1, ${memory.batch64} at 64, ${memory.batch256} at 256`);
     for (const key of ['preset', 'dataset', 'producer'] as const) if (meta[key]) console.log(`${(key + ':').padEnd(12)} ${meta[key]}`);
     if (meta.metrics) console.log(`metrics:     ${Object.entries(meta.metrics).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-    console.log('layers:');
-    info.layers.forEach((l, i) => console.log(`  ${String(i).padStart(2)} ${l.type.padEnd(16)} -> [${l.outputShape.join(', ')}]${l.name ? `  (${l.name})` : ''}`));
+    // The graph: each node's name, the values it reads (graph inputs or earlier nodes) and its output shape.
+    console.log('nodes:');
+    info.layers.forEach((l, i) => console.log(`  ${String(i).padStart(2)} ${l.type.padEnd(16)} ${l.name} <- ${l.inputs.join(', ')} -> [${l.outputShape.join(', ')}]`));
   });
 
 program
@@ -98,6 +111,23 @@ program
     const decoder = await loadDecoder(o.model);
     const samples = decoder.traverse({ dim: o.dim, from: o.from, to: o.to, steps: o.steps, seed: o.seed, prior: o.prior, label: o.label });
     await writeGrid(decoder, samples, o.out, o.columns ?? o.steps);
+  });
+
+program
+  .command('decode')
+  .description('decode given latents (a JSON file) and write the images as a PNG grid')
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
+  .requiredOption('--latents <file.json>', 'latents as JSON: an array of rows of latentSize numbers, or one flat array')
+  .addOption(new Option('--layout <order>', "axis order of an image latent's rows: NHWC (channels-last, as the model holds it) or NCHW (channels-first, as PyTorch)").choices(LATENT_LAYOUTS).default('NHWC'))
+  .option('--label <class>', 'class of every latent, for conditional models', integer(0, 65535))
+  .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
+  .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
+  .action(async (o: { model?: string; latents: string; layout: LatentLayout; label?: number; columns?: number; out: string }) => {
+    const decoder = await loadDecoder(o.model);
+    const text = new TextDecoder().decode(await readInput(o.latents, 'latents file'));
+    const latents = parseLatentsJson(text, o.latents, decoder.info.latentSize, MAX_DECODE_ROWS);
+    const samples = decoder.decode(latents, o.label, { layout: o.layout });
+    await writeGrid(decoder, samples, o.out, o.columns);
   });
 
 program

@@ -7,6 +7,7 @@ import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { RECORD_WORDS, Status } from './abi.ts';
 import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
+import { LATENT_LAYOUTS, toChannelsLast, type LatentLayout } from './layout.ts';
 import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
 import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
 
@@ -44,8 +45,20 @@ export interface SampleOptions {
 export type PriorChoice = 'model' | 'standard';
 export const PRIOR_CHOICES: readonly PriorChoice[] = ['model', 'standard'];
 
+export interface DecodeOptions {
+  /**
+   * The axis order of each latent row, for a model whose latent is an image. 'NHWC' (default): as the
+   * runtime holds it, channels-last [h, w, c] (info.latentShape). 'NCHW': channels-first [c, h, w], as
+   * a PyTorch model takes it; transposed here before decoding.
+   */
+  layout?: LatentLayout;
+}
+
 export interface TraverseOptions {
-  /** Latent dimension to walk along. */
+  /**
+   * Latent coordinate to walk along: an index into the flattened latent, 0..latentSize-1. For an
+   * image latent [h, w, c] (held channels-last), coordinate (y, x, ch) is (y * w + x) * c + ch.
+   */
   dim: number;
   from?: number;
   to?: number;
@@ -59,7 +72,12 @@ export interface TraverseOptions {
 }
 
 export interface DecoderInfo {
+  /** Values in one latent: the product of latentShape. */
   latentSize: number;
+  /** Per-sample shape of the latent as the runtime holds it: [D] for a vector, [h, w, c] (channels-last) for an image. */
+  latentShape: number[];
+  /** For an image latent, the layout the source model used ('NCHW': PyTorch's [c, h, w]); undefined when the file does not say. */
+  latentLayout: LatentLayout | undefined;
   /** Number of classes of a conditional decoder, 0 otherwise. */
   classes: number;
   outputShape: number[];
@@ -138,6 +156,8 @@ export class Decoder {
     this.mixture = meta.prior && mixtureTables(meta.prior, meta.latentSize);
     this.info = {
       latentSize: meta.latentSize,
+      latentShape: [...model.graph.latent.shape],
+      latentLayout: model.graph.latent.layout,
       classes: meta.conditioning?.classes ?? 0,
       outputShape: [...meta.output.shape],
       outputSize: product(meta.output.shape),
@@ -196,11 +216,14 @@ export class Decoder {
   }
 
   /**
-   * Decodes given latent vectors: a flat Float32Array of n x latentSize values, or an array of rows.
+   * Decodes given latents: a flat Float32Array of n x latentSize values, or an array of rows. An image
+   * latent's values are channels-last [h, w, c] (info.latentShape) unless options.layout is 'NCHW'.
    * Conditional models need labels (one for all or one per row).
    */
-  decode(latents: Float32Array | ArrayLike<number>[] | ArrayLike<number>, labels?: number | ArrayLike<number>): Float32Array {
-    const flat = this.flattenLatents(latents);
+  decode(latents: Float32Array | ArrayLike<number>[] | ArrayLike<number>, labels?: number | ArrayLike<number>, options: DecodeOptions = {}): Float32Array {
+    const layout = this.layoutOption(options);
+    const given = this.flattenLatents(latents);
+    const flat = layout === 'NCHW' ? toChannelsLast(given, this.info.latentShape) : given;
     const latent = this.info.latentSize;
     const n = flat.length / latent;
     const labelArray = this.labelsFor(n, labels, false);
@@ -229,6 +252,17 @@ export class Decoder {
   }
 
   // ---- internals ----
+
+  /** The decode options' layout, checked: NCHW only makes sense for an image latent. */
+  private layoutOption(options: DecodeOptions): LatentLayout {
+    if (typeof options !== 'object' || options === null) throw new InputError(`decode options must be an object, got ${JSON.stringify(options)}`);
+    const layout = options.layout ?? 'NHWC';
+    if (!LATENT_LAYOUTS.includes(layout)) throw new InputError(`layout must be one of ${LATENT_LAYOUTS.join(', ')}, got ${JSON.stringify(layout)}`);
+    if (layout === 'NCHW' && this.info.latentShape.length !== 3) {
+      throw new InputError(`layout NCHW is for image latents; this model's latent is a [${this.info.latentShape.join(', ')}] vector`);
+    }
+    return layout;
+  }
 
   private streamOptions(options: Omit<SampleOptions, 'labels'>, n: number): LatentStream {
     const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(options.seed, 'seed', 0, MAX_SEED);

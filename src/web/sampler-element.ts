@@ -124,8 +124,9 @@ export class EdgeVaeSampler extends HTMLElement {
       this.#syncControls(view);
       this.#state = 'ready';
       this.#setError(undefined);
-      const { meta, latentSize, dtype } = decoder.info;
-      this.#status(`${meta.preset ?? 'model'} · ${latentSize}-d latent · ${dtype} weights · ${view.count} samples in ${milliseconds.toFixed(1)} ms`);
+      const { meta, latentShape, dtype } = decoder.info;
+      const latent = latentShape.length === 1 ? `${latentShape[0]}-d latent` : `[${latentShape.join(', ')}] latent`;
+      this.#status(`${meta.preset ?? 'model'} · ${latent} · ${dtype} weights · ${view.count} samples in ${milliseconds.toFixed(1)} ms`);
       this.dispatchEvent(new CustomEvent<SamplerRenderDetail>('edgevae-render', { detail: { ...view, milliseconds } }));
     } catch (err) {
       this.#showError(err);

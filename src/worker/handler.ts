@@ -3,8 +3,12 @@
  * Deno, Bun, Node 18+): routing, validation and responses around one loaded Decoder.
  *
  *   GET  /sample?n=16&seed=42&label=3&format=png|json   a PNG grid, or the samples as JSON
- *   POST /decode?format=png|json   {"latents": [[...], ...], "labels": 3 | [...]}
+ *   POST /decode?format=png|json&layout=NHWC|NCHW   {"latents": [[...], ...], "labels": 3 | [...]}
  *   GET  /info                      the model's description and this server's limits
+ *
+ * Each latent row holds the model's latentSize numbers; an image latent's in the order the runtime
+ * holds it (channels-last [h, w, c], /info's latentShape), or channels-first [c, h, w] (PyTorch's)
+ * with layout=NCHW. Colour models come back as colour PNGs, scaled from the file's output range.
  *
  * HEAD is GET without the body; OPTIONS gets a 204 with Allow (and, from a browser, the CORS
  * preflight's answer); any other method a 405. Every bad request gets a 4xx with a JSON body
@@ -13,6 +17,7 @@
  * If-None-Match naming it gets a 304; samples of a drawn seed, POST /decode and errors are not stored.
  */
 import { PRIOR_CHOICES, type Decoder } from '../runtime/decoder.ts';
+import { LATENT_LAYOUTS } from '../runtime/layout.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
 import { InputError } from '../errors.ts';
@@ -154,17 +159,21 @@ function sample({ url, decoder, limits }: Context): Response {
 }
 
 async function decode({ request, url, decoder, limits }: Context): Promise<Response> {
-  const query = queryParameters(url, ['format']);
+  const query = queryParameters(url, ['format', 'layout']);
   const format = choiceParameter('format', query.get('format') ?? 'png', FORMATS);
+  const layout = choiceParameter('layout', query.get('layout') ?? 'NHWC', LATENT_LAYOUTS);
   const body = await readJsonBody(request, limits.maxBodyBytes);
-  const { latents, labels, n } = decodeRequest(body, decoder.info.latentSize, limits.maxSamples);
-  const samples = decoder.decode(latents, labels);
-  return samplesResponse(samples, decoder, format, { n, ...(labels === undefined ? {} : { labels }) });
+  const { latents, labels, n } = decodeRequest(body, decoder.info.latentShape, limits.maxSamples);
+  // A layout that does not fit the model (NCHW for a vector latent) is the decoder's InputError: a 400.
+  const samples = decoder.decode(latents, labels, { layout });
+  return samplesResponse(samples, decoder, format, { n, ...(labels === undefined ? {} : { labels }), ...(query.has('layout') ? { layout } : {}) });
 }
 
 function info({ url, decoder, limits }: Context): Response {
   queryParameters(url, []);
-  return jsonResponse({ model: decoder.info, limits }, 200, { 'cache-control': REVALIDATED });
+  // latentLayout as null where the file records none, so clients see the field either way (JSON drops undefined).
+  const model = { ...decoder.info, latentLayout: decoder.info.latentLayout ?? null };
+  return jsonResponse({ model, limits }, 200, { 'cache-control': REVALIDATED });
 }
 
 /** The label query parameter: absent (sample i gets class i mod classes), or one class for all samples. */
@@ -175,8 +184,10 @@ function labelParameter(text: string | undefined, decoder: Decoder): number | un
   return integerParameter('label', text, 0, classes - 1);
 }
 
-/** Checks a POST /decode body: {"latents": rows of latentSize numbers, "labels"?: one class or one per row}. */
-function decodeRequest(body: unknown, latentSize: number, maxSamples: number): { latents: Float32Array; labels?: number | number[]; n: number } {
+/** Checks a POST /decode body: {"latents": rows of latentSize numbers (an image latent's flattened), "labels"?: one class or one per row}. */
+function decodeRequest(body: unknown, latentShape: readonly number[], maxSamples: number): { latents: Float32Array; labels?: number | number[]; n: number } {
+  const latentSize = latentShape.reduce((a, b) => a * b, 1);
+  const rowMeaning = latentShape.length === 1 ? "the model's latent size" : `the model's [${latentShape.join(', ')}] image latent, flattened`;
   const shape = `{"latents": [[${latentSize} numbers], ...], "labels": a class or one per row (conditional models)}`;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, `the body must be a JSON object: ${shape}`);
   const unknown = Object.keys(body).filter((key) => key !== 'latents' && key !== 'labels');
@@ -186,7 +197,7 @@ function decodeRequest(body: unknown, latentSize: number, maxSamples: number): {
   if (rows.length > maxSamples) throw new HttpError(400, `${rows.length} latent rows is over the limit of ${maxSamples} per request`);
   const latents = new Float32Array(rows.length * latentSize);
   rows.forEach((row: unknown, i) => {
-    if (!Array.isArray(row) || row.length !== latentSize) throw new HttpError(400, `latents[${i}] must be an array of ${latentSize} numbers (the model's latent size)`);
+    if (!Array.isArray(row) || row.length !== latentSize) throw new HttpError(400, `latents[${i}] must be an array of ${latentSize} numbers (${rowMeaning})`);
     row.forEach((value: unknown, j) => {
       if (typeof value !== 'number') throw new HttpError(400, `latents[${i}][${j}] must be a number, got ${JSON.stringify(value)}`);
       latents[i * latentSize + j] = value;

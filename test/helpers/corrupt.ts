@@ -27,6 +27,14 @@ export function smallConvPlan(dtype: DType): ModelPlan {
  * are fixed up, so only the header's content is wrong.
  */
 export function reframe(file: Uint8Array, header: unknown): Uint8Array {
+  return reframeText(file, (shift) => JSON.stringify(shiftOffsets(header, shift)) ?? 'null');
+}
+
+/**
+ * reframe for header text the test writes itself (JSON.stringify cannot write, say, arrays nested
+ * 100,000 deep): `render(shift)` gives the text with tensor offsets moved by `shift` bytes.
+ */
+export function reframeText(file: Uint8Array, render: (shift: number) => string): Uint8Array {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const oldJsonLength = view.getUint32(20, true);
   const oldDataStart = view.getUint32(24, true);
@@ -34,7 +42,7 @@ export function reframe(file: Uint8Array, header: unknown): Uint8Array {
   let dataStart = oldDataStart;
   let json: Uint8Array;
   for (;;) {
-    json = new TextEncoder().encode(JSON.stringify(shiftOffsets(header, dataStart - oldDataStart)) ?? 'null');
+    json = new TextEncoder().encode(render(dataStart - oldDataStart));
     const needed = Math.ceil((FRAME_BYTES + Math.max(json.length, oldJsonLength)) / 16) * 16;
     if (needed === dataStart) break;
     dataStart = needed;
@@ -52,7 +60,8 @@ export function reframe(file: Uint8Array, header: unknown): Uint8Array {
   return out;
 }
 
-function shiftOffsets(header: unknown, delta: number): unknown {
+/** `header` with every tensor's numeric offset moved by `delta` bytes (the data section moved). */
+export function shiftOffsets(header: unknown, delta: number): unknown {
   const h = header as { tensors?: unknown };
   if (delta === 0 || typeof h !== 'object' || h === null || !Array.isArray(h.tensors)) return header;
   const tensors = h.tensors.map((t) =>
@@ -65,4 +74,27 @@ function shiftOffsets(header: unknown, delta: number): unknown {
 export function fixCrc(file: Uint8Array): Uint8Array {
   new DataView(file.buffer, file.byteOffset, file.byteLength).setUint32(12, fileCrc(file), true);
   return file;
+}
+
+/**
+ * Replaces (or deletes) the value at a path of a JSON tree chosen by `choices` (each picks a key or
+ * index among those present, modulo their count), without touching `tree`.
+ */
+export function mutateAt(tree: unknown, choices: number[], value: unknown, remove: boolean): unknown {
+  const root = structuredClone(tree);
+  let node: any = root;
+  for (let depth = 0; depth < choices.length; depth++) {
+    const keys = Array.isArray(node) ? node.map((_: unknown, i: number) => i) : Object.keys(node);
+    if (keys.length === 0) break;
+    const key = keys[choices[depth] % keys.length];
+    const child = node[key];
+    if (depth === choices.length - 1 || typeof child !== 'object' || child === null) {
+      if (remove && Array.isArray(node)) node.splice(key as number, 1);
+      else if (remove) delete node[key];
+      else node[key] = value;
+      break;
+    }
+    node = child;
+  }
+  return root;
 }
