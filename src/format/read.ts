@@ -29,7 +29,7 @@ import {
   type NodeSpec,
   type TensorSpec,
 } from './spec.ts';
-import { fail, finite, int, isObject, oneOf, sameShape, shapeOf } from './validate.ts';
+import { checkDepth, fail, finite, int, isObject, oneOf, sameShape, shapeOf, shown } from './validate.ts';
 
 export { tensorData } from './tensors.ts';
 export { convGeometry, convOutputLength, convPadBefore, type ConvGeometry } from '../layers/conv.ts';
@@ -128,7 +128,7 @@ function checkHeader(json: unknown, dataStart: number, fileLength: number): Mode
   const context: ParseContext = { tensors, dtype: meta.dtype, meta, graph: { label: label as Graph['label'] } };
   const names = new Set(inputs.map((i) => i.name));
   const nodes = (h.nodes as unknown[]).map((n, i) => checkNode(n, i, context, names));
-  if (typeof h.output !== 'string' || !nodes.some((n) => n.name === h.output)) fail(`header.output must name a node, got ${JSON.stringify(h.output)}`);
+  if (typeof h.output !== 'string' || !nodes.some((n) => n.name === h.output)) fail(`header.output must name a node, got ${shown(h.output)}`);
   return { meta, inputs, nodes, output: h.output as string, tensors };
 }
 
@@ -223,6 +223,7 @@ function inferGraph(header: ModelHeader): { graph: Graph; maxElements: number; m
         fail(later >= index ? `${what} reads "${input}", which a later node writes: nodes must come after the values they read (a cycle?)` : `${what} reads "${input}", which no node or graph input defines`);
       }
       if (label && input === label.name && layer.type !== 'concatenate') fail(`${what} reads the label input "${input}"; only a concatenate may read it`);
+      if (label && input === label.name && layer.inputs.filter((v) => v === label.name).length > 1) fail(`${what} joins the label input "${input}" to itself`);
       readers.set(input, (readers.get(input) ?? 0) + 1);
       return shape!;
     });
@@ -239,6 +240,7 @@ function inferGraph(header: ModelHeader): { graph: Graph; maxElements: number; m
     if (node.name !== header.output && !readers.has(node.name)) fail(`${describe(node.name)} (${node.layer.type}) is never read and is not the output`);
   }
   if (label && !readers.has(label.name)) fail(`the label input "${label.name}" is never read`);
+  if (!readers.has(latent.name)) fail(`the latent input "${latent.name}" is never read`);
   const shape = shapes.get(header.output)!;
   const out = meta.output.shape;
   if (!sameShape(out, shape)) fail(`the graph produces [${shape.join(', ')}] per sample, but meta.output.shape is [${out.join(', ')}]`);
@@ -275,6 +277,8 @@ export function checkMeta(v: unknown): ModelMeta {
   if (m.inputs !== undefined) checkInputNames(m.inputs);
   if (m.source !== undefined) checkSource(m.source);
   if (m.prior !== undefined) checkPrior(m.prior, latentSize);
+  // Free-form fields are kept and handed back (info.meta, GET /info): bounded, so they stay printable.
+  checkDepth(m, 'header.meta', 16);
   return { ...m, latentSize, conditioning, output: { shape, range }, dtype } as ModelMeta;
 }
 
