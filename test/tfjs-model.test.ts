@@ -9,6 +9,8 @@ import { convertDtype, exportModel, InputError, toLayersModel } from '../src/exp
 import { readModel } from '../src/format/read.ts';
 import { ALL_FIXTURES } from './fixtures/models.ts';
 import { buildModel } from './helpers/random-models.ts';
+import { GraphBuilder } from './helpers/graph-builder.ts';
+import { UnsupportedError } from '../src/errors.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff } from './helpers/numbers.ts';
 import { tf } from './helpers/setup.ts';
@@ -100,5 +102,102 @@ describe('toLayersModel: TensorFlow.js runs an edgevae file as our runtime does'
   it('refuses what is not a model', () => {
     assert.throws(() => toLayersModel({} as Uint8Array), InputError);
     assert.throws(() => toLayersModel(new Uint8Array(8)), /too short/);
+  });
+});
+
+describe('toLayersModel: format 2 graphs of the kinds Keras has', () => {
+  /** A flat latent of 32 re-viewed as [4, 4, 2], for image graphs. */
+  const imageStart = (b: GraphBuilder) => b.add('reshape', 'img', [b.latent], { shape: [4, 4, 2] });
+  const graphs: Record<string, (dtype: 'f32' | 'f16' | 'i8') => Uint8Array> = {
+    'a residual block, an upsample, a channel concat, explicit pads, layerNorm, affine, transpose, a product of values': (dtype) => {
+      const b = new GraphBuilder({ latent: [32], dtype, seed: 3 });
+      const x = imageStart(b);
+      const c1 = b.conv2d('c1', x, 4, 3, { activation: 'relu' });
+      const c2 = b.conv2d('c2', c1, 4, 3);
+      const sum = b.add('binary', 'sum', [c1, c2], { op: 'add', activation: 'relu' });
+      const up = b.add('resize', 'up', [sum], { mode: 'nearest', coordinate: 'asymmetric', nearest: 'floor', size: [8, 8], scales: [2, 2] });
+      const skip = b.add('resize', 'up_skip', [c1], { mode: 'nearest', coordinate: 'asymmetric', nearest: 'floor', size: [8, 8], scales: [2, 2] });
+      const joined = b.add('concatenate', 'join', [up, skip], {});
+      const odd = b.conv2d('odd', joined, 3, 2, { pads: [0, 1, 1, 0], activation: 'leakyRelu', alpha: 0.2 });
+      const ln = b.add('layerNorm', 'ln', [odd], { epsilon: 1e-5, gamma: b.f32([3]), beta: b.f32([3]), activation: 'tanh' });
+      const aff = b.add('affine', 'aff', [ln], { multiplier: b.f32([3]), offset: b.f32([3]), activation: 'silu' });
+      const t = b.add('transpose', 'swap', [aff], { perm: [1, 0, 2] });
+      const prod = b.add('binary', 'prod', [t, aff], { op: 'mul', activation: 'geluErf' });
+      return b.write(prod, [-1, 1]);
+    },
+    'depthwise (multiplier 2), dilated and strided convs, a per-channel broadcast add': (dtype) => {
+      const b = new GraphBuilder({ latent: [32], dtype, seed: 4 });
+      const x = imageStart(b);
+      const dw = b.conv2d('dw', x, 4, 3, { groups: 2, activation: 'relu' });
+      const dil = b.conv2d('dil', dw, 3, 3, { dilations: [2, 2], pads: [2, 2, 2, 2] });
+      const strided = b.conv2d('strided', dil, 3, 3, { strides: [2, 2], pads: [1, 1, 1, 1], padding: 'explicit' });
+      const bias = b.dense('bias', b.latent, 3);
+      const shifted = b.add('binary', 'shift', [strided, bias], { op: 'add', activation: 'softplus' });
+      return b.write(shifted, [-1, 1]);
+    },
+    'transposed convs with explicit pads and output padding, a bilinear upsample, activations': (dtype) => {
+      const b = new GraphBuilder({ latent: [32], dtype, seed: 5 });
+      const x = imageStart(b);
+      const t1 = b.conv2dTranspose('t1', x, 3, 3, { pads: [1, 1, 1, 1], outputPadding: [1, 1], activation: 'relu' });
+      const t2 = b.conv2dTranspose('t2', t1, 2, 4, { pads: [1, 1, 1, 1] });
+      const e = b.add('activation', 'e', [t2], { activation: 'elu', alpha: 1 });
+      const lin = b.add('resize', 'lin', [e], { mode: 'linear', coordinate: 'asymmetric', size: [32, 48], scales: [2, 3] });
+      const c = b.add('activation', 'c', [lin], { activation: 'clip', min: 0, max: 0.5 });
+      const g = b.add('activation', 'g', [c], { activation: 'geluTanh' });
+      return b.write(g, [-1, 1]);
+    },
+    'a conditional graph: the label joins, then a flat residual with layerNorm': (dtype) => {
+      const b = new GraphBuilder({ latent: [6], classes: 3, dtype, seed: 6 });
+      const h = b.dense('h', b.latent, 8, 'relu');
+      const j = b.add('concatenate', 'join', [b.label!, h], {});
+      const a = b.dense('a', j, 8, 'tanh');
+      const n = b.add('layerNorm', 'n', [a], { epsilon: 1e-3, gamma: b.f32([8]), beta: b.f32([8]), activation: 'linear' });
+      const r = b.add('binary', 'r', [n, h], { op: 'add', activation: 'linear' });
+      return b.write(r, [-1, 1]);
+    },
+  };
+  for (const [name, build] of Object.entries(graphs)) {
+    for (const dtype of ['f32', 'f16', 'i8'] as const) {
+      it(`${name} (${dtype})`, async () => {
+        const { ours, theirs } = await bothOutputs(build(dtype));
+        const diff = maxAbsDiff(ours, theirs);
+        assert.ok(diff <= TOLERANCE, `max abs diff ${diff}`);
+        assert.ok(theirs.some((v) => Math.abs(v) > 1e-3));
+      });
+    }
+  }
+
+  it('the layers it builds: ZeroPadding2D, DepthwiseConv2D, Cropping2D, UpSampling2D, Add, Multiply, BatchNormalization, LayerNormalization, Permute', () => {
+    const classes = new Set<string>();
+    for (const build of Object.values(graphs)) {
+      const model = toLayersModel(build('f32'));
+      for (const layer of model.layers) classes.add(layer.getClassName());
+      model.dispose();
+    }
+    for (const c of ['ZeroPadding2D', 'DepthwiseConv2D', 'Cropping2D', 'UpSampling2D', 'Add', 'Multiply', 'BatchNormalization', 'LayerNormalization', 'Permute', 'ELU', 'ReLU', 'LeakyReLU']) {
+      assert.ok(classes.has(c), `no ${c} among ${[...classes].join(', ')}`);
+    }
+  });
+
+  it('refuses what Keras has no layer for, naming the node and its kind', () => {
+    const refusals: [string, string, (b: GraphBuilder, x: string) => string][] = [
+      ['sub', 'binary', (b, x) => b.add('binary', 'sub', [x, x], { op: 'sub', activation: 'linear' })],
+      ['plus_one', 'binary', (b, x) => b.add('binary', 'plus_one', [x], { op: 'add', constant: b.f32([1]), activation: 'linear' })],
+      ['gn', 'groupNorm', (b, x) => b.add('groupNorm', 'gn', [x], { groups: 1, epsilon: 1e-5, gamma: b.f32([2]), beta: b.f32([2]), activation: 'linear' })],
+      ['d2s', 'depthToSpace', (b, x) => b.add('depthToSpace', 'd2s', [b.conv2d('wide', x, 4, 1)], { blockSize: 2, mode: 'DCR' })],
+      ['half', 'resize', (b, x) => b.add('resize', 'half', [x], { mode: 'linear', coordinate: 'half_pixel', size: [8, 8], scales: [2, 2] })],
+      ['grouped', 'conv2d', (b, x) => b.conv2d('grouped', b.conv2d('four', x, 4, 1), 4, 3, { groups: 2 })],
+      ['clip', 'activation', (b, x) => b.add('activation', 'clip', [x], { activation: 'clip', min: -1, max: 1 })],
+      ['elu', 'activation', (b, x) => b.add('activation', 'elu', [x], { activation: 'elu', alpha: 0.5 })],
+    ];
+    for (const [node, kind, make] of refusals) {
+      const b = new GraphBuilder({ latent: [32], seed: 7 });
+      const bytes = b.write(make(b, imageStart(b)), [-1, 1]);
+      assert.throws(
+        () => toLayersModel(bytes),
+        (err: Error) => err instanceof UnsupportedError && err.message.includes(`node "${node}" (${kind})`),
+        `${node} (${kind})`,
+      );
+    }
   });
 });

@@ -1,11 +1,14 @@
 /**
- * Exports a trained TensorFlow.js decoder to edgevae's compact format: reads its graph as a chain,
- * plans the format's layers (folding and fusing on the way), then encodes it (src/convert/encode.ts).
+ * Exports a trained TensorFlow.js decoder to edgevae's compact format: reads its graph, plans the
+ * format's nodes (folding and fusing on the way), then encodes it (src/convert/encode.ts). A model
+ * that plans to a chain of the kinds format 1 had is written as a chain draft (as it always was, with
+ * `meta.conditioning.joinsAt`); any other graph as a graph.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { writeDecoder, type ExportOptions } from '../convert/encode.ts';
-import { readChain } from './graph.ts';
-import { planLayers } from './plan.ts';
+import { writeDecoder, writeGraphDecoder, type ExportOptions, type PlannedNode } from '../convert/encode.ts';
+import type { PlannedLayer, WeightlessSpec, WeightedSpec } from '../convert/planned.ts';
+import { readGraph, type KerasGraph } from './graph.ts';
+import { planGraph } from './plan.ts';
 
 export type { ExportMeta, ExportOptions } from '../convert/encode.ts';
 
@@ -15,7 +18,34 @@ export type { ExportMeta, ExportOptions } from '../convert/encode.ts';
  * InputError for bad options, an ambiguous label input, or weights that are not finite (or too large for f16).
  */
 export function exportModel(model: tf.LayersModel, options: ExportOptions = {}): Uint8Array {
-  const chain = readChain(model, { labelInput: options.labelInput, latentInput: options.latentInput });
-  return writeDecoder({ name: `model "${model.name}"`, latent: chain.latent, label: chain.label, plan: planLayers(chain), outShape: chain.outShape }, options);
+  const graph = readGraph(model, { labelInput: options.labelInput, latentInput: options.latentInput });
+  const { nodes, output } = planGraph(graph);
+  const name = `model "${model.name}"`;
+  const chain = asChain(graph, nodes, output);
+  if (chain) return writeDecoder({ name, latent: graph.latent, label: graph.label, plan: chain, outShape: graph.outShape }, options);
+  return writeGraphDecoder({ name, latent: { ...graph.latent, shape: [graph.latent.size] }, label: graph.label, nodes, output, outShape: graph.outShape }, options);
 }
 
+/** The kinds of format 1's chain, without tensors other than kernel and bias. */
+const CHAIN_KINDS = new Set(['dense', 'conv2d', 'conv2dTranspose', 'reshape', 'flatten', 'concatenate', 'activation']);
+
+/** The nodes as a chain of layers, when each reads the one before it (a concatenate: that and the label), else null. */
+function asChain(graph: KerasGraph, nodes: PlannedNode[], output: string): PlannedLayer[] | null {
+  let previous = graph.latent.name;
+  const label = graph.label?.name;
+  const plan: PlannedLayer[] = [];
+  for (const node of nodes) {
+    const { spec } = node;
+    if (!CHAIN_KINDS.has(spec.type) || node.tensors || 'groups' in spec || 'dilations' in spec) return null;
+    if (spec.type === 'concatenate') {
+      const [a, b] = node.inputs;
+      if (node.inputs.length !== 2 || label === undefined || !((a === label && b === previous) || (a === previous && b === label))) return null;
+      plan.push({ name: node.name, spec: { type: 'concatenate', labelFirst: a === label } });
+    } else {
+      if (node.inputs.length !== 1 || node.inputs[0] !== previous) return null;
+      plan.push(node.weights ? { name: node.name, spec: spec as unknown as WeightedSpec, weights: node.weights } : { name: node.name, spec: spec as unknown as WeightlessSpec });
+    }
+    previous = node.name;
+  }
+  return previous === output ? plan : null;
+}

@@ -1,6 +1,7 @@
 /**
- * Reads a TensorFlow.js model's graph as the one shape edgevae can run: a chain of layers from a flat
- * latent input to one output, which a flat one-hot label input may join once, through a Concatenate.
+ * Reads a TensorFlow.js model's graph: its layer calls in topological order, each with the values it
+ * reads and writes, from one flat latent input to one output, and the flat one-hot label input, where
+ * there is one, which only Concatenate layers read.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { InputError, UnsupportedError } from '../errors.ts';
@@ -11,86 +12,124 @@ export type { ModelInput } from '../convert/inputs.ts';
 export type Layer = tf.LayersModel['layers'][number];
 type SymbolicTensor = tf.SymbolicTensor;
 
-
-/** A layer of the chain with the per-sample shapes it reads and writes (batch axis dropped). */
-export interface ChainLink {
+/** One call of a layer: the values it reads and the one it writes, with their per-sample shapes (batch axis dropped). */
+export interface GraphLink {
   layer: Layer;
   className: string;
-  inShape: number[];
+  /** The value this call writes: the layer's name, or `name_k` for the k-th call of a layer called more than once. */
+  name: string;
+  inputs: string[];
+  inShapes: number[][];
   outShape: number[];
 }
 
-export interface Chain {
+export interface KerasGraph {
   latent: ModelInput;
-  /** The one-hot label input and how it joins the chain, or null for an unconditional decoder. */
-  label: (ModelInput & { concatenate: Layer; labelFirst: boolean }) | null;
-  /** Every layer from the latent input to the output, in execution order, InputLayers excluded. */
-  links: ChainLink[];
+  /** The one-hot label input, or null for an unconditional decoder. */
+  label: ModelInput | null;
+  /** Every layer call between the inputs and the output, each after the calls it reads. */
+  links: GraphLink[];
+  /** The value the model outputs (an input's name when the model computes nothing). */
+  output: string;
   /** The model's output shape per sample. */
   outShape: number[];
 }
 
-const CHAIN_RULE =
-  'edgevae exports a chain of layers from one latent input to one output, which a one-hot label input may join once through a Concatenate';
+const GRAPH_RULE = 'edgevae exports a graph of layers from one flat latent input to one output, which a flat one-hot label input may join through Concatenate layers';
 
 /**
- * Walks the graph backwards from the output. Every layer of a single-output model lies on some path to
- * that output, so a backward walk that only ever meets single-input layers (plus the one label join)
- * has seen the whole model: any branch or skip connection shows up as a second input somewhere.
+ * Walks the graph backwards from the output, depth first, so each call is listed after the calls it
+ * reads (a topological order; for a chain, the chain's own order).
  */
-export function readChain(model: tf.LayersModel, names: InputNames = {}): Chain {
+export function readGraph(model: tf.LayersModel, names: InputNames = {}): KerasGraph {
   const { inputs, output } = modelEnds(model);
-  const labelInput = labelInputName(inputs, names);
-  const links: ChainLink[] = [];
-  let label: Chain['label'] = null;
-  let labelTensor: SymbolicTensor | null = null;
-  let tensor = output;
-  while (!isInputLayer(tensor.sourceLayer)) {
-    const layer = tensor.sourceLayer;
-    const operands = inboundTensors(tensor);
-    let next: SymbolicTensor;
-    if (operands.length === 1) {
-      next = operands[0];
-    } else if (layer.getClassName() === 'Concatenate' && operands.length === 2 && label === null) {
-      const join = splitLabelJoin(layer, operands, inputs, labelInput);
-      label = join.label;
-      labelTensor = join.labelTensor;
-      next = join.chainOperand;
-    } else {
-      const why = layer.getClassName() === 'Concatenate' && label !== null ? 'is a second join on the chain' : `merges ${operands.length} branches`;
-      throw new UnsupportedError(`layer "${layer.name}" (${layer.getClassName()}) ${why}: ${CHAIN_RULE}`);
+  const keyOf = (t: SymbolicTensor) => `${t.sourceLayer.name}\u0000${t.nodeIndex}\u0000${t.tensorIndex}`;
+  const visited = new Map<string, SymbolicTensor>();
+  const order: SymbolicTensor[] = [];
+  const stack: { tensor: SymbolicTensor; expanded: boolean }[] = [{ tensor: output, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    const key = keyOf(top.tensor);
+    if (top.expanded) {
+      if (!visited.has(key)) {
+        visited.set(key, top.tensor);
+        order.push(top.tensor);
+      }
+      continue;
     }
-    links.push({ layer, className: layer.getClassName(), inShape: perSample(next.shape, layer), outShape: perSample(tensor.shape, layer) });
-    tensor = next;
+    if (visited.has(key)) continue;
+    stack.push({ tensor: top.tensor, expanded: true });
+    if (!isInputLayer(top.tensor.sourceLayer)) {
+      const operands = inboundTensors(top.tensor);
+      for (let i = operands.length - 1; i >= 0; i--) if (!visited.has(keyOf(operands[i]))) stack.push({ tensor: operands[i], expanded: false });
+    }
   }
-  links.reverse();
-  if (label && labelTensor === tensor) {
-    // e.g. concatenate([z, dense(z)]): the "label" is the latent input again, so this is a skip connection.
-    throw new UnsupportedError(`layer "${label.concatenate.name}" (Concatenate) merges two branches that both start at input "${label.name}": ${CHAIN_RULE}`);
+  const unused = inputs.filter((t) => !visited.has(keyOf(t)));
+  if (unused.length > 0) throw new UnsupportedError(`input "${unused[0].sourceLayer.name}" does not reach the output: ${GRAPH_RULE}`);
+
+  // Value names: the layer's name, numbered by call where a (shared) layer is called more than once.
+  const calls = new Map<Layer, number>();
+  for (const t of order) calls.set(t.sourceLayer, (calls.get(t.sourceLayer) ?? 0) + 1);
+  const valueNames = new Map<string, string>();
+  for (const t of order) {
+    const layer = t.sourceLayer;
+    if (t.tensorIndex !== 0) throw new UnsupportedError(`layer "${layer.name}" (${layer.getClassName()}) has several outputs; edgevae reads layers of one output`);
+    valueNames.set(keyOf(t), calls.get(layer)! > 1 ? `${layer.name}_${t.nodeIndex}` : layer.name);
   }
-  const latent = describeInput(tensor);
-  const unused = inputs.filter((t) => t !== tensor && t !== labelTensor);
-  if (unused.length > 0) {
-    throw new UnsupportedError(`input "${unused[0].sourceLayer.name}" does not reach the output along the chain: ${CHAIN_RULE}`);
+  const links: GraphLink[] = [];
+  for (const t of order) {
+    const layer = t.sourceLayer;
+    if (isInputLayer(layer)) continue;
+    const operands = inboundTensors(t);
+    links.push({
+      layer,
+      className: layer.getClassName(),
+      name: valueNames.get(keyOf(t))!,
+      inputs: operands.map((o) => valueNames.get(keyOf(o))!),
+      inShapes: operands.map((o) => perSample(o.shape, layer)),
+      outShape: perSample(t.shape, layer),
+    });
   }
-  if (labelInput !== undefined && label === null) {
-    throw new InputError(`labelInput "${labelInput}" was given, but the model has no Concatenate joining a label input`);
-  }
-  if (names.latentInput !== undefined && latent.name !== names.latentInput) {
-    throw new InputError(`latentInput "${names.latentInput}" was given, but the chain of layers starts at input "${latent.name}"`);
-  }
-  return { latent, label, links, outShape: perSample(output.shape, output.sourceLayer) };
+  const { latent, label } = splitInputs(inputs, links, names);
+  return { latent, label, links, output: valueNames.get(keyOf(output))!, outShape: perSample(output.shape, output.sourceLayer) };
 }
 
-
-/** The label input's name from the caller's choice: named directly, or as the input that is not the latent. */
-function labelInputName(inputs: SymbolicTensor[], { latentInput, labelInput }: InputNames): string | undefined {
-  const names = inputs.map((t) => t.sourceLayer.name);
-  checkInputNames(names, { latentInput, labelInput });
-  if (labelInput !== undefined || latentInput === undefined) return labelInput;
-  return names.find((name) => name !== latentInput);
+/**
+ * Which input is the latent and which the one-hot label: as the caller names them, else the one that
+ * only Concatenate layers read (by its name, when both are).
+ */
+function splitInputs(inputs: SymbolicTensor[], links: GraphLink[], names: InputNames): { latent: ModelInput; label: ModelInput | null } {
+  const inputNames = inputs.map((t) => t.sourceLayer.name);
+  checkInputNames(inputNames, names);
+  const readers = (name: string) => links.filter((l) => l.inputs.includes(name));
+  const onlyJoined = (name: string) => readers(name).length > 0 && readers(name).every((l) => l.className === 'Concatenate');
+  let labelName: string | undefined = names.labelInput ?? (names.latentInput !== undefined ? inputNames.find((n) => n !== names.latentInput) : undefined);
+  if (labelName !== undefined && !onlyJoined(labelName)) {
+    throw new InputError(`labelInput "${labelName}" was given, but the model has no Concatenate joining a label input of that name (only Concatenate layers may read the label)`);
+  }
+  if (labelName === undefined && inputs.length === 2) {
+    const candidates = inputNames.filter(onlyJoined);
+    if (candidates.length === 0) {
+      throw new UnsupportedError(`model inputs "${inputNames[0]}" and "${inputNames[1]}" are both read by layers other than Concatenate: ${GRAPH_RULE}`);
+    }
+    if (candidates.length === 1) labelName = candidates[0];
+    else {
+      const named = candidates.filter((n) => LABEL_NAME.test(n));
+      if (named.length !== 1) {
+        throw new InputError(
+          `cannot tell which of the inputs ${candidates.map((n) => `"${n}"`).join(' and ')} is the one-hot label: pass options.labelInput (or options.latentInput) with its name`,
+        );
+      }
+      labelName = named[0];
+    }
+  }
+  const latentTensor = inputs.find((t) => t.sourceLayer.name !== labelName)!;
+  const labelTensor = inputs.find((t) => t.sourceLayer.name === labelName);
+  if (names.latentInput !== undefined && latentTensor.sourceLayer.name !== names.latentInput) {
+    throw new InputError(`latentInput "${names.latentInput}" was given, but the model's latent input is "${latentTensor.sourceLayer.name}"`);
+  }
+  return { latent: describeInput(latentTensor), label: labelTensor ? describeInput(labelTensor) : null };
 }
-
 
 /** The model's input tensors (1 or 2, each flat) and its single output tensor. */
 function modelEnds(model: tf.LayersModel): { inputs: SymbolicTensor[]; output: SymbolicTensor } {
@@ -99,8 +138,8 @@ function modelEnds(model: tf.LayersModel): { inputs: SymbolicTensor[]; output: S
   if (!inputs || !outputs || inputs.length === 0 || outputs.length === 0) {
     throw new InputError(`model "${model.name}" is not built: give its first layer an inputShape (or build it) before exporting`);
   }
-  if (outputs.length !== 1) throw new UnsupportedError(`model "${model.name}" has ${outputs.length} outputs: ${CHAIN_RULE}`);
-  if (inputs.length > 2) throw new UnsupportedError(`model "${model.name}" has ${inputs.length} inputs: ${CHAIN_RULE}`);
+  if (outputs.length !== 1) throw new UnsupportedError(`model "${model.name}" has ${outputs.length} outputs: ${GRAPH_RULE}`);
+  if (inputs.length > 2) throw new UnsupportedError(`model "${model.name}" has ${inputs.length} inputs: ${GRAPH_RULE}`);
   for (const input of inputs) describeInput(input); // throws for an input that is not flat
   return { inputs, output: outputs[0] };
 }
@@ -133,61 +172,4 @@ function perSample(shape: (number | null)[], layer: Layer): number[] {
     throw new UnsupportedError(`layer "${layer.name}" (${layer.getClassName()}) has a shape with unknown dimensions ${formatShape(shape)}`);
   }
   return dims as number[];
-}
-
-/**
- * Decides which operand of the Concatenate is the one-hot label, which must be a model input fed to it
- * directly; the other operand continues the chain towards the latent input.
- */
-function splitLabelJoin(
-  concatenate: Layer,
-  operands: SymbolicTensor[],
-  inputs: SymbolicTensor[],
-  labelInput: string | undefined,
-): { label: NonNullable<Chain['label']>; labelTensor: SymbolicTensor; chainOperand: SymbolicTensor } {
-  checkConcatenateAxis(concatenate, operands);
-  const labelIndex = labelOperandIndex(concatenate, operands, inputs, labelInput);
-  const labelTensor = operands[labelIndex];
-  const chainOperand = operands[1 - labelIndex];
-  if (chainOperand.shape.length !== 2) {
-    throw new UnsupportedError(
-      `layer "${concatenate.name}" (Concatenate) joins the label to an activation of shape ${formatShape(chainOperand.shape)}; ` +
-        'the label can only join a flat activation (add a Flatten before it)',
-    );
-  }
-  return {
-    label: { ...describeInput(labelTensor), concatenate, labelFirst: labelIndex === 0 },
-    labelTensor,
-    chainOperand,
-  };
-}
-
-function checkConcatenateAxis(concatenate: Layer, operands: SymbolicTensor[]) {
-  const axis = concatenate.getConfig().axis;
-  const rank = operands[0].shape.length;
-  if (axis !== -1 && axis !== rank - 1) {
-    throw new UnsupportedError(`layer "${concatenate.name}" (Concatenate) joins along axis ${axis}; edgevae joins the label along the last axis only`);
-  }
-}
-
-
-function labelOperandIndex(concatenate: Layer, operands: SymbolicTensor[], inputs: SymbolicTensor[], labelInput: string | undefined): number {
-  const direct = operands.map((t) => inputs.includes(t));
-  if (labelInput !== undefined) {
-    const index = operands.findIndex((t, i) => direct[i] && t.sourceLayer.name === labelInput);
-    if (index < 0) {
-      throw new UnsupportedError(`the label input "${labelInput}" must feed layer "${concatenate.name}" (Concatenate) directly: ${CHAIN_RULE}`);
-    }
-    return index;
-  }
-  if (direct[0] !== direct[1]) return direct[0] ? 0 : 1;
-  if (!direct[0]) {
-    throw new UnsupportedError(`layer "${concatenate.name}" (Concatenate) merges two branches, neither of which is a model input: ${CHAIN_RULE}`);
-  }
-  const named = operands.map((t) => LABEL_NAME.test(t.sourceLayer.name));
-  if (named[0] !== named[1]) return named[0] ? 0 : 1;
-  throw new InputError(
-    `cannot tell which of the inputs ${operands.map((t) => `"${t.sourceLayer.name}"`).join(' and ')} is the one-hot label: ` +
-      'pass options.labelInput (or options.latentInput) with its name',
-  );
 }

@@ -1,27 +1,15 @@
 /**
- * Turns the chain of TensorFlow.js layers into the format's layers, with f32 weights still in hand:
- * training-only layers vanish, BatchNormalization is folded into the weights before it, and standalone
- * activations are fused into the layer before them where that layer's own activation is linear.
+ * Turns a TensorFlow.js model's graph (graph.ts) into the format's nodes, with f32 weights still in
+ * hand: training-only layers vanish, BatchNormalization is folded into the linear Dense or Conv before
+ * it (else it becomes an affine node), and activations are fused into the node before them where that
+ * node's value is read by nothing else and its kind can apply them. Nodes are named after the Keras
+ * layers they come from.
  */
 import { UnsupportedError } from '../errors.ts';
-import { applyActivation, batchNormScaleShift, outputsOf, scaleOutputChannels, type PlannedLayer, type PlannedWeighted, type Weights } from '../convert/planned.ts';
-import {
-  outputChannelAxis,
-  type ActivationLayer,
-  type ActivationName,
-  type ConcatenateLayer,
-  type ConvLayer,
-  type DenseLayer,
-  type FlattenLayer,
-  type ReshapeLayer,
-  type WeightedType,
-} from '../format/spec.ts';
-import type { Chain, ChainLink, Layer } from './graph.ts';
-
-
-
-
-
+import type { PlannedNode, PlannedTensor } from '../convert/encode.ts';
+import { batchNormScaleShift, scaleOutputChannels, type Weights } from '../convert/planned.ts';
+import { FUSED_ACTIVATIONS, outputChannelAxis, product, type ActivationName, type WeightedType } from '../format/spec.ts';
+import type { GraphLink, KerasGraph, Layer } from './graph.ts';
 
 /** Layers that only act during training; at inference they are the identity, so they are dropped. */
 const TRAINING_ONLY = new Set([
@@ -39,96 +27,319 @@ const SUPPORTED_LAYERS = [
   'Dense',
   'Conv2D',
   'Conv2DTranspose',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'UpSampling2D',
   'Reshape',
   'Flatten',
-  'Concatenate (label input only)',
+  'Permute',
+  'Concatenate (along the last axis)',
+  'Add',
+  'Multiply',
+  'Average',
   'Activation',
   'LeakyReLU',
   'ReLU',
-  'BatchNormalization (after a linear Dense/Conv)',
+  'ELU',
+  'BatchNormalization',
+  'LayerNormalization (last axis)',
   ...TRAINING_ONLY,
 ].join(', ');
 
-/** Activations that Dense, Conv2D and Activation layers may name; LeakyReLU comes only as its own layer. */
-const SUPPORTED_ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh'];
+/** Keras activation names and what they are in the format. */
+const ACTIVATIONS: Record<string, { activation: ActivationName; alpha?: number; min?: number; max?: number }> = {
+  linear: { activation: 'linear' },
+  relu: { activation: 'relu' },
+  sigmoid: { activation: 'sigmoid' },
+  tanh: { activation: 'tanh' },
+  elu: { activation: 'elu', alpha: 1 },
+  softplus: { activation: 'softplus' },
+  swish: { activation: 'silu' },
+  gelu: { activation: 'geluErf' },
+  gelu_new: { activation: 'geluTanh' },
+  relu6: { activation: 'clip', min: 0, max: 6 },
+};
 
-export function planLayers(chain: Chain): PlannedLayer[] {
-  const plan: PlannedLayer[] = [];
-  for (const link of chain.links) {
-    switch (link.className) {
-      case 'Dense':
-        plan.push(planDense(link));
-        break;
-      case 'Conv2D':
-      case 'Conv2DTranspose':
-        plan.push(planConv(link));
-        break;
-      case 'Reshape':
-        plan.push({ name: link.layer.name, spec: { type: 'reshape', shape: reshapeTarget(link) } });
-        break;
-      case 'Flatten':
-        plan.push({ name: link.layer.name, spec: planFlatten(link) });
-        break;
-      case 'Concatenate':
-        // graph.ts lets through only the Concatenate that joins the label.
-        plan.push({ name: link.layer.name, spec: { type: 'concatenate', labelFirst: chain.label!.labelFirst } });
-        break;
-      case 'Activation':
-        applyActivation(plan, { activation: namedActivation(link, link.layer.getConfig().activation) }, link.layer.name);
-        break;
-      case 'LeakyReLU':
-        applyActivation(plan, { activation: 'leakyRelu', alpha: leakyAlpha(link) }, link.layer.name);
-        break;
-      case 'ReLU':
-        checkPlainRelu(link);
-        applyActivation(plan, { activation: 'relu' }, link.layer.name);
-        break;
-      case 'BatchNormalization':
-        foldBatchNorm(plan, link);
-        break;
-      default:
-        if (!TRAINING_ONLY.has(link.className)) throw unsupportedLayer(link);
-    }
-  }
-  return plan;
-}
+/** An activation with its parameters, as a node carries it. */
+type Fused = (typeof ACTIVATIONS)[string];
 
-function unsupportedLayer(link: ChainLink): UnsupportedError {
-  const nested = 'layers' in link.layer ? ' (a nested model: build the decoder from the inner model\'s layers directly)' : '';
-  return new UnsupportedError(
-    `layer "${link.layer.name}" (${link.className}) is not supported by edgevae${nested}; supported: ${SUPPORTED_LAYERS}`,
-  );
-}
-
-const describeLink = (link: ChainLink) => `layer "${link.layer.name}" (${link.className})`;
+/** Kinds whose kernels apply any activation after their own work, and those that apply only what a GEMM's epilogue does. */
+const FUSES_ANY = new Set(['binary', 'affine']);
+const FUSES_GEMM = new Set(['dense', 'conv2d', 'conv2dTranspose', 'layerNorm']);
 
 type Config = Record<string, unknown>;
-const configOf = (link: ChainLink) => link.layer.getConfig() as Config;
+const configOf = (link: GraphLink) => link.layer.getConfig() as Config;
+const describeLink = (link: GraphLink) => `layer "${link.layer.name}" (${link.className})`;
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-function namedActivation(link: ChainLink, name: unknown): ActivationName {
+/** Plans the graph's nodes; `output` is the planned value the model's output became. */
+export function planGraph(graph: KerasGraph): { nodes: PlannedNode[]; output: string } {
+  const planner = new Planner(graph);
+  for (const link of graph.links) planner.step(link);
+  return { nodes: planner.nodes, output: planner.value(graph.output) };
+}
+
+class Planner {
+  readonly nodes: PlannedNode[] = [];
+  /** The planned value each Keras value became (itself, or the value of the node it was fused or folded into). */
+  private readonly aliases = new Map<string, string>();
+  /** How many Keras layer calls (and the model output) read each planned value. */
+  private readonly readers = new Map<string, number>();
+  private readonly producers = new Map<string, PlannedNode>();
+  private readonly names = new Set<string>();
+  private readonly kerasReaders = new Map<string, number>();
+  private readonly label: string | null;
+
+  constructor(graph: KerasGraph) {
+    this.label = graph.label?.name ?? null;
+    for (const input of [graph.latent, graph.label]) {
+      if (!input) continue;
+      this.names.add(input.name);
+      this.aliases.set(input.name, input.name);
+    }
+    for (const link of graph.links) for (const input of link.inputs) this.kerasReaders.set(input, (this.kerasReaders.get(input) ?? 0) + 1);
+    this.kerasReaders.set(graph.output, (this.kerasReaders.get(graph.output) ?? 0) + 1);
+    for (const input of [graph.latent, graph.label]) if (input) this.readers.set(input.name, this.kerasReaders.get(input.name) ?? 0);
+  }
+
+  value(kerasValue: string): string {
+    return this.aliases.get(kerasValue)!;
+  }
+
+  step(link: GraphLink): void {
+    switch (link.className) {
+      case 'Dense':
+        return this.weighted(link, planDense(link));
+      case 'Conv2D':
+      case 'Conv2DTranspose':
+      case 'DepthwiseConv2D':
+        return this.weighted(link, planConv(link));
+      case 'SeparableConv2D':
+        return this.separable(link);
+      case 'Reshape':
+        return this.emitFor(link, { type: 'reshape', shape: reshapeTarget(link) });
+      case 'Flatten':
+        return this.emitFor(link, planFlatten(link));
+      case 'Permute':
+        return this.emitFor(link, { type: 'transpose', perm: permutation(link) });
+      case 'UpSampling2D':
+        return this.emitFor(link, planUpSampling(link));
+      case 'Concatenate':
+        return this.concatenate(link);
+      case 'Add':
+      case 'Multiply':
+      case 'Average':
+        return this.merge(link);
+      case 'Activation':
+        return this.activation(link, namedActivation(link, configOf(link).activation));
+      case 'LeakyReLU':
+        return this.activation(link, { activation: 'leakyRelu', alpha: numberOf(link, 'alpha', 0.3) });
+      case 'ELU':
+        return this.activation(link, { activation: 'elu', alpha: numberOf(link, 'alpha', 1) });
+      case 'ReLU': {
+        const { maxValue } = configOf(link);
+        return this.activation(link, maxValue === undefined || maxValue === null ? { activation: 'relu' } : { activation: 'clip', min: 0, max: numberOf(link, 'maxValue', 0) });
+      }
+      case 'BatchNormalization':
+        return this.batchNorm(link);
+      case 'LayerNormalization':
+        return this.layerNorm(link);
+      default:
+        if (!TRAINING_ONLY.has(link.className)) throw unsupportedLayer(link);
+        this.alias(link, this.value(link.inputs[0]));
+    }
+  }
+
+  /** A unique node name: the layer's own where it is free. */
+  private unique(name: string): string {
+    let candidate = name;
+    for (let k = 1; this.names.has(candidate); k++) candidate = `${name}_${k}`;
+    this.names.add(candidate);
+    return candidate;
+  }
+
+  /** Adds a node reading planned values; returns it. Its readers are set by the caller (`define`) or are the next node. */
+  private emit(name: string, inputs: string[], spec: PlannedNode['spec'], extra: Pick<PlannedNode, 'weights' | 'tensors'> = {}): PlannedNode {
+    const node: PlannedNode = { name: this.unique(name), inputs, spec, ...extra };
+    this.nodes.push(node);
+    this.producers.set(node.name, node);
+    this.readers.set(node.name, 1);
+    return node;
+  }
+
+  /** The Keras value `link` writes is the planned `value` (which `link` itself read once, if it was an input). */
+  private alias(link: GraphLink, value: string, readOfValue = true) {
+    this.aliases.set(link.name, value);
+    const others = readOfValue ? (this.readers.get(value) ?? 0) - 1 : 0;
+    this.readers.set(value, others + (this.kerasReaders.get(link.name) ?? 0));
+  }
+
+  /** One node for the layer call, reading its inputs; the call's value is the node's. */
+  private emitFor(link: GraphLink, spec: PlannedNode['spec'], extra: Pick<PlannedNode, 'weights' | 'tensors'> = {}): void {
+    const node = this.emit(link.name, link.inputs.map((v) => this.value(v)), spec, extra);
+    this.alias(link, node.name, false);
+  }
+
+  /** A dense or conv node; an activation its GEMM cannot apply follows as a node of its own. */
+  private weighted(link: GraphLink, planned: { spec: PlannedNode['spec']; weights: Weights; after?: Fused }) {
+    this.emitFor(link, planned.spec, { weights: planned.weights });
+    if (planned.after) this.activation(link, planned.after, true);
+  }
+
+  /** SeparableConv2D: a depthwise conv without bias, then the pointwise 1x1 conv with the bias and activation. */
+  private separable(link: GraphLink) {
+    const { depthwise, pointwise, after } = planSeparable(link);
+    const first = this.emit(`${link.name}_depthwise`, [this.value(link.inputs[0])], depthwise.spec, { weights: depthwise.weights });
+    const second = this.emit(link.name, [first.name], pointwise.spec, { weights: pointwise.weights });
+    this.alias(link, second.name, false);
+    if (after) this.activation(link, after, true);
+  }
+
+  /**
+   * Applies an activation to what `link` reads (or, with `own`, to what `link` wrote): fused into the
+   * node that wrote it where nothing else reads that value and the node's kind applies it; else a node.
+   */
+  private activation(link: GraphLink, fused: Fused, own = false) {
+    const source = own ? this.value(link.name) : this.value(link.inputs[0]);
+    const producer = this.producers.get(source);
+    if (fused.activation === 'linear') {
+      if (!own) this.alias(link, source);
+      return;
+    }
+    const fusable =
+      !own &&
+      producer !== undefined &&
+      this.readers.get(source) === 1 &&
+      (producer.spec.activation ?? 'linear') === 'linear' &&
+      (FUSES_ANY.has(producer.spec.type) || (FUSES_GEMM.has(producer.spec.type) && FUSED_ACTIVATIONS.includes(fused.activation)));
+    if (fusable) {
+      Object.assign(producer.spec, fused);
+      this.alias(link, source);
+      return;
+    }
+    const node = this.emit(own ? `${link.name}_activation` : link.name, [source], { type: 'activation', ...fused });
+    if (own) {
+      // The layer's value is now the activation's; whatever read the layer reads it.
+      this.aliases.set(link.name, node.name);
+      this.readers.set(node.name, this.readers.get(source) ?? 0);
+      this.readers.set(source, 1);
+    } else {
+      this.alias(link, node.name, false);
+    }
+  }
+
+  /** BatchNormalization: folded into a linear dense or conv node nothing else reads, else a per-channel affine node. */
+  private batchNorm(link: GraphLink) {
+    checkChannelAxis(link);
+    const inShape = link.inShapes[0];
+    const channels = inShape[inShape.length - 1];
+    const { scale, shift } = batchNormAffine(link, channels);
+    const source = this.value(link.inputs[0]);
+    const producer = this.producers.get(source);
+    if (producer?.weights && producer.spec.activation === 'linear' && this.readers.get(source) === 1) {
+      scaleOutputChannels(producer.weights, outputChannelAxis(producer.spec.type as WeightedType), scale, shift);
+      this.alias(link, source);
+      return;
+    }
+    const tensors = { multiplier: vector(scale), offset: vector(shift) };
+    this.emitFor(link, { type: 'affine', activation: 'linear' }, { tensors });
+  }
+
+  private layerNorm(link: GraphLink) {
+    const config = configOf(link);
+    const rank = link.inShapes[0].length + 1;
+    const axes = Array.isArray(config.axis) ? config.axis : [config.axis ?? -1];
+    if (axes.length !== 1 || !(axes[0] === -1 || axes[0] === rank - 1)) {
+      throw new UnsupportedError(`${describeLink(link)} normalizes axis ${JSON.stringify(config.axis)}; edgevae normalizes over the last (channel) axis only`);
+    }
+    const channels = link.inShapes[0][link.inShapes[0].length - 1];
+    const weights = weightsByName(link.layer);
+    const pick = (name: string, fallback: number): PlannedTensor => {
+      const w = weights.get(name);
+      return { data: w ? w.values : new Float32Array(channels).fill(fallback), shape: [channels] };
+    };
+    const epsilon = typeof config.epsilon === 'number' ? config.epsilon : 1e-3;
+    this.emitFor(link, { type: 'layerNorm', epsilon, activation: 'linear' }, { tensors: { gamma: pick('gamma', 1), beta: pick('beta', 0) } });
+  }
+
+  /** Concatenate: the one-hot label joined to a flat value, or two or more values joined along the last axis, a pair at a time. */
+  private concatenate(link: GraphLink) {
+    const rank = link.inShapes[0].length + 1;
+    const axis = configOf(link).axis ?? -1;
+    if (axis !== -1 && axis !== rank - 1) {
+      throw new UnsupportedError(`${describeLink(link)} joins along axis ${axis}; edgevae joins values along the last axis only`);
+    }
+    const labelAt = link.inputs.findIndex((v) => v === this.label);
+    if (labelAt >= 0) {
+      if (link.inputs.length !== 2) throw new UnsupportedError(`${describeLink(link)} joins the label with ${link.inputs.length - 1} values; edgevae joins the label to one flat value`);
+      const other = link.inShapes[1 - labelAt];
+      if (other.length !== 1) {
+        throw new UnsupportedError(
+          `${describeLink(link)} joins the label to an activation of shape [null, ${other.join(', ')}]; the label can only join a flat activation (add a Flatten before it)`,
+        );
+      }
+      return this.emitFor(link, { type: 'concatenate' });
+    }
+    this.pairwise(link, { type: 'concatenate' });
+  }
+
+  /** Add, Multiply, Average: binary nodes between values, a pair at a time (Average then scales by 1/n). */
+  private merge(link: GraphLink) {
+    const op = link.className === 'Multiply' ? 'mul' : 'add';
+    if (link.className !== 'Average') {
+      this.pairwise(link, { type: 'binary', op, activation: 'linear' });
+      return;
+    }
+    const sum = this.pairwise(link, { type: 'binary', op, activation: 'linear' }, `${link.name}_sum`);
+    const mean = this.emit(link.name, [sum], { type: 'binary', op: 'mul', activation: 'linear' }, { tensors: { constant: { data: Float32Array.of(1 / link.inputs.length), shape: [1] } } });
+    this.alias(link, mean.name, false);
+  }
+
+  /**
+   * Joins n values with n - 1 nodes of two inputs; the last is named after the layer. The larger
+   * operand goes first, as a binary node broadcasts its second (an add and a mul commute).
+   */
+  private pairwise(link: GraphLink, spec: PlannedNode['spec'], lastName = link.name): string {
+    let value = this.value(link.inputs[0]);
+    let shape = link.inShapes[0];
+    for (let i = 1; i < link.inputs.length; i++) {
+      let operands = [value, this.value(link.inputs[i])];
+      const shapes = [shape, link.inShapes[i]];
+      if (spec.type === 'binary' && product(shapes[0]) < product(shapes[1])) operands = [operands[1], operands[0]];
+      const last = i === link.inputs.length - 1;
+      const node = this.emit(last ? lastName : `${link.name}_${i}`, operands, { ...spec });
+      value = node.name;
+      shape = spec.type === 'binary' ? (product(shapes[0]) < product(shapes[1]) ? shapes[1] : shapes[0]) : [...shapes[0].slice(0, -1), shapes[0].at(-1)! + shapes[1].at(-1)!];
+    }
+    if (lastName === link.name) this.alias(link, value, false);
+    return value;
+  }
+}
+
+function unsupportedLayer(link: GraphLink): UnsupportedError {
+  const nested = 'layers' in link.layer ? " (a nested model: build the decoder from the inner model's layers directly)" : '';
+  return new UnsupportedError(`${describeLink(link)} is not supported by edgevae${nested}; supported: ${SUPPORTED_LAYERS}`);
+}
+
+function namedActivation(link: GraphLink, name: unknown): Fused {
   const activation = name ?? 'linear';
-  if (typeof activation !== 'string' || !SUPPORTED_ACTIVATIONS.includes(activation as ActivationName)) {
+  const known = typeof activation === 'string' ? ACTIVATIONS[activation] : undefined;
+  if (!known) {
     throw new UnsupportedError(
       `${describeLink(link)} uses activation ${JSON.stringify(activation)}, which edgevae does not support; ` +
-        `supported: ${SUPPORTED_ACTIVATIONS.join(', ')}, and LeakyReLU / ReLU layers`,
+        `supported: ${Object.keys(ACTIVATIONS).join(', ')}, and LeakyReLU / ReLU / ELU layers`,
     );
   }
-  return activation as ActivationName;
+  return { ...known };
 }
 
-function leakyAlpha(link: ChainLink): number {
-  const alpha = configOf(link).alpha ?? 0.3; // the TensorFlow.js default
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new UnsupportedError(`${describeLink(link)} has a non-numeric alpha ${JSON.stringify(alpha)}`);
-  return alpha;
+function numberOf(link: GraphLink, field: string, fallback: number): number {
+  const value = configOf(link)[field] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new UnsupportedError(`${describeLink(link)} has a non-numeric ${field} ${JSON.stringify(value)}`);
+  return value;
 }
 
-function checkPlainRelu(link: ChainLink) {
-  const { maxValue } = configOf(link);
-  if (maxValue !== undefined && maxValue !== null) {
-    throw new UnsupportedError(`${describeLink(link)} clips at maxValue ${maxValue}; edgevae supports only an unbounded ReLU`);
-  }
-}
-
+const vector = (values: ArrayLike<number>): PlannedTensor => ({ data: Float32Array.from(values), shape: [values.length] });
 
 // ---- weighted layers ----
 
@@ -147,65 +358,118 @@ function weightsByName(layer: Layer): Map<string, { values: Float32Array; shape:
   return byName;
 }
 
-function kernelAndBias(link: ChainLink, expectedKernelShape: number[], outputs: number): Weights {
+function kernelAndBias(link: GraphLink, kernelName: string, expectedKernelShape: number[], outputs: number, withBias = true): Weights {
   const weights = weightsByName(link.layer);
-  const kernel = weights.get('kernel');
-  if (!kernel) throw new UnsupportedError(`${describeLink(link)} has no kernel weight (is it built?)`);
+  const kernel = weights.get(kernelName);
+  if (!kernel) throw new UnsupportedError(`${describeLink(link)} has no ${kernelName} weight (is it built?)`);
   if (!sameShape(kernel.shape, expectedKernelShape)) {
-    throw new UnsupportedError(`${describeLink(link)} has a kernel of shape [${kernel.shape.join(', ')}], expected [${expectedKernelShape.join(', ')}]`);
+    throw new UnsupportedError(`${describeLink(link)} has a ${kernelName} of shape [${kernel.shape.join(', ')}], expected [${expectedKernelShape.join(', ')}]`);
   }
-  const bias = weights.get('bias');
+  const bias = withBias ? weights.get('bias') : undefined;
   // useBias: false is a bias of zeros; the format always stores one, so the runtime has a single code path.
   if (bias && bias.values.length !== outputs) throw new UnsupportedError(`${describeLink(link)} has ${bias.values.length} biases for ${outputs} outputs`);
   return { kernel: kernel.values, kernelShape: kernel.shape, bias: bias?.values ?? new Float32Array(outputs) };
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+/** A Keras activation on a dense or conv layer: fused where the GEMM applies it, else a node after it. */
+function splitActivation(link: GraphLink, name: unknown): { activation: ActivationName; alpha?: number; after?: Fused } {
+  const fused = namedActivation(link, name);
+  return FUSED_ACTIVATIONS.includes(fused.activation) ? { activation: fused.activation } : { activation: 'linear', after: fused };
+}
 
-function planDense(link: ChainLink): PlannedWeighted {
+function planDense(link: GraphLink) {
   const config = configOf(link);
   const units = config.units as number;
-  const inputs = link.inShape[link.inShape.length - 1];
+  const inputs = link.inShapes[0][link.inShapes[0].length - 1];
+  const { activation, after } = splitActivation(link, config.activation);
+  return { spec: { type: 'dense' as const, units, activation }, weights: kernelAndBias(link, 'kernel', [inputs, units], units), after };
+}
+
+/** The fields every conv layer shares: 2-D, channels-last, TensorFlow.js padding. */
+function convGeometry(link: GraphLink) {
+  const config = configOf(link);
+  const dataFormat = config.dataFormat ?? 'channelsLast';
+  if (dataFormat !== 'channelsLast') throw new UnsupportedError(`${describeLink(link)} uses dataFormat "${dataFormat}"; edgevae runs channelsLast (NHWC) only`);
+  const padding = config.padding;
+  if (padding !== 'same' && padding !== 'valid') throw new UnsupportedError(`${describeLink(link)} uses padding "${padding}"; edgevae supports "same" and "valid"`);
+  const inShape = link.inShapes[0];
+  if (inShape.length !== 3) throw new UnsupportedError(`${describeLink(link)} receives shape [${inShape.join(', ')}] per sample; expected [height, width, channels]`);
+  // Conv2DTranspose leaves dilationRate out of its config because TensorFlow.js ignores it there, and
+  // DepthwiseConv2D keeps it but computes without it (TensorFlow.js 4.x): the file computes what predict does.
+  const dilation: [number, number] = link.className === 'DepthwiseConv2D' ? [1, 1] : pairOf(config.dilationRate ?? 1, 'dilationRate', link);
+  const kernelSize = pairOf(config.kernelSize, 'kernelSize', link);
+  const strides = pairOf(config.strides ?? 1, 'strides', link);
+  const undilated = dilation[0] === 1 && dilation[1] === 1;
   return {
-    name: link.layer.name,
-    spec: { type: 'dense', units, activation: namedActivation(link, config.activation) },
-    weights: kernelAndBias(link, [inputs, units], units),
+    kernelSize,
+    strides,
+    // The format's 'same' and 'valid' are undilated TensorFlow.js padding; a dilated conv spells its padding out.
+    padding: undilated ? (padding as 'same' | 'valid') : ('explicit' as const),
+    dilations: undilated ? {} : { pads: dilatedPads(inShape, kernelSize, strides, dilation, padding), dilations: dilation },
+    inChannels: inShape[2],
   };
 }
 
-function planConv(link: ChainLink): PlannedWeighted {
+/** TensorFlow.js's padding of a dilated conv, [top, left, bottom, right]: 'same' pads the effective kernel (k - 1) d + 1, an odd pixel after. */
+function dilatedPads(inShape: number[], kernelSize: [number, number], strides: [number, number], dilation: [number, number], padding: 'same' | 'valid'): [number, number, number, number] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  const [before, after] = [0, 1].map((a) => {
+    const effective = (kernelSize[a] - 1) * dilation[a] + 1;
+    const total = Math.max((Math.ceil(inShape[a] / strides[a]) - 1) * strides[a] + effective - inShape[a], 0);
+    return [Math.floor(total / 2), total - Math.floor(total / 2)];
+  }).reduce<number[][]>((acc, [b, e]) => [[...acc[0], b], [...acc[1], e]], [[], []]);
+  return [before[0], before[1], after[0], after[1]];
+}
+
+/**
+ * Conv2D and Conv2DTranspose in TensorFlow.js's kernel layouts (the format's); DepthwiseConv2D as a
+ * conv2d with a group per input channel: its kernel [kh, kw, C, m] is, value for value, the format's
+ * [kh, kw, 1, C * m] (output channel c * m + j is input channel c's j-th filter in both).
+ */
+function planConv(link: GraphLink) {
   const config = configOf(link);
+  const { kernelSize, strides, padding, dilations, inChannels } = convGeometry(link);
+  const { activation, after } = splitActivation(link, config.activation);
+  if (link.className === 'DepthwiseConv2D') {
+    const multiplier = depthMultiplier(link);
+    const filters = inChannels * multiplier;
+    const weights = kernelAndBias(link, 'depthwise_kernel', [...kernelSize, inChannels, multiplier], filters);
+    weights.kernelShape = [...kernelSize, 1, filters];
+    const spec = { type: 'conv2d' as const, filters, kernelSize, strides, padding, ...dilations, groups: inChannels, activation };
+    return { spec, weights, after };
+  }
   const type: WeightedType = link.className === 'Conv2D' ? 'conv2d' : 'conv2dTranspose';
-  const dataFormat = config.dataFormat ?? 'channelsLast';
-  if (dataFormat !== 'channelsLast') {
-    throw new UnsupportedError(`${describeLink(link)} uses dataFormat "${dataFormat}"; edgevae runs channelsLast (NHWC) only`);
-  }
-  // Conv2DTranspose leaves dilationRate out of its config because TensorFlow.js ignores it there.
-  const dilation = pairOf(config.dilationRate ?? 1, 'dilationRate', link);
-  if (dilation[0] !== 1 || dilation[1] !== 1) {
-    throw new UnsupportedError(`${describeLink(link)} has dilationRate [${dilation.join(', ')}]; edgevae supports only undilated convolutions`);
-  }
-  const padding = config.padding;
-  if (padding !== 'same' && padding !== 'valid') {
-    throw new UnsupportedError(`${describeLink(link)} uses padding "${padding}"; edgevae supports "same" and "valid"`);
-  }
-  if (link.inShape.length !== 3) {
-    throw new UnsupportedError(`${describeLink(link)} receives shape [${link.inShape.join(', ')}] per sample; expected [height, width, channels]`);
-  }
   const filters = config.filters as number;
-  const kernelSize = pairOf(config.kernelSize, 'kernelSize', link);
-  const strides = pairOf(config.strides ?? 1, 'strides', link);
-  const inChannels = link.inShape[2];
   const kernelShape = type === 'conv2d' ? [...kernelSize, inChannels, filters] : [...kernelSize, filters, inChannels];
+  return { spec: { type, filters, kernelSize, strides, padding, ...dilations, activation }, weights: kernelAndBias(link, 'kernel', kernelShape, filters), after };
+}
+
+/** SeparableConv2D's config leaves depthMultiplier out (TensorFlow.js 4.x), so the layer's own field is read first. */
+function depthMultiplier(link: GraphLink): number {
+  const value = (link.layer as unknown as { depthMultiplier?: unknown }).depthMultiplier ?? configOf(link).depthMultiplier ?? 1;
+  if (!Number.isInteger(value) || (value as number) < 1) throw new UnsupportedError(`${describeLink(link)} has depthMultiplier ${JSON.stringify(value)}`);
+  return value as number;
+}
+
+function planSeparable(link: GraphLink) {
+  const config = configOf(link);
+  const { kernelSize, strides, padding, dilations, inChannels } = convGeometry(link);
+  const { activation, after } = splitActivation(link, config.activation);
+  const multiplier = depthMultiplier(link);
+  const mid = inChannels * multiplier;
+  const filters = config.filters as number;
+  const depthwise = kernelAndBias(link, 'depthwise_kernel', [...kernelSize, inChannels, multiplier], mid, false);
+  depthwise.kernelShape = [...kernelSize, 1, mid];
+  const pointwise = kernelAndBias(link, 'pointwise_kernel', [1, 1, mid, filters], filters);
   return {
-    name: link.layer.name,
-    spec: { type, filters, kernelSize, strides, padding, activation: namedActivation(link, config.activation) },
-    weights: kernelAndBias(link, kernelShape, filters),
+    depthwise: { spec: { type: 'conv2d' as const, filters: mid, kernelSize, strides, padding, ...dilations, groups: inChannels, activation: 'linear' as const }, weights: depthwise },
+    pointwise: { spec: { type: 'conv2d' as const, filters, kernelSize: [1, 1], strides: [1, 1], padding: 'valid' as const, activation }, weights: pointwise },
+    after,
   };
 }
 
 /** TensorFlow.js keeps kernelSize, strides and dilationRate as a number or an array of one per spatial axis. */
-function pairOf(value: unknown, what: string, link: ChainLink): [number, number] {
+function pairOf(value: unknown, what: string, link: GraphLink): [number, number] {
   const array = typeof value === 'number' ? [value, value] : Array.isArray(value) && value.length === 1 ? [value[0], value[0]] : value;
   if (!Array.isArray(array) || array.length !== 2 || !array.every((v) => Number.isInteger(v) && v > 0)) {
     throw new UnsupportedError(`${describeLink(link)} has ${what} ${JSON.stringify(value)}; expected two positive integers`);
@@ -215,7 +479,7 @@ function pairOf(value: unknown, what: string, link: ChainLink): [number, number]
 
 // ---- shape-only layers ----
 
-function reshapeTarget(link: ChainLink): number[] {
+function reshapeTarget(link: GraphLink): number[] {
   // The resolved output shape, so a -1 in targetShape has already been filled in by TensorFlow.js.
   if (link.outShape.length > 3) {
     throw new UnsupportedError(`${describeLink(link)} produces rank-${link.outShape.length} samples [${link.outShape.join(', ')}]; edgevae handles at most [h, w, c]`);
@@ -223,54 +487,52 @@ function reshapeTarget(link: ChainLink): number[] {
   return [...link.outShape];
 }
 
-function planFlatten(link: ChainLink): FlattenLayer {
+function planFlatten(link: GraphLink): PlannedNode['spec'] {
   const dataFormat = configOf(link).dataFormat;
-  if (dataFormat === 'channelsFirst') {
-    throw new UnsupportedError(`${describeLink(link)} flattens in channelsFirst order; edgevae runs channelsLast (NHWC) only`);
-  }
+  if (dataFormat === 'channelsFirst') throw new UnsupportedError(`${describeLink(link)} flattens in channelsFirst order; edgevae runs channelsLast (NHWC) only`);
   return { type: 'flatten' };
+}
+
+/** Permute's dims count from 1 (the batch axis is 0); the format's perm counts each sample's axes from 0. */
+function permutation(link: GraphLink): number[] {
+  const dims = configOf(link).dims;
+  if (!Array.isArray(dims)) throw new UnsupportedError(`${describeLink(link)} has dims ${JSON.stringify(dims)}`);
+  return dims.map((d) => (d as number) - 1);
+}
+
+/**
+ * UpSampling2D resizes by integer factors: 'nearest' repeats each pixel (ONNX Resize nearest with
+ * asymmetric coordinates, rounding down); 'bilinear' is tf.image.resizeBilinear without half-pixel
+ * centers or aligned corners, source x = out_x / scale: ONNX's asymmetric linear.
+ */
+function planUpSampling(link: GraphLink): PlannedNode['spec'] {
+  const config = configOf(link);
+  const dataFormat = config.dataFormat ?? 'channelsLast';
+  if (dataFormat !== 'channelsLast') throw new UnsupportedError(`${describeLink(link)} uses dataFormat "${dataFormat}"; edgevae runs channelsLast (NHWC) only`);
+  const scales = pairOf(config.size ?? 2, 'size', link);
+  const [h, w] = link.inShapes[0];
+  const size = [h * scales[0], w * scales[1]];
+  if (config.interpolation === 'bilinear') return { type: 'resize', mode: 'linear', coordinate: 'asymmetric', size, scales };
+  if ((config.interpolation ?? 'nearest') !== 'nearest') throw new UnsupportedError(`${describeLink(link)} interpolates "${config.interpolation}"; edgevae supports nearest and bilinear`);
+  return { type: 'resize', mode: 'nearest', coordinate: 'asymmetric', nearest: 'floor', size, scales };
 }
 
 // ---- BatchNormalization ----
 
-/**
- * At inference BatchNormalization is y = (x - mean) * gamma / sqrt(var + eps) + beta per channel, an
- * affine map that can be folded into the linear layer before it:
- *   w' = w * f,  b' = (b - mean) * f + beta,  with f = gamma / sqrt(var + eps) per output channel.
- * This is exact only if nothing non-linear sits between the two, hence the checks.
- */
-function foldBatchNorm(plan: PlannedLayer[], link: ChainLink) {
-  const last = plan.at(-1);
-  if (!last?.weights) {
-    const after = last ? `${last.spec.type} layer "${last.name}"` : 'the model input';
-    throw new UnsupportedError(
-      `${describeLink(link)} follows ${after}; edgevae has no batch-normalization layer and can only fold one into a Dense, Conv2D or Conv2DTranspose directly before it`,
-    );
-  }
-  if (last.spec.activation !== 'linear') {
-    const source = last.fusedFrom ? ` (from layer "${last.fusedFrom}")` : '';
-    throw new UnsupportedError(
-      `${describeLink(link)} follows layer "${last.name}", whose ${last.spec.activation} activation${source} comes before the normalization; ` +
-        'folding is exact only into a linear layer: give that layer no activation and put the activation after the BatchNormalization',
-    );
-  }
-  checkChannelAxis(link);
-  const { scale, shift } = batchNormAffine(link, outputsOf(last));
-  scaleOutputChannels(last.weights, outputChannelAxis(last.spec.type), scale, shift);
-}
-
-
-function checkChannelAxis(link: ChainLink) {
-  const rank = link.inShape.length + 1; // with the batch axis, as the layer's axis counts it
+function checkChannelAxis(link: GraphLink) {
+  const rank = link.inShapes[0].length + 1; // with the batch axis, as the layer's axis counts it
   const configured = configOf(link).axis ?? -1;
   const axis = typeof configured === 'number' && configured < 0 ? configured + rank : configured;
   if (axis !== rank - 1) {
-    throw new UnsupportedError(`${describeLink(link)} normalizes axis ${JSON.stringify(configured)}; edgevae can fold only a normalization over the last (channel) axis`);
+    throw new UnsupportedError(`${describeLink(link)} normalizes axis ${JSON.stringify(configured)}; edgevae normalizes only over the last (channel) axis`);
   }
 }
 
-/** The per-channel affine map y = x * scale + shift that the normalization computes at inference. */
-function batchNormAffine(link: ChainLink, channels: number): { scale: Float64Array; shift: Float64Array } {
+/**
+ * At inference BatchNormalization is y = (x - mean) * gamma / sqrt(var + eps) + beta per channel: the
+ * per-channel affine map y = x * scale + shift.
+ */
+function batchNormAffine(link: GraphLink, channels: number): { scale: Float64Array; shift: Float64Array } {
   const config = configOf(link);
   const epsilon = typeof config.epsilon === 'number' ? config.epsilon : 1e-3;
   const weights = weightsByName(link.layer);
@@ -289,6 +551,3 @@ function batchNormAffine(link: ChainLink, channels: number): { scale: Float64Arr
   }
   return batchNormScaleShift({ gamma, beta, mean, variance }, epsilon);
 }
-
-
-
