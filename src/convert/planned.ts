@@ -1,9 +1,8 @@
 /**
  * The middle that import and export share: a decoder planned as format layers with f32 weights still
- * in hand, before they are encoded in a dtype, and the folds applied to it (activations fused into the
- * layer before them, BatchNormalization folded into its weights).
+ * in hand, before they are encoded in a dtype, and the BatchNormalization fold applied to its weights.
  */
-import type { ActivationLayer, ActivationName, ConcatenateLayer, ConvLayer, DenseLayer, FlattenLayer, ReshapeLayer } from '../format/spec.ts';
+import type { ActivationLayer, ConcatenateLayer, ConvLayer, DenseLayer, FlattenLayer, ReshapeLayer } from '../format/spec.ts';
 
 /** Weights in TensorFlow.js layout: dense [in, units]; conv2d [kh, kw, in, filters]; conv2dTranspose [kh, kw, filters, in]. */
 export interface Weights {
@@ -12,42 +11,14 @@ export interface Weights {
   bias: Float32Array;
 }
 
-export interface Fused {
-  activation: ActivationName;
-  alpha?: number;
-}
-
 export type WeightedSpec = Omit<DenseLayer, 'kernel' | 'bias' | 'scale'> | Omit<ConvLayer, 'kernel' | 'bias' | 'scale'>;
 
 export type WeightlessSpec = ReshapeLayer | FlattenLayer | ConcatenateLayer | ActivationLayer;
 
 /** A format layer before its weights are encoded into tensors. */
 export type PlannedLayer =
-  | { name?: string; spec: WeightedSpec; weights: Weights; fusedFrom?: string }
+  | { name?: string; spec: WeightedSpec; weights: Weights }
   | { name?: string; spec: WeightlessSpec; weights?: undefined };
-
-export type PlannedWeighted = Extract<PlannedLayer, { weights: Weights }>;
-
-/**
- * Fuses the activation into the previous layer when that layer computes a linear result (one pass over
- * memory instead of two); otherwise it becomes an activation layer of its own, named `sourceName`. A
- * linear activation is the identity and is dropped.
- */
-export function applyActivation(plan: PlannedLayer[], fused: Fused, sourceName: string) {
-  if (fused.activation === 'linear') return;
-  const last = plan.at(-1);
-  if (last?.weights && last.spec.activation === 'linear') {
-    last.spec.activation = fused.activation;
-    if (fused.alpha !== undefined) last.spec.alpha = fused.alpha;
-    last.fusedFrom = sourceName;
-    return;
-  }
-  plan.push({ name: sourceName, spec: { type: 'activation', ...fused } });
-}
-
-export function outputsOf(layer: PlannedWeighted): number {
-  return layer.spec.type === 'dense' ? layer.spec.units : layer.spec.filters;
-}
 
 /** A batch normalization's statistics, one value per channel. */
 export interface BatchNormStatistics {
