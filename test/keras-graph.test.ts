@@ -209,6 +209,32 @@ describe('exportModel: functional graphs', () => {
     await assertSameOutputs(tf.model({ inputs: z, outputs: out }));
   });
 
+  test('ZeroPadding2D folds into the Conv2D, DepthwiseConv2D or SeparableConv2D it feeds; Cropping2D into a valid Conv2DTranspose', async () => {
+    const z = tf.input({ shape: [32], name: 'z' });
+    const x = apply(L.reshape({ targetShape: [4, 4, 2] }), z);
+    const p1 = apply(L.zeroPadding2d({ padding: [[0, 1], [1, 2]], name: 'p1' }), x);
+    const c1 = apply(L.conv2d({ filters: 3, kernelSize: 2, strides: 2, padding: 'same', name: 'c1', ...init() }), p1);
+    const p2 = apply(L.zeroPadding2d({ padding: 1, name: 'p2' }), c1);
+    const dw = apply(L.depthwiseConv2d({ kernelSize: 3, name: 'dw', depthwiseInitializer: tf.initializers.glorotUniform({ seed: seed++ }) }), p2);
+    const t = apply(L.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', name: 't', ...init() }), dw);
+    const crop = apply(L.cropping2D({ cropping: [[1, 0], [1, 1]], name: 'crop' }), t);
+    // kernel 2 < stride 3: the valid output has bias-only rows past the full one, which output padding keeps.
+    const t2 = apply(L.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 3, padding: 'valid', name: 't2', ...init() }), crop);
+    const crop2 = apply(L.cropping2D({ cropping: [[0, 0], [2, 1]], name: 'crop2' }), t2);
+    const parsed = await assertSameOutputs(tf.model({ inputs: z, outputs: crop2 }));
+    assert.deepEqual(types(parsed), ['reshape', 'conv2d', 'conv2d', 'conv2dTranspose', 'conv2dTranspose']);
+    const c = parsed.header.nodes.find((n) => n.name === 'c1')!;
+    // [0, 1, 1, 2] from the ZeroPadding2D, plus 'same' padding of the padded 5x7 input: one row and one column after.
+    assert.deepEqual('pads' in c && c.pads, [0, 1, 2, 3]);
+    const last = parsed.header.nodes.find((n) => n.name === 't2')!;
+    assert.deepEqual('outputPadding' in last && [last.pads, last.outputPadding], [[0, 2, 0, 0], [1, 0]]);
+    const pad = apply(L.zeroPadding2d({ padding: 1, name: 'lone_pad' }), x);
+    assert.throws(
+      () => exportModel(tf.model({ inputs: z, outputs: apply(L.flatten(), pad) })),
+      (err: Error) => err instanceof UnsupportedError && /layer "lone_pad" \(ZeroPadding2D\) feeds layer ".*" \(Flatten\)/.test(err.message),
+    );
+  });
+
   test('still refused: Maximum, a Concatenate on another axis, Softmax, naming the layer', () => {
     const z = tf.input({ shape: [8], name: 'z' });
     const a = apply(L.dense({ units: 4 }), z);

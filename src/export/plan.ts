@@ -12,6 +12,9 @@ import { FUSED_ACTIVATIONS, outputChannelAxis, product, type ActivationName, typ
 import type { GraphLink, KerasGraph, Layer } from './graph.ts';
 
 /** Layers that only act during training; at inference they are the identity, so they are dropped. */
+/** The layers a ZeroPadding2D may feed: its pads fold into theirs. */
+const PADDED_CONVS = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+
 const TRAINING_ONLY = new Set([
   'Dropout',
   'SpatialDropout1D',
@@ -30,6 +33,8 @@ const SUPPORTED_LAYERS = [
   'DepthwiseConv2D',
   'SeparableConv2D',
   'UpSampling2D',
+  'ZeroPadding2D (into the conv it feeds)',
+  'Cropping2D (of a valid Conv2DTranspose)',
   'Reshape',
   'Flatten',
   'Permute',
@@ -102,8 +107,22 @@ class Planner {
     for (const input of [graph.latent, graph.label]) if (input) this.readers.set(input.name, this.kerasReaders.get(input.name) ?? 0);
   }
 
-  value(kerasValue: string): string {
+  /** ZeroPadding2D values, by Keras value: their pads [top, left, bottom, right], folded into the convs that read them. */
+  private readonly padded = new Map<string, { layer: string; pads: [number, number, number, number] }>();
+
+  /** The planned value a Keras value became; a ZeroPadding2D's only a conv may read (it folds the pads). */
+  value(kerasValue: string, reader?: GraphLink): string {
+    const pad = this.padded.get(kerasValue);
+    if (pad && !(reader && PADDED_CONVS.has(reader.className))) {
+      const who = reader ? describeLink(reader) : 'the model output';
+      throw new UnsupportedError(`layer "${pad.layer}" (ZeroPadding2D) feeds ${who}; edgevae folds zero padding only into the Conv2D, DepthwiseConv2D or SeparableConv2D it feeds`);
+    }
     return this.aliases.get(kerasValue)!;
+  }
+
+  /** The pads a conv reading `kerasValue` folds in (a ZeroPadding2D's), if any. */
+  padsOf(kerasValue: string): [number, number, number, number] | undefined {
+    return this.padded.get(kerasValue)?.pads;
   }
 
   step(link: GraphLink): void {
@@ -113,9 +132,13 @@ class Planner {
       case 'Conv2D':
       case 'Conv2DTranspose':
       case 'DepthwiseConv2D':
-        return this.weighted(link, planConv(link));
+        return this.weighted(link, planConv(link, this.padsOf(link.inputs[0])));
       case 'SeparableConv2D':
         return this.separable(link);
+      case 'ZeroPadding2D':
+        return this.zeroPadding(link);
+      case 'Cropping2D':
+        return this.cropping(link);
       case 'Reshape':
         return this.emitFor(link, { type: 'reshape', shape: reshapeTarget(link) });
       case 'Flatten':
@@ -146,7 +169,7 @@ class Planner {
         return this.layerNorm(link);
       default:
         if (!TRAINING_ONLY.has(link.className)) throw unsupportedLayer(link);
-        this.alias(link, this.value(link.inputs[0]));
+        this.alias(link, this.value(link.inputs[0], link));
     }
   }
 
@@ -158,7 +181,7 @@ class Planner {
     return candidate;
   }
 
-  /** Adds a node reading planned values; returns it. Its readers are set by the caller (`define`) or are the next node. */
+  /** Adds a node reading planned values; returns it. Its readers are set by `alias`, or are the one node after it. */
   private emit(name: string, inputs: string[], spec: PlannedNode['spec'], extra: Pick<PlannedNode, 'weights' | 'tensors'> = {}): PlannedNode {
     const node: PlannedNode = { name: this.unique(name), inputs, spec, ...extra };
     this.nodes.push(node);
@@ -176,7 +199,7 @@ class Planner {
 
   /** One node for the layer call, reading its inputs; the call's value is the node's. */
   private emitFor(link: GraphLink, spec: PlannedNode['spec'], extra: Pick<PlannedNode, 'weights' | 'tensors'> = {}): void {
-    const node = this.emit(link.name, link.inputs.map((v) => this.value(v)), spec, extra);
+    const node = this.emit(link.name, link.inputs.map((v) => this.value(v, link)), spec, extra);
     this.alias(link, node.name, false);
   }
 
@@ -188,8 +211,8 @@ class Planner {
 
   /** SeparableConv2D: a depthwise conv without bias, then the pointwise 1x1 conv with the bias and activation. */
   private separable(link: GraphLink) {
-    const { depthwise, pointwise, after } = planSeparable(link);
-    const first = this.emit(`${link.name}_depthwise`, [this.value(link.inputs[0])], depthwise.spec, { weights: depthwise.weights });
+    const { depthwise, pointwise, after } = planSeparable(link, this.padsOf(link.inputs[0]));
+    const first = this.emit(`${link.name}_depthwise`, [this.value(link.inputs[0], link)], depthwise.spec, { weights: depthwise.weights });
     const second = this.emit(link.name, [first.name], pointwise.spec, { weights: pointwise.weights });
     this.alias(link, second.name, false);
     if (after) this.activation(link, after, true);
@@ -200,7 +223,7 @@ class Planner {
    * node that wrote it where nothing else reads that value and the node's kind applies it; else a node.
    */
   private activation(link: GraphLink, fused: Fused, own = false) {
-    const source = own ? this.value(link.name) : this.value(link.inputs[0]);
+    const source = own ? this.value(link.name) : this.value(link.inputs[0], link);
     const producer = this.producers.get(source);
     if (fused.activation === 'linear') {
       if (!own) this.alias(link, source);
@@ -234,7 +257,7 @@ class Planner {
     const inShape = link.inShapes[0];
     const channels = inShape[inShape.length - 1];
     const { scale, shift } = batchNormAffine(link, channels);
-    const source = this.value(link.inputs[0]);
+    const source = this.value(link.inputs[0], link);
     const producer = this.producers.get(source);
     if (producer?.weights && producer.spec.activation === 'linear' && this.readers.get(source) === 1) {
       scaleOutputChannels(producer.weights, outputChannelAxis(producer.spec.type as WeightedType), scale, shift);
@@ -260,6 +283,34 @@ class Planner {
     };
     const epsilon = typeof config.epsilon === 'number' ? config.epsilon : 1e-3;
     this.emitFor(link, { type: 'layerNorm', epsilon, activation: 'linear' }, { tensors: { gamma: pick('gamma', 1), beta: pick('beta', 0) } });
+  }
+
+  /** ZeroPadding2D: no node; the convs that read it take its pads into their own (explicit) padding. */
+  private zeroPadding(link: GraphLink) {
+    checkChannelsLast(link);
+    const [[top, bottom], [left, right]] = pairsOf(configOf(link).padding, 'padding', link);
+    this.alias(link, this.value(link.inputs[0], link));
+    this.padded.set(link.name, { layer: link.layer.name, pads: [top, left, bottom, right] });
+  }
+
+  /**
+   * Cropping2D after a 'valid' Conv2DTranspose that nothing else reads: the transposed conv with
+   * explicit pads (PyTorch's crop of the full output). 'valid' gives the full output, extended by
+   * max(s - k, 0) bias-only rows, which output padding adds back where the crop leaves them.
+   */
+  private cropping(link: GraphLink) {
+    checkChannelsLast(link);
+    const [[top, bottom], [left, right]] = pairsOf(configOf(link).cropping, 'cropping', link);
+    const source = this.value(link.inputs[0], link);
+    const producer = this.producers.get(source);
+    const spec = producer?.spec;
+    if (!spec || spec.type !== 'conv2dTranspose' || spec.padding !== 'valid' || this.readers.get(source) !== 1) {
+      throw new UnsupportedError(`${describeLink(link)} crops what no 'valid' Conv2DTranspose alone computes; edgevae folds a Cropping2D only into the Conv2DTranspose (padding "valid") before it`);
+    }
+    const [k, s] = [spec.kernelSize as [number, number], spec.strides as [number, number]];
+    const after = [bottom, right].map((crop, a) => crop - Math.max(s[a] - k[a], 0));
+    Object.assign(spec, { padding: 'explicit', pads: [top, left, Math.max(after[0], 0), Math.max(after[1], 0)], outputPadding: after.map((v) => Math.max(-v, 0)) });
+    this.alias(link, source);
   }
 
   /** Concatenate: the one-hot label joined to a flat value, or two or more values joined along the last axis, a pair at a time. */
@@ -300,10 +351,10 @@ class Planner {
    * operand goes first, as a binary node broadcasts its second (an add and a mul commute).
    */
   private pairwise(link: GraphLink, spec: PlannedNode['spec'], lastName = link.name): string {
-    let value = this.value(link.inputs[0]);
+    let value = this.value(link.inputs[0], link);
     let shape = link.inShapes[0];
     for (let i = 1; i < link.inputs.length; i++) {
-      let operands = [value, this.value(link.inputs[i])];
+      let operands = [value, this.value(link.inputs[i], link)];
       const shapes = [shape, link.inShapes[i]];
       if (spec.type === 'binary' && product(shapes[0]) < product(shapes[1])) operands = [operands[1], operands[0]];
       const last = i === link.inputs.length - 1;
@@ -385,11 +436,14 @@ function planDense(link: GraphLink) {
   return { spec: { type: 'dense' as const, units, activation }, weights: kernelAndBias(link, 'kernel', [inputs, units], units), after };
 }
 
-/** The fields every conv layer shares: 2-D, channels-last, TensorFlow.js padding. */
-function convGeometry(link: GraphLink) {
+/**
+ * The fields every conv layer shares: 2-D, channels-last, TensorFlow.js padding. A dilated conv, or
+ * one that folds a ZeroPadding2D's `extraPads`, spells its padding out (the format's 'same' and
+ * 'valid' are undilated TensorFlow.js padding).
+ */
+function convGeometry(link: GraphLink, extraPads?: [number, number, number, number]) {
   const config = configOf(link);
-  const dataFormat = config.dataFormat ?? 'channelsLast';
-  if (dataFormat !== 'channelsLast') throw new UnsupportedError(`${describeLink(link)} uses dataFormat "${dataFormat}"; edgevae runs channelsLast (NHWC) only`);
+  checkChannelsLast(link);
   const padding = config.padding;
   if (padding !== 'same' && padding !== 'valid') throw new UnsupportedError(`${describeLink(link)} uses padding "${padding}"; edgevae supports "same" and "valid"`);
   const inShape = link.inShapes[0];
@@ -400,18 +454,14 @@ function convGeometry(link: GraphLink) {
   const kernelSize = pairOf(config.kernelSize, 'kernelSize', link);
   const strides = pairOf(config.strides ?? 1, 'strides', link);
   const undilated = dilation[0] === 1 && dilation[1] === 1;
-  return {
-    kernelSize,
-    strides,
-    // The format's 'same' and 'valid' are undilated TensorFlow.js padding; a dilated conv spells its padding out.
-    padding: undilated ? (padding as 'same' | 'valid') : ('explicit' as const),
-    dilations: undilated ? {} : { pads: dilatedPads(inShape, kernelSize, strides, dilation, padding), dilations: dilation },
-    inChannels: inShape[2],
-  };
+  if (undilated && !extraPads) return { kernelSize, strides, padding: padding as 'same' | 'valid', explicit: {}, inChannels: inShape[2] };
+  const own = tfPads(inShape, kernelSize, strides, dilation, padding);
+  const pads = own.map((p, i) => p + (extraPads?.[i] ?? 0)) as [number, number, number, number];
+  return { kernelSize, strides, padding: 'explicit' as const, explicit: { pads, ...(undilated ? {} : { dilations: dilation }) }, inChannels: inShape[2] };
 }
 
-/** TensorFlow.js's padding of a dilated conv, [top, left, bottom, right]: 'same' pads the effective kernel (k - 1) d + 1, an odd pixel after. */
-function dilatedPads(inShape: number[], kernelSize: [number, number], strides: [number, number], dilation: [number, number], padding: 'same' | 'valid'): [number, number, number, number] {
+/** TensorFlow.js's padding of a conv, [top, left, bottom, right]: 'same' pads the effective kernel (k - 1) d + 1, an odd pixel after. */
+function tfPads(inShape: number[], kernelSize: [number, number], strides: [number, number], dilation: [number, number], padding: 'same' | 'valid'): [number, number, number, number] {
   if (padding === 'valid') return [0, 0, 0, 0];
   const [before, after] = [0, 1].map((a) => {
     const effective = (kernelSize[a] - 1) * dilation[a] + 1;
@@ -426,22 +476,23 @@ function dilatedPads(inShape: number[], kernelSize: [number, number], strides: [
  * conv2d with a group per input channel: its kernel [kh, kw, C, m] is, value for value, the format's
  * [kh, kw, 1, C * m] (output channel c * m + j is input channel c's j-th filter in both).
  */
-function planConv(link: GraphLink) {
+function planConv(link: GraphLink, extraPads?: [number, number, number, number]) {
   const config = configOf(link);
-  const { kernelSize, strides, padding, dilations, inChannels } = convGeometry(link);
+  if (extraPads && link.className === 'Conv2DTranspose') throw new UnsupportedError(`${describeLink(link)} reads a ZeroPadding2D; edgevae folds zero padding only into convs that are not transposed`);
+  const { kernelSize, strides, padding, explicit, inChannels } = convGeometry(link, extraPads);
   const { activation, after } = splitActivation(link, config.activation);
   if (link.className === 'DepthwiseConv2D') {
     const multiplier = depthMultiplier(link);
     const filters = inChannels * multiplier;
     const weights = kernelAndBias(link, 'depthwise_kernel', [...kernelSize, inChannels, multiplier], filters);
     weights.kernelShape = [...kernelSize, 1, filters];
-    const spec = { type: 'conv2d' as const, filters, kernelSize, strides, padding, ...dilations, groups: inChannels, activation };
+    const spec = { type: 'conv2d' as const, filters, kernelSize, strides, padding, ...explicit, groups: inChannels, activation };
     return { spec, weights, after };
   }
   const type: WeightedType = link.className === 'Conv2D' ? 'conv2d' : 'conv2dTranspose';
   const filters = config.filters as number;
   const kernelShape = type === 'conv2d' ? [...kernelSize, inChannels, filters] : [...kernelSize, filters, inChannels];
-  return { spec: { type, filters, kernelSize, strides, padding, ...dilations, activation }, weights: kernelAndBias(link, 'kernel', kernelShape, filters), after };
+  return { spec: { type, filters, kernelSize, strides, padding, ...explicit, activation }, weights: kernelAndBias(link, 'kernel', kernelShape, filters), after };
 }
 
 /** SeparableConv2D's config leaves depthMultiplier out (TensorFlow.js 4.x), so the layer's own field is read first. */
@@ -451,9 +502,9 @@ function depthMultiplier(link: GraphLink): number {
   return value as number;
 }
 
-function planSeparable(link: GraphLink) {
+function planSeparable(link: GraphLink, extraPads?: [number, number, number, number]) {
   const config = configOf(link);
-  const { kernelSize, strides, padding, dilations, inChannels } = convGeometry(link);
+  const { kernelSize, strides, padding, explicit, inChannels } = convGeometry(link, extraPads);
   const { activation, after } = splitActivation(link, config.activation);
   const multiplier = depthMultiplier(link);
   const mid = inChannels * multiplier;
@@ -462,7 +513,7 @@ function planSeparable(link: GraphLink) {
   depthwise.kernelShape = [...kernelSize, 1, mid];
   const pointwise = kernelAndBias(link, 'pointwise_kernel', [1, 1, mid, filters], filters);
   return {
-    depthwise: { spec: { type: 'conv2d' as const, filters: mid, kernelSize, strides, padding, ...dilations, groups: inChannels, activation: 'linear' as const }, weights: depthwise },
+    depthwise: { spec: { type: 'conv2d' as const, filters: mid, kernelSize, strides, padding, ...explicit, groups: inChannels, activation: 'linear' as const }, weights: depthwise },
     pointwise: { spec: { type: 'conv2d' as const, filters, kernelSize: [1, 1], strides: [1, 1], padding: 'valid' as const, activation }, weights: pointwise },
     after,
   };
@@ -475,6 +526,21 @@ function pairOf(value: unknown, what: string, link: GraphLink): [number, number]
     throw new UnsupportedError(`${describeLink(link)} has ${what} ${JSON.stringify(value)}; expected two positive integers`);
   }
   return [array[0], array[1]];
+}
+
+function checkChannelsLast(link: GraphLink) {
+  const dataFormat = configOf(link).dataFormat ?? 'channelsLast';
+  if (dataFormat !== 'channelsLast') throw new UnsupportedError(`${describeLink(link)} uses dataFormat "${dataFormat}"; edgevae runs channelsLast (NHWC) only`);
+}
+
+/** ZeroPadding2D's padding and Cropping2D's cropping: a number, [rows, cols], or [[top, bottom], [left, right]]. */
+function pairsOf(value: unknown, what: string, link: GraphLink): [[number, number], [number, number]] {
+  const both = typeof value === 'number' ? [value, value] : value;
+  const pairs = Array.isArray(both) && both.length === 2 ? both.map((v) => (typeof v === 'number' ? [v, v] : v)) : undefined;
+  if (!pairs || !pairs.every((p) => Array.isArray(p) && p.length === 2 && p.every((n) => Number.isInteger(n) && n >= 0))) {
+    throw new UnsupportedError(`${describeLink(link)} has ${what} ${JSON.stringify(value)}; expected non-negative integers`);
+  }
+  return pairs as [[number, number], [number, number]];
 }
 
 // ---- shape-only layers ----
@@ -507,8 +573,7 @@ function permutation(link: GraphLink): number[] {
  */
 function planUpSampling(link: GraphLink): PlannedNode['spec'] {
   const config = configOf(link);
-  const dataFormat = config.dataFormat ?? 'channelsLast';
-  if (dataFormat !== 'channelsLast') throw new UnsupportedError(`${describeLink(link)} uses dataFormat "${dataFormat}"; edgevae runs channelsLast (NHWC) only`);
+  checkChannelsLast(link);
   const scales = pairOf(config.size ?? 2, 'size', link);
   const [h, w] = link.inShapes[0];
   const size = [h * scales[0], w * scales[1]];
