@@ -45,6 +45,27 @@ describe('saveModel and loadSavedModel', () => {
     loaded.dispose();
   });
 
+  test('a functional graph (residual Add, UpSampling2D, channel Concatenate) saved and loaded exports the same file', async () => {
+    const dir = freshDir();
+    const z = tf.input({ shape: [32], name: 'z' });
+    const x = tf.layers.reshape({ targetShape: [4, 4, 2] }).apply(z) as tf.SymbolicTensor;
+    const c = tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'relu', biasInitializer: 'randomNormal' }).apply(x) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'skip' }).apply([x, c]) as tf.SymbolicTensor;
+    const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(sum) as tf.SymbolicTensor;
+    const upSkip = tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(x) as tf.SymbolicTensor;
+    const joined = tf.layers.concatenate({ name: 'join' }).apply([up, upSkip]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: z, outputs: joined });
+    await saveModel(model, dir);
+    const loaded = await loadSavedModel(dir);
+    const latents = tf.tensor2d(latentBatch(5, 2, 32));
+    assert.deepEqual(predict(loaded, latents), predict(model, latents));
+    const options = { meta: { output: { range: [-2, 2] as [number, number] } } };
+    const bytes = exportModel(loaded, options);
+    assert.deepEqual(bytes, exportModel(model, options));
+    model.dispose();
+    loaded.dispose();
+  });
+
   test('a functional model with two inputs, loaded from its directory', async () => {
     const dir = freshDir();
     const model = conditionalDecoder(5);
