@@ -3,6 +3,7 @@
  * conv2dTranspose [kh, kw, filters, C]. Padding is TensorFlow.js's 'same' / 'valid' (format 1 and
  * Keras), or explicit per side (PyTorch and ONNX, format 2): convGeometry is the one authority on it.
  */
+import { UnsupportedError } from '../errors.ts';
 import { LIMITS, type ConvLayer } from '../format/spec.ts';
 import { fail, int, oneOf, optional, pair } from '../format/validate.ts';
 import { ConvRec, Field, Op } from '../runtime/abi.ts';
@@ -113,7 +114,14 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
   return {
     arity: [1, 1],
     storage: 'fresh',
-    parse: (raw, what, context) => ({ ...parseConv(raw, what), ...parseFusedActivation(raw, what), ...parseWeightRefs(raw, what, context) }),
+    parse(raw, what, context) {
+      const conv = parseConv(raw, what);
+      // An int8 scale belongs to an output channel, which a grouped transposed kernel [kh, kw, filters/groups, C] spreads over two axes.
+      if (transposed && (conv.groups ?? 1) > 1 && context.dtype === 'i8') {
+        throw new UnsupportedError(`${what}: a grouped conv2dTranspose cannot hold int8 weights (one scale per output channel); store the model as f16 or f32`);
+      }
+      return { ...conv, ...parseFusedActivation(raw, what), ...parseWeightRefs(raw, what, context) };
+    },
     infer(layer, [inShape], what, { tensors }) {
       if (inShape.length !== 3) fail(`${what} needs an [h, w, c] input, got [${inShape.join(', ')}]`);
       const [h, w, c] = inShape;

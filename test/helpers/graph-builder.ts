@@ -76,7 +76,7 @@ export class GraphBuilder {
   conv2dTranspose(name: string, input: string, filters: number, k: number, fields: Partial<Fields<'conv2dTranspose'>> = {}): string {
     const C = this.shape(input).at(-1)!;
     const all: Fields<'conv2dTranspose'> = { filters, kernelSize: [k, k], strides: [2, 2], padding: 'explicit', pads: [1, 1, 1, 1], activation: 'linear', ...fields };
-    return this.add('conv2dTranspose', name, [input], all, { kernelShape: [k, k, filters, C], outputs: filters });
+    return this.add('conv2dTranspose', name, [input], all, { kernelShape: [k, k, filters / (fields.groups ?? 1), C], outputs: filters });
   }
 
   private weights(type: 'dense' | 'conv2d' | 'conv2dTranspose', kernelShape: number[], outputs: number) {
