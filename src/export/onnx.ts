@@ -3,17 +3,21 @@
  * by ONNX Runtime or any other ONNX consumer, and so the wasm runtime can be benchmarked against them.
  *
  * The ONNX graph computes exactly what `Decoder.decode` computes:
- * - input `z`: float [N, latentSize], the latent vectors; `N` is a dynamic batch dimension.
+ * - input `z`: the latent, float [N, latentSize] for a vector latent; an image latent [h, w, c] is the
+ *   input [N, c, h, w] (NCHW, PyTorch's order: what `decode(latents, labels, { layout: 'NCHW' })`
+ *   takes, and what importOnnx reads a rank-4 input as). `N` is a dynamic batch dimension.
  * - input `label` (conditional decoders only): float [N, classes], the class label **one-hot encoded**
  *   (1 at the class index, 0 elsewhere), where `Decoder.decode` takes the integer class. It is joined
- *   to the activations by a Concat, before or after them as the file's `concatenate` layer says.
+ *   to a flat value by a Concat, before or after it as the graph's `concatenate` node says.
  * - output `x`: float [N, ...meta.output.shape], in the same layout as our runtime (NHWC for images).
  *
- * Layers map to ONNX operators: dense to Gemm (2-D input) or MatMul + Add; conv2d to Conv and
- * conv2dTranspose to ConvTranspose, computed in NCHW with explicit pads (and output_padding) that
- * reproduce TensorFlow.js's 'same'/'valid' sizes exactly; the activations stay in NCHW through
- * consecutive convolutions and go back to NHWC (one Transpose) before anything that depends on the
- * element order (reshape, flatten, dense, the output). Activations map to Relu, LeakyRelu, Sigmoid, Tanh.
+ * The graph's nodes are written in their order, each value mapped to its ONNX tensor. Image values
+ * (rank 3, NHWC in edgevae) are held in NCHW or NHWC, whichever their producer wrote, and a Transpose
+ * is added (once per value) only where a consumer needs the other layout: convolutions, resize,
+ * groupNorm, depthToSpace and channel concats run in NCHW; dense, reshape, flatten, layerNorm and the
+ * output read edgevae's element order (NHWC); activations, affine, binary and transposes take either.
+ * The table of kinds and operators is in docs/ONNX-EXPORT.md. Anything the target opset cannot
+ * express (LayerNormalization below 17) is an UnsupportedError naming the node and the opset that works.
  *
  * Weights are f32 initializers by default (f16 and int8 files are widened/dequantized, so ONNX sees the
  * same values our runtime uses). With `weights: 'i8'` the kernels are stored as int8 initializers with
