@@ -95,3 +95,19 @@ describe('the graph reader', () => {
     assert.throws(() => g.add('groupNorm', 'gn', ['z'], { groups: 3, epsilon: 1e-5, gamma: g.f32([8]), beta: g.f32([8]), activation: 'linear' }), /do not split into 3 groups/);
   });
 });
+
+describe('the wasm interface', () => {
+  it('a module built from another src/runtime/abi.ts is refused, saying which versions meet', async () => {
+    // (module (func (export "abiVersion") (result i32) i32.const 1)): what a stale edgevae.wasm would answer.
+    const stale = Uint8Array.of(
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+      0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,
+      0x03, 0x02, 0x01, 0x00,
+      0x07, 0x0e, 0x01, 0x0a, ...new TextEncoder().encode('abiVersion'), 0x00, 0x00,
+      0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0b,
+    );
+    const g = new GraphBuilder({ latent: [4] });
+    const bytes = g.write(g.dense('out', 'z', 3, 'sigmoid'));
+    await assert.rejects(Decoder.load(bytes, { wasm: stale }), (err: unknown) => err instanceof RuntimeError && /interface version 1 .* this edgevae speaks version 2/.test((err as Error).message));
+  });
+});
