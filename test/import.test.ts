@@ -238,11 +238,16 @@ describe('graphs a chain could not run now import and match onnxruntime-node', (
 describe('what edgevae cannot run is refused, naming operators and nodes', () => {
   it('lists every unsupported operator with its nodes', () => {
     const model = smallGraph(1, (g, x) => {
-      const mean = g.node('ReduceMean', 'mean', [x]);
-      const again = g.node('ReduceMean', 'mean2', [mean]);
+      const max = g.node('ReduceMax', 'max', [x]);
+      const again = g.node('ReduceMax', 'max2', [max]);
       return g.node('Softmax', 'sm', [again]);
     });
-    throwsWith(() => importOnnx(encodeOnnx(model)), UnsupportedError, /ReduceMean \("mean", "mean2"\); Softmax \("sm"\)/, /Supported: .*ConvTranspose/);
+    throwsWith(() => importOnnx(encodeOnnx(model)), UnsupportedError, /ReduceMax \("max", "max2"\); Softmax \("sm"\)/, /Supported: .*ConvTranspose/);
+  });
+
+  it('runs ReduceMean, Pow and Sqrt only inside a LayerNorm, saying so', () => {
+    const model = smallGraph(1, (g, x) => g.node('Sub', 'centre', [x, g.node('ReduceMean', 'mean', [x], [attr.ints('axes', [-1])])]));
+    throwsWith(() => importOnnx(encodeOnnx(model)), UnsupportedError, /"mean" \(ReduceMean\): edgevae runs ReduceMean only inside a LayerNorm/);
   });
 
   it('refuses an opset older than 7, naming it', () => {
