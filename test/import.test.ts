@@ -238,11 +238,16 @@ describe('graphs a chain could not run now import and match onnxruntime-node', (
 describe('what edgevae cannot run is refused, naming operators and nodes', () => {
   it('lists every unsupported operator with its nodes', () => {
     const model = smallGraph(1, (g, x) => {
-      const mean = g.node('ReduceMean', 'mean', [x]);
-      const again = g.node('ReduceMean', 'mean2', [mean]);
+      const max = g.node('ReduceMax', 'max', [x]);
+      const again = g.node('ReduceMax', 'max2', [max]);
       return g.node('Softmax', 'sm', [again]);
     });
-    throwsWith(() => importOnnx(encodeOnnx(model)), UnsupportedError, /ReduceMean \("mean", "mean2"\); Softmax \("sm"\)/, /Supported: .*ConvTranspose/);
+    throwsWith(() => importOnnx(encodeOnnx(model)), UnsupportedError, /ReduceMax \("max", "max2"\); Softmax \("sm"\)/, /Supported: .*ConvTranspose/);
+  });
+
+  it('runs ReduceMean, Pow and Sqrt only inside a LayerNorm, saying so', () => {
+    const model = smallGraph(1, (g, x) => g.node('Sub', 'centre', [x, g.node('ReduceMean', 'mean', [x], [attr.ints('axes', [-1])])]));
+    throwsWith(() => importOnnx(encodeOnnx(model)), UnsupportedError, /"mean" \(ReduceMean\): edgevae runs ReduceMean only inside a LayerNorm/);
   });
 
   it('refuses an opset older than 7, naming it', () => {
@@ -472,27 +477,50 @@ describe('which input is the latent and which the label', () => {
 // ---- to a Worker ----
 
 describe('from ONNX to a Worker (the README path)', () => {
-  it('an imported decoder in the example Worker, run in workerd, samples the same bytes as Node', async () => {
+  // README.md, "Bring your own decoder": the snippet's Decoder as torch.onnx.export writes it (the torch
+  // fixture, seeded random weights: CI has no torch), `npx edgevae import --dtype int8`, copied into
+  // examples/worker/src/ beside the README's index.ts, bundled as `wrangler deploy` bundles it, run in workerd.
+  it('the README decoder, imported by the command, served by the example Worker in workerd, samples the same bytes as Node', async () => {
     const { bundleWorker, linkPackageInto, startWorker } = await import('../scripts/wrangler-bundle.ts');
+    const { toImageGrid } = await import('../src/core.ts');
+    const { encodePng } = await import('../src/runtime/png.ts');
+    const { decode: decodePng } = await import('fast-png');
+    const section = readFileSync(join(ROOT, 'README.md'), 'utf8').split('## Bring your own decoder')[1] ?? '';
+    const indexTs = /```ts\n([ \t]*\/\/ examples\/worker\/src\/index\.ts\n[\s\S]*?)^[ \t]*```/m.exec(section)?.[1];
+    assert.ok(indexTs, "README.md's 'Bring your own decoder' section shows examples/worker/src/index.ts");
     const dir = mkdtempSync(join(tmpdir(), 'edgevae-import-worker-'));
-    const model = importOnnx(encodeOnnx(ONNX_CASES[Object.keys(ONNX_CASES)[0]](1).model), { dtype: 'i8' });
-    mkdirSync(join(dir, 'src'));
-    copyFileSync(join(ROOT, 'examples/worker/wrangler.toml'), join(dir, 'wrangler.toml'));
-    writeFileSync(join(dir, 'src/decoder.evae'), model);
-    // The README's examples/worker/src/index.ts, with the imported model.
-    writeFileSync(join(dir, 'src/index.ts'), "import wasm from 'edgevae/wasm';\nimport model from './decoder.evae';\nimport { createWorker } from 'edgevae/worker';\n\nexport default createWorker({ model, wasm });\n");
-    linkPackageInto(dir, ROOT);
-    const worker = startWorker(await bundleWorker(dir));
     try {
-      const response = await worker.dispatchFetch('http://localhost/sample?n=4&seed=42&format=json');
-      assert.equal(response.status, 200);
-      const { shape, samples } = (await response.json()) as { shape: number[]; samples: number[][] };
-      assert.deepEqual(shape, [12, 12, 3]);
-      const wasm = await WebAssembly.compile(readFileSync(join(ROOT, 'build/edgevae.wasm')));
-      const node = (await Decoder.load(model, { wasm })).sample(4, { seed: 42 });
-      assert.deepEqual(Float32Array.from(samples.flat()), node);
+      mkdirSync(join(dir, 'src'));
+      for (const file of ['wrangler.toml', 'package.json', 'src/modules.d.ts']) copyFileSync(join(ROOT, 'examples/worker', file), join(dir, file));
+      const model = join(dir, 'src/decoder.evae');
+      const run = edgevae('import', join(ROOT, 'test/fixtures/torch/readme-decoder.onnx'), '--dtype', 'int8', '--out', model);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /latent "z" \(16\), output \[28, 28, 1\] NHWC \(the ONNX output "x" is NCHW \[1, 28, 28\]\) in \[0, 1\]/);
+      writeFileSync(join(dir, 'src/index.ts'), indexTs.replace(/^ {3}/gm, ''));
+      linkPackageInto(dir, ROOT);
+      const bundle = await bundleWorker(dir);
+      assert.deepEqual(bundle.modules.map((m) => [m.type, m.source]), [['ESModule', undefined], ['CompiledWasm', join(ROOT, 'build/edgevae.wasm')], ['Data', model]]);
+      const worker = startWorker(bundle);
+      try {
+        const wasm = await WebAssembly.compile(readFileSync(join(ROOT, 'build/edgevae.wasm')));
+        const node = await Decoder.load(readFileSync(model), { wasm });
+        const expected = node.sample(4, { seed: 7 });
+        const asJson = await worker.dispatchFetch('http://localhost/sample?n=4&seed=7&format=json');
+        assert.equal(asJson.status, 200);
+        const body = (await asJson.json()) as { shape: number[]; range: number[]; samples: number[][] };
+        assert.deepEqual([body.shape, body.range, body.samples.length], [[28, 28, 1], [0, 1], 4]);
+        const got = Float32Array.from(body.samples.flat());
+        assert.ok(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `the Worker's samples differ from Node's (max ${maxAbsDiff(got, expected)})`);
+        const asPng = await worker.dispatchFetch('http://localhost/sample?n=4&seed=7');
+        assert.deepEqual([asPng.status, asPng.headers.get('content-type')], [200, 'image/png']);
+        const png = new Uint8Array(await asPng.arrayBuffer());
+        const image = decodePng(png);
+        assert.deepEqual([image.width, image.height, image.channels], [2 * 29 + 1, 2 * 29 + 1, 1]);
+        assert.deepEqual(png, encodePng(toImageGrid(expected, { shape: node.info.outputShape, range: node.info.range })));
+      } finally {
+        await worker.dispose();
+      }
     } finally {
-      await worker.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -3,17 +3,21 @@
  * by ONNX Runtime or any other ONNX consumer, and so the wasm runtime can be benchmarked against them.
  *
  * The ONNX graph computes exactly what `Decoder.decode` computes:
- * - input `z`: float [N, latentSize], the latent vectors; `N` is a dynamic batch dimension.
+ * - input `z`: the latent, float [N, latentSize] for a vector latent; an image latent [h, w, c] is the
+ *   input [N, c, h, w] (NCHW, PyTorch's order: what `decode(latents, labels, { layout: 'NCHW' })`
+ *   takes, and what importOnnx reads a rank-4 input as). `N` is a dynamic batch dimension.
  * - input `label` (conditional decoders only): float [N, classes], the class label **one-hot encoded**
  *   (1 at the class index, 0 elsewhere), where `Decoder.decode` takes the integer class. It is joined
- *   to the activations by a Concat, before or after them as the file's `concatenate` layer says.
+ *   to a flat value by a Concat, before or after it as the graph's `concatenate` node says.
  * - output `x`: float [N, ...meta.output.shape], in the same layout as our runtime (NHWC for images).
  *
- * Layers map to ONNX operators: dense to Gemm (2-D input) or MatMul + Add; conv2d to Conv and
- * conv2dTranspose to ConvTranspose, computed in NCHW with explicit pads (and output_padding) that
- * reproduce TensorFlow.js's 'same'/'valid' sizes exactly; the activations stay in NCHW through
- * consecutive convolutions and go back to NHWC (one Transpose) before anything that depends on the
- * element order (reshape, flatten, dense, the output). Activations map to Relu, LeakyRelu, Sigmoid, Tanh.
+ * The graph's nodes are written in their order, each value mapped to its ONNX tensor. Image values
+ * (rank 3, NHWC in edgevae) are held in NCHW or NHWC, whichever their producer wrote, and a Transpose
+ * is added (once per value) only where a consumer needs the other layout: convolutions, resize,
+ * groupNorm, depthToSpace and channel concats run in NCHW; dense, reshape, flatten, layerNorm and the
+ * output read edgevae's element order (NHWC); activations, affine, binary and transposes take either.
+ * The table of kinds and operators is in docs/ONNX-EXPORT.md. Anything the target opset cannot
+ * express (LayerNormalization below 17) is an UnsupportedError naming the node and the opset that works.
  *
  * Weights are f32 initializers by default (f16 and int8 files are widened/dequantized, so ONNX sees the
  * same values our runtime uses). With `weights: 'i8'` the kernels are stored as int8 initializers with
@@ -31,9 +35,12 @@
 import onnxProto from 'onnx-proto';
 import { InputError, UnsupportedError } from '../errors.ts';
 import { quantizeInt8PerChannel } from '../format/int8.ts';
-import { convGeometry, readModel, tensorData, type ConvGeometry, type ParsedModel } from '../format/read.ts';
+import { readModel, tensorData, type ConvGeometry, type ParsedModel } from '../format/read.ts';
+import { convGeometry, type ConvNodeGeometry } from '../layers/conv.ts';
+import type { GraphNode } from '../layers/types.ts';
+import type { ActivationFields } from '../layers/activation.ts';
 import { permute } from '../convert/permute.ts';
-import { outputChannelAxis, product, type ActivationName, type ConvLayer, type DenseLayer } from '../format/spec.ts';
+import { outputChannelAxis, product, type BinaryLayer, type ConvLayer, type DenseLayer, type GroupNormLayer, type ResizeLayer } from '../format/spec.ts';
 import { kernelValues } from '../runtime/reference.ts';
 import { VERSION } from '../version.ts';
 
@@ -81,6 +88,7 @@ const attr = {
   int: (name: string, i: number): IAttribute => ({ name, type: A.INT, i }),
   ints: (name: string, ints: number[]): IAttribute => ({ name, type: A.INTS, ints }),
   float: (name: string, f: number): IAttribute => ({ name, type: A.FLOAT, f }),
+  string: (name: string, s: string): IAttribute => ({ name, type: A.STRING, s: new TextEncoder().encode(s) }),
 };
 
 /** How an int8 kernel's scales and zero points are shaped for the op that consumes them. */
@@ -113,7 +121,7 @@ export function exportOnnx(model: Uint8Array | ArrayBuffer | ParsedModel, option
   const quantize = options.quantize ?? 'none';
   if (quantize !== 'none' && quantize !== 'dynamic') throw new InputError(`quantize must be 'none' or 'dynamic', got ${JSON.stringify(options.quantize)}`);
 
-  const graph = new GraphBuilder(parsed, weights, quantize === 'dynamic');
+  const graph = new GraphBuilder(parsed, weights, quantize === 'dynamic', opset);
   graph.build();
   const { meta } = parsed.header;
   const proto: onnxProto.onnx.IModelProto = {
@@ -136,87 +144,185 @@ export function exportOnnx(model: Uint8Array | ArrayBuffer | ParsedModel, option
   return new Uint8Array(onnx.ModelProto.encode(proto).finish());
 }
 
-/** Emits the nodes and initializers for the layers of one model, tracking the layout of the running activation. */
+/** Where an edgevae value lives in the ONNX graph: rank-3 values in NHWC and/or NCHW, others as they are. */
+interface Held {
+  /** Per-sample shape in edgevae's order ([h, w, c] for images). */
+  shape: number[];
+  NHWC?: string;
+  NCHW?: string;
+  /** A value of rank other than 3 (or the label): one layout only. */
+  plain?: string;
+}
+type Layout = 'NHWC' | 'NCHW';
+/** Per layout, which logical (edgevae) axis of a rank-3 value each physical axis after the batch holds. */
+const PHYSICAL: Record<Layout, number[]> = { NHWC: [0, 1, 2], NCHW: [2, 0, 1] };
+
+/** Emits the nodes and initializers for the nodes of one model's graph, tracking the layout of each value. */
 class GraphBuilder {
   readonly nodes: INode[] = [];
   readonly initializers: ITensor[] = [];
   readonly inputs: IValueInfo[] = [];
   readonly outputs: IValueInfo[] = [];
-  /** Name of the tensor holding the running activation, [N, ...shape]. */
-  private current: string = ONNX_NAMES.latent;
-  /** Whether the running rank-4 activation is NCHW (after a convolution) rather than our NHWC. */
-  private nchw = false;
+  /** edgevae value name -> its ONNX tensors. */
+  private readonly values = new Map<string, Held>();
   private prefix = '';
+  /** What messages call the node being emitted: `node "name" (kind)`. */
+  private what = '';
   private readonly names = new Set<string>();
 
   private readonly model: ParsedModel;
   private readonly weights: 'f32' | 'i8';
+  private readonly opset: number;
   /** quantize 'dynamic': dense and conv2d layers get integer ops with activations quantized at run time. */
   private readonly dynamic: boolean;
 
-  constructor(model: ParsedModel, weights: 'f32' | 'i8', dynamic: boolean) {
+  constructor(model: ParsedModel, weights: 'f32' | 'i8', dynamic: boolean, opset: number) {
     this.model = model;
     this.weights = weights;
     this.dynamic = dynamic;
+    this.opset = opset;
   }
 
   build(): void {
     const { meta } = this.model.header;
-    this.inputs.push(valueInfo(ONNX_NAMES.latent, [meta.latentSize], `latent vectors, float [N, ${meta.latentSize}]`));
+    const { graph } = this.model;
+    const latentShape = graph.latent.shape;
+    if (latentShape.length === 3) {
+      // An image latent is the ONNX input [N, c, h, w], as PyTorch takes it (and importOnnx reads a rank-4 input).
+      const [h, w, c] = latentShape;
+      this.inputs.push(valueInfo(ONNX_NAMES.latent, [c, h, w], `latent images, float [N, ${c}, ${h}, ${w}] (NCHW): decode(latents, labels, { layout: 'NCHW' }) order`));
+      this.values.set(graph.latent.name, { shape: latentShape, NCHW: ONNX_NAMES.latent });
+    } else {
+      this.inputs.push(valueInfo(ONNX_NAMES.latent, [meta.latentSize], `latent vectors, float [N, ${meta.latentSize}]`));
+      this.values.set(graph.latent.name, { shape: latentShape, plain: ONNX_NAMES.latent });
+    }
     if (meta.conditioning) {
       const c = meta.conditioning.classes;
       this.inputs.push(valueInfo(ONNX_NAMES.label, [c], `class labels one-hot encoded, float [N, ${c}]: 1 at the class index, 0 elsewhere`));
+      if (graph.label) this.values.set(graph.label.name, { shape: [c], plain: ONNX_NAMES.label });
     }
-    const { graph } = this.model;
-    let previous = graph.latent.name;
     for (const node of graph.nodes) {
-      const { index, layer, outShape } = node;
-      const inShape = node.inShapes[node.inputs.indexOf(previous)] ?? node.inShapes[0];
-      if (!node.inputs.includes(previous) || node.inputs.some((v) => v !== previous && v !== graph.label?.name)) {
-        throw new UnsupportedError(`node "${node.name}" (${layer.type}) reads ${node.inputs.map((v) => `"${v}"`).join(' and ')}: the ONNX export writes chains of layers (graphs with branches: not yet)`);
-      }
-      previous = node.name;
+      const { index, layer } = node;
       this.prefix = `l${index}_${sanitize(layer.name ?? layer.type)}`;
-      switch (layer.type) {
-        case 'dense':
-          this.dense(layer, inShape);
-          this.activation(layer.activation, layer.alpha);
-          break;
-        case 'conv2d':
-        case 'conv2dTranspose':
-          this.conv(layer, inShape, outShape);
-          this.activation(layer.activation, layer.alpha);
-          break;
-        case 'reshape':
-          this.reshape(inShape, outShape);
-          break;
-        case 'flatten':
-          this.toNhwc();
-          if (inShape.length > 1) this.current = this.node('Flatten', [this.current], [attr.int('axis', 1)]);
-          break;
-        case 'concatenate': {
-          const inputs = node.inputs[0] === graph.label?.name ? [ONNX_NAMES.label, this.current] : [this.current, ONNX_NAMES.label];
-          this.current = this.node('Concat', inputs, [attr.int('axis', 1)]);
-          break;
-        }
-        case 'activation':
-          this.activation(layer.activation, layer.alpha);
-          break;
-      }
+      this.what = `node "${node.name}" (${layer.type})`;
+      this.set(node.name, node.outShape, this.emit(node));
     }
-    this.toNhwc();
-    const producer = this.nodes.find((n) => n.output![0] === this.current);
-    if (producer) producer.output = [ONNX_NAMES.output];
-    else this.nodes.push({ name: 'output', opType: 'Identity', input: [this.current], output: [ONNX_NAMES.output] });
+    const out = this.logical(graph.output);
+    if (this.nodes.some((n) => n.input!.includes(out)) || !this.nodes.some((n) => n.output![0] === out)) {
+      this.nodes.push({ name: 'output', opType: 'Identity', input: [out], output: [ONNX_NAMES.output] });
+    } else {
+      this.nodes.find((n) => n.output![0] === out)!.output = [ONNX_NAMES.output];
+    }
     const shape = meta.output.shape;
     this.outputs.push(valueInfo(ONNX_NAMES.output, shape, `decoded samples, float [N, ${shape.join(', ')}]${shape.length === 3 ? ' (NHWC)' : ''}, in [${meta.output.range.join(', ')}]`));
+  }
+
+  /** Emits one node's ONNX nodes; returns its output tensor and the layout it is in. */
+  private emit(node: GraphNode): { name: string; layout?: Layout } {
+    const { layer, inShapes, outShape } = node;
+    const [inShape] = inShapes;
+    switch (layer.type) {
+      case 'dense':
+        return this.fused(this.dense(layer, node.inputs[0], inShape), layer, outShape.length === 3 ? 'NHWC' : undefined);
+      case 'conv2d':
+      case 'conv2dTranspose':
+        return this.fused(this.conv(layer, node.inputs[0], inShape, outShape), layer, 'NCHW');
+      case 'reshape': {
+        const x = this.logical(node.inputs[0]);
+        const layout = outShape.length === 3 ? 'NHWC' : undefined;
+        if (sameDims(inShape, outShape)) return { name: x, layout };
+        // 0 copies the batch dimension from the input.
+        const shape = this.initializer('shape', { dims: [outShape.length + 1], dataType: INT64, int64Data: [0, ...outShape] });
+        return { name: this.node('Reshape', [x, shape]), layout };
+      }
+      case 'flatten': {
+        const x = this.logical(node.inputs[0]);
+        return { name: inShape.length > 1 ? this.node('Flatten', [x], [attr.int('axis', 1)]) : x };
+      }
+      case 'concatenate':
+        return this.concatenate(node);
+      case 'activation': {
+        const x = this.any(node.inputs[0]);
+        return { name: this.activation(x.name, layer), layout: x.layout };
+      }
+      case 'binary':
+        return this.binary(layer, node);
+      case 'resize':
+        return this.resize(layer, node.inputs[0], inShape);
+      case 'groupNorm':
+        return this.groupNorm(layer, node.inputs[0], inShape);
+      case 'layerNorm': {
+        if (this.opset < 17) throw new UnsupportedError(`${this.what}: LayerNormalization needs opset 17 or later; this export targets opset ${this.opset} (pass opset: 17)`);
+        const x = this.logical(node.inputs[0]);
+        const C = inShape[inShape.length - 1];
+        const y = this.node('LayerNormalization', [x, this.vector('gamma', layer.gamma, [C]), this.vector('beta', layer.beta, [C])], [attr.int('axis', -1), attr.float('epsilon', layer.epsilon)]);
+        return this.fused(y, layer, inShape.length === 3 ? 'NHWC' : undefined);
+      }
+      case 'affine': {
+        const x = this.any(node.inputs[0]);
+        const C = inShape[inShape.length - 1];
+        const dims = x.layout === 'NCHW' ? [C, 1, 1] : [C];
+        const y = this.node('Add', [this.node('Mul', [x.name, this.vector('multiplier', layer.multiplier, dims)]), this.vector('offset', layer.offset, dims)]);
+        return this.fused(y, layer, x.layout);
+      }
+      case 'depthToSpace': {
+        if (inShape.length !== 3) throw new UnsupportedError(`${this.what}: DepthToSpace takes an image`);
+        const x = this.physical(node.inputs[0], 'NCHW');
+        return { name: this.node('DepthToSpace', [x], [attr.int('blocksize', layer.blockSize), attr.string('mode', layer.mode)]), layout: 'NCHW' };
+      }
+      case 'transpose':
+        return this.transpose(layer.perm, node.inputs[0], inShape);
+    }
+  }
+
+  /** A node's fused activation after its own op. */
+  private fused(x: string, layer: ActivationFields, layout: Layout | undefined): { name: string; layout?: Layout } {
+    return { name: this.activation(x, layer), layout };
+  }
+
+  private set(value: string, shape: number[], { name, layout }: { name: string; layout?: Layout }): void {
+    if (shape.length === 3) {
+      if (!layout) throw new Error(`internal: rank-3 value ${value} without a layout`);
+      this.values.set(value, { shape, [layout]: name });
+    } else {
+      this.values.set(value, { shape, plain: name });
+    }
+  }
+
+  private held(value: string): Held {
+    const held = this.values.get(value);
+    if (!held) throw new Error(`internal: value "${value}" not emitted`);
+    return held;
+  }
+
+  /** A value in whatever layout it already has (NCHW first). */
+  private any(value: string): { name: string; layout?: Layout } {
+    const held = this.held(value);
+    if (held.plain !== undefined) return { name: held.plain };
+    return held.NCHW !== undefined ? { name: held.NCHW, layout: 'NCHW' } : { name: held.NHWC!, layout: 'NHWC' };
+  }
+
+  /** A value in edgevae's element order (NHWC for images): what reshape, flatten, dense and the output read. */
+  private logical(value: string): string {
+    const held = this.held(value);
+    return held.plain ?? this.physical(value, 'NHWC');
+  }
+
+  /** A rank-3 value in `layout`, transposed once (and remembered) when it is held in the other. */
+  private physical(value: string, layout: Layout): string {
+    const held = this.held(value);
+    if (held.plain !== undefined) throw new UnsupportedError(`${this.what} needs an image [h, w, c], got [${held.shape.join(', ')}]`);
+    if (held[layout] === undefined) held[layout] = this.node('Transpose', [layout === 'NCHW' ? held.NHWC! : held.NCHW!], [attr.ints('perm', layout === 'NCHW' ? TO_NCHW : TO_NHWC)]);
+    return held[layout]!;
   }
 
   docString(): string {
     const { meta } = this.model.header;
     const label = meta.conditioning ? ` and "label" (float [N, ${meta.conditioning.classes}], one-hot)` : '';
     const dense = this.dynamic ? ' Dense and conv2d layers dynamically quantized (uint8 activations, int8 kernels, MatMulInteger / ConvInteger).' : '';
-    return `edgevae decoder: inputs "z" (float [N, ${meta.latentSize}])${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.${dense}`;
+    const [h, w, c] = this.model.graph.latent.shape;
+    const latent = this.model.graph.latent.shape.length === 3 ? `float [N, ${c}, ${h}, ${w}], NCHW` : `float [N, ${meta.latentSize}]`;
+    return `edgevae decoder: inputs "z" (${latent})${label}; output "x" (float [N, ${meta.output.shape.join(', ')}], NHWC as the edgevae runtime). Weights: ${this.weights}.${dense}`;
   }
 
   /** Adds a node with one output, named after the current layer and op; returns the output's name. */
@@ -229,7 +335,9 @@ class GraphBuilder {
   }
 
   private initializer(suffix: string, tensor: Omit<ITensor, 'name'>): string {
-    const name = `${this.prefix}.${suffix}`;
+    let name = `${this.prefix}.${suffix}`;
+    for (let i = 1; this.names.has(name); i++) name = `${this.prefix}.${suffix}_${i}`;
+    this.names.add(name);
     this.initializers.push({ name, ...tensor });
     return name;
   }
@@ -238,16 +346,13 @@ class GraphBuilder {
     return this.initializer(suffix, { dims, dataType: FLOAT, rawData: bytesOf(data) });
   }
 
-  private toNhwc(): void {
-    if (!this.nchw) return;
-    this.current = this.node('Transpose', [this.current], [attr.ints('perm', TO_NHWC)]);
-    this.nchw = false;
+  private scalar(suffix: string, value: number): string {
+    return this.floats(suffix, [], Float32Array.of(value));
   }
 
-  private toNchw(): void {
-    if (this.nchw) return;
-    this.current = this.node('Transpose', [this.current], [attr.ints('perm', TO_NCHW)]);
-    this.nchw = true;
+  /** An f32 vector tensor of the file as an initializer of `dims`. */
+  private vector(suffix: string, tensor: number, dims: number[]): string {
+    return this.floats(suffix, dims, Float32Array.from(tensorData(this.model, tensor) as Float32Array));
   }
 
   /**
@@ -271,6 +376,9 @@ class GraphBuilder {
    * scales; f32/f16 files are quantized here exactly as `exportModel` would quantize them.
    */
   private int8Kernel(layer: DenseLayer | ConvLayer, perm: number[] | null, layout: Int8Layout = {}): { q: string; scale: string; zeroPoint: string } {
+    if (layer.type === 'conv2dTranspose' && (layer.groups ?? 1) > 1) {
+      throw new UnsupportedError(`${this.what}: a grouped transposed conv's output channels span two axes of the ONNX kernel [in, out / groups, kh, kw], which one per-axis DequantizeLinear cannot scale; export it with weights 'f32'`);
+    }
     const tfShape = this.model.header.tensors[layer.kernel].shape;
     const dims = perm ? perm.map((p) => tfShape[p]) : tfShape;
     let q: Int8Array;
@@ -294,20 +402,14 @@ class GraphBuilder {
     return this.floats('bias', [b.length], Float32Array.from(b));
   }
 
-  private dense(layer: DenseLayer, inShape: number[]): void {
-    this.toNhwc();
-    if (this.dynamic) {
-      this.dynamicallyQuantizedDense(layer);
-      return;
-    }
+  private dense(layer: DenseLayer, input: string, inShape: number[]): string {
+    const x = this.logical(input);
+    if (this.dynamic) return this.dynamicallyQuantizedDense(layer, x);
     const w = this.kernel(layer, null, 1);
     const b = this.bias(layer);
-    if (inShape.length === 1) {
-      this.current = this.node('Gemm', [this.current, w, b]);
-    } else {
-      // Over the last axis of [N, ..., K]: MatMul broadcasts the [K, units] kernel, Add the bias.
-      this.current = this.node('Add', [this.node('MatMul', [this.current, w]), b]);
-    }
+    if (inShape.length === 1) return this.node('Gemm', [x, w, b]);
+    // Over the last axis of [N, ..., K]: MatMul broadcasts the [K, units] kernel, Add the bias.
+    return this.node('Add', [this.node('MatMul', [x, w]), b]);
   }
 
   /**
@@ -315,11 +417,11 @@ class GraphBuilder {
    * its own scale and zero point at run time, an integer matmul against the int8 kernel, and the int32
    * result scaled back to float (activation scale x the kernel's per-column scales) before the bias.
    */
-  private dynamicallyQuantizedDense(layer: DenseLayer): void {
+  private dynamicallyQuantizedDense(layer: DenseLayer, input: string): string {
     const { q, scale, zeroPoint } = this.int8Kernel(layer, null);
-    const x = this.quantizeActivations();
+    const x = this.quantizeActivations(input);
     const product = this.node('MatMulInteger', [x.q, q, x.zeroPoint, zeroPoint]);
-    this.current = this.node('Add', [this.toFloat(product, x.scale, scale), this.bias(layer)]);
+    return this.node('Add', [this.toFloat(product, x.scale, scale), this.bias(layer)]);
   }
 
   /**
@@ -328,18 +430,18 @@ class GraphBuilder {
    * 0, so one scalar 0 stands for every channel, and the per-channel scales apply after it, [OC, 1, 1]
    * to broadcast over NCHW, as the bias does (ConvInteger has none).
    */
-  private dynamicallyQuantizedConv(layer: ConvLayer, attributes: IAttribute[]): void {
+  private dynamicallyQuantizedConv(layer: ConvLayer, input: string, attributes: IAttribute[]): string {
     const channels = [layer.filters, 1, 1];
     const { q, scale, zeroPoint } = this.int8Kernel(layer, KERNEL_TO_ONNX, { scaleDims: channels, scalarZeroPoint: true });
-    const x = this.quantizeActivations();
+    const x = this.quantizeActivations(input);
     const product = this.node('ConvInteger', [x.q, q, x.zeroPoint, zeroPoint], attributes);
     const bias = Float32Array.from(tensorData(this.model, layer.bias) as Float32Array);
-    this.current = this.node('Add', [this.toFloat(product, x.scale, scale), this.floats('bias', channels, bias)]);
+    return this.node('Add', [this.toFloat(product, x.scale, scale), this.floats('bias', channels, bias)]);
   }
 
-  /** DynamicQuantizeLinear of the running activation: its uint8 values, scale and zero point. */
-  private quantizeActivations(): { q: string; scale: string; zeroPoint: string } {
-    const q = this.node('DynamicQuantizeLinear', [this.current]);
+  /** DynamicQuantizeLinear of an activation: its uint8 values, scale and zero point. */
+  private quantizeActivations(input: string): { q: string; scale: string; zeroPoint: string } {
+    const q = this.node('DynamicQuantizeLinear', [input]);
     this.nodes[this.nodes.length - 1].output = [q, `${q}.scale`, `${q}.zero_point`];
     return { q, scale: `${q}.scale`, zeroPoint: `${q}.zero_point` };
   }
@@ -350,57 +452,217 @@ class GraphBuilder {
     return this.node('Mul', [asFloat, this.node('Mul', [activationScale, kernelScale])]);
   }
 
-  private conv(layer: ConvLayer, inShape: number[], outShape: number[]): void {
+  private conv(layer: ConvLayer, input: string, inShape: number[], outShape: number[]): string {
     const g = convGeometry(layer, inShape, outShape);
-    this.toNchw();
+    const x = this.physical(input, 'NCHW');
+    const attributes = this.convAttributes(layer, g);
     if (g.transposed) {
-      // ONNX ConvTranspose weights are [in, out, kh, kw]: output channels on axis 1. No integer variant exists.
-      const inputs = [this.current, this.kernel(layer, KERNEL_TO_ONNX, 1), this.bias(layer)];
-      this.current = this.node('ConvTranspose', inputs, this.convAttributes(g));
-    } else if (this.dynamic) {
-      this.dynamicallyQuantizedConv(layer, this.convAttributes(g));
-    } else {
-      // ONNX Conv weights are [out, in, kh, kw]: output channels on axis 0.
-      const inputs = [this.current, this.kernel(layer, KERNEL_TO_ONNX, 0), this.bias(layer)];
-      this.current = this.node('Conv', inputs, this.convAttributes(g));
+      // ONNX ConvTranspose weights are [in, out / groups, kh, kw]: output channels on axis 1. No integer variant exists.
+      return this.node('ConvTranspose', [x, this.kernel(layer, KERNEL_TO_ONNX, 1), this.bias(layer)], attributes);
     }
+    if (this.dynamic) return this.dynamicallyQuantizedConv(layer, x, attributes);
+    // ONNX Conv weights are [out, in / groups, kh, kw]: output channels on axis 0.
+    return this.node('Conv', [x, this.kernel(layer, KERNEL_TO_ONNX, 0), this.bias(layer)], attributes);
   }
 
-  /** kernel_shape, strides and the pads (and output_padding) that give the layer's TensorFlow.js output size. */
-  private convAttributes(g: ConvGeometry): IAttribute[] {
-    const padding = onnxConvPadding(g);
-    if (!padding) throw new UnsupportedError(`${this.prefix}: no ONNX ${g.transposed ? 'ConvTranspose' : 'Conv'} padding gives the ${g.OH}x${g.OW} output of this layer`);
-    const attributes = [attr.ints('kernel_shape', [g.kh, g.kw]), attr.ints('strides', [g.sh, g.sw]), attr.ints('pads', padding.pads)];
-    if (padding.outputPadding[0] || padding.outputPadding[1]) attributes.push(attr.ints('output_padding', padding.outputPadding));
+  /**
+   * kernel_shape, strides, dilations, group and pads (and output_padding): explicit padding as the
+   * node gives it (ONNX's and PyTorch's meaning), 'same'/'valid' as the pads that give TensorFlow.js's size.
+   */
+  private convAttributes(layer: ConvLayer, g: ConvNodeGeometry): IAttribute[] {
+    const attributes = [attr.ints('kernel_shape', [g.kh, g.kw]), attr.ints('strides', [g.sh, g.sw])];
+    if (g.dh !== 1 || g.dw !== 1) attributes.push(attr.ints('dilations', [g.dh, g.dw]));
+    if (g.groups !== 1) attributes.push(attr.int('group', g.groups));
+    let pads: number[];
+    let outputPadding: number[];
+    if (layer.padding === 'explicit') {
+      pads = [...layer.pads!];
+      outputPadding = [...(layer.outputPadding ?? [0, 0])];
+    } else {
+      // A dilated kernel covers d (k - 1) + 1 pixels: TF.js's sizes are those of that dense kernel.
+      const padding = onnxConvPadding({ ...g, kh: g.dh * (g.kh - 1) + 1, kw: g.dw * (g.kw - 1) + 1 });
+      if (!padding) throw new UnsupportedError(`${this.what}: no ONNX ${g.transposed ? 'ConvTranspose' : 'Conv'} padding gives the ${g.OH}x${g.OW} output of this layer`);
+      ({ pads, outputPadding } = padding);
+    }
+    attributes.push(attr.ints('pads', pads));
+    if (outputPadding[0] || outputPadding[1]) attributes.push(attr.ints('output_padding', outputPadding));
     return attributes;
   }
 
-  private reshape(inShape: number[], outShape: number[]): void {
-    this.toNhwc();
-    if (inShape.length === outShape.length && inShape.every((d, i) => d === outShape[i])) return;
-    // 0 copies the batch dimension from the input.
-    const shape = this.initializer('shape', { dims: [outShape.length + 1], dataType: INT64, int64Data: [0, ...outShape] });
-    this.current = this.node('Reshape', [this.current, shape]);
+  /** Concat of two values along edgevae's last axis (the channels of an image), or the one-hot label joined to a flat value. */
+  private concatenate(node: GraphNode): { name: string; layout?: Layout } {
+    const [a, b] = node.inputs;
+    const rank = node.outShape.length;
+    if (rank !== 3) return { name: this.node('Concat', [this.logical(a), this.logical(b)], [attr.int('axis', rank)]) };
+    // In NCHW, along axis 1: the channel concat PyTorch writes (and importOnnx reads).
+    return { name: this.node('Concat', [this.physical(a, 'NCHW'), this.physical(b, 'NCHW')], [attr.int('axis', 1)]), layout: 'NCHW' };
   }
 
-  private activation(activation: ActivationName, alpha?: number): void {
+  /**
+   * a op b, with b a value or a constant. Both values in one layout; the smaller one shaped to broadcast
+   * by ONNX's (numpy) rules: a per-channel constant [C, 1, 1] against NCHW, a scalar [], a full-shape
+   * constant permuted to the value's layout.
+   */
+  private binary(layer: BinaryLayer, node: GraphNode): { name: string; layout?: Layout } {
+    const op = ({ add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' } as const)[layer.op];
+    const { inShapes } = node;
+    if (layer.constant !== undefined) {
+      const x = this.any(node.inputs[0]);
+      const full = inShapes[0];
+      const constShape = this.model.header.tensors[layer.constant].shape;
+      const data = Float32Array.from(tensorData(this.model, layer.constant) as Float32Array);
+      let c: string;
+      if (data.length === 1) c = this.floats('constant', [], data);
+      else if (full.length > 1 && data.length === full[full.length - 1] && trimOnes(constShape).length === 1) c = this.floats('constant', x.layout === 'NCHW' ? [full[2], 1, 1] : [data.length], data);
+      else if (x.layout === 'NCHW') c = this.floats('constant', [full[2], full[0], full[1]], permute(data, full, [2, 0, 1]));
+      else c = this.floats('constant', full, data);
+      const inputs = layer.constantFirst ? [c, x.name] : [x.name, c];
+      return this.fused(this.node(op, inputs), layer, x.layout);
+    }
+    // The larger operand decides the layout; the other follows it.
+    const big = product(inShapes[1]) > product(inShapes[0]) ? 1 : 0;
+    const full = inShapes[big];
+    const other = inShapes[1 - big];
+    const names: string[] = [];
+    let layout: Layout | undefined;
+    if (full.length === 3 && other.length === 3) {
+      const x = this.any(node.inputs[big]);
+      layout = x.layout;
+      names[big] = x.name;
+      names[1 - big] = this.physical(node.inputs[1 - big], layout!);
+    } else if (full.length === other.length) {
+      names[big] = this.logical(node.inputs[big]);
+      names[1 - big] = this.logical(node.inputs[1 - big]);
+    } else {
+      // Ranks differ: the smaller operand reshaped to the larger's rank, ones before its own axes.
+      const x = full.length === 3 && product(other) !== 1 && trimOnes(other).length !== 1 ? { name: this.logical(node.inputs[big]), layout: 'NHWC' as Layout } : this.any(node.inputs[big]);
+      layout = x.layout;
+      names[big] = x.name;
+      let dims = [...new Array<number>(full.length - trimOnes(other).length).fill(1), ...trimOnes(other)];
+      if (layout === 'NCHW' && product(other) !== 1) dims = [dims[2], dims[0], dims[1]];
+      const shape = this.initializer('shape', { dims: [dims.length + 1], dataType: INT64, int64Data: [0, ...dims] });
+      names[1 - big] = this.node('Reshape', [this.logical(node.inputs[1 - big]), shape]);
+    }
+    return this.fused(this.node(op, names), layer, layout);
+  }
+
+  /** Resize in NCHW: by the node's scales where it has them (they set the coordinates), else to its size. */
+  private resize(layer: ResizeLayer, input: string, inShape: number[]): { name: string; layout: Layout } {
+    const x = this.physical(input, 'NCHW');
+    const [H, W] = inShape;
+    const attributes = [attr.string('mode', layer.mode), attr.string('coordinate_transformation_mode', layer.coordinate)];
+    if (layer.mode === 'nearest') attributes.push(attr.string('nearest_mode', layer.nearest ?? 'round_prefer_floor'));
+    const s = layer.scales;
+    const f32 = (v: number) => Math.fround(v);
+    let inputs: string[];
+    if (s && Math.floor(H * f32(s[0])) === layer.size[0] && Math.floor(W * f32(s[1])) === layer.size[1]) {
+      inputs = [x, '', this.floats('scales', [4], Float32Array.of(1, 1, s[0], s[1]))];
+    } else {
+      // sizes: [N, C] of the input (the batch is dynamic), then the node's [oh, ow].
+      const shape = this.node('Shape', [x]);
+      const starts = this.initializer('starts', { dims: [1], dataType: INT64, int64Data: [0] });
+      const ends = this.initializer('ends', { dims: [1], dataType: INT64, int64Data: [2] });
+      const nc = this.node('Slice', [shape, starts, ends]);
+      const hw = this.initializer('size', { dims: [2], dataType: INT64, int64Data: [...layer.size] });
+      inputs = [x, '', '', this.node('Concat', [nc, hw], [attr.int('axis', 0)])];
+    }
+    return { name: this.node('Resize', inputs, attributes), layout: 'NCHW' };
+  }
+
+  /**
+   * GroupNorm in NCHW: InstanceNormalization with gamma and beta when each channel is its own group; else
+   * the pattern torch.onnx.export writes (Reshape [N, G, -1], InstanceNormalization with ones and zeros,
+   * Reshape back, Mul gamma, Add beta), which importOnnx recognizes and every opset runs.
+   */
+  private groupNorm(layer: GroupNormLayer, input: string, inShape: number[]): { name: string; layout: Layout } {
+    if (inShape.length !== 3) throw new UnsupportedError(`${this.what} normalizes a [${inShape.join(', ')}] value; the ONNX export writes groupNorm on images [h, w, c]`);
+    const x = this.physical(input, 'NCHW');
+    const [H, W, C] = inShape;
+    const G = layer.groups;
+    const epsilon = attr.float('epsilon', layer.epsilon);
+    let y: string;
+    if (G === C) {
+      y = this.node('InstanceNormalization', [x, this.vector('gamma', layer.gamma, [C]), this.vector('beta', layer.beta, [C])], [epsilon]);
+    } else {
+      const grouped = this.initializer('groups_shape', { dims: [3], dataType: INT64, int64Data: [0, G, -1] });
+      const back = this.initializer('shape', { dims: [4], dataType: INT64, int64Data: [0, C, H, W] });
+      const norm = this.node('InstanceNormalization', [this.node('Reshape', [x, grouped]), this.floats('ones', [G], new Float32Array(G).fill(1)), this.floats('zeros', [G], new Float32Array(G))], [epsilon]);
+      const scaled = this.node('Mul', [this.node('Reshape', [norm, back]), this.vector('gamma', layer.gamma, [C, 1, 1])]);
+      y = this.node('Add', [scaled, this.vector('beta', layer.beta, [C, 1, 1])]);
+    }
+    return { name: this.activation(y, layer), layout: 'NCHW' };
+  }
+
+  /**
+   * edgevae's transpose of a value's axes, composed with the layouts it is held in and written to:
+   * one Transpose, or none when the permutation only changes which layout the value is held in.
+   */
+  private transpose(perm: number[], input: string, inShape: number[]): { name: string; layout?: Layout } {
+    if (inShape.length !== 3) {
+      const x = this.logical(input);
+      if (perm.every((p, i) => p === i)) return { name: x };
+      return { name: this.node('Transpose', [x], [attr.ints('perm', [0, ...perm.map((p) => p + 1)])]) };
+    }
+    const x = this.any(input);
+    const inverse = (p: number[]) => p.map((_, i) => p.indexOf(i));
+    const inPhysical = inverse(PHYSICAL[x.layout!]);
+    const onnxPerm = (out: Layout) => PHYSICAL[out].map((logical) => inPhysical[perm[logical]]);
+    for (const out of ['NHWC', 'NCHW'] as const) if (onnxPerm(out).every((p, i) => p === i)) return { name: x.name, layout: out };
+    return { name: this.node('Transpose', [x.name], [attr.ints('perm', [0, ...onnxPerm('NHWC').map((p) => p + 1)])]), layout: 'NHWC' };
+  }
+
+  /** An activation by ONNX operators: one op where ONNX has it, else its arithmetic (SiLU, GELU). */
+  private activation(x: string, { activation, alpha, min, max }: ActivationFields): string {
     switch (activation) {
       case 'linear':
-        return;
+        return x;
       case 'relu':
-        this.current = this.node('Relu', [this.current]);
-        return;
+        return this.node('Relu', [x]);
       case 'leakyRelu':
-        this.current = this.node('LeakyRelu', [this.current], [attr.float('alpha', alpha ?? 0.3)]);
-        return;
+        return this.node('LeakyRelu', [x], [attr.float('alpha', alpha ?? 0.3)]);
       case 'sigmoid':
-        this.current = this.node('Sigmoid', [this.current]);
-        return;
+        return this.node('Sigmoid', [x]);
       case 'tanh':
-        this.current = this.node('Tanh', [this.current]);
-        return;
+        return this.node('Tanh', [x]);
+      case 'elu':
+        return this.node('Elu', [x], [attr.float('alpha', alpha ?? 1)]);
+      case 'softplus':
+        return this.node('Softplus', [x]);
+      case 'clip': {
+        // Opset 11+: the bounds are inputs; an absent one is left out ('').
+        const bounds = [min === undefined ? '' : this.scalar('min', min), max === undefined ? '' : this.scalar('max', max)];
+        while (bounds.length && bounds[bounds.length - 1] === '') bounds.pop();
+        return this.node('Clip', [x, ...bounds]);
+      }
+      case 'silu':
+        // x * sigmoid(x), as nn.SiLU exports.
+        return this.node('Mul', [x, this.node('Sigmoid', [x])]);
+      case 'geluErf': {
+        // x * 0.5 * (1 + erf(x / sqrt 2)), as nn.GELU() exports.
+        const erf = this.node('Erf', [this.node('Div', [x, this.scalar('sqrt2', Math.SQRT2)])]);
+        const times = this.node('Mul', [x, this.node('Add', [erf, this.scalar('one', 1)])]);
+        return this.node('Mul', [times, this.scalar('half', 0.5)]);
+      }
+      case 'geluTanh': {
+        // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), nn.GELU(approximate='tanh') before opset 20's Gelu.
+        const cube = this.node('Mul', [this.node('Mul', [x, x]), x]);
+        const inner = this.node('Add', [x, this.node('Mul', [cube, this.scalar('c', 0.044715)])]);
+        const t = this.node('Tanh', [this.node('Mul', [inner, this.scalar('sqrt_2_over_pi', Math.sqrt(2 / Math.PI))])]);
+        const times = this.node('Mul', [x, this.node('Add', [t, this.scalar('one', 1)])]);
+        return this.node('Mul', [times, this.scalar('half', 0.5)]);
+      }
     }
   }
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A shape without its leading ones. */
+function trimOnes(shape: readonly number[]): number[] {
+  const first = shape.findIndex((d) => d !== 1);
+  return first < 0 ? [] : shape.slice(first);
 }
 
 /**

@@ -111,6 +111,9 @@ const OPERATORS: Record<string, Handler> = {
   BatchNormalization: (i, node, inputs) => i.batchNormalization(node, inputs),
   InstanceNormalization: (i, node, inputs) => i.instanceNormalization(node, inputs),
   LayerNormalization: (i, node, inputs) => i.layerNormalization(node, inputs),
+  ReduceMean: (i, node, inputs) => i.reduceMean(node, inputs),
+  Pow: (_i, node) => refusedOutsideLayerNorm(node),
+  Sqrt: (_i, node) => refusedOutsideLayerNorm(node),
   Conv: (i, node, inputs) => i.conv(node, inputs, false),
   ConvTranspose: (i, node, inputs) => i.conv(node, inputs, true),
   Resize: (i, node, inputs) => i.resize(node, inputs),
@@ -136,6 +139,11 @@ const OPERATORS: Record<string, Handler> = {
   Cast: (i, node, inputs) => i.cast(node, inputs),
   Shape: (i, node, inputs) => i.shape(node, inputs),
 };
+
+/** Operators edgevae runs only as part of a LayerNorm that opsets before 17 spell out. */
+function refusedOutsideLayerNorm(node: OnnxNode): never {
+  throw new UnsupportedError(`${node.label}: edgevae runs ${node.opType} only inside a LayerNorm over the last axis, as torch.onnx.export writes nn.LayerNorm before opset 17`);
+}
 
 export const SUPPORTED_OPERATORS = [...new Set([...Object.keys(OPERATORS), ...Object.keys(CONSTANT_FOLDS)])].sort();
 
@@ -692,13 +700,60 @@ class Importer {
     const axis = normalizeAxis(node, intAttribute(node, 'axis', -1), input.shape.length + 1);
     if (axis !== input.shape.length) throw new UnsupportedError(`${node.label} normalizes from axis ${axis}; edgevae runs LayerNormalization over the last axis`);
     const C = input.shape.at(-1)!;
-    const scale = this.constant(node, s, 'scale');
+    const scale = this.constant(node, s, 'scale').data;
     const bias = b === undefined ? new Float32Array(C) : this.constant(node, b, 'B').data;
-    if (scale.data.length !== C || bias.length !== C) throw new FormatError(`${node.label}: scale and B must hold ${C} values`);
-    const source = this.inOrder(node, input, input.shape.length === 3 ? channelsLastRowsOrder(input) : null);
-    const tensors = { gamma: { data: Float32Array.from(scale.data), shape: [C] }, beta: { data: Float32Array.from(bias), shape: [C] } };
-    const planned = this.emit(node, { type: 'layerNorm', epsilon: floatAttribute(node, 'epsilon', 1e-5), activation: 'linear' }, [source.value], { tensors });
-    this.advance(node, planned.name, { shape: source.shape, order: source.order, stored: source.stored });
+    if (scale.length !== C || bias.length !== C) throw new FormatError(`${node.label}: scale and B must hold ${C} values`);
+    this.layerNorm(node, node, input, floatAttribute(node, 'epsilon', 1e-5), scale, bias);
+  }
+
+  /** A layerNorm node over the last ONNX axis of `input`, whose value `last` (the pattern's end) writes. */
+  private layerNorm(first: OnnxNode, last: OnnxNode, input: Activation, epsilon: number, gamma: Float32Array, beta: Float32Array): void {
+    const C = input.shape.at(-1)!;
+    const source = this.inOrder(first, input, null);
+    const tensors = { gamma: { data: Float32Array.from(gamma), shape: [C] }, beta: { data: Float32Array.from(beta), shape: [C] } };
+    const planned = this.emit(last, { type: 'layerNorm', epsilon, activation: 'linear' }, [source.value], { tensors });
+    this.advance(last, planned.name, { shape: source.shape, order: source.order, stored: source.stored });
+  }
+
+  /**
+   * ReduceMean only as the start of nn.LayerNorm before opset 17: mean = ReduceMean(x), d = x - mean,
+   * var = ReduceMean(d ^ 2), y = d / Sqrt(var + eps), then optionally * weight + bias, all over the
+   * last axis. The nodes after it are absorbed.
+   */
+  reduceMean(node: OnnxNode, [x, axesInput]: (Value | undefined)[]): void {
+    const input = this.activationOf(node, x, 'data');
+    const last = input.shape.length;
+    const overLast = (n: OnnxNode, axes?: Value) => {
+      const list = axes?.kind === 'constant' ? Array.from(axes.constant.data) : (intsOf(n, 'axes') ?? []);
+      return intAttribute(n, 'keepdims', 1) === 1 && list.length === 1 && normalizeAxis(n, list[0], last + 1) === last;
+    };
+    const scalar = (tensor: string | undefined) => {
+      const c = this.constantValue(tensor);
+      return c && c.data.length === 1 ? c.data[0] : undefined;
+    };
+    const sub = overLast(node, axesInput) ? this.soleReader(node.outputs[0], 'Sub') : undefined;
+    const readers = sub && sub.inputs[0] === node.inputs[0] ? (this.consumers.get(sub.outputs[0]) ?? []) : [];
+    const pow = readers.find((n) => n.opType === 'Pow');
+    const div = readers.find((n) => n.opType === 'Div');
+    const variance = readers.length === 2 && pow && div && scalar(pow.inputs[1]) === 2 ? this.soleReader(pow.outputs[0], 'ReduceMean') : undefined;
+    const add = variance && overLast(variance, this.values.get(variance.inputs[1] ?? '')) ? this.soleReader(variance.outputs[0], 'Add') : undefined;
+    const epsilon = add && scalar(add.inputs[0] === variance!.outputs[0] ? add.inputs[1] : add.inputs[0]);
+    const sqrt = add && epsilon !== undefined ? this.soleReader(add.outputs[0], 'Sqrt') : undefined;
+    if (!sqrt || !div || this.soleReader(sqrt.outputs[0], 'Div') !== div || div.inputs[0] !== sub!.outputs[0]) {
+      throw new UnsupportedError(`${node.label}: edgevae runs ReduceMean only inside a LayerNorm over the last axis, as torch.onnx.export writes nn.LayerNorm before opset 17`);
+    }
+    const C = input.shape.at(-1)!;
+    const vector = (n: OnnxNode | undefined, from: string) => {
+      const c = n && this.constantValue(n.inputs[0] === from ? n.inputs[1] : n.inputs[0]);
+      return c?.data.length === C ? Float32Array.from(c.data) : undefined;
+    };
+    const mul = this.soleReader(div.outputs[0], 'Mul');
+    const gamma = vector(mul, div.outputs[0]);
+    const plus = gamma ? this.soleReader(mul!.outputs[0], 'Add') : undefined;
+    const beta = plus ? vector(plus, mul!.outputs[0]) : undefined;
+    const end = beta ? plus! : gamma ? mul! : div;
+    for (const absorbed of [sub!, pow!, variance!, add!, sqrt, div, ...(gamma ? [mul!] : []), ...(beta ? [plus!] : [])]) this.absorbed.add(absorbed);
+    this.layerNorm(node, end, input, epsilon!, gamma ?? new Float32Array(C).fill(1), beta ?? new Float32Array(C));
   }
 
   // ---- activations ----
@@ -1069,12 +1124,6 @@ function perChannelOf(input: Activation, dims: number[]): number | null {
     if (trimmed && trimmed[0] === C && trimmed[1] === 1 && trimmed[2] === 1 && sameOrder(input.order, channelsLastOrder(input.shape))) return C;
     return null;
   }
-  return null;
-}
-
-/** For a LayerNormalization over the last ONNX axis of an image value, the order to hold it in: its own. */
-function channelsLastRowsOrder(input: Activation): Order {
-  void input;
   return null;
 }
 

@@ -32,26 +32,12 @@
  * Activations here: linear, relu (max(v, 0)) and leakyRelu (v > 0 ? v : f32(v * alpha)).
  */
 import { decodeF16 } from '../format/f16.ts';
-import { quantizeActivations } from '../runtime/reference.ts';
+import { quantizeActivations } from './weights.ts';
+import type { ConvNodeGeometry } from './conv.ts';
 
-export interface ConvShape {
+/** A conv's geometry (conv.ts's, the one authority on padding) for a batch. */
+export interface ConvShape extends ConvNodeGeometry {
   batch: number;
-  H: number;
-  W: number;
-  C: number;
-  OH: number;
-  OW: number;
-  OC: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
-  dh: number;
-  dw: number;
-  groups: number;
-  transposed: boolean;
 }
 
 export type ConvWeights =

@@ -8,7 +8,7 @@ import { FUSED_ACTIVATIONS, LIMITS, product, type GroupNormLayer, type LayerNorm
 import { fail, finite, int } from '../format/validate.ts';
 import { Field, NormKind, NormRec, Op } from '../runtime/abi.ts';
 import { activate, activationNamed, floatBits, parseActivation, recordActivation } from './activation.ts';
-import type { LayerKind, ParseContext } from './types.ts';
+import type { LayerKind, ParseContext, PlanContext } from './types.ts';
 import { expectShape, parseVectorRef } from './weights.ts';
 
 /** The activations the norm kernels fuse (Act codes 0..4), in f64. */
@@ -81,17 +81,8 @@ export const groupNorm: LayerKind<GroupNormLayer> = {
   },
   record(layer, record, node, context) {
     const shape = node.inShapes[0];
-    const C = shape[shape.length - 1];
-    context.scratch(context.kernels.groupNormScratchBytes(C));
-    record[Field.Op] = Op.Norm;
-    recordActivation(record, layer);
-    record[NormRec.Kind] = NormKind.Group;
-    record[NormRec.Pixels] = product(shape) / C;
-    record[NormRec.C] = C;
-    record[NormRec.Groups] = layer.groups;
-    record[NormRec.Epsilon] = floatBits(layer.epsilon);
-    record[NormRec.Gamma] = context.f32Tensor(layer.gamma);
-    record[NormRec.BetaVector] = context.f32Tensor(layer.beta);
+    context.scratch(context.kernels.groupNormScratchBytes(shape[shape.length - 1]));
+    recordNorm(record, layer, NormKind.Group, layer.groups, shape, context);
   },
   reference(layer, [x], node, context) {
     const shape = node.inShapes[0];
@@ -107,19 +98,7 @@ export const layerNorm: LayerKind<LayerNormLayer> = {
   storage: 'inPlace',
   parse: (raw, what, context) => parseNorm(raw, what, context),
   infer: inferNorm,
-  record(layer, record, node, context) {
-    const shape = node.inShapes[0];
-    const C = shape[shape.length - 1];
-    record[Field.Op] = Op.Norm;
-    recordActivation(record, layer);
-    record[NormRec.Kind] = NormKind.Layer;
-    record[NormRec.Pixels] = product(shape) / C;
-    record[NormRec.C] = C;
-    record[NormRec.Groups] = 1;
-    record[NormRec.Epsilon] = floatBits(layer.epsilon);
-    record[NormRec.Gamma] = context.f32Tensor(layer.gamma);
-    record[NormRec.BetaVector] = context.f32Tensor(layer.beta);
-  },
+  record: (layer, record, node, context) => recordNorm(record, layer, NormKind.Layer, 1, node.inShapes[0], context),
   reference(layer, [x], node, context) {
     const shape = node.inShapes[0];
     const C = shape[shape.length - 1];
@@ -127,6 +106,20 @@ export const layerNorm: LayerKind<LayerNormLayer> = {
     return layerNormChannelsReference(Float32Array.from(x), (context.batch * product(shape)) / C, C, layer.epsilon, gamma, beta, recordCode(layer), layer.alpha ?? 0);
   },
 };
+
+/** A norm's record: statistics over pixels x a group of channels (Group) or each pixel's channels (Layer). */
+function recordNorm(record: Int32Array, layer: GroupNormLayer | LayerNormLayer, kind: NormKind, groups: number, shape: number[], context: PlanContext): void {
+  const C = shape[shape.length - 1];
+  record[Field.Op] = Op.Norm;
+  recordActivation(record, layer);
+  record[NormRec.Kind] = kind;
+  record[NormRec.Pixels] = product(shape) / C;
+  record[NormRec.C] = C;
+  record[NormRec.Groups] = groups;
+  record[NormRec.Epsilon] = floatBits(layer.epsilon);
+  record[NormRec.Gamma] = context.f32Tensor(layer.gamma);
+  record[NormRec.BetaVector] = context.f32Tensor(layer.beta);
+}
 
 const recordCode = (layer: { activation: GroupNormLayer['activation']; alpha?: number }) => {
   const record = new Int32Array(Field.Args);
