@@ -10,6 +10,7 @@ import { readModel } from '../src/format/read.ts';
 import { ALL_FIXTURES } from './fixtures/models.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { GraphBuilder } from './helpers/graph-builder.ts';
+import { GRAPHS } from './helpers/graph-cases.ts';
 import { UnsupportedError } from '../src/errors.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff } from './helpers/numbers.ts';
@@ -29,13 +30,14 @@ const BATCH = 5;
 async function bothOutputs(bytes: Uint8Array, model = toLayersModel(bytes)) {
   const i8 = readModel(bytes).header.meta.dtype === 'i8';
   const decoder = await Decoder.load(i8 ? convertDtype(bytes, 'f32') : bytes);
-  const { latentSize, classes } = decoder.info;
+  const { classes } = decoder.info;
   const latents = decoder.sampleLatents(BATCH, { seed: 5 });
   const labels = classes ? Int32Array.from({ length: BATCH }, (_, i) => (i * 7) % classes) : undefined;
   const ours = decoder.decode(latents, labels);
   const oursInt8 = i8 ? (await Decoder.load(bytes)).decode(latents, labels) : undefined;
+  const latentShape = readModel(bytes).graph.latent.shape;
   const theirs = tf.tidy(() => {
-    const z = tf.tensor2d(latents, [BATCH, latentSize]);
+    const z = tf.tensor(latents, [BATCH, ...latentShape]);
     const inputs = labels ? [z, tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat()] : z;
     const out = model.predict(inputs) as tf.Tensor;
     assert.deepEqual(out.shape, [BATCH, ...decoder.info.outputShape]);
@@ -181,6 +183,38 @@ describe('toLayersModel: format 2 graphs of the kinds Keras has', () => {
       // The same kinds come back (a ZeroPadding2D or Cropping2D folded into its conv again).
       const kinds = (bytes: Uint8Array) => readModel(bytes).header.nodes.map((n) => n.type).sort();
       assert.deepEqual(kinds(again), kinds(original));
+    });
+  }
+
+  /** The shared graph cases Keras has no layers for; every other one is rebuilt. */
+  const REFUSED: Record<string, string> = {
+    'bilinear, half_pixel': 'node "up" (resize)',
+    'bilinear, align_corners, to 7x9': 'node "up" (resize)',
+    'groupNorm (4 groups) with relu': 'node "gn" (groupNorm)',
+    'instanceNorm (groups = channels)': 'node "in" (groupNorm)',
+    'depthToSpace CRD (PixelShuffle) after a conv': 'node "ps" (depthToSpace)',
+    'depthToSpace DCR': 'node "d2s" (depthToSpace)',
+    'grouped conv (4 groups) then a 1x1': 'node "grouped" (conv2d)',
+    'grouped transposed conv': 'node "gt" (conv2dTranspose)',
+    'tanh(x / 3) * 3 (TAESD clamp)': 'node "div" (binary)',
+    '1 - x, a constant first': 'node "oneMinus" (binary)',
+    'x * per-channel constant, x - full-shape constant': 'node "scale" (binary)',
+    'a value times a per-sample channel vector (squeeze-excite)': 'node "pool" (resize)',
+    'a per-sample scalar divides the value (reversed: the smaller operand first)': 'node "pool" (resize)',
+    'elu activation node': 'node "elu" (activation)',
+    'clip activation node': 'node "clip" (activation)',
+  };
+  for (const [name, build] of Object.entries(GRAPHS)) {
+    it(`shared graph case: ${name}`, async () => {
+      const g = new GraphBuilder({ latent: [4, 4, 8], seed: 12 });
+      const bytes = g.write(build(g), [-1, 1]);
+      if (REFUSED[name]) {
+        assert.throws(() => toLayersModel(bytes), (err: Error) => err instanceof UnsupportedError && err.message.includes(REFUSED[name]));
+        return;
+      }
+      const { ours, theirs } = await bothOutputs(bytes);
+      const diff = maxAbsDiff(ours, theirs);
+      assert.ok(diff <= TOLERANCE, `max abs diff ${diff}`);
     });
   }
 
