@@ -408,14 +408,14 @@ describe('unsupported models', () => {
     );
   });
 
-  test('several outputs, an unused input, a non-flat input', () => {
+  test('several outputs, an unused input, an input of rank 2 per sample', () => {
     const z = tf.input({ shape: [4], name: 'z' });
     const a = tf.layers.dense({ units: 2 }).apply(z) as tf.SymbolicTensor;
     const b = tf.layers.dense({ units: 2 }).apply(z) as tf.SymbolicTensor;
     assert.throws(() => exportModel(tf.model({ inputs: z, outputs: [a, b], name: 'two_heads' })), (err: Error) => err instanceof UnsupportedError && /2 outputs/.test(err.message));
     const unused = tf.input({ shape: [3], name: 'spare' });
     assertUnsupported(tf.model({ inputs: [z, unused], outputs: a }), 'spare');
-    const image = tf.input({ shape: [4, 4, 1], name: 'image' });
+    const image = tf.input({ shape: [4, 4], name: 'image' }); // neither flat nor [h, w, c]
     const flat = tf.layers.flatten().apply(image) as tf.SymbolicTensor;
     assertUnsupported(tf.model({ inputs: image, outputs: flat }), 'image');
   });

@@ -37,7 +37,7 @@ async function assertSameOutputs(model: tf.LayersModel, options: { labelClasses?
   const labels = options.labelClasses ? Int32Array.from({ length: BATCH }, (_, i) => i % options.labelClasses!) : undefined;
   const ours = decoder.decode(latents, labels);
   const theirs = tf.tidy(() => {
-    const z = tf.tensor2d(latents, [BATCH, decoder.info.latentSize]);
+    const z = tf.tensor(latents, [BATCH, ...parsed.graph.latent.shape]);
     const inputs = labels ? [z, tf.oneHot(tf.tensor1d(labels, 'int32'), options.labelClasses!).toFloat()] : z;
     return (model.predict(inputs) as tf.Tensor).dataSync() as Float32Array;
   });
@@ -233,6 +233,16 @@ describe('exportModel: functional graphs', () => {
       () => exportModel(tf.model({ inputs: z, outputs: apply(L.flatten(), pad) })),
       (err: Error) => err instanceof UnsupportedError && /layer "lone_pad" \(ZeroPadding2D\) feeds layer ".*" \(Flatten\)/.test(err.message),
     );
+  });
+
+  test('an image latent [h, w, c] (a VAE whose latent is a feature map)', async () => {
+    const z = tf.input({ shape: [3, 3, 4], name: 'z' });
+    const c = apply(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c', ...init() }), z);
+    const skip = apply(L.add({ name: 'skip' }), [z, c]);
+    const out = apply(L.conv2dTranspose({ filters: 3, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', ...init() }), skip);
+    const parsed = await assertSameOutputs(tf.model({ inputs: z, outputs: out }));
+    assert.deepEqual(parsed.graph.latent.shape, [3, 3, 4]);
+    assert.equal(parsed.header.meta.latentSize, 36);
   });
 
   test('still refused: Maximum, a Concatenate on another axis, Softmax, naming the layer', () => {

@@ -215,6 +215,14 @@ describe('toLayersModel: format 2 graphs of the kinds Keras has', () => {
       const { ours, theirs } = await bothOutputs(bytes);
       const diff = maxAbsDiff(ours, theirs);
       assert.ok(diff <= TOLERANCE, `max abs diff ${diff}`);
+      // And exported back from TensorFlow.js, the file decodes as the original.
+      const rebuilt = toLayersModel(bytes);
+      const again = exportModel(rebuilt, { meta: { output: { range: [-1, 1] } } });
+      rebuilt.dispose();
+      const [a, b] = await Promise.all([Decoder.load(bytes), Decoder.load(again)]);
+      const latents = a.sampleLatents(BATCH, { seed: 13 });
+      const back = maxAbsDiff(a.decode(latents), b.decode(latents));
+      assert.ok(back <= TOLERANCE, `max abs diff ${back} after exporting back`);
     });
   }
 

@@ -13,7 +13,7 @@ import { planGraph } from './plan.ts';
 export type { ExportMeta, ExportOptions } from '../convert/encode.ts';
 
 /**
- * Exports `model` (a decoder: latent vector in, sample out) as an edgevae model file.
+ * Exports `model` (a decoder: latent vector or latent image [h, w, c] in, sample out) as an edgevae model file.
  * Throws UnsupportedError, naming the layer, for a layer, activation or graph shape edgevae cannot run;
  * InputError for bad options, an ambiguous label input, or weights that are not finite (or too large for f16).
  */
@@ -21,9 +21,9 @@ export function exportModel(model: tf.LayersModel, options: ExportOptions = {}):
   const graph = readGraph(model, { labelInput: options.labelInput, latentInput: options.latentInput });
   const { nodes, output } = planGraph(graph);
   const name = `model "${model.name}"`;
-  const chain = asChain(graph, nodes, output);
+  const chain = graph.latent.shape.length === 1 ? asChain(graph, nodes, output) : null;
   if (chain) return writeDecoder({ name, latent: graph.latent, label: graph.label, plan: chain, outShape: graph.outShape }, options);
-  return writeGraphDecoder({ name, latent: { ...graph.latent, shape: [graph.latent.size] }, label: graph.label, nodes, output, outShape: graph.outShape }, options);
+  return writeGraphDecoder({ name, latent: graph.latent, label: graph.label, nodes, output, outShape: graph.outShape }, options);
 }
 
 /** The kinds of format 1's chain, without tensors other than kernel and bias. */

@@ -1,7 +1,7 @@
 /**
  * Reads a TensorFlow.js model's graph: its layer calls in topological order, each with the values it
- * reads and writes, from one flat latent input to one output, and the flat one-hot label input, where
- * there is one, which only Concatenate layers read.
+ * reads and writes, from one latent input (flat, or an image [h, w, c]) to one output, and the flat
+ * one-hot label input, where there is one, which only Concatenate layers read.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { InputError, UnsupportedError } from '../errors.ts';
@@ -24,7 +24,8 @@ export interface GraphLink {
 }
 
 export interface KerasGraph {
-  latent: ModelInput;
+  /** The latent input, with its per-sample shape: [n], or an image [h, w, c]. */
+  latent: ModelInput & { shape: number[] };
   /** The one-hot label input, or null for an unconditional decoder. */
   label: ModelInput | null;
   /** Every layer call between the inputs and the output, each after the calls it reads. */
@@ -35,7 +36,7 @@ export interface KerasGraph {
   outShape: number[];
 }
 
-const GRAPH_RULE = 'edgevae exports a graph of layers from one flat latent input to one output, which a flat one-hot label input may join through Concatenate layers';
+const GRAPH_RULE = 'edgevae exports a graph of layers from one latent input (flat or [h, w, c]) to one output, which a flat one-hot label input may join through Concatenate layers';
 
 /**
  * Walks the graph backwards from the output, depth first, so each call is listed after the calls it
@@ -98,11 +99,12 @@ export function readGraph(model: tf.LayersModel, names: InputNames = {}): KerasG
  * Which input is the latent and which the one-hot label: as the caller names them, else the one that
  * only Concatenate layers read (by its name, when both are).
  */
-function splitInputs(inputs: SymbolicTensor[], links: GraphLink[], names: InputNames): { latent: ModelInput; label: ModelInput | null } {
+function splitInputs(inputs: SymbolicTensor[], links: GraphLink[], names: InputNames): { latent: KerasGraph['latent']; label: ModelInput | null } {
   const inputNames = inputs.map((t) => t.sourceLayer.name);
   checkInputNames(inputNames, names);
   const readers = (name: string) => links.filter((l) => l.inputs.includes(name));
-  const onlyJoined = (name: string) => readers(name).length > 0 && readers(name).every((l) => l.className === 'Concatenate');
+  const flat = (name: string) => inputs.find((t) => t.sourceLayer.name === name)!.shape.length === 2;
+  const onlyJoined = (name: string) => flat(name) && readers(name).length > 0 && readers(name).every((l) => l.className === 'Concatenate');
   let labelName: string | undefined = names.labelInput ?? (names.latentInput !== undefined ? inputNames.find((n) => n !== names.latentInput) : undefined);
   if (labelName !== undefined && !onlyJoined(labelName)) {
     throw new InputError(`labelInput "${labelName}" was given, but the model has no Concatenate joining a label input of that name (only Concatenate layers may read the label)`);
@@ -128,7 +130,8 @@ function splitInputs(inputs: SymbolicTensor[], links: GraphLink[], names: InputN
   if (names.latentInput !== undefined && latentTensor.sourceLayer.name !== names.latentInput) {
     throw new InputError(`latentInput "${names.latentInput}" was given, but the model's latent input is "${latentTensor.sourceLayer.name}"`);
   }
-  return { latent: describeInput(latentTensor), label: labelTensor ? describeInput(labelTensor) : null };
+  const latentShape = latentTensor.shape.slice(1) as number[];
+  return { latent: { ...describeInput(latentTensor), shape: latentShape }, label: labelTensor ? describeInput(labelTensor) : null };
 }
 
 /** The model's input tensors (1 or 2, each flat) and its single output tensor. */
@@ -140,17 +143,18 @@ function modelEnds(model: tf.LayersModel): { inputs: SymbolicTensor[]; output: S
   }
   if (outputs.length !== 1) throw new UnsupportedError(`model "${model.name}" has ${outputs.length} outputs: ${GRAPH_RULE}`);
   if (inputs.length > 2) throw new UnsupportedError(`model "${model.name}" has ${inputs.length} inputs: ${GRAPH_RULE}`);
-  for (const input of inputs) describeInput(input); // throws for an input that is not flat
+  for (const input of inputs) describeInput(input); // throws for an input that is neither flat nor an image
   return { inputs, output: outputs[0] };
 }
 
+/** An input's name and size: flat [null, n], or an image [null, h, w, c] (a latent only: the label is flat). */
 function describeInput(input: SymbolicTensor): ModelInput {
   const shape = input.shape;
-  const size = shape[1];
-  if (shape.length !== 2 || typeof size !== 'number' || size < 1) {
-    throw new UnsupportedError(`input "${input.sourceLayer.name}" has shape ${formatShape(shape)}; edgevae needs flat inputs of shape [null, n]`);
+  const dims = shape.slice(1);
+  if ((dims.length !== 1 && dims.length !== 3) || !dims.every((d) => typeof d === 'number' && d >= 1)) {
+    throw new UnsupportedError(`input "${input.sourceLayer.name}" has shape ${formatShape(shape)}; edgevae needs inputs of shape [null, n] or a latent image [null, h, w, c]`);
   }
-  return { name: input.sourceLayer.name, size };
+  return { name: input.sourceLayer.name, size: (dims as number[]).reduce((a, b) => a * b, 1) };
 }
 
 /** "[null, 4, 4, 1]": unknown dimensions spelled out (a plain join would print them as nothing). */
