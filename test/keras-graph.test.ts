@@ -245,6 +245,25 @@ describe('exportModel: functional graphs', () => {
     assert.equal(parsed.header.meta.latentSize, 36);
   });
 
+  test('f16 and i8 weights: a graph with BN, depthwise and transposed convs stays within the chain exports\' tolerances', async () => {
+    const z = tf.input({ shape: [32], name: 'z' });
+    const x = apply(L.reshape({ targetShape: [4, 4, 2] }), z);
+    const c = apply(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', ...init() }), x);
+    const n = apply(L.batchNormalization({ ...bnInit() }), c);
+    const dw = apply(L.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier: 2, depthwiseInitializer: tf.initializers.glorotUniform({ seed: seed++ }) }), n);
+    const sum = apply(L.add(), [apply(L.conv2d({ filters: 8, kernelSize: 1, ...init() }), n), dw]);
+    const out = apply(L.conv2dTranspose({ filters: 2, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh', ...init() }), sum);
+    const model = tf.model({ inputs: z, outputs: out });
+    const latents = tf.randomNormal([3, 32], 0, 1, 'float32', 5);
+    const expected = (model.predict(latents) as tf.Tensor).dataSync() as Float32Array;
+    for (const [dtype, tolerance] of [['f16', 1e-3], ['i8', 2e-2]] as const) {
+      const decoder = await Decoder.load(exportModel(model, { dtype }));
+      const diff = maxAbsDiff(decoder.decode(latents.dataSync() as Float32Array), expected);
+      assert.ok(diff <= tolerance, `${dtype}: max abs diff ${diff}`);
+      assert.ok(diff > 0, `${dtype} weights are rounded, so the outputs differ a little`);
+    }
+  });
+
   test('still refused: Maximum, a Concatenate on another axis, Softmax, naming the layer', () => {
     const z = tf.input({ shape: [8], name: 'z' });
     const a = apply(L.dense({ units: 4 }), z);
