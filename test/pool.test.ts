@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Decoder, DecoderPool, EdgeVaeError, FormatError, InputError, RuntimeError, relaxedSimdSupported } from '../src/index.ts';
 import { createNodePool, nodeWorkerEndpoint, startPoolWorkerThread } from '../src/node/index.ts';
-import { buildModel } from './helpers/random-models.ts';
+import { GRAPH_PLANS, buildGraphModel, buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { randomValues, seededRandom } from './helpers/numbers.ts';
 
@@ -100,6 +100,17 @@ describe('DecoderPool results equal Decoder, bit for bit', () => {
     openPools.push(pool);
     assert.equal(pool.info.simd, 'relaxed');
     assertSameBits(await pool.sample(13, { seed: 7 }), decoder.sample(13, { seed: 7 }), 'sample(13), relaxed build');
+  });
+
+  it('decode() of image latents given channels-first (layout NCHW), split over workers', async () => {
+    const model = buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 25 });
+    const decoder = await Decoder.load(model);
+    const pool = await splittingPool(model, 2);
+    const latents = randomValues(9 * decoder.info.latentSize, seededRandom(5), 1.5);
+    assert.ok(pool.shareSizes(9).length > 1);
+    assertSameBits(await pool.decode(latents, undefined, { layout: 'NCHW' }), decoder.decode(latents, undefined, { layout: 'NCHW' }), 'decode NCHW');
+    assertSameBits(await pool.decode(latents), decoder.decode(latents), 'decode NHWC');
+    await assertSameError(() => pool.decode(latents, undefined, { layout: 'CHW' as 'NCHW' }), () => decoder.decode(latents, undefined, { layout: 'CHW' as 'NCHW' }));
   });
 
   it('sampleLatents() and traverse()', async () => {

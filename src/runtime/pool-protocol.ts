@@ -4,7 +4,7 @@
  * EdgeVaeError class, because structured clone turns every Error subclass into a plain Error.
  */
 import { EdgeVaeError, FormatError, InputError, RuntimeError, UnsupportedError } from '../errors.ts';
-import type { Decoder, DecoderInfo, LoadOptions, SampleOptions, TraverseOptions } from './decoder.ts';
+import type { DecodeOptions, Decoder, DecoderInfo, LoadOptions, SampleOptions, TraverseOptions } from './decoder.ts';
 
 export type LatentsInput = Parameters<Decoder['decode']>[0];
 export type LabelsInput = number | ArrayLike<number>;
@@ -13,7 +13,7 @@ export type LabelsInput = number | ArrayLike<number>;
 export type DecoderCall =
   | { method: 'sample'; n: number; options: SampleOptions }
   | { method: 'sampleLatents'; n: number; options: Omit<SampleOptions, 'labels'> }
-  | { method: 'decode'; latents: LatentsInput; labels?: LabelsInput }
+  | { method: 'decode'; latents: LatentsInput; labels?: LabelsInput; options?: DecodeOptions }
   | { method: 'traverse'; options: TraverseOptions };
 
 export type PoolRequest =

@@ -36,7 +36,7 @@ function callDecoder(decoder: Decoder, call: DecoderCall): Float32Array {
   switch (call.method) {
     case 'sample': return decoder.sample(call.n, call.options);
     case 'sampleLatents': return decoder.sampleLatents(call.n, call.options);
-    case 'decode': return decoder.decode(call.latents, call.labels);
+    case 'decode': return decoder.decode(call.latents, call.labels, call.options);
     case 'traverse': return decoder.traverse(call.options);
   }
 }

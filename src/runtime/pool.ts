@@ -7,7 +7,7 @@
  * WorkerEndpoints. Cloudflare Workers have no threads to pool; they use Decoder directly.
  */
 import { EdgeVaeError, InputError, RuntimeError } from '../errors.ts';
-import type { DecoderInfo, LoadOptions, SampleOptions, TraverseOptions } from './decoder.ts';
+import type { DecodeOptions, DecoderInfo, LoadOptions, SampleOptions, TraverseOptions } from './decoder.ts';
 import { errorFromData, type DecoderCall, type LabelsInput, type LatentsInput, type PoolReply, type PoolRequest } from './pool-protocol.ts';
 
 /** What the pool needs of one worker, whatever the platform. */
@@ -108,9 +108,9 @@ export class DecoderPool {
     })));
   }
 
-  /** Decoder.decode, spread over the workers. */
-  async decode(latents: LatentsInput, labels?: LabelsInput): Promise<Float32Array> {
-    const whole: DecoderCall = { method: 'decode', latents: compactView(latents), labels: compactView(labels) };
+  /** Decoder.decode, spread over the workers (a layout transposes each sample, so shares stay whole samples). */
+  async decode(latents: LatentsInput, labels?: LabelsInput, options?: DecodeOptions): Promise<Float32Array> {
+    const whole: DecoderCall = { method: 'decode', latents: compactView(latents), labels: compactView(labels), ...(options === undefined ? {} : { options }) };
     const rows = latentRows(latents, this.info.latentSize);
     const shares = rows !== undefined && labelsSplittable(labels, rows) ? this.sharesFor(rows) : [];
     if (shares.length < 2) return this.runWhole(whole);
@@ -118,6 +118,7 @@ export class DecoderPool {
       method: 'decode',
       latents: sliceLatents(latents, this.info.latentSize, start, count),
       labels: this.shareLabels(labels, start, count, false),
+      ...(options === undefined ? {} : { options }),
     })));
   }
 
