@@ -133,6 +133,15 @@ describe('PyTorch decoders (torch.onnx.export, Debian torch 1.13)', () => {
     assert.equal(types(opset11).filter((t) => t === 'layerNorm').length, 1);
   });
 
+  it("SiLU, GELU (erf) and GELU (tanh) as torch exports them become single activations, no arithmetic nodes", () => {
+    const model = readModel(importOnnx(fixture('ops-activations').onnx));
+    const activations = model.graph.nodes.filter((n) => n.layer.type === 'activation').map((n) => (n.layer as { activation: string }).activation);
+    for (const name of ['geluErf', 'geluTanh', 'elu', 'softplus', 'clip']) assert.ok(activations.includes(name), `${name} in [${activations}]`);
+    assert.equal(model.graph.nodes.filter((n) => n.layer.type === 'binary').length, 0);
+    const fused = model.graph.nodes.filter((n) => n.layer.type === 'conv2d').map((n) => (n.layer as { activation: string }).activation);
+    assert.ok(fused.includes('sigmoid') && fused.includes('leakyRelu'), `conv activations [${fused}]`);
+  });
+
   it('GroupNorm as torch exports it (Reshape, InstanceNormalization, Reshape, Mul, Add) becomes one groupNorm node per use', () => {
     const model = readModel(importOnnx(fixture('taesd-32ch-8').onnx, { meta: { output: { range: [-1, 1] } } }));
     const norms = model.graph.nodes.filter((n) => n.layer.type === 'groupNorm');

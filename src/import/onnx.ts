@@ -473,6 +473,7 @@ class Importer {
       this.advance(node, planned.name, { shape: input.shape, order: input.order, stored: input.stored });
       return;
     }
+    if (op === 'mul' && node.inputs[0] === node.inputs[1] && this.geluTanhPattern(node, this.activationOf(node, a))) return;
     const [x, y] = [this.activationOf(node, a, 'input A'), this.activationOf(node, b, 'input B')];
     const [big, small] = product(x.shape) >= product(y.shape) ? [x, y] : [y, x];
     const first = this.matchOperand(node, big, small);
@@ -807,6 +808,40 @@ class Importer {
     const input = this.activationOf(node, this.values.get(source!));
     for (const absorbed of [add!, mul!, half!]) this.absorbed.add(absorbed);
     this.applyActivation(half!, input, 'geluErf', {});
+  }
+
+  /**
+   * GELU's tanh form as nn.GELU(approximate='tanh') exports it, starting at x * x:
+   * 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x * x * x))), with constants on either side.
+   * Recognized as one geluTanh activation; the eight nodes after it are absorbed.
+   */
+  private geluTanhPattern(square: OnnxNode, input: Activation): boolean {
+    const x = square.inputs[0];
+    const close = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) <= 1e-6 * Math.max(1, Math.abs(want));
+    /** The sole reader of `tensor` of `opType` whose other operand passes `other`. */
+    const next = (tensor: string | undefined, opType: string, other: (operand: string) => boolean) => {
+      const reader = tensor === undefined ? undefined : this.soleReader(tensor, opType);
+      if (!reader || reader.inputs.length !== 2) return undefined;
+      const operand = reader.inputs[0] === tensor ? reader.inputs[1] : reader.inputs[0];
+      return other(operand) ? reader : undefined;
+    };
+    const isX = (operand: string) => operand === x;
+    const scalar = (want: number) => (operand: string) => {
+      const c = this.constantValue(operand);
+      return c?.data.length === 1 && close(c.data[0], want);
+    };
+    const cube = next(square.outputs[0], 'Mul', isX);
+    const scaled = next(cube?.outputs[0], 'Mul', scalar(0.044715));
+    const inner = next(scaled?.outputs[0], 'Add', isX);
+    const outer = next(inner?.outputs[0], 'Mul', scalar(Math.sqrt(2 / Math.PI)));
+    const tanh = outer && this.soleReader(outer.outputs[0], 'Tanh');
+    const onePlus = next(tanh?.outputs[0], 'Add', scalar(1));
+    const times = next(onePlus?.outputs[0], 'Mul', isX);
+    const half = next(times?.outputs[0], 'Mul', scalar(0.5));
+    if (!cube || !scaled || !inner || !outer || !tanh || !onePlus || !times || !half) return false;
+    for (const absorbed of [cube, scaled, inner, outer, tanh, onePlus, times, half]) this.absorbed.add(absorbed);
+    this.applyActivation(half, input, 'geluTanh', {});
+    return true;
   }
 
   clip(node: OnnxNode, [x, low, high]: (Value | undefined)[]): void {
