@@ -57,6 +57,16 @@ describe('edgevae CLI', () => {
     assert.notDeepEqual(readFileSync(other), readFileSync(out));
   });
 
+  it('a grid is never wider than its images: --columns 1000 with --n 4 is one row of 4', () => {
+    const out = join(dir, 'wide.png');
+    const { code, stderr } = edgevae('sample', '--model', conditional, '--n', '4', '--columns', '1000', '--out', out);
+    assert.equal(code, 0, stderr);
+    const png = decode(readFileSync(out));
+    const narrow = join(dir, 'four.png');
+    assert.equal(edgevae('sample', '--model', conditional, '--n', '4', '--columns', '4', '--out', narrow).code, 0);
+    assert.deepEqual([png.width, png.height], [decode(readFileSync(narrow)).width, decode(readFileSync(narrow)).height]);
+  });
+
   it('traverse writes one image per step in a row', () => {
     const out = join(dir, 'walk.png');
     const { code, stderr } = edgevae('traverse', '--model', conditional, '--dim', '7', '--from', '-2.5', '--to', '2.5', '--steps', '50', '--label', '1', '--out', out);
@@ -103,7 +113,8 @@ describe('edgevae CLI', () => {
       [['sample', '--model', conditional, '--n', '0', '--out', join(dir, 'x.png')], /expected an integer in 1\.\.4096/],
       [['sample', '--model', conditional, '--label', '12', '--out', join(dir, 'x.png')], /label must be an integer in 0\.\.9, got 12/],
       [['sample', '--model', conditional, '--out', join(dir, 'x.jpg')], /must be a \.png file/],
-      [['sample', '--model', convModel, '--out', join(dir, 'x.png')], /not an edgevae model/],
+      [['sample', '--model', convModel, '--out', join(dir, 'x.png')], /model\.json is not an edgevae model file; convert it first: npx edgevae import .*model\.json --out model\.evae/],
+      [['sample', '--model', join(dir, 'tfjs-conv'), '--out', join(dir, 'x.png')], /model file .*tfjs-conv is a folder; give the file itself/],
       [['traverse', '--model', conditional, '--dim', '8', '--out', join(dir, 'x.png')], /dim must be an integer in 0\.\.7, got 8/],
       [['export', join(dir, 'nothing.json'), '--out', join(dir, 'x.evae')], /nothing\.json/],
       [['train', '--preset', 'ae', '--lr', '-1', '--runs', join(dir, 'runs')], /expected a positive number, got "-1"/],

@@ -223,3 +223,14 @@ describe('graph models: image latents and RGB outputs', () => {
     });
   });
 });
+
+describe('result sizes', () => {
+  it('a request for more than 2^28 values (1 GiB) is an InputError saying how many fit, not a RangeError or a stall', async () => {
+    const decoder = await Decoder.load(buildModel({ latentSize: 4, layers: [{ type: 'dense', units: 784, activation: 'sigmoid' }], outputShape: [784] }));
+    for (const call of [() => decoder.sample(1e9), () => decoder.sample(400_000)]) {
+      assert.throws(call, (err: unknown) => err instanceof InputError && /at most 342392 at a time \(offset continues the stream\)/.test((err as Error).message));
+    }
+    assert.throws(() => decoder.sampleLatents(2 ** 31), InputError);
+    assert.equal(decoder.sample(3, { seed: 1 }).length, 3 * 784);
+  });
+});

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 // Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
-import { Decoder, EdgeVaeError, InputError, LATENT_LAYOUTS, PRIOR_CHOICES, toImageGrid, type DecoderInfo, type LatentLayout, type PriorChoice } from '../index.ts';
+import { Decoder, EdgeVaeError, FormatError, InputError, LATENT_LAYOUTS, PRIOR_CHOICES, toImageGrid, type DecoderInfo, type LatentLayout, type PriorChoice } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
 import type { DatasetName } from '../data/datasets.ts';
@@ -25,7 +25,17 @@ const pngPath = (value: string) => {
 };
 
 async function loadDecoder(model: string | undefined): Promise<Decoder> {
-  return Decoder.load(await readInput(resolveModel(model), 'model file'));
+  const path = resolveModel(model);
+  const bytes = await readInput(path, 'model file');
+  try {
+    return await Decoder.load(bytes);
+  } catch (err) {
+    // A decoder from elsewhere (an ONNX file, a TensorFlow.js model.json) needs converting first.
+    if (err instanceof FormatError && /not an edgevae model/.test(err.message) && /\.(onnx|json)$/i.test(path)) {
+      throw new InputError(`${path} is not an edgevae model file; convert it first: npx edgevae import ${path} --out model.evae`);
+    }
+    throw err;
+  }
 }
 
 /** Most latents one `decode` decodes, as many as `sample --n` draws. */

@@ -10,7 +10,9 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
     return new Uint8Array(await readFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `${what} ${path} does not exist` : `cannot read ${what} ${path}: ${(err as Error).message}`);
+    if (code === 'ENOENT') throw new InputError(`${what} ${path} does not exist`);
+    if (code === 'EISDIR') throw new InputError(`${what} ${path} is a folder; give the file itself`);
+    throw new InputError(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }
 }
 

@@ -194,7 +194,7 @@ export class Decoder {
 
   /** Draws n latent vectors (n x latentSize floats) exactly as sample() does. */
   sampleLatents(n: number, options: Omit<SampleOptions, 'labels'> = {}): Float32Array {
-    checkInt(n, 'n', 0, 2 ** 31);
+    checkCount(n, this.info.latentSize);
     const stream = this.streamOptions(options, n);
     const latent = this.info.latentSize;
     const out = new Float32Array(n * latent);
@@ -204,7 +204,7 @@ export class Decoder {
 
   /** Decodes n samples from latents of `seed` (the model's prior, or N(0, stddev^2)); returns n x outputSize floats. */
   sample(n: number, options: SampleOptions = {}): Float32Array {
-    checkInt(n, 'n', 0, 2 ** 31);
+    checkCount(n, this.info.outputSize);
     const stream = this.streamOptions(options, n);
     const labels = this.labelsFor(n, options.labels, true);
     const out = new Float32Array(n * this.info.outputSize);
@@ -379,6 +379,19 @@ export class Decoder {
     const size = this.info.outputSize;
     out.set(new Float32Array(kernels.memory.buffer, layout.output, count * size), start * size);
   }
+}
+
+/** Values one call returns at most: 2^28 floats (1 GiB); more is asked for in several calls with `offset`. */
+const MAX_RESULT_VALUES = 2 ** 28;
+
+/** A sample count, and the result it makes within MAX_RESULT_VALUES (a typed array that large would fail or stall the page). */
+function checkCount(n: unknown, perSample: number): number {
+  checkInt(n, 'n', 0, 2 ** 31);
+  if ((n as number) * perSample > MAX_RESULT_VALUES) {
+    const most = Math.floor(MAX_RESULT_VALUES / perSample);
+    throw new InputError(`n = ${n} samples of ${perSample} values is over the ${MAX_RESULT_VALUES} values (1 GiB) one call returns: ask for at most ${most} at a time (offset continues the stream)`);
+  }
+  return n as number;
 }
 
 function checkInt(value: unknown, what: string, min: number, max: number): number {

@@ -35,8 +35,10 @@ export function toImageGrid(samples: Float32Array, options: GridOptions): ImageG
   const size = h * w * c;
   if (samples.length % size !== 0) throw new InputError(`${samples.length} values is not a whole number of ${h}x${w}x${c} images`);
   const n = samples.length / size;
-  const columns = options.columns ?? Math.max(1, Math.ceil(Math.sqrt(n)));
-  if (!Number.isInteger(columns) || columns < 1) throw new InputError(`columns must be a positive integer, got ${columns}`);
+  const asked = options.columns ?? Math.max(1, Math.ceil(Math.sqrt(n)));
+  if (!Number.isInteger(asked) || asked < 1) throw new InputError(`columns must be a positive integer, got ${asked}`);
+  // A row never holds more cells than there are images: 1000 columns of 4 samples would be mostly padding.
+  const columns = Math.min(asked, Math.max(n, 1));
   const rows = Math.max(1, Math.ceil(n / columns));
   const pad = options.padding ?? 1;
   const [lo, hi] = options.range ?? [0, 1];
