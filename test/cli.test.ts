@@ -95,7 +95,17 @@ describe('edgevae CLI', () => {
     assert.deepEqual([...session.inputNames].sort(), ['label', 'z']);
     assert.deepEqual([...session.outputNames], ['x']);
     const refused = edgevae('export', conditional, '--out', join(dir, 'again.evae'));
-    assert.match(refused.stderr, /already an edgevae model file: add --format onnx/);
+    assert.match(refused.stderr, /already an edgevae model: write it as ONNX \(--out FILE\.onnx\)/);
+    // The format follows the extension; a contradiction or neither is refused; shipped names are sources too.
+    const byExtension = join(dir, 'by-extension.onnx');
+    assert.equal(edgevae('export', conditional, '--out', byExtension).code, 0);
+    assert.deepEqual([...(await ort.InferenceSession.create(readFileSync(byExtension))).outputNames], ['x']);
+    assert.match(edgevae('export', conditional, '--format', 'evae', '--out', join(dir, 'x.onnx')).stderr, /--format evae writes an edgevae file, but --out .*x\.onnx ends in \.onnx: make them agree/);
+    assert.match(edgevae('export', conditional, '--out', join(dir, 'x.bin')).stderr, /ends in neither \.evae nor \.onnx: name it so, or give --format evae\|onnx/);
+    const shipped = join(dir, 'aae.onnx');
+    assert.equal(edgevae('export', 'aae', '--out', shipped).code, 0);
+    assert.deepEqual([...(await ort.InferenceSession.create(readFileSync(shipped))).inputNames], ['z']);
+    assert.ok(!existsSync(join(dir, 'x.onnx')) && !existsSync(join(dir, 'x.bin')));
     const dynamic = join(dir, 'conditional-dynamic.onnx');
     const quantized = edgevae('export', conditional, '--format', 'onnx', '--quantize', 'dynamic', '--out', dynamic);
     assert.equal(quantized.code, 0, quantized.stderr);

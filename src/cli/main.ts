@@ -8,7 +8,7 @@ import { Decoder, EdgeVaeError, FormatError, InputError, LATENT_LAYOUTS, PRIOR_C
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
 import type { DatasetName } from '../data/datasets.ts';
-import { isDirectory, packageRoot, readInput, resolveModel, writeAtomic } from '../node/files.ts';
+import { isDirectory, packageRoot, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
@@ -161,9 +161,9 @@ program
 program
   .command('export')
   .description('write a decoder in the edgevae format (or as ONNX), from a training run folder, a saved TensorFlow.js model, or (for ONNX) an edgevae model file')
-  .argument('<source>', 'a run folder (runs/<preset>/<time>), a TensorFlow.js model.json (or its folder), or an .evae file (with --format onnx)')
+  .argument('<source>', 'a run folder (runs/<preset>/<time>), a TensorFlow.js model.json (or its folder), or an .evae file or shipped model name (to ONNX)')
   .addOption(new Option('--dtype <dtype>', 'weight type (ONNX: int8 stores int8 kernels with DequantizeLinear, f32/f16 store f32)').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
-  .addOption(new Option('--format <format>', 'what to write: an edgevae model file, or an ONNX model').choices(['evae', 'onnx']).default('evae'))
+  .addOption(new Option('--format <format>', 'what to write: an edgevae model file, or an ONNX model (default: from --out\'s extension)').choices(['evae', 'onnx']))
   .option('--opset <n>', 'ONNX opset, 13..23 (with --format onnx; default 13)', integer(13, 23))
   .addOption(new Option('--quantize <mode>', "with --format onnx: 'dynamic' writes dense and conv2d layers as onnxruntime's quantize_dynamic does (uint8 activations quantized at run time, int8 kernels, MatMulInteger / ConvInteger)").choices(['none', 'dynamic']).default('none'))
   .requiredOption('--out <file>', 'where to write the model file')
@@ -173,7 +173,8 @@ program
   .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
   .option('--prior-components <k>', 'fit a mixture of k Gaussians to the training images\' codes and store it as the latent prior sample() draws from (run folders of presets with an encoder)', integer(1, LIMITS.priorComponents))
   .option('--data <dir>', 'with --prior-components: folder with the run\'s dataset (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
-  .action(async (source: string, o: ExportCommandOptions) => {
+  .action(async (source: string, options: ExportCommandOptions) => {
+    const o = { ...options, format: exportFormat(options.format, options.out) };
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
     if (o.quantize !== 'none' && o.format !== 'onnx') throw new InputError('--quantize applies to ONNX output: add --format onnx');
     const bytes = await exportSource(source, dtype, o);
@@ -190,9 +191,18 @@ program
     console.log(`wrote ${o.out} (${bytes.length} bytes, ${dtype} weights)`);
   });
 
+/** The export's format: as given, else from the output's extension; a format the extension contradicts is refused. */
+function exportFormat(given: 'evae' | 'onnx' | undefined, out: string): 'evae' | 'onnx' {
+  const extension = /\.(evae|onnx)$/i.exec(out)?.[1].toLowerCase() as 'evae' | 'onnx' | undefined;
+  if (given && extension && given !== extension) throw new InputError(`--format ${given} writes ${given === 'onnx' ? 'ONNX' : 'an edgevae file'}, but --out ${out} ends in .${extension}: make them agree`);
+  const format = given ?? extension;
+  if (!format) throw new InputError(`--out ${out} ends in neither .evae nor .onnx: name it so, or give --format evae|onnx`);
+  return format;
+}
+
 interface ExportCommandOptions {
   dtype: string;
-  format: 'evae' | 'onnx';
+  format?: 'evae' | 'onnx';
   opset?: number;
   quantize: 'none' | 'dynamic';
   out: string;
@@ -209,9 +219,10 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: Expo
   const isRun = (await isDirectory(source)) && existsSync(join(source, 'config.json'));
   if (o.priorComponents !== undefined && !isRun) throw new InputError('--prior-components needs a training run folder: the prior is fitted to its encoder\'s codes');
   if (o.data !== undefined && o.priorComponents === undefined) throw new InputError('--data is read only to fit a prior: add --prior-components K');
-  if (!(await isDirectory(source)) && source.toLowerCase().endsWith('.evae')) {
-    if (o.format !== 'onnx') throw new InputError(`${source} is already an edgevae model file: add --format onnx to convert it to ONNX`);
-    return readInput(source, 'model file');
+  const shipped = !existsSync(source) && /^[\w-]+$/.test(source) && shippedModels().includes(source);
+  if (shipped || (!(await isDirectory(source)) && source.toLowerCase().endsWith('.evae'))) {
+    if (o.format !== 'onnx') throw new InputError(`${source} is already an edgevae model: write it as ONNX (--out FILE.onnx)`);
+    return readInput(shipped ? resolveModel(source) : source, 'model file');
   }
   // Loaded lazily: TensorFlow.js is only needed here, not for sampling. Reading weights needs no fast
   // backend; encoding a dataset for a prior does.
