@@ -67,6 +67,28 @@ describe('edgevae CLI', () => {
     assert.deepEqual([png.width, png.height], [decode(readFileSync(narrow)).width, decode(readFileSync(narrow)).height]);
   });
 
+  const mnist = process.env.EDGEVAE_MNIST_DIR;
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    it(`train stops on ${signal} as on Ctrl-C: a checkpoint, the resume command, exit ${code}`, { skip: !mnist && 'set EDGEVAE_MNIST_DIR to the MNIST folder' }, async () => {
+      const runs = join(dir, `runs-${signal}`);
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'train', '--preset', 'ae', '--backend', 'cpu', '--epochs', '50', '--data', mnist!, '--runs', runs], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8');
+      const training = new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: string) => {
+          stdout += chunk;
+          if (stdout.includes('training ae')) resolve();
+        });
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (exit) => resolve(exit)));
+      await training;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      child.kill(signal);
+      assert.equal(await exited, code, stdout);
+      assert.match(stdout, /stopped at step \d+; checkpoint saved\. Continue with: npx edgevae train --resume /);
+    });
+  }
+
   it('traverse writes one image per step in a row', () => {
     const out = join(dir, 'walk.png');
     const { code, stderr } = edgevae('traverse', '--model', conditional, '--dim', '7', '--from', '-2.5', '--to', '2.5', '--steps', '50', '--label', '1', '--out', out);

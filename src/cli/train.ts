@@ -71,12 +71,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const data = await loadDataset('mnist', { dir: o.data, log });
   log(`training ${preset.name} on ${backend.description}: ${run.config.epochs} epochs of batch ${run.config.batchSize}; run folder ${runDir}`);
 
+  // Ctrl-C, a kill (SIGTERM) and a closed terminal (SIGHUP) all stop after the current step with a
+  // checkpoint; a second signal leaves at once. Exit codes follow the shell's 128 + signal number.
   const controller = new AbortController();
-  const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: leave at once
+  let exitCode = 0;
+  const onInterrupt = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(exitCode);
+    exitCode = 128 + SIGNAL_NUMBERS[signal as StopSignal];
     controller.abort();
   };
-  process.on('SIGINT', onInterrupt);
+  for (const signal of STOP_SIGNALS) process.on(signal, onInterrupt);
   const bar = new cliProgress.SingleBar(
     { format: 'epoch {epoch} |{bar}| {percentage}% {value}/{total} | {loss} | {rate} samples/s | ETA {eta_formatted}', hideCursor: true, etaBuffer: 50 },
     cliProgress.Presets.shades_classic,
@@ -111,12 +115,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     bar.stop();
     if (result.stopped) {
       log(`stopped at step ${result.state.step}; checkpoint saved. Continue with: npx edgevae train --resume ${runDir}`);
-      if (controller.signal.aborted) process.exitCode = 130;
+      if (controller.signal.aborted) process.exitCode = exitCode;
     } else {
       log(`done: ${result.state.step} steps. Export the decoder with: npx edgevae export ${runDir} --dtype int8 --out ${join(runDir, 'decoder.evae')}`);
     }
   } finally {
     bar.stop();
-    process.off('SIGINT', onInterrupt);
+    for (const signal of STOP_SIGNALS) process.off(signal, onInterrupt);
   }
 }
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+type StopSignal = (typeof STOP_SIGNALS)[number];
+const SIGNAL_NUMBERS: Record<StopSignal, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
