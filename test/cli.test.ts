@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -65,6 +65,21 @@ describe('edgevae CLI', () => {
     const narrow = join(dir, 'four.png');
     assert.equal(edgevae('sample', '--model', conditional, '--n', '4', '--columns', '4', '--out', narrow).code, 0);
     assert.deepEqual([png.width, png.height], [decode(readFileSync(narrow)).width, decode(readFileSync(narrow)).height]);
+  });
+
+  it('a start that fails leaves no run folder, --resume of a run that never trained is refused, and --threads over the cores warns', () => {
+    const runs = join(dir, 'runs-failed');
+    const failed = edgevae('train', '--preset', 'ae', '--backend', 'cpu', '--threads', '64', '--data', join(dir, 'no-such-data'), '--runs', runs);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stdout, /warning: --threads 64 is more than this machine's \d+ cores/);
+    assert.match(failed.stderr, /no-such-data/);
+    assert.ok(!existsSync(join(runs, 'ae')), 'no run folder left by the failed start');
+    const empty = join(dir, 'runs-empty');
+    mkdirSync(empty, { recursive: true });
+    writeFileSync(join(empty, 'config.json'), JSON.stringify({ preset: 'ae', dataset: 'mnist', config: { epochs: 1, batchSize: 100, seed: 1 } }));
+    const resumed = edgevae('train', '--resume', empty, '--backend', 'cpu');
+    assert.notEqual(resumed.code, 0);
+    assert.match(resumed.stderr, /has no checkpoint: it never trained a step \(its start failed\?\)\. Start a new run with --preset ae/);
   });
 
   const mnist = process.env.EDGEVAE_MNIST_DIR;

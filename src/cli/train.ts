@@ -1,4 +1,6 @@
 /** `edgevae train`: runs a preset with a progress bar; Ctrl-C saves a checkpoint; --resume continues. */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadDataset } from '../data/datasets.ts';
@@ -8,7 +10,7 @@ import { getPreset, PRESETS } from '../train/presets/index.ts';
 import type { PresetConfig } from '../train/preset.ts';
 import { checkSchedule } from '../train/schedule.ts';
 import { checkThreads } from '../train/data-parallel.ts';
-import { createRun, readRun, train, type Progress, type RunConfig } from '../train/trainer.ts';
+import { CHECKPOINT, createRun, readRun, train, type Progress, type RunConfig } from '../train/trainer.ts';
 
 export interface TrainCommandOptions {
   preset?: string;
@@ -36,13 +38,16 @@ function formatLoss(loss: Record<string, number>): string {
 }
 
 /** The run's folder and configuration: a new one, or the one --resume names; refused (before any folder is made) when the options do not fit. */
-async function prepareRun(o: TrainCommandOptions, backend: string): Promise<{ runDir: string; run: RunConfig }> {
+async function prepareRun(o: TrainCommandOptions, backend: string, loadData: () => Promise<unknown>): Promise<{ runDir: string; run: RunConfig }> {
   if (o.resume) {
     // The configuration is part of the run: changing it would break the exact continuation. The
     // learning rate may change; the trainer records from which step in config.json.
     const fixed = [o.preset && '--preset', o.batchSize && '--batch-size', o.seed !== undefined && '--seed'].filter(Boolean);
     if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --lr, --final-lr, --backend, --threads and --data may change)`);
     const run = await readRun(o.resume);
+    if (!existsSync(join(o.resume, CHECKPOINT))) {
+      throw new InputError(`${o.resume} has no checkpoint: it never trained a step (its start failed?). Start a new run with --preset ${run.preset}`);
+    }
     if (o.epochs) run.config.epochs = o.epochs;
     checkThreads(o.threads, run.config.batchSize, backend);
     return { runDir: o.resume, run };
@@ -60,15 +65,21 @@ async function prepareRun(o: TrainCommandOptions, backend: string): Promise<{ ru
   checkSchedule(config); // before the run folder is made
   checkThreads(o.threads, config.batchSize, backend);
   const run: RunConfig = { preset: preset.name, dataset: 'mnist', config };
+  // The data first: a start that fails on it leaves no run folder behind.
+  await loadData();
   return { runDir: await createRun(o.runs, run), run };
 }
 
 export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const log = (m: string) => console.log(m);
   const backend = await selectBackend(o.backend, log);
-  const { runDir, run } = await prepareRun(o, backend.name);
+  const cores = availableParallelism();
+  if (o.threads > cores) log(`warning: --threads ${o.threads} is more than this machine's ${cores} cores; the threads will share them and run slower, not faster`);
+  let loaded: Awaited<ReturnType<typeof loadDataset>> | undefined;
+  const loadData = async () => (loaded ??= await loadDataset('mnist', { dir: o.data, log }));
+  const { runDir, run } = await prepareRun(o, backend.name, loadData);
   const preset = getPreset(run.preset);
-  const data = await loadDataset('mnist', { dir: o.data, log });
+  const data = await loadData();
   log(`training ${preset.name} on ${backend.description}: ${run.config.epochs} epochs of batch ${run.config.batchSize}; run folder ${runDir}`);
 
   // Ctrl-C, a kill (SIGTERM) and a closed terminal (SIGHUP) all stop after the current step with a

@@ -98,7 +98,8 @@ export interface TrainResult {
   trainable: Trainable;
 }
 
-const CHECKPOINT = 'checkpoint.ckpt';
+/** The checkpoint file in a run folder: present once a run has trained and stopped or finished an epoch. */
+export const CHECKPOINT = 'checkpoint.ckpt';
 
 /** Creates a fresh run folder with its config. */
 export async function createRun(root: string, run: RunConfig): Promise<string> {
