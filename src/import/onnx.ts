@@ -127,7 +127,7 @@ const OPERATORS: Record<string, Handler> = {
   Elu: activationHandler('elu', (node) => ({ alpha: floatAttribute(node, 'alpha', 1) })),
   Softplus: activationHandler('softplus'),
   Clip: (i, node, inputs) => i.clip(node, inputs),
-  Erf: (i, node, inputs) => i.erf(node, inputs),
+  Erf: (i, node) => i.erf(node),
   Reshape: (i, node, inputs) => i.reshape(node, inputs),
   Flatten: (i, node, inputs) => i.flatten(node, inputs),
   Transpose: (i, node, inputs) => i.transpose(node, inputs),
@@ -475,19 +475,11 @@ class Importer {
     }
     if (op === 'mul' && node.inputs[0] === node.inputs[1] && this.geluTanhPattern(node, this.activationOf(node, a))) return;
     const [x, y] = [this.activationOf(node, a, 'input A'), this.activationOf(node, b, 'input B')];
+    // The larger operand keeps its layout; the smaller one is stored to broadcast against it.
     const [big, small] = product(x.shape) >= product(y.shape) ? [x, y] : [y, x];
-    const first = this.matchOperand(node, big, small);
-    const other = first === big ? small : big;
-    const operands = x === big ? [first, this.operandFor(node, other, first)] : [this.operandFor(node, other, first), first];
+    const operands = x === big ? [big, this.operandFor(node, small, big)] : [this.operandFor(node, small, big), big];
     const planned = this.emit(node, { type: 'binary', op, activation: 'linear' }, operands.map((o) => o.value));
-    this.advance(node, planned.name, { shape: first.shape, order: first.order, stored: first.stored });
-  }
-
-  /** The larger operand as stored. */
-  private matchOperand(node: OnnxNode, big: Activation, small: Activation): Activation {
-    void node;
-    void small;
-    return big;
+    this.advance(node, planned.name, { shape: big.shape, order: big.order, stored: big.stored });
   }
 
   /**
@@ -575,7 +567,6 @@ class Importer {
       return c.data;
     });
     const { scale, shift } = batchNormScaleShift({ gamma, beta, mean, variance }, floatAttribute(node, 'epsilon', 1e-5));
-    const inner = product(input.shape.slice(1));
     const target = this.foldTarget(node, input);
     if (target?.weights) {
       const outputs = target.spec.type === 'dense' ? (target.spec.units as number) : (target.spec.filters as number);
@@ -589,7 +580,6 @@ class Importer {
     }
     // Nothing to fold into: a per-channel affine node (channels-last images, or a flat [C] value).
     const source = input.shape.length === 3 ? this.channelsLast(node, input, `${node.label} normalizes per channel`) : this.store(node, this.inOrder(node, input, null), input.shape);
-    void inner;
     const tensors = { multiplier: { data: Float32Array.from(scale), shape: [channels] }, offset: { data: Float32Array.from(shift), shape: [channels] } };
     const planned = this.emit(node, { type: 'affine', activation: 'linear' }, [source.value], { tensors });
     this.advance(node, planned.name, { shape: source.shape, order: source.order, stored: source.stored });
@@ -790,7 +780,7 @@ class Importer {
   }
 
   /** Erf only as part of GELU: x * 0.5 * (1 + erf(x / sqrt 2)) in any of the orders exporters write it. */
-  erf(node: OnnxNode, [x]: (Value | undefined)[]): void {
+  erf(node: OnnxNode): void {
     const div = this.graph.nodes.find((n) => n.outputs[0] === node.inputs[0]);
     const source = div && (div.opType === 'Div' || div.opType === 'Mul') ? div.inputs[0] : undefined;
     const divisor = div && this.constantValue(div.inputs[1]);
@@ -802,7 +792,6 @@ class Importer {
     const halfValue = half && this.constantValue(half.inputs[0] === mul!.outputs[0] ? half.inputs[1] : half.inputs[0]);
     const valid = source && scaled && mul?.inputs.includes(source) && halfValue?.data.length === 1 && halfValue.data[0] === 0.5;
     if (!valid || !this.onlyReader(div!.outputs[0])) {
-      void x;
       throw new UnsupportedError(`${node.label}: edgevae runs Erf only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2))), as torch.onnx.export writes it`);
     }
     const input = this.activationOf(node, this.values.get(source!));

@@ -2,6 +2,7 @@
 import { ACTIVATIONS, FUSED_ACTIVATIONS, product, type ActivationLayer, type ActivationName } from '../format/spec.ts';
 import { fail, finite, oneOf } from '../format/validate.ts';
 import { Act, ActivationRec, Field, FUSABLE_ACT_MAX, Op } from '../runtime/abi.ts';
+import { erf } from './elementwise-reference.ts';
 import type { LayerKind } from './types.ts';
 
 export const ACTIVATION_CODES: Record<ActivationName, number> = {
@@ -89,33 +90,6 @@ export function activate(x: number, activation: ActivationName, params: Omit<Act
   }
 }
 
-/** erf by its continued-fraction-free series and asymptotic form, to about 1e-15 in f64. */
-function erf(x: number): number {
-  const t = Math.abs(x);
-  if (t > 6) return Math.sign(x);
-  if (t < 2.5) {
-    // Maclaurin series: erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)).
-    let term = t, sum = t;
-    for (let n = 1; n < 80 && Math.abs(term) > 1e-17; n++) {
-      term *= (-t * t) / n;
-      sum += term / (2 * n + 1);
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc by Lentz's continued fraction for larger t.
-  let f = t, c = t, d = 0;
-  for (let n = 1; n < 200; n++) {
-    const a = n / 2;
-    d = t + a * d;
-    d = 1 / d;
-    c = t + a / c;
-    const delta = c * d;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  const erfc = Math.exp(-t * t) / (f * Math.sqrt(Math.PI));
-  return Math.sign(x) * (1 - erfc);
-}
 
 export const activation: LayerKind<ActivationLayer> = {
   arity: [1, 1],

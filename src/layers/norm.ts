@@ -7,7 +7,7 @@
 import { FUSED_ACTIVATIONS, LIMITS, product, type GroupNormLayer, type LayerNormLayer } from '../format/spec.ts';
 import { fail, finite, int } from '../format/validate.ts';
 import { Field, NormKind, NormRec, Op } from '../runtime/abi.ts';
-import { activate, activationNamed, floatBits, parseActivation, recordActivation } from './activation.ts';
+import { ACTIVATION_CODES, activate, activationNamed, floatBits, parseActivation, recordActivation } from './activation.ts';
 import type { LayerKind, ParseContext, PlanContext } from './types.ts';
 import { expectShape, parseVectorRef } from './weights.ts';
 
@@ -121,8 +121,4 @@ function recordNorm(record: Int32Array, layer: GroupNormLayer | LayerNormLayer, 
   record[NormRec.BetaVector] = context.f32Tensor(layer.beta);
 }
 
-const recordCode = (layer: { activation: GroupNormLayer['activation']; alpha?: number }) => {
-  const record = new Int32Array(Field.Args);
-  recordActivation(record, layer);
-  return record[Field.Act];
-};
+const recordCode = (layer: { activation: GroupNormLayer['activation'] }) => ACTIVATION_CODES[layer.activation];
