@@ -39,7 +39,9 @@ function slot(slots: usize, record: usize, field: i32): usize {
 
 /**
  * Executes `count` records for `batch` samples. `slots` holds one u32 address per slot, `labels` the
- * batch's class labels. Returns Status.Ok, or a negative status with failedRecord() naming the op.
+ * batch's class labels. Returns Status.Ok, or a negative status with failedRecord() naming the op
+ * (counted from `plan`). A decode passes all the records at once; the per-node profile
+ * (Decoder.profile) passes one record at a time, `plan` pointing at it, and times each from the host.
  */
 export function run(plan: usize, count: i32, batch: i32, slots: usize, labels: usize, scratch: usize): i32 {
   failedAt = -1;

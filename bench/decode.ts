@@ -8,7 +8,7 @@
  * For each model and contender: the output is checked against our f32 runtime's; batch-1 latency is
  * timed call by call (median, p99) after warm-up; then benny times every batch. Figures: samples/s,
  * GFLOP/s (2 x multiply-adds per sample x samples/s) and the fraction of this machine's wasm SIMD peak,
- * measured first in the same process (bench/peak.ts). Last, the comparisons the targets rest on are
+ * measured first in the same process (src/bench/peak.ts). Last, the comparisons the targets rest on are
  * timed again with the contenders called in turns (bench/turns.ts), which a shared host skews far less.
  *
  * Run: npm run bench   (node --experimental-wasm-relaxed-simd, so the relaxed build can load on Node 20)
@@ -31,7 +31,7 @@ import { maxAbsDiff } from '../test/helpers/numbers.ts';
 import { onnxContender } from './onnx-runners.ts';
 import { benchModels, type BenchModel } from './models.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
-import { measurePeak, peakKernel, relaxedDotMatchesSpec, type PeakResult } from './peak.ts';
+import { measurePeak, peakKernel, relaxedDotMatchesSpec, type PeakResult } from '../src/bench/peak.ts';
 import { writeSpeedSection } from './report.ts';
 import type { AgreementCase, BenchResults, LatencyCase, SkippedCase, ThroughputCase, TurnsCase } from './results.ts';
 import { playTurns, TURNS_MATCHES } from './turns.ts';
@@ -253,7 +253,7 @@ async function measurePeaks(): Promise<BenchResults['peak']> {
   const relaxed = fma && relaxedInt8
     ? { fma, relaxedInt8, relaxedDotMatchesSpec: await relaxedDotMatchesSpec() }
     : { fma: null, relaxedInt8: null, fmaReason: 'this engine does not validate relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)' };
-  if (relaxed.relaxedDotMatchesSpec === false) console.log('  (this engine computes relaxed_dot_i8x16_i7x16_add_s wrong: bench/peak.ts relaxedDotMatchesSpec)');
+  if (relaxed.relaxedDotMatchesSpec === false) console.log('  (this engine computes relaxed_dot_i8x16_i7x16_add_s wrong: src/bench/peak.ts relaxedDotMatchesSpec)');
   return { mulAdd, int8, ...relaxed };
 }
 

@@ -10,7 +10,7 @@
  *
  * Models: the shipped int8 models (their real shapes: aae's decoder is the dense 2 → 1000 → 1000 →
  * 784). Each pair is timed by benny, then again in turns (bench/turns.ts), with the integer dot
- * products' peaks (bench/peak.ts) measured in the same run. Writes
+ * products' peaks (src/bench/peak.ts) measured in the same run. Writes
  * bench/results/<date>-<host>-int8-dot-<engine>.json and benny's chart beside it.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { benchInputs } from '../src/bench/contender.ts';
 import { warmUp } from '../src/bench/measure.ts';
 import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
-import { measurePeak, relaxedDotMatchesSpec } from './peak.ts';
+import { measurePeak, relaxedDotMatchesSpec } from '../src/bench/peak.ts';
 import { playTurns } from './turns.ts';
 import type { TurnsCase } from './results.ts';
 

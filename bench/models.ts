@@ -29,7 +29,7 @@ const DESCRIPTIONS: Record<string, string> = {
 };
 
 /** The seed decoders, exported from their TensorFlow.js fixtures (seeded random weights). */
-async function seedModels(): Promise<BenchModel[]> {
+export async function seedModels(): Promise<BenchModel[]> {
   await selectBackend('cpu');
   return ALL_FIXTURES.filter((fixture) => fixture.large).map((fixture) => {
     const f32 = exportModel(fixture.build(1), { dtype: 'f32', meta: { output: { shape: fixture.outputShape } } });

@@ -17,7 +17,7 @@ type Session = ortNode.InferenceSession | ortWeb.InferenceSession;
 ortWeb.env.wasm.numThreads = 1;
 ortWeb.env.wasm.proxy = false;
 
-const ENGINES = {
+export const ENGINES = {
   'onnxruntime-web': {
     ort: ortWeb as Ort,
     options: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' },

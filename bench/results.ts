@@ -1,5 +1,5 @@
 /** The decode benchmark's results file (bench/results/<date>-<host>.json): written by decode.ts, read by report.ts. */
-import type { PeakResult } from './peak.ts';
+import type { PeakResult } from '../src/bench/peak.ts';
 
 export interface MachineInfo {
   /** CPU model, from os.cpus(). */
@@ -104,7 +104,7 @@ export interface BenchResults {
   /** Which of our SIMD builds ran, and why one did not. */
   builds: { strict: boolean; relaxed: boolean; relaxedReason?: string };
   /**
-   * One core's peaks (bench/peak.ts): f32 mul+add and FMA in GFLOP/s; the int8 kernels' integer dot
+   * One core's peaks (src/bench/peak.ts): f32 mul+add and FMA in GFLOP/s; the int8 kernels' integer dot
    * products in GOP/s, a multiply-add counting two (int8 and relaxedInt8 are absent from results files
    * written before they were measured, 2026-11-22). The relaxed kinds are null where relaxed SIMD is off.
    */
@@ -113,7 +113,7 @@ export interface BenchResults {
     fma: PeakResult | null;
     int8?: PeakResult;
     relaxedInt8?: PeakResult | null;
-    /** Whether the engine's relaxed int8 dot product gave the right answer (bench/peak.ts relaxedDotMatchesSpec); absent where relaxed SIMD is off. */
+    /** Whether the engine's relaxed int8 dot product gave the right answer (src/bench/peak.ts relaxedDotMatchesSpec); absent where relaxed SIMD is off. */
     relaxedDotMatchesSpec?: boolean;
     fmaReason?: string;
   };

@@ -7,6 +7,12 @@ pyenv python3 on PATH):
 
     /usr/bin/python3 scripts/torch-fixtures.py --out test/fixtures/torch
 
+The full-size models `npm run bench:real` times (BENCH_FIXTURES: DCGAN at ngf 64, PyTorch-VAE at
+hidden dims 512..32, TAESD at c=64 for 8x8 and 32x32 latents; about 50 MB) go to a git-ignored
+folder instead:
+
+    /usr/bin/python3 scripts/torch-fixtures.py --bench bench/real-models
+
 For each fixture NAME it writes into --out:
   NAME.onnx  torch.onnx.export of the model in eval mode, batch axis 0 dynamic ("N") on every
              input and the output, input and output names given explicitly, default export
@@ -516,6 +522,45 @@ fixture("ops-bn-fusion", "ops",
         "BatchNormalization on [N,64]", OpsBnFusion, [L("z", 8)], "image", 17, 2, [0, 1])
 
 
+# ---------------------------------------------------------------------------------------------
+# Full-size models for `npm run bench:real` (bench/real.ts): the architectures above at their
+# published widths. Written only with --bench DIR (a git-ignored folder: tens of MB of weights),
+# never into the test fixtures.
+# ---------------------------------------------------------------------------------------------
+BENCH_FIXTURES = []
+
+
+def bench_fixture(name, *args, **kwargs):
+    fixture(name, *args, **kwargs)
+    BENCH_FIXTURES.append(FIXTURES.pop())
+
+
+bench_fixture("dcgan-full", "dcgan",
+              "pytorch/examples dcgan/main.py Generator at its defaults (nz=100, ngf=64, nc=3): "
+              "ConvTranspose2d(100,512,4,1,0,bias=False), BN, ReLU, 3x [ConvTranspose2d(4,2,1,"
+              "bias=False), BN, ReLU], ConvTranspose2d(64,3,4,2,1,bias=False), Tanh; 1x1 -> 64x64",
+              lambda: DcganGenerator(ngf=64), [L("z", 100, 1, 1)], "x", 17, 2, [-1, 1])
+bench_fixture("pytorch-vae-full", "pytorch-vae",
+              "AntixK/PyTorch-VAE VanillaVAE decoder for 64x64x3 at its defaults (latent_dim 128, "
+              "hidden_dims reversed [512,256,128,64,32]): decoder_input Linear(128, 512*4), "
+              "view(-1,512,2,2), 4x [ConvTranspose2d(3,2,1,output_padding=1), BatchNorm2d, "
+              "LeakyReLU(0.01)], final_layer ConvTranspose2d(32,32,3,2,1,output_padding=1), "
+              "BatchNorm2d, LeakyReLU, Conv2d(32,3,3,padding=1), Tanh",
+              lambda: PytorchVaeDecoder(hidden_dims=(512, 256, 128, 64, 32)), [L("z", 128)], "x",
+              17, 2, [-1, 1])
+TAESD_FULL_DESC = ("madebyollin/taesd taesd.py Decoder at full width (c=64, 4 latent channels): "
+                   "Clamp, conv(4,64), ReLU, 3x Block, Upsample(2), conv(bias=False), 3x Block, "
+                   "Upsample, conv(bias=False), 3x Block, Upsample, conv(bias=False), Block, "
+                   "conv(64,3); latent {hw}x{hw} -> {out}x{out}")
+bench_fixture("taesd-full-8", "taesd", TAESD_FULL_DESC.format(hw=8, out=64),
+              lambda: TaesdDecoder(4, 64), [L("latent", 4, 8, 8)], "image", 17, 2, [-1, 1],
+              seed="taesd-full", calib=[L("latent", 4, 8, 8)], last_std=0.5)
+bench_fixture("taesd-full-32", "taesd", TAESD_FULL_DESC.format(hw=32, out=256)
+              + "; same weights as taesd-full-8",
+              lambda: TaesdDecoder(4, 64), [L("latent", 4, 32, 32)], "image", 17, 1, [-1, 1],
+              seed="taesd-full", calib=[L("latent", 4, 8, 8)], last_std=0.5)
+
+
 def graph_ops(model_proto):
     ops = set()
 
@@ -740,9 +785,14 @@ def main():
     ap.add_argument("--out", default="test/fixtures/torch")
     ap.add_argument("--only", nargs="*", help="build only these fixtures (index.json and README.md "
                     "are then not rewritten)")
+    ap.add_argument("--bench", metavar="DIR", help="write the full-size models of npm run "
+                    "bench:real (BENCH_FIXTURES, tens of MB) into DIR instead of the test fixtures, "
+                    "with bench.json listing them; --only narrows them too")
     args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(2)
+    if args.bench:
+        return write_bench(args.bench, args.only)
+    os.makedirs(args.out, exist_ok=True)
 
     rows = []
     for fx in FIXTURES:
@@ -767,6 +817,31 @@ def main():
             total += os.path.getsize(os.path.join(args.out, n + ext))
     write_readme(args.out, rows, total)
     print(f"total {total:,} bytes")
+
+
+def write_bench(out_dir, only):
+    """The full-size models, each as a fixture is written (NAME.onnx, .json, .bin), and
+    bench.json: the names written, with the torch and onnx versions."""
+    os.makedirs(out_dir, exist_ok=True)
+    names = []
+    for fx in BENCH_FIXTURES:
+        if only and fx["name"] not in only:
+            continue
+        r = build_one(fx, out_dir)
+        names.append(r["name"])
+        print(f"{r['name']:<24} opset {r['opset']:>2}  onnx {r['onnx_size']:>11,}  y in "
+              f"[{r['ymin']:.3f}, {r['ymax']:.3f}] std {r['ystd']:.3f}  onnx {r['onnx_sha']}")
+        sys.stdout.flush()
+    index = os.path.join(out_dir, "bench.json")
+    known = []
+    if os.path.exists(index):
+        with open(index) as f:
+            known = json.load(f).get("models", [])
+    models = [n for n in [fx["name"] for fx in BENCH_FIXTURES] if n in names or n in known]
+    with open(index, "w") as f:
+        json.dump({"torch": torch.__version__, "onnx": onnx.__version__, "models": models}, f,
+                  indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // The benchmark's building blocks: timing and percentiles (src/bench/measure.ts), the contenders
 // (our runtime and tfjs-backend-wasm decode the same inputs to the same outputs), and the wasm SIMD
-// peak microbenchmark's hand-encoded module (bench/peak.ts), the turns (bench/turns.ts), and the
+// peak microbenchmark's hand-encoded module (src/bench/peak.ts), the turns (bench/turns.ts), and the
 // report's handling of the int8 peaks (bench/report.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { edgevaeContender } from '../src/bench/edgevae-runner.ts';
 import { tfjsContender } from '../src/bench/tfjs-runner.ts';
 import { gflops, percentile, samplesPerSecond, summarizeLatency, timeCalls } from '../src/bench/measure.ts';
 import { relaxedSimdSupported } from '../src/runtime/wasm.ts';
-import { peakModule, measurePeak, relaxedDotMatchesSpec } from '../bench/peak.ts';
+import { peakModule, measurePeak, relaxedDotMatchesSpec } from '../src/bench/peak.ts';
 import { playTurns } from '../bench/turns.ts';
 import { renderSpeedSection } from '../bench/report.ts';
 import type { BenchResults } from '../bench/results.ts';

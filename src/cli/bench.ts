@@ -3,6 +3,9 @@
  * weight dtype, with our runtime and, when it is installed, tfjs-backend-wasm running the same model
  * (rebuilt with toLayersModel). A progress bar runs on stderr; results go to stdout. Ctrl-C stops
  * between calls and prints what was measured so far.
+ *
+ * With --layers, a per-node profile instead (src/bench/profile.ts): each node's median time per pass,
+ * its share of the pass and its GFLOP/s, against this core's wasm SIMD peak measured first.
  */
 import { cpus } from 'node:os';
 import cliProgress from 'cli-progress';
@@ -14,7 +17,11 @@ import { readInput, resolveModel } from '../node/files.ts';
 import { benchInputs, type BatchRunner, type BenchInputs, type Contender, type PreparedModel } from '../bench/contender.ts';
 import { edgevaeContender, edgevaePoolContender, loadWithSimd, relaxedSimdUnavailable } from '../bench/edgevae-runner.ts';
 import { gflops, samplesPerSecond, summarizeLatency, timeCalls, warmUp, type LatencySummary } from '../bench/measure.ts';
+import { measurePeak, type PeakResult } from '../bench/peak.ts';
+import { profileLayers, type LayerProfile } from '../bench/profile.ts';
+import { convertDtype } from '../export/convert-dtype.ts';
 import { instantiate, int8DotOf, type SimdMode } from '../runtime/wasm.ts';
+import { Decoder } from '../runtime/decoder.ts';
 
 export interface BenchCommandOptions {
   model?: string;
@@ -27,6 +34,8 @@ export interface BenchCommandOptions {
   /** With more than 1, our runtime also runs on a pool of this many worker threads. */
   threads: number;
   json?: boolean;
+  /** A per-node profile instead of the throughput table. */
+  layers?: boolean;
 }
 
 export const MAX_BATCH = 4096;
@@ -167,6 +176,7 @@ export async function benchCommand(o: BenchCommandOptions): Promise<void> {
   const path = resolveModel(o.model);
   const bytes = await readInput(path, 'model file');
   const parsed = readModel(bytes);
+  if (o.layers) return layersCommand(o, path, bytes, parsed);
   const dtypes = o.dtype ?? [parsed.header.meta.dtype];
   if (o.simd === 'relaxed' && relaxedSimdUnavailable()) throw new InputError(`--simd relaxed: ${relaxedSimdUnavailable()}`);
   const build = concreteBuild(o.simd);
@@ -201,5 +211,82 @@ export async function benchCommand(o: BenchCommandOptions): Promise<void> {
     printTable(results, tfjs.entrant?.contender.name);
     if (stopped) console.log(`stopped by Ctrl-C after ${results.length} of ${entrants.length * inputs.length} measurements`);
   }
+  if (stopped) process.exitCode = 130;
+}
+
+// ---- --layers: the per-node profile ----
+
+const WEIGHT_NAMES: Record<DType, string> = { f32: 'f32', f16: 'f16', i8: 'int8' };
+
+/** The peaks a profile's nodes are held against: f32 mul+add always, the int8 kernels' dot_i16x8_s + add when an int8 profile runs. */
+async function profilePeaks(dtypes: DType[]): Promise<{ mulAdd: PeakResult; int8?: PeakResult }> {
+  const options = { accumulators: [8, 12, 16], warmUpSeconds: 0.2, repetitions: 10 };
+  const mulAdd = (await measurePeak('mul-add', options))!;
+  const int8 = dtypes.includes('i8') ? (await measurePeak('dot-i16', options))! : undefined;
+  return { mulAdd, ...(int8 ? { int8 } : {}) };
+}
+
+interface ProfileRun extends LayerProfile {
+  contender: string;
+  dtype: DType;
+  /** GFLOP/s (GOP/s for int8) of the peak each node's rate is held against. */
+  peakGflops: number;
+}
+
+const formatMs = (ms: number) => (ms >= 100 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
+
+function printProfile(run: ProfileRun): void {
+  const rows = run.nodes.map((node, i) => [
+    String(i),
+    node.name,
+    node.type,
+    node.outputShape.join('x'),
+    node.macsPerSample ? node.macsPerSample.toLocaleString('en-US') : '',
+    node.runs ? formatMs(node.ms) : 'alias',
+    node.runs ? `${(100 * node.share).toFixed(1)}%` : '',
+    node.gflops === null ? '' : node.gflops.toFixed(2),
+    node.gflops === null ? '' : `${((100 * node.gflops) / run.peakGflops).toFixed(0)}%`,
+  ]);
+  const head = ['#', 'node', 'kind', 'output', 'multiply-adds', 'ms', 'share', 'GFLOP/s', '% of peak'];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  const left = new Set([1, 2]);
+  const line = (cells: string[]) => cells.map((cell, c) => (left.has(c) ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
+  console.log(`\n${run.contender}, batch ${run.batch}: ${run.passes} passes; the nodes sum to ${formatMs(run.sumMs)} ms a pass (a whole decode: ${formatMs(run.decodeMs)} ms); medians per node`);
+  console.log(line(head));
+  for (const row of rows) console.log(line(row));
+}
+
+async function layersCommand(o: BenchCommandOptions, path: string, bytes: Uint8Array, parsed: ReturnType<typeof readModel>): Promise<void> {
+  if (o.threads > 1) throw new InputError(`--layers profiles one thread: drop --threads ${o.threads}`);
+  if (o.simd === 'relaxed' && relaxedSimdUnavailable()) throw new InputError(`--simd relaxed: ${relaxedSimdUnavailable()}`);
+  const build = concreteBuild(o.simd);
+  const dtypes = o.dtype ?? [parsed.header.meta.dtype];
+  const note = (text: string) => (o.json ? console.error(text) : console.log(text));
+  note(`model: ${path} (${parsed.header.meta.dtype} weights, ${parsed.macsPerSample} multiply-adds per sample, ${parsed.graph.nodes.length} nodes)`);
+  note(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}; one thread; edgevae ${build} SIMD build`);
+  const peak = await profilePeaks(dtypes);
+  note(`wasm SIMD peak of one core, measured now: f32x4 mul+add ${peak.mulAdd.gflops.toFixed(1)} GFLOP/s${peak.int8 ? `; i32x4.dot_i16x8_s + add ${peak.int8.gflops.toFixed(1)} GOP/s (int8 nodes are held against it)` : ''}`);
+  note(`profiling ${o.seconds} s per dtype and batch size after warm-up: every node run and timed on its own, pass after pass; Ctrl-C stops`);
+
+  const interrupt = interruptible();
+  const runs: ProfileRun[] = [];
+  try {
+    for (const dtype of dtypes) {
+      const converted = parsed.header.meta.dtype === dtype ? bytes : convertDtype(bytes, dtype);
+      const decoder = await Decoder.load(converted, { simd: build, maxBatch: Math.max(...o.batch) });
+      for (const batch of o.batch) {
+        if (interrupt.stopped()) break;
+        const profile = await profileLayers(decoder, benchInputs(decoder, batch), { seconds: o.seconds, warmUpSeconds: Math.min(0.5, o.seconds / 4), shouldStop: interrupt.stopped });
+        const run: ProfileRun = { contender: `edgevae ${WEIGHT_NAMES[dtype]} ${build}`, dtype, peakGflops: dtype === 'i8' && peak.int8 ? peak.int8.gflops : peak.mulAdd.gflops, ...profile };
+        runs.push(run);
+        if (!o.json) printProfile(run);
+      }
+    }
+  } finally {
+    interrupt.release();
+  }
+  const stopped = interrupt.stopped();
+  if (o.json) console.log(JSON.stringify({ model: path, dtype: parsed.header.meta.dtype, macsPerSample: parsed.macsPerSample, simd: build, seconds: o.seconds, machine: { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: cpus().length, node: process.version }, peak, stopped, profiles: runs }, null, 2));
+  else if (stopped) console.log(`stopped by Ctrl-C after ${runs.length} of ${dtypes.length * o.batch.length} profiles`);
   if (stopped) process.exitCode = 130;
 }

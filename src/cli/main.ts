@@ -303,6 +303,7 @@ program
   .option('--threads <n>', 'also run our runtime on a pool of n worker threads (1: single thread only)', integer(1, 256), 1)
   .option('--no-tfjs', 'skip the tfjs-backend-wasm comparison')
   .option('--json', 'print the results as JSON')
+  .option('--layers', "profile each node instead: its time, share of the pass and GFLOP/s against this core's wasm SIMD peak (one thread, our runtime)")
   .action(async (o: BenchCommandOptions) => benchCommand(o));
 
 program

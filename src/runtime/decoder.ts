@@ -88,8 +88,8 @@ export interface DecoderInfo {
   prior: { type: 'standard' } | { type: 'gaussianMixture'; components: number };
   dtype: DType;
   meta: ModelMeta;
-  /** The graph's nodes in order: type, name, the values each reads, and its per-sample output shape. */
-  layers: { type: LayerSpec['type']; name: string; inputs: string[]; outputShape: number[] }[];
+  /** The graph's nodes in order: type, name, the values each reads, its per-sample output shape and multiply-adds. */
+  layers: { type: LayerSpec['type']; name: string; inputs: string[]; outputShape: number[]; macsPerSample: number }[];
   macsPerSample: number;
   /** Bytes of weights in the file, and once packed in wasm memory. */
   fileWeightBytes: number;
@@ -165,7 +165,7 @@ export class Decoder {
       prior: meta.prior ? { type: 'gaussianMixture', components: meta.prior.weights.length } : { type: 'standard' },
       dtype: meta.dtype,
       meta,
-      layers: model.graph.nodes.map((n) => ({ type: n.layer.type, name: n.layer.displayName ?? n.name, inputs: [...n.inputs], outputShape: n.outShape })),
+      layers: model.graph.nodes.map((n) => ({ type: n.layer.type, name: n.layer.displayName ?? n.name, inputs: [...n.inputs], outputShape: n.outShape, macsPerSample: n.macs })),
       macsPerSample: model.macsPerSample,
       fileWeightBytes: storedWeightBytes(model),
       wasmWeightBytes: plan.weightBytes,
@@ -233,6 +233,28 @@ export class Decoder {
       this.runChunk(layout, count, labelArray, start, out);
     });
     return out;
+  }
+
+  /**
+   * Decodes `latents` as decode() does, but runs the plan one node at a time (the executor's `run`
+   * over records [i, i + 1)), reading `now()` around each: the per-node profile of `edgevae bench
+   * --layers`. At most maxBatch samples (one chunk). Returns the output and each graph node's
+   * milliseconds, in info.layers order; null for a node that runs no code (a reshape reads its input's
+   * memory as it is).
+   */
+  profile(latents: Float32Array, labels?: number | ArrayLike<number>, now: () => number = () => performance.now()): { output: Float32Array; layerMs: (number | null)[] } {
+    const flat = this.flattenLatents(latents);
+    const n = flat.length / this.info.latentSize;
+    if (n > this.maxBatch) throw new InputError(`profile decodes one chunk: at most maxBatch (${this.maxBatch}) samples, got ${n}`);
+    const labelArray = this.labelsFor(n, labels, false);
+    const recordMs = new Float64Array(this.plan.opCount);
+    const out = new Float32Array(n * this.info.outputSize);
+    this.forChunks(n, (start, count, layout) => {
+      new Float32Array(this.kernels.memory.buffer, layout.latent, flat.length).set(flat);
+      this.runChunk(layout, count, labelArray, start, out, { now, recordMs });
+    });
+    const recordOf = new Map(this.plan.recordNodes.map((node, i) => [node.index, i]));
+    return { output: out, layerMs: this.model.graph.nodes.map((node) => (recordOf.has(node.index) ? recordMs[recordOf.get(node.index)!] : null)) };
   }
 
   /** Walks one latent dimension from `from` to `to` in `steps` evenly spaced points, the others held fixed. */
@@ -361,23 +383,37 @@ export class Decoder {
     for (let start = 0; start < n; start += chunk) work(start, Math.min(chunk, n - start), layout);
   }
 
-  private runChunk(layout: Layout, count: number, labels: Int32Array | undefined, start: number, out: Float32Array) {
+  /** Runs the plan over one chunk: in one call, or (profiling) one record at a time, each timed into `timed.recordMs`. */
+  private runChunk(layout: Layout, count: number, labels: Int32Array | undefined, start: number, out: Float32Array, timed?: { now: () => number; recordMs: Float64Array }) {
     const { kernels, plan } = this;
     if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
-    let status: number;
-    try {
-      status = kernels.run(plan.records, plan.opCount, count, layout.slotTable, layout.labels, plan.scratch);
-    } catch (err) {
-      // Validation should make this unreachable; if it is reached, say so rather than leak a bare trap.
-      throw new RuntimeError(`the wasm executor trapped decoding a batch of ${count}: ${(err as Error).message}`, { cause: err });
-    }
-    if (status !== Status.Ok) {
-      const node = plan.recordNodes[kernels.failedRecord()];
-      const where = node ? `node "${node.name}" (${node.layer.type})` : 'an unknown node';
-      throw new RuntimeError(`the wasm executor failed at ${where}: ${STATUS_MESSAGES[status] ?? `status ${status}`}`);
+    if (!timed) this.runRecords(0, plan.opCount, count, layout);
+    else {
+      for (let i = 0; i < plan.opCount; i++) {
+        const before = timed.now();
+        this.runRecords(i, 1, count, layout);
+        timed.recordMs[i] = timed.now() - before;
+      }
     }
     const size = this.info.outputSize;
     out.set(new Float32Array(kernels.memory.buffer, layout.output, count * size), start * size);
+  }
+
+  /** Executes records first..first+count-1 of the plan (records are contiguous, RECORD_WORDS i32 each); a failing one becomes a RuntimeError naming its node. */
+  private runRecords(first: number, count: number, batch: number, layout: Layout) {
+    const { kernels, plan } = this;
+    let status: number;
+    try {
+      status = kernels.run(plan.records + first * RECORD_WORDS * 4, count, batch, layout.slotTable, layout.labels, plan.scratch);
+    } catch (err) {
+      // Validation should make this unreachable; if it is reached, say so rather than leak a bare trap.
+      throw new RuntimeError(`the wasm executor trapped decoding a batch of ${batch}: ${(err as Error).message}`, { cause: err });
+    }
+    if (status !== Status.Ok) {
+      const node = plan.recordNodes[first + kernels.failedRecord()];
+      const where = node ? `node "${node.name}" (${node.layer.type})` : 'an unknown node';
+      throw new RuntimeError(`the wasm executor failed at ${where}: ${STATUS_MESSAGES[status] ?? `status ${status}`}`);
+    }
   }
 }
 
