@@ -1,7 +1,8 @@
 // The benchmark's building blocks: timing and percentiles (src/bench/measure.ts), the contenders
 // (our runtime and tfjs-backend-wasm decode the same inputs to the same outputs), and the wasm SIMD
-// peak microbenchmark's hand-encoded module (src/bench/peak.ts), the turns (bench/turns.ts), and the
-// report's handling of the int8 peaks (bench/report.ts).
+// peak microbenchmark's hand-encoded module (src/bench/peak.ts), the turns (bench/turns.ts), the
+// report's handling of the int8 peaks (bench/report.ts), and the per-node profile (Decoder.profile,
+// src/bench/profile.ts, `edgevae bench --layers`).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decoder } from '../src/index.ts';
@@ -14,7 +15,14 @@ import { peakModule, measurePeak, relaxedDotMatchesSpec } from '../src/bench/pea
 import { playTurns } from '../bench/turns.ts';
 import { renderSpeedSection } from '../bench/report.ts';
 import type { BenchResults } from '../bench/results.ts';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportModel } from '../src/export/index.ts';
+import { profileLayers } from '../src/bench/profile.ts';
+import { sameBits } from './helpers/numbers.ts';
+import { edgevae } from './helpers/cli.ts';
+import { tinyConvDecoder } from './fixtures/models.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 import { maxAbsDiff } from './helpers/numbers.ts';
@@ -200,3 +208,99 @@ describe('report', () => {
     assert.doesNotMatch(text, /GOP\/s|of int8/);
   });
 });
+
+describe('per-node profile', () => {
+  /** tinyConvDecoder: dense, a reshape (no code of its own), convolutions and activations. */
+  const model = () => exportModel(tinyConvDecoder(2), { dtype: 'f32', meta: { output: { shape: [10, 18, 1] } } });
+
+  it('Decoder.profile runs the plan a node at a time to the same bits, timing every node that runs code', async () => {
+    const decoder = await Decoder.load(model());
+    const latents = decoder.sampleLatents(5, { seed: 3 });
+    let clock = 0;
+    const { output, layerMs } = decoder.profile(latents, undefined, () => (clock += 1));
+    assert.ok(sameBits(output, decoder.decode(latents)));
+    assert.equal(layerMs.length, decoder.info.layers.length);
+    decoder.info.layers.forEach((layer, i) => {
+      // A reshape reads its input's memory: no record, no time; every other node is one record, read between two ticks.
+      assert.equal(layerMs[i], layer.type === 'reshape' ? null : 1, `${layer.name} (${layer.type})`);
+    });
+    assert.ok(decoder.info.layers.some((l) => l.type === 'reshape'));
+    assert.equal(decoder.info.layers.reduce((sum, l) => sum + l.macsPerSample, 0), decoder.info.macsPerSample);
+    const small = await Decoder.load(model(), { maxBatch: 4 });
+    assert.throws(() => small.profile(latents), /at most maxBatch \(4\) samples, got 5/);
+  });
+
+  it('profileLayers gives each node a median, a share and a rate, shares summing to one', async () => {
+    const decoder = await Decoder.load(model());
+    const profile = await profileLayers(decoder, benchInputs(decoder, 4), { seconds: 0.05, warmUpSeconds: 0.01, minPasses: 3 });
+    assert.equal(profile.batch, 4);
+    assert.ok(profile.passes >= 3);
+    assert.deepEqual(profile.nodes.map((n) => n.name), decoder.info.layers.map((l) => l.name));
+    const shares = profile.nodes.reduce((sum, n) => sum + n.share, 0);
+    assert.ok(Math.abs(shares - 1) < 1e-9, `shares sum to ${shares}`);
+    assert.ok(Math.abs(profile.nodes.reduce((sum, n) => sum + n.ms, 0) - profile.sumMs) < 1e-9);
+    for (const node of profile.nodes) {
+      assert.equal(node.runs, node.type !== 'reshape', node.name);
+      if (node.gflops !== null) assert.ok(Math.abs(node.gflops - (2 * node.macsPerSample * 4) / (node.ms * 1e6)) < 1e-9 * node.gflops);
+      else assert.ok(node.macsPerSample === 0 || node.ms === 0);
+    }
+    assert.ok(profile.decodeMs > 0);
+  });
+
+  describe('edgevae bench --layers', () => {
+    let dir: string;
+    let file: string;
+    it('lists every node with its time, share and GFLOP/s, per dtype and batch', () => {
+      dir = mkdtempSync(join(tmpdir(), 'edgevae-layers-'));
+      file = join(dir, 'tiny-conv.evae');
+      writeFileSync(file, model());
+      const names = readModelNames(file);
+      const json = edgevae('bench', '--model', file, '--layers', '--batch', '1,4', '--dtype', 'f32,int8', '--seconds', '0.2', '--json');
+      assert.equal(json.code, 0, json.stderr);
+      const report = JSON.parse(json.stdout);
+      assert.ok(report.peak.mulAdd.gflops > 0 && report.peak.int8.gflops > 0);
+      assert.deepEqual(report.profiles.map((p: { contender: string; batch: number }) => [p.contender, p.batch]), [['edgevae f32 strict', 1], ['edgevae f32 strict', 4], ['edgevae int8 strict', 1], ['edgevae int8 strict', 4]]);
+      for (const profile of report.profiles) {
+        assert.deepEqual(profile.nodes.map((n: { name: string }) => n.name), names);
+        const shares = profile.nodes.reduce((sum: number, n: { share: number }) => sum + n.share, 0);
+        assert.ok(Math.abs(shares - 1) < 1e-6, `shares sum to ${shares}`);
+        assert.equal(profile.peakGflops, profile.dtype === 'i8' ? report.peak.int8.gflops : report.peak.mulAdd.gflops);
+      }
+      const text = edgevae('bench', '--model', file, '--layers', '--batch', '2', '--seconds', '0.2');
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /wasm SIMD peak of one core, measured now: f32x4 mul\+add [\d.]+ GFLOP\/s/);
+      assert.match(text.stdout, /^edgevae f32 strict, batch 2: \d+ passes; the nodes sum to [\d.]+ ms a pass/m);
+      assert.match(text.stdout, /#\s+node\s+kind\s+output\s+multiply-adds\s+ms\s+share\s+GFLOP\/s\s+% of peak/);
+      // Every node on its own row; the rows' shares add up to 100% (to their rounding).
+      const rows = names.map((name, i) => text.stdout.split('\n').find((line) => new RegExp(`^${i}\\s+${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s`).test(line)));
+      assert.ok(rows.every(Boolean), text.stdout);
+      const percents = rows.map((row) => Number(/\s([\d.]+)%(\s|$)/.exec(row!)?.[1] ?? 0));
+      const total = percents.reduce((sum, p) => sum + p, 0);
+      assert.ok(Math.abs(total - 100) <= 0.05 * names.length + 1e-9, `shares add up to ${total}%`);
+      assert.match(text.stdout, /\salias\s*$/m);
+    });
+
+    it('refuses what it cannot profile with a clear one-line error', () => {
+      const cases: [string[], RegExp][] = [
+        [['--model', join(dir, 'missing.evae')], /model file .*missing\.evae does not exist/],
+        [['--model', file, '--batch', '0'], /expected batch sizes as a comma-separated list of integers in 1\.\.4096, got "0"/],
+        [['--model', file, '--batch', 'big'], /got "big"/],
+        [['--model', file, '--threads', '2'], /--layers profiles one thread: drop --threads 2/],
+        [['--model', file, '--dtype', 'int4'], /expected weight dtypes from f32, f16, int8/],
+      ];
+      for (const [flags, pattern] of cases) {
+        const { code, stderr } = edgevae('bench', '--layers', '--seconds', '0.1', ...flags);
+        assert.notEqual(code, 0, flags.join(' '));
+        assert.match(stderr, pattern, flags.join(' '));
+        assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+  });
+});
+
+/** The names of a model file's nodes, as info.layers gives them. */
+function readModelNames(file: string): string[] {
+  const json = JSON.parse(edgevae('info', file, '--json').stdout) as { layers: { name: string }[] };
+  return json.layers.map((l) => l.name);
+}
