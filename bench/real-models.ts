@@ -42,8 +42,10 @@ export interface RealModel {
   onnxInputs: { latent: string; label?: string };
   /** The ONNX model's output name. */
   onnxOutput: string;
-  /** Whether the ONNX model takes an image latent and gives its image channels-first (torch's NCHW); ours are channels-last. */
+  /** Whether the ONNX model takes its image latent channels-first (torch's NCHW); ours are channels-last. */
   onnxNchw: boolean;
+  /** Whether the ONNX model gives its image channels-first (torch's NCHW, whatever its latent); ours are channels-last. */
+  onnxOutputNchw: boolean;
   /** Per-sample shapes as our runtime holds them (channels-last). */
   latentShape: number[];
   outputShape: number[];
@@ -108,6 +110,7 @@ export function torchModel(dir: string, name: string, batches: number[], macsOf?
     onnxInputs: { latent: latent.name, ...(label ? { label: label.name } : {}) },
     onnxOutput: output.name,
     onnxNchw,
+    onnxOutputNchw: output.shape.length === 4,
     latentShape,
     outputShape,
     range: manifest.range,
@@ -139,6 +142,8 @@ export function tfjsModel(name: string, description: string, f32: Uint8Array, ba
     onnxInputs: { latent: 'z', ...(meta.conditioning ? { label: 'label' } : {}) },
     onnxOutput: 'x',
     onnxNchw: false,
+    // Our ONNX export gives the output in our layout (src/export/onnx.ts).
+    onnxOutputNchw: false,
     latentShape: [...parsed.graph.latent.shape],
     outputShape: [...meta.output.shape],
     range: [...meta.output.range],
@@ -242,5 +247,5 @@ export function inputsOf(model: RealModel, latents: Float32Array): RealInputs {
 
 /** An ONNX model's output as our runtime lays it out (channels-last), for comparison; never in a timed call. */
 export function asOurs(model: RealModel, onnxOutput: Float32Array): Float32Array {
-  return model.onnxNchw && model.outputShape.length === 3 ? toChannelsLast(onnxOutput, model.outputShape) : onnxOutput;
+  return model.onnxOutputNchw ? toChannelsLast(onnxOutput, model.outputShape) : onnxOutput;
 }

@@ -203,12 +203,21 @@ interface ProfileFile {
 }
 
 /** Nodes of the same kind, output shape and multiply-adds, summed: TAESD's 3x3 convs at one resolution are one row. */
+/** Issue 23's per-layer target: every 3x3 conv with >= 32 input and output channels at >= 70% of the peak. */
+function convTarget(run: { nodes: NodeProfile[]; peakGflops: number }): string | undefined {
+  const convs = run.nodes.filter((n) => n.conv && !n.conv.transposed && n.conv.kernel[0] === 3 && n.conv.kernel[1] === 3 && n.conv.inChannels >= 32 && n.conv.outChannels >= 32 && n.gflops !== null);
+  if (!convs.length) return undefined;
+  const fractions = convs.map((n) => n.gflops! / run.peakGflops).sort((a, b) => a - b);
+  const met = fractions.filter((f) => f >= 0.7).length;
+  return `Target "every 3x3 conv with >= 32 input and output channels at >= 70% of the peak": ${met} of ${convs.length} (from ${percent(fractions[0])} to ${percent(fractions[fractions.length - 1])}, median ${percent(fractions[fractions.length >> 1])}), ${met === convs.length ? 'met' : '**missed**'}.`;
+}
+
 function groupNodes(nodes: NodeProfile[], batch: number): { label: string; count: number; ms: number; share: number; gflops: number | null }[] {
   const groups = new Map<string, { label: string; count: number; ms: number; share: number; macs: number }>();
   for (const node of nodes) {
     if (!node.runs) continue;
-    const key = `${node.type}|${node.outputShape.join('x')}|${node.macsPerSample}`;
-    const group = groups.get(key) ?? { label: `${node.type} → ${node.outputShape.join('x')}${node.macsPerSample ? `, ${(node.macsPerSample / 1e6).toFixed(1)} M multiply-adds` : ''}`, count: 0, ms: 0, share: 0, macs: 0 };
+    const key = `${node.type}|${node.detail}|${node.outputShape.join('x')}|${node.macsPerSample}`;
+    const group = groups.get(key) ?? { label: `${node.detail || node.type} → ${node.outputShape.join('x')}${node.macsPerSample ? ` (${(node.macsPerSample / 1e6).toFixed(1)} M multiply-adds each)` : ''}`, count: 0, ms: 0, share: 0, macs: 0 };
     group.count++;
     group.ms += node.ms;
     group.share += node.share;
@@ -242,6 +251,8 @@ export function renderLayersSection(files: { file: string; profile: ProfileFile 
         ...groupNodes(run.nodes, run.batch).map((g) => `| ${g.label} | ${g.count} | ${formatMs(g.ms)} | ${percent(g.share)} | ${g.gflops === null ? '–' : g.gflops.toFixed(1)} | ${g.gflops === null ? '–' : percent(g.gflops / run.peakGflops)} |`),
         '',
       );
+      const target = convTarget(run);
+      if (target) lines.push(target, '');
     }
   }
   lines.push(LAYERS_END);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkAgreement, oursContender, ortContender, prepareOrSkip, REAL, referenceContender, tfjsWasmContender, type RealContender } from '../bench/real-contenders.ts';
 import { asOurs, inputsOf, MAKE_REAL_MODELS, missingTorchModels, readmeExample, realInputs, torchModel, type RealModel } from '../bench/real-models.ts';
-import { renderRealSection } from '../bench/real-report.ts';
+import { renderLayersSection, renderRealSection } from '../bench/real-report.ts';
+import type { NodeProfile } from '../src/bench/profile.ts';
 import type { RealResults } from '../bench/real-results.ts';
 import { toChannelsFirst } from '../src/runtime/layout.ts';
 import { tf } from './helpers/setup.ts';
@@ -34,7 +35,7 @@ describe('bench:real models', () => {
     const dcgan = torchModel(FIXTURES, 'dcgan', [1, 16]);
     assert.ok(dcgan.f32 && !dcgan.refused);
     assert.equal(dcgan.source, 'torch');
-    assert.deepEqual([dcgan.latentShape, dcgan.outputShape, dcgan.onnxNchw, dcgan.range], [[1, 1, 100], [64, 64, 3], true, [-1, 1]]);
+    assert.deepEqual([dcgan.latentShape, dcgan.outputShape, dcgan.onnxNchw, dcgan.onnxOutputNchw, dcgan.range], [[1, 1, 100], [64, 64, 3], true, true, [-1, 1]]);
     assert.deepEqual(dcgan.onnxInputs, { latent: 'z' });
     assert.ok(dcgan.macsPerSample > 0);
     assert.equal(dcgan.torchCheck!.batch, 2);
@@ -51,7 +52,7 @@ describe('bench:real models', () => {
 
   it('a conditional torch export feeds its one-hot label', () => {
     const cvae = torchModel(FIXTURES, 'pytorch-cvae', [1]);
-    assert.deepEqual([cvae.classes, cvae.onnxInputs, cvae.onnxNchw], [40, { latent: 'z', label: 'y' }, false]);
+    assert.deepEqual([cvae.classes, cvae.onnxInputs, cvae.onnxNchw, cvae.onnxOutputNchw], [40, { latent: 'z', label: 'y' }, false, true]);
     const inputs = realInputs(cvae, 3);
     assert.deepEqual(Array.from(inputs.labels!), [0, 1, 2]);
     assert.equal(inputs.oneHot![40 + 1], 1);
@@ -84,6 +85,14 @@ describe('bench:real contenders and output checks', () => {
     const runner = prepared!.forBatch(inputsOf(model, model.torchCheck!.latents));
     const torch = checkAgreement(model, REAL.f32, 'f32', 'torch', 2, await runner.run(), model.torchCheck!.output);
     assert.ok(torch.maxAbsDiff < 1e-4);
+  });
+
+  it('a vector latent with an image out: the ONNX output comes back channels-last, labels fed one-hot', async () => {
+    for (const name of ['pytorch-vae', 'pytorch-cvae']) {
+      const model = torchModel(FIXTURES, name, [1]);
+      const out = await outputs(model, [oursContender('f32', 'strict'), ortContender('onnxruntime-node')], 3);
+      checkAgreement(model, REAL.ortNode, 'f32', REAL.f32, 3, out.get(REAL.ortNode)!, out.get(REAL.f32)!);
+    }
   });
 
   it('refuses outputs that are not the same model: a layout left channels-first, a different size', async () => {
@@ -163,5 +172,23 @@ describe('bench:real report', () => {
     const text = renderRealSection(slow, 'bench/results/x-real.json');
     assert.match(text, /slower on 1 of 3 models \| \*\*missed\*\* \|/);
     assert.match(text, /- readme-example: 2 of 6; worst f32 strict, batch 64, 0\.50x tfjs-wasm/);
+  });
+
+  it('groups a profile\'s nodes of the same kind and shape, and holds the 3x3 convs against the 70% target', () => {
+    const conv = (name: string, ms: number, gflops: number): NodeProfile => ({
+      name, type: 'conv2d', outputShape: [8, 8, 64], macsPerSample: 2_359_296, detail: '3x3 conv, stride 1, 64 → 64 channels',
+      conv: { kernel: [3, 3], strides: [1, 1], inChannels: 64, outChannels: 64, groups: 1, transposed: false }, ms, runs: true, share: 0, gflops,
+    });
+    const nodes = [conv('a', 1, 24), conv('b', 1, 18), { ...conv('up', 0.5, 10), detail: '3x3 conv, stride 1, 4 → 64 channels', conv: { ...conv('x', 0, 0).conv!, inChannels: 4 } },
+      { name: 'r', type: 'reshape', outputShape: [64], macsPerSample: 0, detail: '', ms: 0, runs: false, share: 0, gflops: null }];
+    const total = 2.5;
+    for (const n of nodes) n.share = n.ms / total;
+    const profile = { batch: 1, passes: 9, sumMs: total, decodeMs: 2.4, nodes, contender: 'edgevae f32 strict', dtype: 'f32', peakGflops: 30 };
+    const text = renderLayersSection([{ file: 'bench/results/d-h-layers-m.json', profile: { model: 'bench/real-models/m.evae', macsPerSample: 1, simd: 'strict', seconds: 5, machine: { cpu: 'c', cores: 2, node: 'v20' }, peak: { mulAdd: { kind: 'mul-add', gflops: 30, accumulators: 12, byAccumulators: {} } }, profiles: [profile] } }]);
+    assert.match(text, /^\| 3x3 conv, stride 1, 64 → 64 channels → 8x8x64 \(2\.4 M multiply-adds each\) \| 2 \| 2\.00 \| 80% \| 4\.7 \| 16% \|$/m);
+    assert.match(text, /^\| 3x3 conv, stride 1, 4 → 64 channels → 8x8x64 .* \| 1 \| 0\.500 \| 20% \|/m);
+    assert.doesNotMatch(text, /reshape/, 'a node that runs no code has no row');
+    assert.match(text, /at >= 70% of the peak": 1 of 2 \(from 60% to 80%, median 80%\), \*\*missed\*\*\./);
+    assert.match(text, /edgevae bench --model bench\/real-models\/m\.evae --layers --simd strict --seconds 5 --batch 1 --dtype f32 --json/);
   });
 });

@@ -6,6 +6,7 @@
  * Medians per node, so a pass slowed by another process on the core moves the figures little.
  * Platform-neutral: only `performance.now()`.
  */
+import type { GraphNode } from '../format/read.ts';
 import type { Decoder } from '../runtime/decoder.ts';
 import type { BenchInputs } from './contender.ts';
 import { percentile, summarizeLatency, timeCalls } from './measure.ts';
@@ -16,6 +17,10 @@ export interface NodeProfile {
   type: string;
   outputShape: number[];
   macsPerSample: number;
+  /** What the node computes, in a few words ("3x3 conv, stride 1, 64 → 64 channels"); '' where the kind says it all. */
+  detail: string;
+  /** A convolution's shape, for the per-kind targets (3x3 convs of 32 channels or more). */
+  conv?: { kernel: [number, number]; strides: [number, number]; inChannels: number; outChannels: number; groups: number; transposed: boolean };
   /** Median milliseconds per pass; 0 for a node that runs no code (a reshape reads its input's memory as it is). */
   ms: number;
   /** Whether the node runs code of its own (false: an alias of its input). */
@@ -44,11 +49,31 @@ export interface ProfileOptions {
   warmUpSeconds?: number;
   minPasses?: number;
   shouldStop?: () => boolean;
+  /** The model's graph nodes (readModel), for each node's detail; without them the details are empty. */
+  graph?: readonly GraphNode[];
+}
+
+/** A node's detail and convolution shape, from its spec. */
+export function describeNode(node: GraphNode): Pick<NodeProfile, 'detail' | 'conv'> {
+  const { layer } = node;
+  if (layer.type === 'conv2d' || layer.type === 'conv2dTranspose') {
+    const inChannels = node.inShapes[0][node.inShapes[0].length - 1];
+    const groups = layer.groups ?? 1;
+    const transposed = layer.type === 'conv2dTranspose';
+    const [kh, kw] = layer.kernelSize;
+    const kind = `${kh}x${kw} ${transposed ? 'transposed conv' : groups === inChannels && groups > 1 ? 'depthwise conv' : 'conv'}`;
+    return {
+      detail: `${kind}, stride ${layer.strides[0] === layer.strides[1] ? layer.strides[0] : layer.strides.join('x')}, ${inChannels} → ${layer.filters} channels${groups > 1 && groups !== inChannels ? `, ${groups} groups` : ''}`,
+      conv: { kernel: [kh, kw], strides: [...layer.strides], inChannels, outChannels: layer.filters, groups, transposed },
+    };
+  }
+  if (layer.type === 'dense') return { detail: `${node.inShapes[0][node.inShapes[0].length - 1]} → ${layer.units}` };
+  return { detail: '' };
 }
 
 /** Profiles `decoder` on one batch of inputs (at most the decoder's maxBatch samples). */
 export async function profileLayers(decoder: Decoder, inputs: BenchInputs, options: ProfileOptions): Promise<LayerProfile> {
-  const { seconds, warmUpSeconds = 0.5, minPasses = 5, shouldStop } = options;
+  const { seconds, warmUpSeconds = 0.5, minPasses = 5, shouldStop, graph } = options;
   const { latents, labels } = inputs;
   const decode = () => decoder.decode(latents, labels);
   await timeCalls(decode, { seconds: warmUpSeconds, minCalls: 2, shouldStop });
@@ -76,6 +101,7 @@ export async function profileLayers(decoder: Decoder, inputs: BenchInputs, optio
       type: layer.type,
       outputShape: layer.outputShape,
       macsPerSample: layer.macsPerSample,
+      ...(graph ? describeNode(graph[i]) : { detail: '' }),
       ms,
       runs: runs[i],
       share: sumMs > 0 ? ms / sumMs : 0,

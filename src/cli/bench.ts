@@ -239,7 +239,7 @@ function printProfile(run: ProfileRun): void {
   const rows = run.nodes.map((node, i) => [
     String(i),
     node.name,
-    node.type,
+    node.detail ? `${node.type} (${node.detail})` : node.type,
     node.outputShape.join('x'),
     node.macsPerSample ? node.macsPerSample.toLocaleString('en-US') : '',
     node.runs ? formatMs(node.ms) : 'alias',
@@ -276,7 +276,7 @@ async function layersCommand(o: BenchCommandOptions, path: string, bytes: Uint8A
       const decoder = await Decoder.load(converted, { simd: build, maxBatch: Math.max(...o.batch) });
       for (const batch of o.batch) {
         if (interrupt.stopped()) break;
-        const profile = await profileLayers(decoder, benchInputs(decoder, batch), { seconds: o.seconds, warmUpSeconds: Math.min(0.5, o.seconds / 4), shouldStop: interrupt.stopped });
+        const profile = await profileLayers(decoder, benchInputs(decoder, batch), { seconds: o.seconds, warmUpSeconds: Math.min(0.5, o.seconds / 4), shouldStop: interrupt.stopped, graph: parsed.graph.nodes });
         const run: ProfileRun = { contender: `edgevae ${WEIGHT_NAMES[dtype]} ${build}`, dtype, peakGflops: dtype === 'i8' && peak.int8 ? peak.int8.gflops : peak.mulAdd.gflops, ...profile };
         runs.push(run);
         if (!o.json) printProfile(run);
