@@ -194,7 +194,7 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
     ['label=three', /label must be an integer/],
     ['format=gif', /format must be one of png, json, got "gif"/],
     ['prior=gmm', /prior must be one of model, standard, got "gmm"/],
-    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, prior, format/],
+    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, stddev, prior, format/],
     ['n=1&n=2', /"n" is given more than once/],
   ];
   for (const [query, message] of badSamples) {

@@ -38,6 +38,9 @@ async function loadDecoder(model: string | undefined): Promise<Decoder> {
   }
 }
 
+const STDDEV_HELP = "standard deviation of the latent draws (default: the prior the model was trained against, 1 unless its file records another; with a fitted prior, 1: the spread within each component)";
+const PRIOR_HELP = "latents from: 'model' (the file's fitted prior when it has one, else the Gaussian it was trained against) or 'standard' (that Gaussian, N(0, I) unless the file records another stddev)";
+
 /** Most latents one `decode` decodes, as many as `sample --n` draws. */
 const MAX_DECODE_ROWS = 4096;
 
@@ -94,11 +97,11 @@ program
   .option('--n <count>', 'number of samples', integer(1, 4096), 64)
   .option('--seed <seed>', 'seed of the latent draws (same seed, same image)', integer(0, Number.MAX_SAFE_INTEGER), 1)
   .option('--label <class>', 'class to generate, for conditional models (default: all classes in turn)', integer(0, 65535))
-  .option('--stddev <sd>', 'standard deviation of the latent draws (with a fitted prior: the spread within each component)', number, 1)
-  .addOption(new Option('--prior <prior>', "latents from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
+  .option('--stddev <sd>', STDDEV_HELP, nonNegative)
+  .addOption(new Option('--prior <prior>', PRIOR_HELP).choices(PRIOR_CHOICES).default('model'))
   .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
-  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev: number; prior: PriorChoice; columns?: number; out: string }) => {
+  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev?: number; prior: PriorChoice; columns?: number; out: string }) => {
     const decoder = await loadDecoder(o.model);
     const samples = decoder.sample(o.n, { seed: o.seed, stddev: o.stddev, prior: o.prior, labels: o.label });
     await writeGrid(decoder, samples, o.out, o.columns);
@@ -113,7 +116,7 @@ program
   .option('--to <value>', 'end of the walk', number, 2.5)
   .option('--steps <count>', 'number of images', integer(1, 4096), 10)
   .option('--seed <seed>', 'draw the other dimensions from this seed (default: zeros)', integer(0, Number.MAX_SAFE_INTEGER))
-  .addOption(new Option('--prior <prior>', "with --seed, the other dimensions from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
+  .addOption(new Option('--prior <prior>', `with --seed, the other dimensions from: ${PRIOR_HELP.slice('latents from: '.length)}`).choices(PRIOR_CHOICES).default('model'))
   .option('--label <class>', 'class, for conditional models', integer(0, 65535))
   .option('--columns <count>', 'images per row (default: all in one row)', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG', pngPath)
@@ -261,14 +264,15 @@ program
   .option('--compare <file>', 'another file of the same model (e.g. f32 vs int8): report how often the judge agrees')
   .option('--per-class <n>', 'samples per digit (10x this for unconditional models)', integer(1, 100000), 100)
   .option('--seed <seed>', 'seed of the samples', integer(0, Number.MAX_SAFE_INTEGER), 1)
-  .addOption(new Option('--prior <prior>', "latents from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
+  .option('--stddev <sd>', STDDEV_HELP, nonNegative)
+  .addOption(new Option('--prior <prior>', PRIOR_HELP).choices(PRIOR_CHOICES).default('model'))
   .option('--json', 'print the result as JSON')
-  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; prior: PriorChoice; json?: boolean }) => {
+  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; stddev?: number; prior: PriorChoice; json?: boolean }) => {
     const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
     const decoder = await loadDecoder(o.model);
     const judgePath = o.judge ?? join(packageRoot(), 'test', 'fixtures', 'judge.evae');
     const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
-    const options = { perClass: o.perClass, seed: o.seed, prior: o.prior };
+    const options = { perClass: o.perClass, seed: o.seed, prior: o.prior, stddev: o.stddev };
     const quality = generationQuality(decoder, judge, options);
     const agreement = o.compare ? judgeAgreement(decoder, await loadDecoder(o.compare), judge, options) : undefined;
     if (o.json) {
@@ -276,7 +280,7 @@ program
       return;
     }
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    console.log(`samples:                 ${quality.samples} (seed ${o.seed}, latents from ${priorName(decoder, o.prior)})`);
+    console.log(`samples:                 ${quality.samples} (seed ${o.seed}, latents from ${priorName(decoder, o.prior, o.stddev)})`);
     if (quality.conditionalAccuracy !== undefined) {
       console.log(`conditional accuracy:    ${pct(quality.conditionalAccuracy)} (judge label = requested digit)`);
       console.log(`per digit:               ${quality.perClassAccuracy!.map((a, d) => `${d}:${pct(a)}`).join(' ')}`);
@@ -287,9 +291,10 @@ program
   });
 
 /** Which distribution a sample's latents come from, in words. */
-function priorName(decoder: Decoder, choice: PriorChoice): string {
+function priorName(decoder: Decoder, choice: PriorChoice, stddev = decoder.defaultStddev(choice)): string {
   const prior = decoder.info.prior;
-  return choice === 'model' && prior.type === 'gaussianMixture' ? `the model's fitted prior, ${prior.components} Gaussians` : 'N(0, I)';
+  if (choice === 'model' && prior.type === 'gaussianMixture') return `the model's fitted prior, ${prior.components} Gaussians${stddev === 1 ? '' : ` spread x${stddev}`}`;
+  return stddev === 1 ? 'N(0, I)' : `N(0, ${stddev}^2 I)`;
 }
 
 program

@@ -31,11 +31,16 @@ export interface SampleOptions {
   seed?: number;
   /** Index of the first sample in the seed's stream (default 0): sample(n, {offset: k}) continues a stream. */
   offset?: number;
-  /** Standard deviation of the latent draws (default 1); with a mixture prior, the spread within each component. */
+  /**
+   * Standard deviation of the latent draws. Default: the prior the model was trained against,
+   * N(0, s^2 I) with s = info.priorStddev (1 unless the file records another, as the adversarial
+   * autoencoders' 2); with a fitted mixture prior, the spread within each component, default 1.
+   */
   stddev?: number;
   /**
    * Where latents come from: 'model' (default) is the file's fitted prior when it has one
-   * (info.prior), else N(0, I); 'standard' is always N(0, stddev^2).
+   * (info.prior), else the Gaussian it was trained against; 'standard' is always that Gaussian,
+   * N(0, stddev^2 I).
    */
   prior?: PriorChoice;
   /** Class of each sample for conditional models: one label for all, or one per sample. Default: i % classes. */
@@ -84,8 +89,13 @@ export interface DecoderInfo {
   /** Values per sample. */
   outputSize: number;
   range: [number, number];
-  /** The latents sample() draws by default: N(0, I), or the file's fitted mixture of `components` Gaussians. */
+  /** The latents sample() draws by default: N(0, priorStddev^2 I), or the file's fitted mixture of `components` Gaussians. */
   prior: { type: 'standard' } | { type: 'gaussianMixture'; components: number };
+  /**
+   * Standard deviation of the Gaussian prior the latent was trained against (meta.priorStddev; 1 when
+   * the file does not say, as files written before edgevae recorded it): sample()'s default stddev.
+   */
+  priorStddev: number;
   dtype: DType;
   meta: ModelMeta;
   /** The graph's nodes in order: type, name, the values each reads, and its per-sample output shape. */
@@ -163,6 +173,7 @@ export class Decoder {
       outputSize: product(meta.output.shape),
       range: [...meta.output.range],
       prior: meta.prior ? { type: 'gaussianMixture', components: meta.prior.weights.length } : { type: 'standard' },
+      priorStddev: meta.priorStddev ?? 1,
       dtype: meta.dtype,
       meta,
       layers: model.graph.nodes.map((n) => ({ type: n.layer.type, name: n.layer.displayName ?? n.name, inputs: [...n.inputs], outputShape: n.outShape })),
@@ -185,6 +196,14 @@ export class Decoder {
     if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
     const plan = buildPlan(kernels, parsed);
     return new Decoder(kernels, parsed, plan, options);
+  }
+
+  /**
+   * The stddev sample() draws with when given none: 1 within a fitted mixture's components (prior
+   * 'model' on a file that has one), else the trained-against Gaussian's, info.priorStddev.
+   */
+  defaultStddev(prior: PriorChoice = 'model'): number {
+    return prior === 'model' && this.mixture ? 1 : this.info.priorStddev;
   }
 
   /** Bytes of wasm memory the decoder holds once it has decoded a batch of `batch` samples. */
@@ -267,10 +286,10 @@ export class Decoder {
   private streamOptions(options: Omit<SampleOptions, 'labels'>, n: number): LatentStream {
     const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(options.seed, 'seed', 0, MAX_SEED);
     const offset = checkInt(options.offset ?? 0, 'offset', 0, 2 ** 32 - n);
-    const stddev = checkFinite(options.stddev ?? 1, 'stddev');
-    if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
     const prior = options.prior ?? 'model';
     if (!PRIOR_CHOICES.includes(prior)) throw new InputError(`prior must be one of ${PRIOR_CHOICES.join(', ')}, got ${JSON.stringify(prior)}`);
+    const stddev = checkFinite(options.stddev ?? this.defaultStddev(prior), 'stddev');
+    if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
     return { seed, offset, stddev, mixture: prior === 'model' ? this.mixture : undefined };
   }
 

@@ -5,7 +5,7 @@
  *
  * Attributes: model (URL of an .evae file, required), seed (0..2^53-1, default 1), digit (a class of
  * a conditional model; absent: every class in turn), count (samples, 1..100, default 16), stddev
- * (of the latent draws, 0..10, default 1). The sliders shift every sample's latent vector along one
+ * (of the latent draws, 0..10; default: the model's prior, 1 unless its file records another). The sliders shift every sample's latent vector along one
  * dimension, in units of stddev. A bad attribute or an unloadable model shows its message in the
  * element instead of a blank canvas.
  * Uses the strict SIMD build, so a seed gives the same pixels as `edgevae` in Node.
