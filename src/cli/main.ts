@@ -312,12 +312,14 @@ program
 
 program
   .command('serve')
-  .description('serve the web demo: the <edgevae-sampler> element drawing the shipped models (Ctrl-C stops)')
+  .description('serve the web demo: the <edgevae-sampler> element drawing the shipped models, or the models given with --model (Ctrl-C stops)')
   .option('--port <n>', 'TCP port (0: any free port)', integer(0, 65535), 8080)
   .option('--host <address>', 'address to listen on (the default keeps it to this machine)', parseHost, '127.0.0.1')
-  .action(async (o: { port: number; host: string }) => {
-    const { url } = await serveDemo(o);
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name, to show instead of the demo\'s two; repeat it for more', (value: string, previous: string[] = []) => [...previous, value])
+  .action(async (o: { port: number; host: string; model?: string[] }) => {
+    const { url, models } = await serveDemo({ port: o.port, host: o.host, models: o.model });
     console.log(`serving the edgevae demo at ${url} (Ctrl-C to stop)`);
+    for (const m of models) console.log(`  ${m.file} at ${new URL(m.urlPath.slice(1), url)} (${m.description})`);
   });
 
 program.parseAsync().catch((err: unknown) => {
