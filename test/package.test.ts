@@ -14,15 +14,17 @@ describe('package', () => {
     assert.ok(size < 64 * 1024, `build/edgevae.wasm is ${size} bytes`);
   });
 
-  it('exposes the runtime and the exporter to plain JavaScript through "exports"', () => {
+  it('exposes the runtime (with its PNG encoder and URL loading), the Node adapter (file loading) and the exporter to plain JavaScript through "exports"', () => {
     // Run from the package folder, so the package resolves itself by name as an installed one would.
     const script = `
       const runtime = await import('edgevae');
       const exporter = await import('edgevae/export');
-      console.log(JSON.stringify([typeof runtime.Decoder.load, typeof runtime.toImageGrid, typeof exporter.exportModel, typeof exporter.loadSavedModel]));`;
+      const node = await import('edgevae/node');
+      console.log(JSON.stringify([typeof runtime.Decoder.load, typeof runtime.Decoder.fromURL, typeof runtime.toImageGrid, typeof runtime.encodePng,
+        typeof node.Decoder.fromFile, node.Decoder === runtime.Decoder, typeof exporter.exportModel, typeof exporter.loadSavedModel]));`;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').at(-1)!), ['function', 'function', 'function', 'function']);
+    assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').at(-1)!), ['function', 'function', 'function', 'function', 'function', true, 'function', 'function']);
   });
 
   it('ships type declarations and a runnable bin for every entry', () => {

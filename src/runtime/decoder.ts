@@ -2,7 +2,7 @@
  * The runtime's public API: load a model file, then sample, decode and traverse its latent space.
  * Free of Node-only imports: the same code runs in Node, Deno, browsers and Cloudflare Workers.
  */
-import { InputError, RuntimeError } from '../errors.ts';
+import { FormatError, InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { RECORD_WORDS, Status } from './abi.ts';
@@ -24,6 +24,11 @@ export interface LoadOptions {
    * engine accepts it, else strict. 'relaxed': that build or an error.
    */
   simd?: SimdMode;
+}
+
+export interface FromUrlOptions extends LoadOptions {
+  /** Passed to fetch as its second argument: headers, credentials, an AbortSignal, ... */
+  request?: RequestInit;
 }
 
 export interface SampleOptions {
@@ -204,6 +209,32 @@ export class Decoder {
    */
   defaultStddev(prior: PriorChoice = 'model'): number {
     return prior === 'model' && this.mixture ? 1 : this.info.priorStddev;
+  }
+
+  /**
+   * Fetches a model file and loads it (fetch: browsers, Deno, Workers, Node 18+). Every failure names
+   * the URL: a network error or an HTTP status other than 2xx is an InputError, a file that is not a
+   * valid model a FormatError. A relative URL is resolved as fetch resolves it (against the page, in a
+   * browser). `edgevae/node` adds Decoder.fromFile.
+   */
+  static async fromURL(url: string | URL, options: FromUrlOptions = {}): Promise<Decoder> {
+    const { request, ...loadOptions } = options;
+    const why = (text: string) => `could not load the model ${url}: ${text}`;
+    let response: Response;
+    try {
+      response = await fetch(url, request);
+    } catch (err) {
+      throw new InputError(why((err as Error).message), { cause: err });
+    }
+    if (!response.ok) throw new InputError(why(`HTTP ${response.status} ${response.statusText}`.trimEnd()));
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    try {
+      return await Decoder.load(bytes, loadOptions);
+    } catch (err) {
+      if (err instanceof FormatError) throw new FormatError(why(err.message), { cause: err });
+      if (err instanceof RuntimeError) throw new RuntimeError(why(err.message), { cause: err });
+      throw err;
+    }
   }
 
   /** Bytes of wasm memory the decoder holds once it has decoded a batch of `batch` samples. */
