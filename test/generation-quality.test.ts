@@ -11,7 +11,7 @@ import { loadDataset } from '../src/data/datasets.ts';
 import { generationQuality, judgeAgreement } from '../src/train/generation-quality.ts';
 
 const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? fileURLToPath(new URL('../../shared/data/mnist', import.meta.url));
-const judge = await Decoder.load(readFileSync(new URL('./fixtures/judge.evae', import.meta.url)));
+const judge = await Decoder.load(readFileSync(new URL('../models/judge/mnist.evae', import.meta.url)));
 const { test } = await loadDataset('mnist', { dir: mnistDir });
 
 /** latent (1 value, weight 0) + one-hot label -> dense 784: row d of the kernel is the template for label d. */

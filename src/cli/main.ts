@@ -8,7 +8,7 @@ import { Decoder, EdgeVaeError, FormatError, InputError, LATENT_LAYOUTS, PRIOR_C
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
 import type { DatasetName } from '../data/datasets.ts';
-import { isDirectory, packageRoot, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
+import { defaultJudge, isDirectory, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
@@ -260,7 +260,7 @@ program
   .command('evaluate')
   .description('judge generated digits: conditional accuracy, confident share, and agreement between two files of a model')
   .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
-  .option('--judge <file>', 'the judge classifier (default: the one kept in test/fixtures/judge.evae)')
+  .option('--judge <file>', 'the judge classifier (default: the MNIST judge shipped in models/judge/mnist.evae)')
   .option('--compare <file>', 'another file of the same model (e.g. f32 vs int8): report how often the judge agrees')
   .option('--per-class <n>', 'samples per digit (10x this for unconditional models)', integer(1, 100000), 100)
   .option('--seed <seed>', 'seed of the samples', integer(0, Number.MAX_SAFE_INTEGER), 1)
@@ -270,7 +270,7 @@ program
   .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; stddev?: number; prior: PriorChoice; json?: boolean }) => {
     const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
     const decoder = await loadDecoder(o.model);
-    const judgePath = o.judge ?? join(packageRoot(), 'test', 'fixtures', 'judge.evae');
+    const judgePath = o.judge ?? defaultJudge();
     const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
     const options = { perClass: o.perClass, seed: o.seed, prior: o.prior, stddev: o.stddev };
     const quality = generationQuality(decoder, judge, options);
