@@ -15,7 +15,7 @@ import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { BACKEND_CHOICES } from '../train/backend.ts';
 import { MAX_THREADS } from '../train/replica-sync.ts';
-import { integer, nonNegative, number, positive } from './options.ts';
+import { classLabel, integer, nonNegative, number, positive } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 import { parseLatentsJson } from './latents.ts';
 
@@ -96,7 +96,7 @@ program
   .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .option('--n <count>', 'number of samples', integer(1, 4096), 64)
   .option('--seed <seed>', 'seed of the latent draws (same seed, same image)', integer(0, Number.MAX_SAFE_INTEGER), 1)
-  .option('--label <class>', 'class to generate, for conditional models (default: all classes in turn)', integer(0, 65535))
+  .option('--label <class>', 'class to generate, for conditional models: 0..classes-1 (default: all classes in turn)', classLabel)
   .option('--stddev <sd>', STDDEV_HELP, nonNegative)
   .addOption(new Option('--prior <prior>', PRIOR_HELP).choices(PRIOR_CHOICES).default('model'))
   .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
@@ -117,7 +117,7 @@ program
   .option('--steps <count>', 'number of images', integer(1, 4096), 10)
   .option('--seed <seed>', 'draw the other dimensions from this seed (default: zeros)', integer(0, Number.MAX_SAFE_INTEGER))
   .addOption(new Option('--prior <prior>', `with --seed, the other dimensions from: ${PRIOR_HELP.slice('latents from: '.length)}`).choices(PRIOR_CHOICES).default('model'))
-  .option('--label <class>', 'class, for conditional models', integer(0, 65535))
+  .option('--label <class>', 'class, for conditional models: 0..classes-1 (default 0)', classLabel)
   .option('--columns <count>', 'images per row (default: all in one row)', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG', pngPath)
   .action(async (o: { model?: string; dim: number; from: number; to: number; steps: number; seed?: number; prior: PriorChoice; label?: number; columns?: number; out: string }) => {
@@ -132,7 +132,7 @@ program
   .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .requiredOption('--latents <file.json>', 'latents as JSON: an array of rows of latentSize numbers, or one flat array')
   .addOption(new Option('--layout <order>', "axis order of an image latent's rows: NHWC (channels-last, as the model holds it) or NCHW (channels-first, as PyTorch)").choices(LATENT_LAYOUTS).default('NHWC'))
-  .option('--label <class>', 'class of every latent, for conditional models', integer(0, 65535))
+  .option('--label <class>', 'class of every latent, for conditional models: 0..classes-1', classLabel)
   .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
   .action(async (o: { model?: string; latents: string; layout: LatentLayout; label?: number; columns?: number; out: string }) => {

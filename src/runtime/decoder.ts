@@ -298,7 +298,8 @@ export class Decoder {
       latents.set(base, s * latent);
       latents[s * latent + dim] = steps === 1 ? from : from + ((to - from) * s) / (steps - 1);
     }
-    return this.decode(latents, this.info.classes ? (options.label ?? 0) : undefined);
+    // An unconditional model refuses a label here as decode() does, rather than ignoring it.
+    return this.decode(latents, this.info.classes ? (options.label ?? 0) : options.label);
   }
 
   // ---- internals ----
@@ -373,10 +374,10 @@ export class Decoder {
       return Int32Array.from({ length: n }, (_, i) => i % classes);
     }
     const out = new Int32Array(n);
-    if (typeof labels === 'number') out.fill(checkInt(labels, 'label', 0, classes - 1));
+    if (typeof labels === 'number') out.fill(checkLabel(labels, 'label', classes));
     else {
       if (labels.length !== n) throw new InputError(`${labels.length} labels given for ${n} samples`);
-      for (let i = 0; i < n; i++) out[i] = checkInt(labels[i], `labels[${i}]`, 0, classes - 1);
+      for (let i = 0; i < n; i++) out[i] = checkLabel(labels[i], `labels[${i}]`, classes);
     }
     return out;
   }
@@ -442,6 +443,18 @@ function checkCount(n: unknown, perSample: number): number {
     throw new InputError(`n = ${n} samples of ${perSample} values is over the ${MAX_RESULT_VALUES} values (1 GiB) one call returns: ask for at most ${most} at a time (offset continues the stream)`);
   }
   return n as number;
+}
+
+/**
+ * A class label of a model with `classes` classes: an integer in 0..classes-1, or an InputError that
+ * says how many classes the model has.
+ */
+export function checkLabel(value: unknown, what: string, classes: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InputError(`${what} must be a class: an integer in 0..${classes - 1}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+  }
+  if (value >= classes) throw new InputError(`${what} ${value} is not a class of this model: it has ${classes} classes, 0..${classes - 1}`);
+  return value;
 }
 
 function checkInt(value: unknown, what: string, min: number, max: number): number {

@@ -16,7 +16,7 @@
  * (cors.ts). Samples of a given seed, and /info, carry an ETag (a hash of the body), and an
  * If-None-Match naming it gets a 304; samples of a drawn seed, POST /decode and errors are not stored.
  */
-import { PRIOR_CHOICES, type Decoder } from '../runtime/decoder.ts';
+import { PRIOR_CHOICES, checkLabel, type Decoder } from '../runtime/decoder.ts';
 import { LATENT_LAYOUTS } from '../runtime/layout.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
@@ -184,7 +184,9 @@ function labelParameter(text: string | undefined, decoder: Decoder): number | un
   if (text === undefined) return undefined;
   const classes = decoder.info.classes;
   if (!classes) throw new HttpError(400, 'this model is not conditional: it takes no label');
-  return integerParameter('label', text, 0, classes - 1);
+  if (!/^[0-9]+$/.test(text)) throw new HttpError(400, `label must be a class: an integer in 0..${classes - 1}, got ${JSON.stringify(text)}`);
+  // One past the classes is refused saying how many there are (checkLabel's InputError becomes a 400).
+  return checkLabel(Number(text), 'label', classes);
 }
 
 /** Checks a POST /decode body: {"latents": rows of latentSize numbers (an image latent's flattened), "labels"?: one class or one per row}. */
