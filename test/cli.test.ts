@@ -11,6 +11,7 @@ import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
 import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
+import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { Decoder, toChannelsFirst, toImageGrid } from '../src/index.ts';
 
@@ -82,9 +83,9 @@ describe('edgevae CLI', () => {
     assert.match(resumed.stderr, /has no checkpoint: it never trained a step \(its start failed\?\)\. Start a new run with --preset ae/);
   });
 
-  const mnist = process.env.EDGEVAE_MNIST_DIR;
+  const mnist = MNIST_DIR;
   for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    it(`train stops on ${signal} as on Ctrl-C: a checkpoint, the resume command, exit ${code}`, { skip: !mnist && 'set EDGEVAE_MNIST_DIR to the MNIST folder' }, async () => {
+    it(`train stops on ${signal} as on Ctrl-C: a checkpoint, the resume command, exit ${code}`, { skip: MNIST_SKIP }, async () => {
       const runs = join(dir, `runs-${signal}`);
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'train', '--preset', 'ae', '--backend', 'cpu', '--epochs', '50', '--data', mnist!, '--runs', runs], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
