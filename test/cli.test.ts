@@ -101,7 +101,7 @@ describe('edgevae CLI', () => {
       await new Promise((resolve) => setTimeout(resolve, 1500));
       child.kill(signal);
       assert.equal(await exited, code, stdout);
-      assert.match(stdout, /stopped at step \d+; checkpoint saved\. Continue with: npx edgevae train --resume /);
+      assert.match(stdout, /stopped at step \d+ \(epoch 1 of 50, \d+ of its 600 batches done\); checkpoint saved\. Continue with: npx edgevae train --resume /);
     });
   }
 
