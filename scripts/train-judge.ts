@@ -3,7 +3,7 @@
  * on the 10k MNIST test images with edgevae's own wasm runtime, and writes it as an f16 edgevae model
  * plus a JSON sidecar ({accuracy, command, epochs, date, ...}) beside it.
  *
- *   node --import tsx scripts/train-judge.ts --data DIR --out test/fixtures/judge.evae [--epochs N]
+ *   node --import tsx scripts/train-judge.ts --data DIR --out models/judge/mnist.evae [--epochs N]
  *     [--backend auto|node-gpu|node|edgevae|wasm|cpu] [--hidden 256,256] [--conv 32,64] [--dropout 0.2] [--batch 128]
  *     [--lr 1e-3] [--final-lr 1e-5] [--shift 1] [--seed 1] [--train-limit N] [--min-accuracy 0.985]
  *

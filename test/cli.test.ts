@@ -11,6 +11,7 @@ import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
 import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
+import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { Decoder, toChannelsFirst, toImageGrid } from '../src/index.ts';
 
@@ -82,9 +83,9 @@ describe('edgevae CLI', () => {
     assert.match(resumed.stderr, /has no checkpoint: it never trained a step \(its start failed\?\)\. Start a new run with --preset ae/);
   });
 
-  const mnist = process.env.EDGEVAE_MNIST_DIR;
+  const mnist = MNIST_DIR;
   for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    it(`train stops on ${signal} as on Ctrl-C: a checkpoint, the resume command, exit ${code}`, { skip: !mnist && 'set EDGEVAE_MNIST_DIR to the MNIST folder' }, async () => {
+    it(`train stops on ${signal} as on Ctrl-C: a checkpoint, the resume command, exit ${code}`, { skip: MNIST_SKIP }, async () => {
       const runs = join(dir, `runs-${signal}`);
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'train', '--preset', 'ae', '--backend', 'cpu', '--epochs', '50', '--data', mnist!, '--runs', runs], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -100,7 +101,7 @@ describe('edgevae CLI', () => {
       await new Promise((resolve) => setTimeout(resolve, 1500));
       child.kill(signal);
       assert.equal(await exited, code, stdout);
-      assert.match(stdout, /stopped at step \d+; checkpoint saved\. Continue with: npx edgevae train --resume /);
+      assert.match(stdout, /stopped at step \d+ \(epoch 1 of 50, \d+ of its 600 batches done\); checkpoint saved\. Continue with: npx edgevae train --resume /);
     });
   }
 
@@ -158,7 +159,12 @@ describe('edgevae CLI', () => {
       [['sample', '--model', join(dir, 'missing.evae'), '--out', join(dir, 'x.png')], /model file .*missing\.evae does not exist/],
       [['sample', '--model', conditional, '--n', 'lots', '--out', join(dir, 'x.png')], /expected an integer in 1\.\.4096, got "lots"/],
       [['sample', '--model', conditional, '--n', '0', '--out', join(dir, 'x.png')], /expected an integer in 1\.\.4096/],
-      [['sample', '--model', conditional, '--label', '12', '--out', join(dir, 'x.png')], /label must be an integer in 0\.\.9, got 12/],
+      [['sample', '--model', conditional, '--label', '12', '--out', join(dir, 'x.png')], /label 12 is not a class of this model: it has 10 classes, 0\.\.9/],
+      [['sample', '--model', conditional, '--label', '70000', '--out', join(dir, 'x.png')], /label 70000 is not a class of this model: it has 10 classes, 0\.\.9/],
+      [['sample', '--model', conditional, '--label', '-1', '--out', join(dir, 'x.png')], /expected a class: an integer >= 0 \(the model says how many it has\), got "-1"/],
+      [['traverse', '--model', conditional, '--dim', '0', '--label', '10', '--out', join(dir, 'x.png')], /label 10 is not a class of this model: it has 10 classes, 0\.\.9/],
+      [['traverse', '--model', 'aae', '--dim', '0', '--label', '3', '--out', join(dir, 'x.png')], /this decoder is not conditional: it takes no labels/],
+      [['sample', '--model', 'aae', '--label', '3', '--out', join(dir, 'x.png')], /this decoder is not conditional: it takes no labels/],
       [['sample', '--model', conditional, '--out', join(dir, 'x.jpg')], /must be a \.png file/],
       [['sample', '--model', convModel, '--out', join(dir, 'x.png')], /model\.json is not an edgevae model file; convert it first: npx edgevae import .*model\.json --out model\.evae/],
       [['sample', '--model', join(dir, 'tfjs-conv'), '--out', join(dir, 'x.png')], /model file .*tfjs-conv is a folder; give the file itself/],

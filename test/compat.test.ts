@@ -26,10 +26,10 @@ const BEFORE_FORMAT_2: Record<string, string> = {
   'test/fixtures/cvae-f32.evae f32': 'd8698669926b46f3bdee232356540cf82457ec2ae6c27fc08fd3779c66ec12e5 f71425579d8b11782e48aa811ed1759856e2cb0ff24695c00d629347f5a981e5',
   'test/fixtures/cvae-f32.evae f16': '0eeaf59da5602fee7d5fee6929b4278d5b97de62f4c1a434d8377f33868d91a0 ef5d5c937f7ba08b1af5675afc4e89777c47b7b146fb8d2b1280b93dcaac109a',
   'test/fixtures/cvae-f32.evae i8': 'a02c44fbfbdc68d396580213b8b5174e2e0a87d28a2867d905e312372e0d3246 b14a979f3fa3c4559cd73e8bbd2fde2062f4443188a6469449cb4c6728ba8eb2',
-  'test/fixtures/judge.evae as stored': '832e9ae2c83ddf6c27722cbdd891b77023bb5dd0edac0a61ff5349f7711eed8b e417c43ca91b62b7e06386a73d9d411ca98704d13e1cb24c42d452598f80f9ff',
-  'test/fixtures/judge.evae f32': '832e9ae2c83ddf6c27722cbdd891b77023bb5dd0edac0a61ff5349f7711eed8b e417c43ca91b62b7e06386a73d9d411ca98704d13e1cb24c42d452598f80f9ff',
-  'test/fixtures/judge.evae f16': '832e9ae2c83ddf6c27722cbdd891b77023bb5dd0edac0a61ff5349f7711eed8b e417c43ca91b62b7e06386a73d9d411ca98704d13e1cb24c42d452598f80f9ff',
-  'test/fixtures/judge.evae i8': '7eca1d25f226c5dbba373d5b2b9ed1e31cc84365e52643d44183dd1ee66cd413 7d9094fcdc1a82ed1c986ab154327a67dfb91227122e78a128261e7462bc56b4',
+  'models/judge/mnist.evae as stored': '832e9ae2c83ddf6c27722cbdd891b77023bb5dd0edac0a61ff5349f7711eed8b e417c43ca91b62b7e06386a73d9d411ca98704d13e1cb24c42d452598f80f9ff',
+  'models/judge/mnist.evae f32': '832e9ae2c83ddf6c27722cbdd891b77023bb5dd0edac0a61ff5349f7711eed8b e417c43ca91b62b7e06386a73d9d411ca98704d13e1cb24c42d452598f80f9ff',
+  'models/judge/mnist.evae f16': '832e9ae2c83ddf6c27722cbdd891b77023bb5dd0edac0a61ff5349f7711eed8b e417c43ca91b62b7e06386a73d9d411ca98704d13e1cb24c42d452598f80f9ff',
+  'models/judge/mnist.evae i8': '7eca1d25f226c5dbba373d5b2b9ed1e31cc84365e52643d44183dd1ee66cd413 7d9094fcdc1a82ed1c986ab154327a67dfb91227122e78a128261e7462bc56b4',
 };
 
 const sha256 = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, type Split } from '../src/data/datasets.ts';
 import { InputError, RuntimeError } from '../src/errors.ts';
@@ -25,8 +25,6 @@ import { allocateShared, ReplicaSync, shareSizes } from '../src/train/replica-sy
 import { createRun, train, type RunConfig, type TrainOptions } from '../src/train/trainer.ts';
 import { failingPreset, syntheticSplit, tinyPreset, tinyTwoPhasePreset } from './fixtures/tiny-presets.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? resolve(repoRoot, '..', 'shared', 'data', 'mnist');
 const presetModule = new URL('./fixtures/tiny-presets.ts', import.meta.url).href;
 
 /** Frees a finished run's weights and optimizer state. */
@@ -249,10 +247,10 @@ describe('data-parallel training', () => {
     await assert.rejects(run(tinyPreset, { threads: 2, presetModule: new URL('./fixtures/models.ts', import.meta.url).href }), /cannot start data-parallel training: worker thread 1 threw InputError: .*models\.ts exports no preset named "tiny"/);
   });
 
-  describe('real presets on MNIST, edgevae backend', () => {
+  describe('real presets on MNIST, edgevae backend', { skip: MNIST_SKIP }, () => {
     let data: { train: Split; test: Split };
     before(async () => {
-      data = await loadDataset('mnist', { dir: mnistDir, download: false });
+      data = await loadDataset('mnist', { dir: MNIST_DIR, download: false });
       await selectBackend('edgevae');
     });
     after(async () => {

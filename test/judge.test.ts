@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { selectBackend } from '../src/train/backend.ts';
 import { seededRandom } from './helpers/numbers.ts';
+import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import { Decoder, InputError } from '../src/index.ts';
 import { exportModel } from '../src/export/index.ts';
 import type { Split } from '../src/data/datasets.ts';
@@ -17,8 +18,7 @@ import { accuracy, buildJudge, classify, exportJudge, shiftImage, softmaxArgmax,
 const { tf } = await selectBackend('cpu'); // the pure-JS backend, deterministic and quiet
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURE = join(ROOT, 'test', 'fixtures', 'judge.evae');
-const MNIST_DIR = process.env.EDGEVAE_MNIST_DIR ?? join(ROOT, '..', 'shared', 'data', 'mnist');
+const FIXTURE = join(ROOT, 'models', 'judge', 'mnist.evae');
 
 const close = (a: number, b: number, eps = 1e-6) => assert.ok(Math.abs(a - b) <= eps, `${a} vs ${b}`);
 
@@ -180,7 +180,7 @@ describe('trainJudge', () => {
 });
 
 describe('judge fixture', () => {
-  const skip = !existsSync(FIXTURE) ? 'test/fixtures/judge.evae has not been trained (scripts/train-judge.ts)' : !existsSync(MNIST_DIR) ? `no MNIST files at ${MNIST_DIR}` : false;
+  const skip = !existsSync(FIXTURE) ? 'models/judge/mnist.evae has not been trained (scripts/train-judge.ts)' : MNIST_SKIP;
   it('classifies the first 1000 MNIST test digits with >= 98% accuracy in our runtime', { skip }, async () => {
     const { loadDataset } = await import('../src/data/datasets.ts');
     const { test } = await loadDataset('mnist', { dir: MNIST_DIR, download: false });

@@ -9,7 +9,7 @@ import { Decoder } from '../src/index.ts';
 import { generationQuality, judgeAgreement } from '../src/train/generation-quality.ts';
 
 const load = async (url: URL) => Decoder.load(readFileSync(url));
-const judge = await load(new URL('./fixtures/judge.evae', import.meta.url));
+const judge = await load(new URL('../models/judge/mnist.evae', import.meta.url));
 const shipped = readdirSync(new URL('../models/', import.meta.url)).filter((f) => f.endsWith('.evae'));
 
 describe('shipped models', () => {

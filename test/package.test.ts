@@ -1,10 +1,12 @@
 // The package as users get it: entry points through package.json "exports" from plain JavaScript,
-// type declarations beside them, and the wasm within its size budget.
+// type declarations beside them, the wasm within its size budget, and what npm pack puts in it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultJudge } from '../src/node/files.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -14,15 +16,27 @@ describe('package', () => {
     assert.ok(size < 64 * 1024, `build/edgevae.wasm is ${size} bytes`);
   });
 
-  it('exposes the runtime and the exporter to plain JavaScript through "exports"', () => {
+  it('exposes the runtime (with its PNG encoder and URL loading), the Node adapter (file loading) and the exporter to plain JavaScript through "exports"', () => {
     // Run from the package folder, so the package resolves itself by name as an installed one would.
     const script = `
       const runtime = await import('edgevae');
       const exporter = await import('edgevae/export');
-      console.log(JSON.stringify([typeof runtime.Decoder.load, typeof runtime.toImageGrid, typeof exporter.exportModel, typeof exporter.loadSavedModel]));`;
+      const node = await import('edgevae/node');
+      console.log(JSON.stringify([typeof runtime.Decoder.load, typeof runtime.Decoder.fromURL, typeof runtime.toImageGrid, typeof runtime.encodePng,
+        typeof node.Decoder.fromFile, node.Decoder === runtime.Decoder, typeof exporter.exportModel, typeof exporter.loadSavedModel]));`;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').at(-1)!), ['function', 'function', 'function', 'function']);
+    assert.deepEqual(JSON.parse(result.stdout.trim().split('\n').at(-1)!), ['function', 'function', 'function', 'function', 'function', true, 'function', 'function']);
+  });
+
+  it("ships evaluate's default judge with the models (and nothing from test/)", () => {
+    const result = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const files: string[] = JSON.parse(result.stdout)[0].files.map((f: { path: string }) => f.path);
+    const judge = relative(root, defaultJudge()).split(sep).join('/');
+    assert.equal(judge, 'models/judge/mnist.evae');
+    assert.ok(files.includes(judge), `npm pack leaves out ${judge}`);
+    assert.deepEqual(files.filter((f) => f.startsWith('test/')), []);
   });
 
   it('ships type declarations and a runnable bin for every entry', () => {

@@ -6,13 +6,12 @@
 // their millions of weights take seconds a step (about 10 minutes for the four) and their layers are
 // the same dense ones cvae trains on cpu.
 //
-// MNIST comes from EDGEVAE_MNIST_DIR, or ../shared/data/mnist beside the repository.
+// MNIST comes from EDGEVAE_MNIST_DIR (helpers/mnist.ts); the tests that train skip, saying so, without it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, type Dataset, type Split } from '../src/data/datasets.ts';
 import { InputError } from '../src/errors.ts';
@@ -23,9 +22,8 @@ import { getPreset, PRESETS } from '../src/train/presets/index.ts';
 import { createRun, train } from '../src/train/trainer.ts';
 import { exportRun } from '../src/train/export-run.ts';
 import { selectBackend } from '../src/train/backend.ts';
+import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const mnistDir = process.env.EDGEVAE_MNIST_DIR ?? resolve(repoRoot, '..', 'shared', 'data', 'mnist');
 
 interface Case {
   name: string;
@@ -75,7 +73,7 @@ describe('presets', () => {
   before(async () => {
     await tf.setBackend('cpu');
     root = mkdtempSync(join(tmpdir(), 'edgevae-presets-'));
-    data = await loadDataset('mnist', { dir: mnistDir, download: false });
+    if (!MNIST_SKIP) data = await loadDataset('mnist', { dir: MNIST_DIR, download: false });
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -109,11 +107,11 @@ describe('presets', () => {
     return losses;
   }
 
-  it('resume bit for bit: a run stopped after one step and resumed repeats the uninterrupted losses (cvae, aae-semi)', async () => {
+  it('resume bit for bit: a run stopped after one step and resumed repeats the uninterrupted losses (cvae, aae-semi)', { skip: MNIST_SKIP }, async () => {
     for (const name of ['cvae', 'aae-semi']) assert.deepEqual(await resumedLosses(name, [1, 3]), await resumedLosses(name, [3]), name);
   });
 
-  it('resume bit for bit on the edgevae backend too (cvae: its kernels and fused Adam are deterministic)', async () => {
+  it('resume bit for bit on the edgevae backend too (cvae: its kernels and fused Adam are deterministic)', { skip: MNIST_SKIP }, async () => {
     await selectBackend('edgevae');
     try {
       assert.deepEqual(await resumedLosses('cvae', [1, 3]), await resumedLosses('cvae', [3]));
@@ -122,7 +120,7 @@ describe('presets', () => {
     }
   });
 
-  it('conv-vae trains on the edgevae backend (tfjs gradients through its Conv2DBackpropFilter), without leaking tensors', async (t) => {
+  it('conv-vae trains on the edgevae backend (tfjs gradients through its Conv2DBackpropFilter), without leaking tensors', { skip: MNIST_SKIP }, async (t) => {
     const preset = getPreset('conv-vae');
     const run = { preset: 'conv-vae', dataset: 'mnist', config: { ...preset.defaults, batchSize: 16 } as PresetConfig };
     await selectBackend('edgevae');
@@ -148,7 +146,7 @@ describe('presets', () => {
   });
 
   for (const c of CASES) {
-    it(`${c.name} (${c.backend}): trains, evaluates, samples and exports a decoder the runtime loads`, async (t) => {
+    it(`${c.name} (${c.backend}): trains, evaluates, samples and exports a decoder the runtime loads`, { skip: MNIST_SKIP }, async (t) => {
       await selectBackend(c.backend);
       t.after(() => selectBackend('cpu'));
       const preset = getPreset(c.name);

@@ -18,13 +18,13 @@ function syntheticRun(epochs: number, perEpoch: number): MetricsLine[] {
   const { gauss } = random(7);
   const lines: MetricsLine[] = [];
   for (let step = 0; step < epochs * perEpoch; step++) {
-    const epoch = Math.floor(step / perEpoch);
+    const epoch = Math.floor(step / perEpoch) + 1; // counted from 1, as the trainer writes them
     const recon = 60 + 400 * Math.exp(-step / 300) + 3 * gauss();
     const kl = 8 * (1 - Math.exp(-step / 500)) + 0.4 * gauss();
     const mse = (0.3 * Math.exp(-step / 600) + 2e-5) * Math.exp(0.2 * gauss());
     lines.push({ kind: 'train', step, epoch, samplesPerSecond: 1800 + 50 * gauss(), loss: { total: recon + kl, recon, kl, mse } });
     if ((step + 1) % perEpoch === 0) {
-      lines.push({ kind: 'eval', step: step + 1, epoch, metrics: { recon: 70 + 200 * Math.exp(-epoch), kl: 8 - 5 * Math.exp(-epoch) } });
+      lines.push({ kind: 'eval', step: step + 1, epoch, metrics: { recon: 70 + 200 * Math.exp(1 - epoch), kl: 8 - 5 * Math.exp(1 - epoch) } });
     }
   }
   return lines;

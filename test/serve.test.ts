@@ -1,6 +1,7 @@
 // `edgevae serve` and its static server: the demo page, the element bundle and the shipped models are
 // served; nothing outside the mounted folders ever is (.. in every spelling, symlinks out, NUL bytes);
-// only GET and HEAD; bad --port and --host values and a taken port get one clear line.
+// only GET and HEAD; bad --port and --host values and a taken port get one clear line. --model FILE
+// (repeatable) serves a page of those files, each at its own path, after checking each one loads.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -126,6 +127,53 @@ describe('edgevae serve', () => {
       assert.equal((await get(server.url, '/models/../package.json')).status, 400);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('--model FILE (repeatable, or a shipped name) serves a page of those models, each file at its own path only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgevae-serve-models-'));
+    const mine = join(dir, 'my model.evae');
+    writeFileSync(mine, readFileSync(new URL('../models/aae.evae', import.meta.url)));
+    writeFileSync(join(dir, 'secret.txt'), SECRET);
+    const server = await startServe('--model', mine, '--model', 'cvae');
+    try {
+      const page = await (await fetch(server.url)).text();
+      assert.match(page, /<edgevae-sampler model="\.\/given\/1\/my%20model\.evae" seed="1" count="16">/);
+      assert.match(page, /<edgevae-sampler model="\.\/given\/2\/cvae\.evae" seed="1" count="16">/);
+      assert.ok(page.includes(`<code>${mine}</code>`) && page.includes('2-d latent, [28, 28, 1] output') && page.includes('10 classes'));
+      assert.ok(!page.includes('id="aae"'), 'the demo page gives way to the given models');
+      const model = await fetch(new URL('given/1/my%20model.evae', server.url));
+      assert.equal(model.status, 200);
+      assert.deepEqual(new Uint8Array(await model.arrayBuffer()), new Uint8Array(readFileSync(mine)));
+      assert.equal((await fetch(new URL('given/2/cvae.evae', server.url))).status, 200);
+      for (const path of ['/given/1/secret.txt', '/given/1/', '/given/3/cvae.evae']) assert.equal((await get(server.url, path)).status, 404, path);
+      assert.equal((await get(server.url, '/given/1/..%2fsecret.txt')).status, 400);
+      // The bundle and the shipped models are still there.
+      assert.equal((await fetch(new URL('edgevae-sampler.js', server.url))).status, 200);
+      assert.equal((await fetch(new URL('models/aae.evae', server.url))).status, 200);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a --model that is missing, a folder or not an edgevae file is refused before listening, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgevae-serve-bad-'));
+    writeFileSync(join(dir, 'notes.evae'), 'not a model, but long enough to hold a frame');
+    try {
+      for (const [value, message] of [
+        [join(dir, 'missing.evae'), /model file .*missing\.evae does not exist \(and it is not a shipped model name; shipped models: aae, conv-vae, cvae\)/],
+        [dir, /model file .* is a folder; give the file itself/],
+        [join(dir, 'notes.evae'), /--model .*notes\.evae: not an edgevae model: the file does not start with "EVAE"/],
+      ] as const) {
+        const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--model', 'cvae', '--model', value], { encoding: 'utf8', timeout: 30_000 });
+        assert.equal(result.status, 1, value);
+        assert.match(result.stderr, message);
+        assert.ok(!result.stdout.includes('serving'), 'refused before listening');
+        assert.ok(!result.stderr.includes('    at '), `no stack trace for ${value}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

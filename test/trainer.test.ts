@@ -4,7 +4,7 @@
 // exercised, on synthetic data.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -65,6 +65,36 @@ describe('trainer', () => {
     const whole = await createRun(join(root, 'reference'), run);
     await train({ runDir: whole, preset: tinyPreset, run, train: data, test: data, quiet: true });
     assert.deepEqual(trainLosses(dir), trainLosses(whole));
+  });
+
+  it('counts epochs from 1 everywhere: metrics.jsonl, progress, evaluations, sample files, the stop and resume messages', async () => {
+    const dir = await createRun(join(root, 'epochs'), run);
+    const progress: number[] = [];
+    const evaluated: number[] = [];
+    const logged: string[] = [];
+    const stopped = await train({
+      runDir: dir, preset: tinyPreset, run, train: data, test: data, maxSteps: 6,
+      onProgress: (p) => progress.push(p.epoch), onEpoch: (epoch) => evaluated.push(epoch),
+    });
+    assert.equal(stopped.position, 'epoch 2 of 2, 2 of its 4 batches done');
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, onProgress: (p) => progress.push(p.epoch), onEpoch: (epoch) => evaluated.push(epoch), log: (m) => logged.push(m) });
+    assert.ok(logged.some((m) => m.endsWith('at step 6 (epoch 2 of 2, 2 of its 4 batches done)')), logged.join('\n'));
+    assert.deepEqual(progress, [1, 1, 1, 1, 2, 2, 2, 2]);
+    assert.deepEqual(evaluated, [1, 2]);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.filter((l) => l.kind === 'train').map((l) => l.epoch), [1, 1, 1, 1, 2, 2, 2, 2]);
+    assert.deepEqual(lines.filter((l) => l.kind === 'eval').map((l) => [l.step, l.epoch]), [[4, 1], [8, 2]]);
+    assert.deepEqual(readdirSync(join(dir, 'samples')).sort(), ['epoch-001.png', 'epoch-002.png']);
+  });
+
+  it('renumbers the epochs of a run written when metrics.jsonl counted them from 0, on resuming it', async () => {
+    const dir = await createRun(join(root, 'epochs-from-0'), run);
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true, maxSteps: 5 });
+    const path = join(dir, 'metrics.jsonl');
+    const old = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((l) => JSON.stringify({ ...l, epoch: l.epoch - 1 }));
+    writeFileSync(path, old.join('\n') + '\n');
+    await train({ runDir: dir, preset: tinyPreset, run, train: data, test: data, quiet: true });
+    assert.deepEqual(trainLines(dir).map((l) => l.epoch), [1, 1, 1, 1, 2, 2, 2, 2]);
   });
 
   it('decays the learning rate along a half cosine to finalLearningRate, and still resumes bit for bit', async () => {

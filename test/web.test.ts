@@ -21,7 +21,7 @@ const skip = existsSync(CHROMIUM) ? false : `Debian's chromium is not at ${CHROM
 const load = (path: string) => Decoder.load(readFileSync(new URL(path, import.meta.url)));
 const cvae = await load('../models/cvae.evae');
 const aae = await load('../models/aae.evae');
-const judge = await load('./fixtures/judge.evae');
+const judge = await load('../models/judge/mnist.evae');
 /** An RGB graph model: [8, 8, 3] images in [-1, 1] from a [4, 4, 8] image latent. The page fetches it from a route the test answers. */
 const rgbBytes = buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 12 });
 const rgb = await Decoder.load(rgbBytes);

@@ -189,12 +189,13 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
     ['seed=2.5', /seed must be an integer/],
     ['seed=9007199254740992', /seed must be an integer/],
     ['seed=x', /seed must be an integer/],
-    ['label=10', /label must be an integer in 0\.\.9/],
-    ['label=-1', /label must be an integer in 0\.\.9/],
-    ['label=three', /label must be an integer/],
+    ['label=10', /label 10 is not a class of this model: it has 10 classes, 0\.\.9/],
+    ['label=70000', /label 70000 is not a class of this model: it has 10 classes, 0\.\.9/],
+    ['label=-1', /label must be a class: an integer in 0\.\.9, got "-1"/],
+    ['label=three', /label must be a class: an integer in 0\.\.9, got "three"/],
     ['format=gif', /format must be one of png, json, got "gif"/],
     ['prior=gmm', /prior must be one of model, standard, got "gmm"/],
-    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, prior, format/],
+    ['lable=3', /unknown query parameter "lable"; this endpoint takes n, seed, label, stddev, prior, format/],
     ['n=1&n=2', /"n" is given more than once/],
   ];
   for (const [query, message] of badSamples) {
@@ -218,9 +219,10 @@ describe('Worker in workerd: bad requests get a 4xx JSON error', () => {
     ['too many rows', { latents: new Array(257).fill(row), labels: 1 }, /257 latent rows is over the limit of 256/],
     ['an unknown field', { latents: [row], labels: 1, seed: 3 }, /unknown field "seed"/],
     ['no labels for a conditional model', { latents: [row] }, /conditional: give a label in 0\.\.9/],
-    ['a label out of range', { latents: [row], labels: 10 }, /label must be an integer in 0\.\.9, got 10/],
+    ['a label out of range', { latents: [row], labels: 10 }, /label 10 is not a class of this model: it has 10 classes, 0\.\.9/],
+    ['a label out of range in a list', { latents: [row, row], labels: [1, 12] }, /labels\[1\] 12 is not a class of this model: it has 10 classes, 0\.\.9/],
     ['a label per row, miscounted', { latents: [row, row], labels: [1] }, /1 labels given for 2 samples/],
-    ['labels as strings', { latents: [row], labels: ['1'] }, /labels\[0\] must be an integer/],
+    ['labels as strings', { latents: [row], labels: ['1'] }, /labels\[0\] must be a class: an integer in 0\.\.9, got "1"/],
     ['labels as an object', { latents: [row], labels: { 0: 1 } }, /"labels" must be one integer class or an array/],
   ];
   for (const [what, body, message] of badBodies) {

@@ -21,7 +21,10 @@ const LN2_LO: f32 = -2.12194440e-4;
 const EXP_MAX: f32 = 88.0;
 const EXP_MIN: f32 = -87.0;
 
-export function expF32x4(x: v128): v128 {
+// Exported through the list after it, not as `export function`: asc warns (AS112) of v128 crossing
+// to JavaScript for every function declared `export`, though only assembly/index.ts's exports reach
+// the host and these two modules' v128 helpers are plain calls inside the module.
+function expF32x4(x: v128): v128 {
   // pmax/pmin are one x64 instruction each where max/min cost V8 about seven (NaN and signed-zero
   // rules); for these constant bounds they agree on every input, NaN included (it passes through).
   x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_MIN)), f32x4.splat(EXP_MAX));
@@ -39,6 +42,7 @@ export function expF32x4(x: v128): v128 {
   const scale = i32x4.shl(i32x4.add(roundToI32(n), i32x4.splat(127)), 23);
   return f32x4.mul(p, scale);
 }
+export { expF32x4 };
 
 // The four activations of codes Relu..Tanh one by one, for kernels that pick theirs once per call
 // (activation-extra.ts); activateF32x4 and activateWithoutCall choose among the same functions.

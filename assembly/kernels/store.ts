@@ -44,6 +44,8 @@ function storePartial(dst: usize, v: v128, count: i32): void {
  * Bias, activation and store of one panel, as a call: for kernels that finish several panels at once
  * outside their hot loop, where inlining the activation code each time would grow the module by KBs.
  */
-export function finishPanel(y: usize, lo: v128, hi: v128, bias: usize, count: i32, act: i32, alpha: f32): void {
+// Declared without `export` and exported by the list below: see expF32x4 in activation.ts (AS112).
+function finishPanel(y: usize, lo: v128, hi: v128, bias: usize, count: i32, act: i32, alpha: f32): void {
   storePanel(y, finishLanes(lo, v128.load(bias), act, alpha), finishLanes(hi, v128.load(bias, 16), act, alpha), count);
 }
+export { finishPanel };

@@ -1,9 +1,9 @@
 // Builds a small TensorFlow.js decoder and saves it as model.json + weights.bin, the way a training
 // script would (train it first in real use). Run from the repository: node examples/node/make-decoder.mjs
 import * as tf from '@tensorflow/tfjs';
-import { saveModel } from 'edgevae/export';
+import { saveModel, selectBackend } from 'edgevae/export';
 
-await tf.setBackend('cpu');
+await selectBackend('cpu'); // tf.setBackend('cpu'), without tfjs's "install tfjs-node" banner
 const decoder = tf.sequential({
   layers: [
     tf.layers.dense({ inputShape: [8], units: 49, activation: 'relu' }),

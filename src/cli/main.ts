@@ -8,14 +8,14 @@ import { Decoder, EdgeVaeError, FormatError, InputError, LATENT_LAYOUTS, PRIOR_C
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
 import type { DatasetName } from '../data/datasets.ts';
-import { isDirectory, packageRoot, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
+import { defaultJudge, isDirectory, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
 import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { BACKEND_CHOICES } from '../train/backend.ts';
 import { MAX_THREADS } from '../train/replica-sync.ts';
-import { integer, nonNegative, number, positive } from './options.ts';
+import { classLabel, integer, nonNegative, number, positive } from './options.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 import { parseLatentsJson } from './latents.ts';
 
@@ -37,6 +37,9 @@ async function loadDecoder(model: string | undefined): Promise<Decoder> {
     throw err;
   }
 }
+
+const STDDEV_HELP = "standard deviation of the latent draws (default: the prior the model was trained against, 1 unless its file records another; with a fitted prior, 1: the spread within each component)";
+const PRIOR_HELP = "latents from: 'model' (the file's fitted prior when it has one, else the Gaussian it was trained against) or 'standard' (that Gaussian, N(0, I) unless the file records another stddev)";
 
 /** Most latents one `decode` decodes, as many as `sample --n` draws. */
 const MAX_DECODE_ROWS = 4096;
@@ -93,12 +96,12 @@ program
   .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .option('--n <count>', 'number of samples', integer(1, 4096), 64)
   .option('--seed <seed>', 'seed of the latent draws (same seed, same image)', integer(0, Number.MAX_SAFE_INTEGER), 1)
-  .option('--label <class>', 'class to generate, for conditional models (default: all classes in turn)', integer(0, 65535))
-  .option('--stddev <sd>', 'standard deviation of the latent draws (with a fitted prior: the spread within each component)', number, 1)
-  .addOption(new Option('--prior <prior>', "latents from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
+  .option('--label <class>', 'class to generate, for conditional models: 0..classes-1 (default: all classes in turn)', classLabel)
+  .option('--stddev <sd>', STDDEV_HELP, nonNegative)
+  .addOption(new Option('--prior <prior>', PRIOR_HELP).choices(PRIOR_CHOICES).default('model'))
   .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
-  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev: number; prior: PriorChoice; columns?: number; out: string }) => {
+  .action(async (o: { model?: string; n: number; seed: number; label?: number; stddev?: number; prior: PriorChoice; columns?: number; out: string }) => {
     const decoder = await loadDecoder(o.model);
     const samples = decoder.sample(o.n, { seed: o.seed, stddev: o.stddev, prior: o.prior, labels: o.label });
     await writeGrid(decoder, samples, o.out, o.columns);
@@ -113,8 +116,8 @@ program
   .option('--to <value>', 'end of the walk', number, 2.5)
   .option('--steps <count>', 'number of images', integer(1, 4096), 10)
   .option('--seed <seed>', 'draw the other dimensions from this seed (default: zeros)', integer(0, Number.MAX_SAFE_INTEGER))
-  .addOption(new Option('--prior <prior>', "with --seed, the other dimensions from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
-  .option('--label <class>', 'class, for conditional models', integer(0, 65535))
+  .addOption(new Option('--prior <prior>', `with --seed, the other dimensions from: ${PRIOR_HELP.slice('latents from: '.length)}`).choices(PRIOR_CHOICES).default('model'))
+  .option('--label <class>', 'class, for conditional models: 0..classes-1 (default 0)', classLabel)
   .option('--columns <count>', 'images per row (default: all in one row)', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG', pngPath)
   .action(async (o: { model?: string; dim: number; from: number; to: number; steps: number; seed?: number; prior: PriorChoice; label?: number; columns?: number; out: string }) => {
@@ -129,7 +132,7 @@ program
   .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
   .requiredOption('--latents <file.json>', 'latents as JSON: an array of rows of latentSize numbers, or one flat array')
   .addOption(new Option('--layout <order>', "axis order of an image latent's rows: NHWC (channels-last, as the model holds it) or NCHW (channels-first, as PyTorch)").choices(LATENT_LAYOUTS).default('NHWC'))
-  .option('--label <class>', 'class of every latent, for conditional models', integer(0, 65535))
+  .option('--label <class>', 'class of every latent, for conditional models: 0..classes-1', classLabel)
   .option('--columns <count>', 'images per row of the grid', integer(1, 4096))
   .requiredOption('--out <file.png>', 'where to write the PNG grid', pngPath)
   .action(async (o: { model?: string; latents: string; layout: LatentLayout; label?: number; columns?: number; out: string }) => {
@@ -257,18 +260,19 @@ program
   .command('evaluate')
   .description('judge generated digits: conditional accuracy, confident share, and agreement between two files of a model')
   .option('--model <file>', 'an edgevae model file, or a shipped model\'s name (default: cvae)')
-  .option('--judge <file>', 'the judge classifier (default: the one kept in test/fixtures/judge.evae)')
+  .option('--judge <file>', 'the judge classifier (default: the MNIST judge shipped in models/judge/mnist.evae)')
   .option('--compare <file>', 'another file of the same model (e.g. f32 vs int8): report how often the judge agrees')
   .option('--per-class <n>', 'samples per digit (10x this for unconditional models)', integer(1, 100000), 100)
   .option('--seed <seed>', 'seed of the samples', integer(0, Number.MAX_SAFE_INTEGER), 1)
-  .addOption(new Option('--prior <prior>', "latents from: 'model' (the file's fitted prior when it has one, else N(0, I)) or 'standard' (N(0, I))").choices(PRIOR_CHOICES).default('model'))
+  .option('--stddev <sd>', STDDEV_HELP, nonNegative)
+  .addOption(new Option('--prior <prior>', PRIOR_HELP).choices(PRIOR_CHOICES).default('model'))
   .option('--json', 'print the result as JSON')
-  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; prior: PriorChoice; json?: boolean }) => {
+  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; stddev?: number; prior: PriorChoice; json?: boolean }) => {
     const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
     const decoder = await loadDecoder(o.model);
-    const judgePath = o.judge ?? join(packageRoot(), 'test', 'fixtures', 'judge.evae');
+    const judgePath = o.judge ?? defaultJudge();
     const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
-    const options = { perClass: o.perClass, seed: o.seed, prior: o.prior };
+    const options = { perClass: o.perClass, seed: o.seed, prior: o.prior, stddev: o.stddev };
     const quality = generationQuality(decoder, judge, options);
     const agreement = o.compare ? judgeAgreement(decoder, await loadDecoder(o.compare), judge, options) : undefined;
     if (o.json) {
@@ -276,7 +280,7 @@ program
       return;
     }
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-    console.log(`samples:                 ${quality.samples} (seed ${o.seed}, latents from ${priorName(decoder, o.prior)})`);
+    console.log(`samples:                 ${quality.samples} (seed ${o.seed}, latents from ${priorName(decoder, o.prior, o.stddev)})`);
     if (quality.conditionalAccuracy !== undefined) {
       console.log(`conditional accuracy:    ${pct(quality.conditionalAccuracy)} (judge label = requested digit)`);
       console.log(`per digit:               ${quality.perClassAccuracy!.map((a, d) => `${d}:${pct(a)}`).join(' ')}`);
@@ -287,9 +291,10 @@ program
   });
 
 /** Which distribution a sample's latents come from, in words. */
-function priorName(decoder: Decoder, choice: PriorChoice): string {
+function priorName(decoder: Decoder, choice: PriorChoice, stddev = decoder.defaultStddev(choice)): string {
   const prior = decoder.info.prior;
-  return choice === 'model' && prior.type === 'gaussianMixture' ? `the model's fitted prior, ${prior.components} Gaussians` : 'N(0, I)';
+  if (choice === 'model' && prior.type === 'gaussianMixture') return `the model's fitted prior, ${prior.components} Gaussians${stddev === 1 ? '' : ` spread x${stddev}`}`;
+  return stddev === 1 ? 'N(0, I)' : `N(0, ${stddev}^2 I)`;
 }
 
 program
@@ -308,12 +313,14 @@ program
 
 program
   .command('serve')
-  .description('serve the web demo: the <edgevae-sampler> element drawing the shipped models (Ctrl-C stops)')
+  .description('serve the web demo: the <edgevae-sampler> element drawing the shipped models, or the models given with --model (Ctrl-C stops)')
   .option('--port <n>', 'TCP port (0: any free port)', integer(0, 65535), 8080)
   .option('--host <address>', 'address to listen on (the default keeps it to this machine)', parseHost, '127.0.0.1')
-  .action(async (o: { port: number; host: string }) => {
-    const { url } = await serveDemo(o);
+  .option('--model <file>', 'an edgevae model file, or a shipped model\'s name, to show instead of the demo\'s two; repeat it for more', (value: string, previous: string[] = []) => [...previous, value])
+  .action(async (o: { port: number; host: string; model?: string[] }) => {
+    const { url, models } = await serveDemo({ port: o.port, host: o.host, models: o.model });
     console.log(`serving the edgevae demo at ${url} (Ctrl-C to stop)`);
+    for (const m of models) console.log(`  ${m.file} at ${new URL(m.urlPath.slice(1), url)} (${m.description})`);
   });
 
 program.parseAsync().catch((err: unknown) => {

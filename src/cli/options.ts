@@ -9,6 +9,16 @@ export const integer = (min: number, max: number) => (value: string) => {
   return n;
 };
 
+/**
+ * A class label: any integer >= 0 here; the model it is given to checks it against its own classes
+ * (`label 12 is not a class of this model: it has 10 classes, 0..9`).
+ */
+export const classLabel = (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a class: an integer >= 0 (the model says how many it has), got "${value}"`);
+  return n;
+};
+
 export const number = (value: string) => {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);

@@ -98,7 +98,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   );
   let started = false;
   const onProgress = (p: Progress) => {
-    const payload = { epoch: `${p.epoch + 1}/${run.config.epochs}`, loss: formatLoss(p.loss), rate: Math.round(p.samplesPerSecond) };
+    const payload = { epoch: `${p.epoch}/${run.config.epochs}`, loss: formatLoss(p.loss), rate: Math.round(p.samplesPerSecond) };
     if (!started) {
       bar.start(p.totalSteps, p.step, payload);
       started = true;
@@ -119,13 +119,13 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       onEpoch: (epoch, metrics) => {
         bar.stop();
         started = false;
-        log(`epoch ${epoch + 1} test metrics: ${formatLoss(metrics)}`);
+        log(`epoch ${epoch} test metrics: ${formatLoss(metrics)}`);
       },
       log,
     });
     bar.stop();
     if (result.stopped) {
-      log(`stopped at step ${result.state.step}; checkpoint saved. Continue with: npx edgevae train --resume ${runDir}`);
+      log(`stopped at step ${result.state.step} (${result.position}); checkpoint saved. Continue with: npx edgevae train --resume ${runDir}`);
       if (controller.signal.aborted) process.exitCode = exitCode;
     } else {
       log(`done: ${result.state.step} steps. Export the decoder with: npx edgevae export ${runDir} --dtype int8 --out ${join(runDir, 'decoder.evae')}`);

@@ -14,3 +14,16 @@ export { convertDtype } from './convert-dtype.ts';
 export { toLayersModel, TFJS_INPUT_NAMES } from './tfjs-model.ts';
 export { exportOnnx, ONNX_OPSETS, ONNX_NAMES, type OnnxExportOptions } from './onnx.ts';
 export { importOnnx, SUPPORTED_OPERATORS, type OnnxImportOptions, type OutputLayout } from '../import/onnx.ts';
+import type { BackendChoice, SelectedBackend } from '../train/backend.ts';
+export type { BackendChoice, SelectedBackend };
+
+/**
+ * Picks and initialises a TensorFlow.js backend as `edgevae train --backend` does ('auto' takes the
+ * fastest present and says which through `log`): for scripts that build or train a model before
+ * exporting it. Unlike tf.setBackend('cpu') it does not print tfjs's "install tfjs-node" banner.
+ * Loaded on first use, so importing this entry does not load the training backends.
+ */
+export async function selectBackend(choice: BackendChoice, log?: (message: string) => void): Promise<SelectedBackend> {
+  const backend = await import('../train/backend.ts');
+  return backend.selectBackend(choice, log);
+}

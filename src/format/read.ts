@@ -277,6 +277,9 @@ export function checkMeta(v: unknown): ModelMeta {
   if (m.inputs !== undefined) checkInputNames(m.inputs);
   if (m.source !== undefined) checkSource(m.source);
   if (m.prior !== undefined) checkPrior(m.prior, latentSize);
+  if (m.priorStddev !== undefined && !(finite(m.priorStddev, 'meta.priorStddev') > 0 && (m.priorStddev as number) <= LIMITS.priorStddev)) {
+    fail(`meta.priorStddev must be a number in (0, ${LIMITS.priorStddev}], got ${m.priorStddev}`);
+  }
   // Free-form fields are kept and handed back (info.meta, GET /info): bounded, so they stay printable.
   checkDepth(m, 'header.meta', 16);
   return { ...m, latentSize, conditioning, output: { shape, range }, dtype } as ModelMeta;

@@ -11,7 +11,8 @@ export const MAGIC = Uint8Array.of(0x45, 0x56, 0x41, 0x45);
  * optional header fields.
  */
 export const FORMAT_MAJOR = 2;
-export const FORMAT_MINOR = 0;
+/** The newest minor version this edgevae writes: 2.1 added meta.priorStddev (a file without it is written as 2.0). */
+export const FORMAT_MINOR = 1;
 /** The older major version a reader still takes. */
 export const FORMAT_MAJOR_CHAIN = 1;
 /** Fixed binary frame before the JSON header. */
@@ -33,6 +34,7 @@ export const LIMITS = {
   latent: 1 << 16,
   priorComponents: 256,
   priorValues: 1 << 16, // numbers in a prior's means and factors together
+  priorStddev: 1000, // largest meta.priorStddev
   resizeFactor: 64, // largest factor between a resize's input and output sizes, either way
   nodes: 1024,
   nameLength: 256,
@@ -250,6 +252,11 @@ export interface ModelMeta {
   source?: ImportSource;
   /** A latent prior fitted after training; sample() draws from it instead of N(0, I) (minor version 1). */
   prior?: MixturePrior;
+  /**
+   * The standard deviation s of the Gaussian prior N(0, s^2 I) the latent was trained against, where it
+   * is not 1 (the adversarial autoencoders': 2). sample() draws from it by default (minor version 1).
+   */
+  priorStddev?: number;
   /** Free-form extra fields are kept and ignored. */
   [extra: string]: unknown;
 }

@@ -80,7 +80,8 @@ export function writeModel(draft: ModelDraft): Uint8Array {
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
   view.setUint16(4, FORMAT_MAJOR, true);
-  view.setUint16(6, FORMAT_MINOR, true);
+  // The lowest minor version that holds what the file uses: a file using nothing newer stays 2.0, byte for byte as before.
+  view.setUint16(6, draft.meta.priorStddev === undefined ? 0 : FORMAT_MINOR, true);
   view.setUint32(8, fileLength, true);
   view.setUint32(16, FRAME_BYTES, true);
   view.setUint32(20, json.length, true);

@@ -39,6 +39,14 @@ export function shippedModels(): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.evae')).map((f) => f.slice(0, -'.evae'.length)).sort() : [];
 }
 
+/**
+ * The judge classifier `evaluate` scores digits with when given no --judge: a model too, shipped in
+ * models/judge/ (a folder, so it is not listed among the decoders by name).
+ */
+export function defaultJudge(): string {
+  return join(packageRoot(), 'models', 'judge', 'mnist.evae');
+}
+
 /** The shipped model commands use when given no --model. */
 export const DEFAULT_MODEL = 'cvae';
 

@@ -2,7 +2,7 @@
  * The runtime's public API: load a model file, then sample, decode and traverse its latent space.
  * Free of Node-only imports: the same code runs in Node, Deno, browsers and Cloudflare Workers.
  */
-import { InputError, RuntimeError } from '../errors.ts';
+import { FormatError, InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { RECORD_WORDS, Status } from './abi.ts';
@@ -26,16 +26,26 @@ export interface LoadOptions {
   simd?: SimdMode;
 }
 
+export interface FromUrlOptions extends LoadOptions {
+  /** Passed to fetch as its second argument: headers, credentials, an AbortSignal, ... */
+  request?: RequestInit;
+}
+
 export interface SampleOptions {
   /** Seed of the latent draws: an integer in 0..2^53-1. Same seed, same bytes, on every platform. */
   seed?: number;
   /** Index of the first sample in the seed's stream (default 0): sample(n, {offset: k}) continues a stream. */
   offset?: number;
-  /** Standard deviation of the latent draws (default 1); with a mixture prior, the spread within each component. */
+  /**
+   * Standard deviation of the latent draws. Default: the prior the model was trained against,
+   * N(0, s^2 I) with s = info.priorStddev (1 unless the file records another, as the adversarial
+   * autoencoders' 2); with a fitted mixture prior, the spread within each component, default 1.
+   */
   stddev?: number;
   /**
    * Where latents come from: 'model' (default) is the file's fitted prior when it has one
-   * (info.prior), else N(0, I); 'standard' is always N(0, stddev^2).
+   * (info.prior), else the Gaussian it was trained against; 'standard' is always that Gaussian,
+   * N(0, stddev^2 I).
    */
   prior?: PriorChoice;
   /** Class of each sample for conditional models: one label for all, or one per sample. Default: i % classes. */
@@ -84,8 +94,13 @@ export interface DecoderInfo {
   /** Values per sample. */
   outputSize: number;
   range: [number, number];
-  /** The latents sample() draws by default: N(0, I), or the file's fitted mixture of `components` Gaussians. */
+  /** The latents sample() draws by default: N(0, priorStddev^2 I), or the file's fitted mixture of `components` Gaussians. */
   prior: { type: 'standard' } | { type: 'gaussianMixture'; components: number };
+  /**
+   * Standard deviation of the Gaussian prior the latent was trained against (meta.priorStddev; 1 when
+   * the file does not say, as files written before edgevae recorded it): sample()'s default stddev.
+   */
+  priorStddev: number;
   dtype: DType;
   meta: ModelMeta;
   /** The graph's nodes in order: type, name, the values each reads, its per-sample output shape and multiply-adds. */
@@ -163,6 +178,7 @@ export class Decoder {
       outputSize: product(meta.output.shape),
       range: [...meta.output.range],
       prior: meta.prior ? { type: 'gaussianMixture', components: meta.prior.weights.length } : { type: 'standard' },
+      priorStddev: meta.priorStddev ?? 1,
       dtype: meta.dtype,
       meta,
       layers: model.graph.nodes.map((n) => ({ type: n.layer.type, name: n.layer.displayName ?? n.name, inputs: [...n.inputs], outputShape: n.outShape, macsPerSample: n.macs })),
@@ -185,6 +201,40 @@ export class Decoder {
     if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
     const plan = buildPlan(kernels, parsed);
     return new Decoder(kernels, parsed, plan, options);
+  }
+
+  /**
+   * The stddev sample() draws with when given none: 1 within a fitted mixture's components (prior
+   * 'model' on a file that has one), else the trained-against Gaussian's, info.priorStddev.
+   */
+  defaultStddev(prior: PriorChoice = 'model'): number {
+    return prior === 'model' && this.mixture ? 1 : this.info.priorStddev;
+  }
+
+  /**
+   * Fetches a model file and loads it (fetch: browsers, Deno, Workers, Node 18+). Every failure names
+   * the URL: a network error or an HTTP status other than 2xx is an InputError, a file that is not a
+   * valid model a FormatError. A relative URL is resolved as fetch resolves it (against the page, in a
+   * browser). `edgevae/node` adds Decoder.fromFile.
+   */
+  static async fromURL(url: string | URL, options: FromUrlOptions = {}): Promise<Decoder> {
+    const { request, ...loadOptions } = options;
+    const why = (text: string) => `could not load the model ${url}: ${text}`;
+    let response: Response;
+    try {
+      response = await fetch(url, request);
+    } catch (err) {
+      throw new InputError(why((err as Error).message), { cause: err });
+    }
+    if (!response.ok) throw new InputError(why(`HTTP ${response.status} ${response.statusText}`.trimEnd()));
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    try {
+      return await Decoder.load(bytes, loadOptions);
+    } catch (err) {
+      if (err instanceof FormatError) throw new FormatError(why(err.message), { cause: err });
+      if (err instanceof RuntimeError) throw new RuntimeError(why(err.message), { cause: err });
+      throw err;
+    }
   }
 
   /** Bytes of wasm memory the decoder holds once it has decoded a batch of `batch` samples. */
@@ -270,7 +320,8 @@ export class Decoder {
       latents.set(base, s * latent);
       latents[s * latent + dim] = steps === 1 ? from : from + ((to - from) * s) / (steps - 1);
     }
-    return this.decode(latents, this.info.classes ? (options.label ?? 0) : undefined);
+    // An unconditional model refuses a label here as decode() does, rather than ignoring it.
+    return this.decode(latents, this.info.classes ? (options.label ?? 0) : options.label);
   }
 
   // ---- internals ----
@@ -289,10 +340,10 @@ export class Decoder {
   private streamOptions(options: Omit<SampleOptions, 'labels'>, n: number): LatentStream {
     const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : checkInt(options.seed, 'seed', 0, MAX_SEED);
     const offset = checkInt(options.offset ?? 0, 'offset', 0, 2 ** 32 - n);
-    const stddev = checkFinite(options.stddev ?? 1, 'stddev');
-    if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
     const prior = options.prior ?? 'model';
     if (!PRIOR_CHOICES.includes(prior)) throw new InputError(`prior must be one of ${PRIOR_CHOICES.join(', ')}, got ${JSON.stringify(prior)}`);
+    const stddev = checkFinite(options.stddev ?? this.defaultStddev(prior), 'stddev');
+    if (stddev < 0) throw new InputError(`stddev must be >= 0, got ${stddev}`);
     return { seed, offset, stddev, mixture: prior === 'model' ? this.mixture : undefined };
   }
 
@@ -345,10 +396,10 @@ export class Decoder {
       return Int32Array.from({ length: n }, (_, i) => i % classes);
     }
     const out = new Int32Array(n);
-    if (typeof labels === 'number') out.fill(checkInt(labels, 'label', 0, classes - 1));
+    if (typeof labels === 'number') out.fill(checkLabel(labels, 'label', classes));
     else {
       if (labels.length !== n) throw new InputError(`${labels.length} labels given for ${n} samples`);
-      for (let i = 0; i < n; i++) out[i] = checkInt(labels[i], `labels[${i}]`, 0, classes - 1);
+      for (let i = 0; i < n; i++) out[i] = checkLabel(labels[i], `labels[${i}]`, classes);
     }
     return out;
   }
@@ -428,6 +479,18 @@ function checkCount(n: unknown, perSample: number): number {
     throw new InputError(`n = ${n} samples of ${perSample} values is over the ${MAX_RESULT_VALUES} values (1 GiB) one call returns: ask for at most ${most} at a time (offset continues the stream)`);
   }
   return n as number;
+}
+
+/**
+ * A class label of a model with `classes` classes: an integer in 0..classes-1, or an InputError that
+ * says how many classes the model has.
+ */
+export function checkLabel(value: unknown, what: string, classes: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InputError(`${what} must be a class: an integer in 0..${classes - 1}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`);
+  }
+  if (value >= classes) throw new InputError(`${what} ${value} is not a class of this model: it has ${classes} classes, 0..${classes - 1}`);
+  return value;
 }
 
 function checkInt(value: unknown, what: string, min: number, max: number): number {

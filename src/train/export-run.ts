@@ -49,7 +49,7 @@ export async function exportRun(runDir: string, dtype: DType, priorFit?: PriorFi
   const preset = getPreset(run.preset);
   const trainable = preset.create(run.config);
   const state = await restore(runDir, trainable);
-  const { model, outputShape, labelInput } = trainable.decoder();
+  const { model, outputShape, labelInput, priorStddev } = trainable.decoder();
   const metrics = await lastEvalMetrics(runDir);
   const fitted = priorFit && fitPrior(trainable, run.preset, priorFit);
   return exportModel(model, {
@@ -61,6 +61,7 @@ export async function exportRun(runDir: string, dtype: DType, priorFit?: PriorFi
       dataset: run.dataset,
       ...(metrics || fitted ? { metrics: { ...metrics, ...fitted?.metrics } } : {}),
       ...(fitted ? { prior: fitted.prior } : {}),
+      ...(priorStddev === undefined || priorStddev === 1 ? {} : { priorStddev }),
       trainedSteps: state.step,
       trainedEpochs: state.epoch,
     },

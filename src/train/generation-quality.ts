@@ -24,8 +24,10 @@ export interface QualityOptions {
   /** Samples per class for conditional models; total samples for unconditional ones is 10x this. */
   perClass?: number;
   seed?: number;
-  /** Latents from the model's fitted prior (default, when it has one) or N(0, I). */
+  /** Latents from the model's fitted prior (default, when it has one) or the Gaussian it was trained against. */
   prior?: PriorChoice;
+  /** Standard deviation of the latent draws (default: the model's, Decoder.defaultStddev). */
+  stddev?: number;
 }
 
 function requestedLabels(decoder: Decoder, perClass: number): Int32Array | undefined {
@@ -42,7 +44,7 @@ export function generationQuality(decoder: Decoder, judge: Decoder, options: Qua
   }
   const labels = requestedLabels(decoder, perClass);
   const n = labels ? labels.length : 10 * perClass;
-  const images = decoder.sample(n, { seed: options.seed ?? 1, prior: options.prior, labels });
+  const images = decoder.sample(n, { seed: options.seed ?? 1, prior: options.prior, stddev: options.stddev, labels });
   const { labels: judged, confidence } = classify(judge, images);
   const confident = confidence.reduce((s, c) => s + (c >= 0.9 ? 1 : 0), 0);
   const judgedShares = new Array<number>(judge.info.outputSize).fill(0);
@@ -66,8 +68,9 @@ export function judgeAgreement(a: Decoder, b: Decoder, judge: Decoder, options: 
   const labels = requestedLabels(a, perClass);
   const n = labels ? labels.length : 10 * perClass;
   const seed = options.seed ?? 1;
-  const fromA = classify(judge, a.sample(n, { seed, prior: options.prior, labels })).labels;
-  const fromB = classify(judge, b.sample(n, { seed, prior: options.prior, labels })).labels;
+  const { prior, stddev } = options;
+  const fromA = classify(judge, a.sample(n, { seed, prior, stddev, labels })).labels;
+  const fromB = classify(judge, b.sample(n, { seed, prior, stddev, labels })).labels;
   let same = 0;
   for (let i = 0; i < n; i++) same += fromA[i] === fromB[i] ? 1 : 0;
   return same / n;

@@ -48,8 +48,12 @@ export interface Trainable {
   trainStep(batch: Batch, context: StepContext): Record<string, number>;
   /** Metrics on the test split, e.g. reconstruction error, negative ELBO, accuracy. */
   evaluate(test: Split): Promise<Record<string, number>>;
-  /** The decoder to export, in inference form (no dropout), and how to export it. */
-  decoder(): { model: tf.LayersModel; outputShape: number[]; labelInput?: string };
+  /**
+   * The decoder to export, in inference form (no dropout), and how to export it. `priorStddev`: the
+   * standard deviation of the Gaussian prior its latent was trained against, where it is not 1 (the
+   * adversarial autoencoders'); stored in the file so that sampling draws from it.
+   */
+  decoder(): { model: tf.LayersModel; outputShape: number[]; labelInput?: string; priorStddev?: number };
   /** Samples for the per-epoch picture: n x 784 values in [0, 1], laid out `columns` per row. */
   sampleGrid(seed: number): { images: Float32Array; columns: number };
   /** The test split's latent codes (n x 2), for presets with a 2-d latent; drawn as a scatter plot. */

@@ -13,8 +13,9 @@ import { InputError } from '../errors.ts';
 
 /**
  * One line of a run's metrics.jsonl. Training lines: { kind: 'train', step, epoch, samplesPerSecond, loss }.
- * Evaluation lines: { kind: 'eval', step, epoch, metrics }. `epoch` is 0-based: the evaluation written
- * when epoch index e ends is the one after e + 1 epochs.
+ * Evaluation lines: { kind: 'eval', step, epoch, metrics }. `epoch` counts from 1, as the console and
+ * samples/epoch-NNN.png do: a training line's is the epoch its step belongs to, an evaluation's the
+ * epoch that just ended. (Runs written before that counted from 0; the trainer renumbers them on --resume.)
  */
 export type MetricsLine =
   | { kind: 'train'; step: number; epoch: number; samplesPerSecond: number; loss: Record<string, number> }
@@ -131,7 +132,7 @@ export async function lossCurvesSvg(lines: MetricsLine[], title: string): Promis
   }
   const evalPanels: object[] = [];
   for (const name of keysInOrder(evals.map((l) => l.metrics))) {
-    const points = evals.map((l) => ({ x: l.epoch + 1, y: l.metrics[name] })).filter((p) => Number.isFinite(p.y));
+    const points = evals.map((l) => ({ x: l.epoch, y: l.metrics[name] })).filter((p) => Number.isFinite(p.y));
     if (points.length > 0) evalPanels.push(evalPanel(name, colour(name), points, wantsLogScale(points)));
   }
 

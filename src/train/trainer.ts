@@ -36,18 +36,25 @@ export interface RunConfig {
   scheduleChanges?: { step: number; learningRate: number; finalLearningRate?: number }[];
 }
 
-/** Where a run stands; saved in every checkpoint. */
+/**
+ * Where a run stands; saved in every checkpoint. `step` and `epoch` are counts of what is done (steps,
+ * whole epochs), so the epoch in progress is number `epoch + 1`: every epoch number shown or written
+ * (console, metrics.jsonl, samples/epoch-NNN.png) counts from 1.
+ */
 export interface TrainerState {
   step: number;
+  /** Whole epochs done. */
   epoch: number;
-  /** Batches of `epoch` already done. */
+  /** Batches of the epoch in progress already done. */
   batchInEpoch: number;
   optimizerSteps: Record<string, number>;
   trainingMs: number;
 }
 
 export interface Progress {
+  /** Steps done, this one included. */
   step: number;
+  /** The epoch this step belongs to, counted from 1. */
   epoch: number;
   batchInEpoch: number;
   batchesPerEpoch: number;
@@ -87,6 +94,7 @@ export interface TrainOptions {
   /** Skip the per-epoch evaluation, pictures and charts (tests of the loop itself). */
   quiet?: boolean;
   onProgress?: (p: Progress) => void;
+  /** After each epoch's evaluation, with the epoch's number (counted from 1). */
   onEpoch?: (epoch: number, metrics: Record<string, number>) => void;
   log?: (message: string) => void;
 }
@@ -96,6 +104,8 @@ export interface TrainResult {
   /** True when stopped early (signal or maxSteps) rather than by finishing every epoch. */
   stopped: boolean;
   trainable: Trainable;
+  /** Where it stopped, in words (position()). */
+  position: string;
 }
 
 /** The checkpoint file in a run folder: present once a run has trained and stopped or finished an epoch. */
@@ -139,22 +149,34 @@ async function checkpoint(dir: string, trainable: Trainable, state: TrainerState
   await saveCheckpoint(join(dir, CHECKPOINT), { ...state, optimizerSteps: optimizerSteps(trainable) }, stateTensors(trainable));
 }
 
-/** Drops metric lines past the checkpoint, so a resumed run does not repeat them. */
+/** Where a run stands, in words: "epoch 3 of 20, 45 of its 600 batches done". */
+export function position(state: Pick<TrainerState, 'epoch' | 'batchInEpoch'>, batchesPerEpoch: number, epochs: number): string {
+  if (state.epoch >= epochs) return `all ${epochs} epochs done`;
+  return `epoch ${state.epoch + 1} of ${epochs}, ${state.batchInEpoch} of its ${batchesPerEpoch} batches done`;
+}
+
+/**
+ * Drops metric lines past the checkpoint, so a resumed run does not repeat them. A file written
+ * before epochs were counted from 1 in it (its first epoch is 0) has its epochs renumbered, so the
+ * lines the resumed run adds continue it.
+ */
 async function trimMetrics(dir: string, step: number): Promise<void> {
   const path = join(dir, 'metrics.jsonl');
   if (!existsSync(path)) return;
-  const kept = (await readFile(path, 'utf8'))
-    .split('\n')
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        const entry = JSON.parse(line) as { kind: string; step: number };
-        return entry.kind === 'train' ? entry.step < step : entry.step <= step;
-      } catch {
-        return false; // a line cut short by a crash
-      }
-    });
-  await writeAtomic(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
+  const kept: { kind: string; step: number; epoch: number }[] = [];
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    if (!line.trim()) continue;
+    let entry: { kind: string; step: number; epoch: number };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue; // a line cut short by a crash
+    }
+    if (entry.kind === 'train' ? entry.step < step : entry.step <= step) kept.push(entry);
+  }
+  const fromZero = kept.some((entry) => entry.epoch === 0);
+  const lines = kept.map((entry) => JSON.stringify(fromZero ? { ...entry, epoch: entry.epoch + 1 } : entry) + '\n');
+  await writeAtomic(path, new TextEncoder().encode(lines.join('')));
 }
 
 /** The images and labels of `indices` as one batch of tensors. */
@@ -182,11 +204,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   checkThreads(threads, config.batchSize, tf.getBackend());
   const trainable = preset.create(config);
   const state = await restore(runDir, trainable);
-  if (state.step > 0) log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
-  if (change) await recordScheduleChange(runDir, run, state.step, log);
-  await trimMetrics(runDir, state.step);
   const batchesPerEpoch = Math.floor(trainSplit.count / config.batchSize);
   if (batchesPerEpoch < 1) throw new InputError(`batch size ${config.batchSize} exceeds the ${trainSplit.count} training images`);
+  if (state.step > 0) log(`resuming ${runDir} at step ${state.step} (${position(state, batchesPerEpoch, config.epochs)})`);
+  if (change) await recordScheduleChange(runDir, run, state.step, log);
+  await trimMetrics(runDir, state.step);
   const totalSteps = Math.min(config.epochs * batchesPerEpoch, options.maxSteps ?? Infinity);
   const metricsPath = join(runDir, 'metrics.jsonl');
   const replicas = threads > 1 ? await DataParallel.start({ threads, preset, presetModule: options.presetModule, config, trainable, train: trainSplit, log, stallFloorMs: options.stallFloorMs }) : undefined;
@@ -203,7 +225,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       while (state.batchInEpoch < batchesPerEpoch) {
         if (state.step >= totalSteps || signal?.aborted) {
           await saveCheckpoint();
-          return { state, stopped: true, trainable };
+          return { state, stopped: true, trainable, position: position(state, batchesPerEpoch, config.epochs) };
         }
         const learningRate = scheduledLearningRate(config, state.step, config.epochs * batchesPerEpoch);
         const start = performance.now();
@@ -220,17 +242,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         rate = rate === 0 ? instant : 0.9 * rate + 0.1 * instant;
         const scheduled = config.finalLearningRate === undefined ? {} : { learningRate };
         const parallel = threads > 1 ? { threads } : {};
-        await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch, samplesPerSecond: Math.round(instant), ...parallel, ...scheduled, loss }) + '\n');
+        await appendFile(metricsPath, JSON.stringify({ kind: 'train', step: state.step, epoch: state.epoch + 1, samplesPerSecond: Math.round(instant), ...parallel, ...scheduled, loss }) + '\n');
         state.step++;
         state.batchInEpoch++;
-        options.onProgress?.({ step: state.step, epoch: state.epoch, batchInEpoch: state.batchInEpoch, batchesPerEpoch, totalSteps, loss, samplesPerSecond: rate });
+        options.onProgress?.({ step: state.step, epoch: state.epoch + 1, batchInEpoch: state.batchInEpoch, batchesPerEpoch, totalSteps, loss, samplesPerSecond: rate });
       }
       await finishEpoch(options, trainable, state);
       state.epoch++;
       state.batchInEpoch = 0;
       await saveCheckpoint();
     }
-    return { state, stopped: false, trainable };
+    return { state, stopped: false, trainable, position: position(state, batchesPerEpoch, config.epochs) };
   } catch (error) {
     throw replicas ? await replicas.failure(error) : error;
   } finally {
@@ -270,11 +292,12 @@ async function recordScheduleChange(runDir: string, run: RunConfig, step: number
 async function finishEpoch(options: TrainOptions, trainable: Trainable, state: TrainerState): Promise<void> {
   if (options.quiet) return;
   const { runDir, test, run } = options;
+  const epoch = state.epoch + 1; // the one that just ended, counted from 1
   const metrics = await trainable.evaluate(test);
-  await appendFile(join(runDir, 'metrics.jsonl'), JSON.stringify({ kind: 'eval', step: state.step, epoch: state.epoch, metrics }) + '\n');
+  await appendFile(join(runDir, 'metrics.jsonl'), JSON.stringify({ kind: 'eval', step: state.step, epoch, metrics }) + '\n');
   const { images, columns } = trainable.sampleGrid(hashSeed(run.config.seed, 0xe9));
   const grid = toImageGrid(images, { shape: [28, 28, 1], columns });
-  const name = `epoch-${String(state.epoch + 1).padStart(3, '0')}`;
+  const name = `epoch-${String(epoch).padStart(3, '0')}`;
   await writeAtomic(join(runDir, 'samples', `${name}.png`), encodePng(grid));
   const title = `${run.preset}, ${run.dataset}`;
   const lines = parseMetrics(await readFile(join(runDir, 'metrics.jsonl'), 'utf8'));
@@ -282,8 +305,8 @@ async function finishEpoch(options: TrainOptions, trainable: Trainable, state: T
   if (trainable.latentCodes) {
     const codes = trainable.latentCodes(test);
     await mkdir(join(runDir, 'latent'), { recursive: true });
-    const svg = await latentScatterSvg(codes, test.labels, `${title}: test-set codes after epoch ${state.epoch + 1}`);
+    const svg = await latentScatterSvg(codes, test.labels, `${title}: test-set codes after epoch ${epoch}`);
     await writeAtomic(join(runDir, 'latent', `${name}.svg`), new TextEncoder().encode(svg));
   }
-  options.onEpoch?.(state.epoch, metrics);
+  options.onEpoch?.(epoch, metrics);
 }

@@ -5,12 +5,12 @@
  *
  * Attributes: model (URL of an .evae file, required), seed (0..2^53-1, default 1), digit (a class of
  * a conditional model; absent: every class in turn), count (samples, 1..100, default 16), stddev
- * (of the latent draws, 0..10, default 1). The sliders shift every sample's latent vector along one
+ * (of the latent draws, 0..10; default: the model's prior, 1 unless its file records another). The sliders shift every sample's latent vector along one
  * dimension, in units of stddev. A bad attribute or an unloadable model shows its message in the
  * element instead of a blank canvas.
  * Uses the strict SIMD build, so a seed gives the same pixels as `edgevae` in Node.
  */
-import { Decoder, InputError } from '../index.ts';
+import { Decoder } from '../index.ts';
 import { OFFSET_LIMIT, drawSamples, parseModelUrl, readView, type SamplerView } from './sampler-view.ts';
 
 export const SAMPLER_TAG = 'edgevae-sampler';
@@ -97,7 +97,7 @@ export class EdgeVaeSampler extends HTMLElement {
     this.#status('loading the model…');
     try {
       const url = parseModelUrl(this.getAttribute('model'), document.baseURI);
-      const decoder = await loadModel(url);
+      const decoder = await Decoder.fromURL(url);
       if (generation !== this.#loadGeneration) return;
       this.#decoder = decoder;
       this.#offsets = new Array<number>(decoder.info.latentSize).fill(0);
@@ -204,24 +204,6 @@ export class EdgeVaeSampler extends HTMLElement {
 
   #part<T extends HTMLElement = HTMLElement>(selector: string): T {
     return this.#root.querySelector<T>(selector)!;
-  }
-}
-
-/** Fetches and loads a model, naming its URL (and the HTTP status) in any error. */
-async function loadModel(url: URL): Promise<Decoder> {
-  const fail = (why: string, cause?: unknown) => new InputError(`could not load the model ${url}: ${why}`, { cause });
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (err) {
-    throw fail((err as Error).message, err);
-  }
-  if (!response.ok) throw fail(`HTTP ${response.status} ${response.statusText}`.trimEnd());
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  try {
-    return await Decoder.load(bytes);
-  } catch (err) {
-    throw fail((err as Error).message, err);
   }
 }
 

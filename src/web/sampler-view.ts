@@ -13,8 +13,7 @@ export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 export const MAX_COUNT = 100;
 export const DEFAULT_SEED = 1;
 export const DEFAULT_COUNT = 16;
-/** The draws' standard deviation: 1 suits a VAE's N(0, I) prior; the shipped AAE's prior is N(0, 2^2 I). */
-export const DEFAULT_STDDEV = 1;
+/** The largest stddev attribute; without one, the draws' spread is the model's own (Decoder.defaultStddev: 2 for an AAE that records its N(0, 2^2 I) prior). */
 export const MAX_STDDEV = 10;
 /** Slider range for each latent dimension, in standard deviations: ±3 covers nearly all of the prior. */
 export const OFFSET_LIMIT = 3;
@@ -71,7 +70,7 @@ export function readView(decoder: Decoder, attribute: (name: string) => string |
   return {
     seed: parseIntegerAttribute('seed', attribute('seed'), 0, MAX_SEED, DEFAULT_SEED),
     count: parseIntegerAttribute('count', attribute('count'), 1, MAX_COUNT, DEFAULT_COUNT),
-    stddev: parseNumberAttribute('stddev', attribute('stddev'), 0, MAX_STDDEV, DEFAULT_STDDEV),
+    stddev: parseNumberAttribute('stddev', attribute('stddev'), 0, MAX_STDDEV, decoder.defaultStddev()),
     digit: parseDigit(attribute('digit'), decoder.info.classes),
     offsets,
   };

@@ -2,7 +2,7 @@
  * The sampling API over HTTP, for any runtime with web-standard Request/Response (Cloudflare Workers,
  * Deno, Bun, Node 18+): routing, validation and responses around one loaded Decoder.
  *
- *   GET  /sample?n=16&seed=42&label=3&format=png|json   a PNG grid, or the samples as JSON
+ *   GET  /sample?n=16&seed=42&label=3&stddev=2&prior=model|standard&format=png|json   a PNG grid, or the samples as JSON
  *   POST /decode?format=png|json&layout=NHWC|NCHW   {"latents": [[...], ...], "labels": 3 | [...]}
  *   GET  /info                      the model's description and this server's limits
  *
@@ -16,13 +16,14 @@
  * (cors.ts). Samples of a given seed, and /info, carry an ETag (a hash of the body), and an
  * If-None-Match naming it gets a 304; samples of a drawn seed, POST /decode and errors are not stored.
  */
-import { PRIOR_CHOICES, type Decoder } from '../runtime/decoder.ts';
+import { PRIOR_CHOICES, checkLabel, type Decoder } from '../runtime/decoder.ts';
 import { LATENT_LAYOUTS } from '../runtime/layout.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
 import { InputError } from '../errors.ts';
 import { ANY_ORIGIN, addCorsHeaders, type CorsPolicy } from './cors.ts';
-import { HttpError, choiceParameter, integerParameter, jsonResponse, queryParameters, readJsonBody } from './http.ts';
+import { HttpError, choiceParameter, integerParameter, jsonResponse, numberParameter, queryParameters, readJsonBody } from './http.ts';
+import { LIMITS } from '../format/spec.ts';
 
 export interface Limits {
   /** Most samples one request may ask for (n, or rows of latents). */
@@ -147,15 +148,17 @@ export function errorResponse(err: unknown): Response {
 }
 
 function sample({ url, decoder, limits }: Context): Response {
-  const query = queryParameters(url, ['n', 'seed', 'label', 'prior', 'format']);
+  const query = queryParameters(url, ['n', 'seed', 'label', 'stddev', 'prior', 'format']);
   const n = integerParameter('n', query.get('n') ?? '16', 1, limits.maxSamples);
   const seed = query.has('seed') ? integerParameter('seed', query.get('seed')!, 0, MAX_SEED) : Math.floor(Math.random() * 2 ** 32);
   const label = labelParameter(query.get('label'), decoder);
   const prior = choiceParameter('prior', query.get('prior') ?? 'model', PRIOR_CHOICES);
+  // Default: the prior the model was trained against (the file's priorStddev), or 1 within a fitted mixture.
+  const stddev = query.has('stddev') ? numberParameter('stddev', query.get('stddev')!, 0, LIMITS.priorStddev) : decoder.defaultStddev(prior);
   const format = choiceParameter('format', query.get('format') ?? 'png', FORMATS);
-  const samples = decoder.sample(n, { seed, prior, labels: label });
+  const samples = decoder.sample(n, { seed, prior, stddev, labels: label });
   const cache = query.has('seed') ? SEEDED_CACHE : NOT_STORED;
-  return samplesResponse(samples, decoder, format, { seed, n, prior, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed), 'cache-control': cache });
+  return samplesResponse(samples, decoder, format, { seed, n, prior, stddev, ...(label === undefined ? {} : { label }) }, { [SEED_HEADER]: String(seed), 'cache-control': cache });
 }
 
 async function decode({ request, url, decoder, limits }: Context): Promise<Response> {
@@ -181,7 +184,9 @@ function labelParameter(text: string | undefined, decoder: Decoder): number | un
   if (text === undefined) return undefined;
   const classes = decoder.info.classes;
   if (!classes) throw new HttpError(400, 'this model is not conditional: it takes no label');
-  return integerParameter('label', text, 0, classes - 1);
+  if (!/^[0-9]+$/.test(text)) throw new HttpError(400, `label must be a class: an integer in 0..${classes - 1}, got ${JSON.stringify(text)}`);
+  // One past the classes is refused saying how many there are (checkLabel's InputError becomes a 400).
+  return checkLabel(Number(text), 'label', classes);
 }
 
 /** Checks a POST /decode body: {"latents": rows of latentSize numbers (an image latent's flattened), "labels"?: one class or one per row}. */

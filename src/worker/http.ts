@@ -47,6 +47,15 @@ export function integerParameter(name: string, text: string, min: number, max: n
   return value;
 }
 
+/** A decimal number in min..max (1, 0.5, 2e-1); anything else (blanks, hex, inf, out of range) is a 400. */
+export function numberParameter(name: string, text: string, min: number, max: number): number {
+  const value = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new HttpError(400, `${name} must be a number in ${min}..${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 /** One of `choices`, else a 400 listing them. */
 export function choiceParameter<T extends string>(name: string, text: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) throw new HttpError(400, `${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}`);

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { selectBackend } from '../../src/train/backend.ts';
+import { MNIST_DIR } from '../helpers/mnist.ts';
 
 const gpu = await selectBackend('node-gpu').catch((err: Error) => err);
 const skip = gpu instanceof Error ? `no GPU backend here: ${gpu.message}` : false;
@@ -25,7 +25,7 @@ describe('GPU training (conv-vae)', { skip }, () => {
     const { createRun, train } = await import('../../src/train/trainer.ts');
     const { exportRun } = await import('../../src/train/export-run.ts');
     const { Decoder } = await import('../../src/index.ts');
-    const dataDir = process.env.EDGEVAE_MNIST_DIR ?? fileURLToPath(new URL('../../../shared/data/mnist', import.meta.url));
+    const dataDir = MNIST_DIR;
     const data = await loadDataset('mnist', { dir: dataDir });
     const preset = getPreset('conv-vae');
     const run = { preset: preset.name, dataset: 'mnist', config: { ...preset.defaults, epochs: 1 } };

@@ -27,6 +27,8 @@ export interface ModelPlan {
   seed?: number;
   /** A fitted latent prior to store in meta. */
   prior?: MixturePrior;
+  /** Other meta fields to store (priorStddev, ...). */
+  meta?: Partial<ModelMeta>;
 }
 
 /** Writes a model file for `plan`, with weights scaled so activations stay in a useful range. */
@@ -53,6 +55,7 @@ export function buildModel(plan: ModelPlan): Uint8Array {
     dtype,
     producer: 'edgevae tests',
     ...(plan.prior ? { prior: plan.prior } : {}),
+    ...plan.meta,
   };
   return writeModel({ meta, layers, tensors });
 }

@@ -80,7 +80,7 @@ function create(config: PresetConfig): Trainable {
       return { mse: sums.squares / (test.count * 784) };
     },
 
-    decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE, labelInput: 'label' }),
+    decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE, labelInput: 'label', priorStddev }),
 
     sampleGrid: (seed) => styleGrid(decoder, 10, zDim, priorStddev, seed),
 

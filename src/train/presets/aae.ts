@@ -96,7 +96,7 @@ function create(config: PresetConfig): Trainable {
       return { mse: sums.squares / (test.count * 784) };
     },
 
-    decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE }),
+    decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE, priorStddev }),
 
     sampleGrid() {
       const span = 2 * priorStddev;
