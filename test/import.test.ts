@@ -16,6 +16,7 @@ import { readModel } from '../src/format/read.ts';
 import { exportOnnx } from '../src/export/onnx.ts';
 import { permute } from '../src/convert/permute.ts';
 import { importOnnx, type OnnxImportOptions } from '../src/import/onnx.ts';
+import { quantizeCalibrated } from '../src/export/convert-dtype.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { reframe } from './helpers/corrupt.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
@@ -539,13 +540,26 @@ describe('edgevae import', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('converts an ONNX model, saying what it made of its inputs and output', () => {
+  it('converts an ONNX model, saying what it made of its inputs and output; int8 is calibrated by default', async () => {
     const out = join(dir, 'decoder.evae');
     const run = edgevae('import', onnxPath, '--dtype', 'int8', '--out', out, '--preset', 'dcgan');
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /i8 weights\): latent "z" \(6\), output \[12, 12, 3\] NHWC \(the ONNX output "x" is NCHW \[3, 12, 12\]\) in \[0, 1\]/);
     const file = new Uint8Array(readFileSync(out));
-    assert.deepEqual(file, importOnnx(new Uint8Array(readFileSync(onnxPath)), { dtype: 'i8', meta: { preset: 'dcgan' } }));
+    assert.match(run.stdout, /calibrating the int8 rounding/);
+    const f32 = importOnnx(new Uint8Array(readFileSync(onnxPath)), { dtype: 'f32', meta: { preset: 'dcgan' } });
+    assert.deepEqual(file, await quantizeCalibrated(f32));
+  });
+
+  it('--no-calibrate rounds to nearest (importOnnx\'s int8); --calibration-samples sets the decodes', async () => {
+    const out = join(dir, 'nearest.evae');
+    const run = edgevae('import', onnxPath, '--dtype', 'int8', '--no-calibrate', '--out', out);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /calibrating/);
+    assert.deepEqual(new Uint8Array(readFileSync(out)), importOnnx(new Uint8Array(readFileSync(onnxPath)), { dtype: 'i8' }));
+    const few = join(dir, 'few.evae');
+    assert.equal(edgevae('import', onnxPath, '--dtype', 'int8', '--calibration-samples', '8', '--out', few).code, 0);
+    assert.deepEqual(new Uint8Array(readFileSync(few)), await quantizeCalibrated(importOnnx(new Uint8Array(readFileSync(onnxPath)), { dtype: 'f32' }), { samples: 8 }));
   });
 
   it('converts a saved TensorFlow.js model through the exporter, latent input named', async () => {
@@ -569,6 +583,8 @@ describe('edgevae import', () => {
       [['import', onnxPath, '--dtype', 'f64', '--out', out], /argument 'f64' is invalid/],
       [['import', onnxPath], /required option '--out <file>'/],
       [['import', onnxPath, '--range', '1,0', '--out', out], /--range must be two numbers low,high with low < high/],
+      [['import', onnxPath, '--calibration-samples', '8', '--out', out], /--calibration-samples applies to a calibrated int8 import/],
+      [['import', onnxPath, '--dtype', 'int8', '--calibration-samples', '0', '--out', out], /expected an integer/],
       [['import', onnxPath, '--output-shape', '12,x', '--out', out], /expected an integer/],
       [['import', onnxPath, '--label-input', 'nope', '--out', out], /labelInput "nope" is not an input of the model/],
       [['import', join(dir, 'missing.onnx'), '--out', out], /ONNX model .*missing.onnx does not exist/],

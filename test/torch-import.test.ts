@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Decoder } from '../src/index.ts';
 import { permute } from '../src/convert/permute.ts';
+import { quantizeCalibrated } from '../src/export/convert-dtype.ts';
 import { readModel } from '../src/format/read.ts';
 import { importOnnx } from '../src/import/onnx.ts';
 import { referenceDecode } from '../src/runtime/reference.ts';
@@ -77,14 +78,15 @@ async function onnxRuntime(f: Fixture): Promise<Float32Array> {
 }
 
 /**
- * Bounds per dtype, relative to the output's spread: f32 1e-5 and f16 2e-3 for every family; int8
- * 2e-2 where int8 weights reach it. Five do not: the DCGAN generator and the PyTorch-VAE decoder land at
- * 2.00e-2 to 2.03e-2, the TAESD-style decoders (35 convolutions) at 2.1e-2 to 3.4e-2. Per-channel int8
- * weights alone account for it (the same error with the int8 weights dequantized and run in f32), so
- * their bound is the measured one, and the notes say so.
+ * Bounds per dtype, relative to the output's spread: f32 1e-5, f16 2e-3 and int8 2e-2 for every family
+ * but one. int8 is what `edgevae import --dtype int8` writes: GPTQ rounding calibrated on the model's
+ * own decodes (src/convert/calibrate.ts), without which the DCGAN generator, the PyTorch-VAE decoder and
+ * the TAESD-style decoders land at 2.0e-2 to 3.4e-2. The TAESD-style decoder with a 32-channel latent at
+ * 32x32 (35 convolutions, a 256 x 256 output) still measures 2.56e-2 with the default calibration
+ * (2.08e-2 with 64 latents and 16384 observations, four times the work); its bound is the measured one.
  */
 const TOLERANCE = { f32: 1e-5, f16: 2e-3, i8: 2e-2 } as const;
-const INT8_MEASURED: Record<string, number> = { dcgan: 2.1e-2, 'pytorch-vae': 2.1e-2, 'taesd-4ch-8': 2.3e-2, 'taesd-4ch-32': 2.7e-2, 'taesd-32ch-8': 3.2e-2, 'taesd-32ch-32': 3.6e-2 };
+const INT8_MEASURED: Record<string, number> = { 'taesd-32ch-32': 2.6e-2 };
 
 /** Reference decodes in f64 JavaScript take too long on a 256 x 256 output; those models are held to onnxruntime and torch only. */
 const TOO_LARGE_FOR_THE_REFERENCE = new Set(['taesd-4ch-32', 'taesd-32ch-32']);
@@ -99,7 +101,10 @@ describe('PyTorch decoders (torch.onnx.export, Debian torch 1.13)', () => {
       const torch = toNhwc(slice(f, f.output), f.output.shape);
       const errors: Record<string, number> = {};
       for (const dtype of ['f32', 'f16', 'i8'] as const) {
-        const bytes = importOnnx(f.onnx, { dtype, meta: { output: { range: f.range } } });
+        // int8 as `edgevae import --dtype int8` writes it: the f32 import, its rounding calibrated (GPTQ).
+        const bytes = dtype === 'i8'
+          ? await quantizeCalibrated(importOnnx(f.onnx, { dtype: 'f32', meta: { output: { range: f.range } } }))
+          : importOnnx(f.onnx, { dtype, meta: { output: { range: f.range } } });
         const decoder = await Decoder.load(bytes);
         const got = decoder.decode(latents, labels);
         errors[dtype] = relativeError(got, torch);

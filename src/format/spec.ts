@@ -27,7 +27,7 @@ export const LIMITS = {
   tensors: 1024,
   dim: 1 << 24,
   elementsPerSample: 1 << 24, // largest activation of one sample, in floats (64 MiB)
-  macsPerSample: 2 ** 31, // multiply-adds to decode one sample
+  macsPerSample: 2 ** 40, // multiply-adds to decode one sample (a 256 x 256 TAESD-style decode is 17.7 G; 2^40 is 60 times that)
   kernelSize: 64,
   stride: 16,
   classes: 1 << 16,

@@ -10,6 +10,7 @@ import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
 import { LATENT_LAYOUTS, toChannelsLast, type LatentLayout } from './layout.ts';
 import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
 import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
+import type { GraphNode } from '../layers/types.ts';
 
 export interface LoadOptions {
   /** The edgevae wasm module, compiled or as bytes; by default the copy embedded in this package. */
@@ -301,10 +302,41 @@ export class Decoder {
     const out = new Float32Array(n * this.info.outputSize);
     this.forChunks(n, (start, count, layout) => {
       new Float32Array(this.kernels.memory.buffer, layout.latent, flat.length).set(flat);
-      this.runChunk(layout, count, labelArray, start, out, { now, recordMs });
+      this.runChunk(layout, count, labelArray, start, out, (i, run) => {
+        const before = now();
+        run();
+        recordMs[i] = now() - before;
+      });
     });
     const recordOf = new Map(this.plan.recordNodes.map((node, i) => [node.index, i]));
     return { output: out, layerMs: this.model.graph.nodes.map((node) => (recordOf.has(node.index) ? recordMs[recordOf.get(node.index)!] : null)) };
+  }
+
+  /**
+   * Decodes `latents` as decode() does, handing `visit` each node that runs code just before it runs,
+   * with the chunk's sample count and a reader of any value the node reads (batch x per-sample values,
+   * a copy). What int8 calibration (src/convert/calibrate.ts) gathers its statistics from.
+   */
+  inspect(latents: Float32Array, labels: number | ArrayLike<number> | undefined, visit: (node: GraphNode, batch: number, read: (value: string) => Float32Array) => void): Float32Array {
+    const flat = this.flattenLatents(latents);
+    const n = flat.length / this.info.latentSize;
+    const labelArray = this.labelsFor(n, labels, false);
+    const out = new Float32Array(n * this.info.outputSize);
+    const { graph, slots } = this.model;
+    const shapes = new Map<string, number[]>([[graph.latent.name, graph.latent.shape], ...graph.nodes.map((node): [string, number[]] => [node.name, node.outShape])]);
+    this.forChunks(n, (start, count, layout) => {
+      new Float32Array(this.kernels.memory.buffer, layout.latent, count * this.info.latentSize).set(flat.subarray(start * this.info.latentSize, (start + count) * this.info.latentSize));
+      const read = (value: string) => {
+        const slot = slots.slotOf.get(value);
+        if (slot === undefined) throw new InputError(`no value named "${value}" lives in a slot`);
+        return Float32Array.from(new Float32Array(this.kernels.memory.buffer, layout.addresses[slot], count * product(shapes.get(value)!)));
+      };
+      this.runChunk(layout, count, labelArray, start, out, (i, run) => {
+        visit(this.plan.recordNodes[i], count, read);
+        run();
+      });
+    });
+    return out;
   }
 
   /** Walks one latent dimension from `from` to `to` in `steps` evenly spaced points, the others held fixed. */
@@ -434,18 +466,15 @@ export class Decoder {
     for (let start = 0; start < n; start += chunk) work(start, Math.min(chunk, n - start), layout);
   }
 
-  /** Runs the plan over one chunk: in one call, or (profiling) one record at a time, each timed into `timed.recordMs`. */
-  private runChunk(layout: Layout, count: number, labels: Int32Array | undefined, start: number, out: Float32Array, timed?: { now: () => number; recordMs: Float64Array }) {
+  /**
+   * Runs the plan over one chunk: in one call, or, given `eachRecord`, one record at a time, each
+   * through `eachRecord(i, run)` (the profile times `run`; inspect looks at the inputs before it).
+   */
+  private runChunk(layout: Layout, count: number, labels: Int32Array | undefined, start: number, out: Float32Array, eachRecord?: (i: number, run: () => void) => void) {
     const { kernels, plan } = this;
     if (labels) new Int32Array(kernels.memory.buffer, layout.labels, count).set(labels.subarray(start, start + count));
-    if (!timed) this.runRecords(0, plan.opCount, count, layout);
-    else {
-      for (let i = 0; i < plan.opCount; i++) {
-        const before = timed.now();
-        this.runRecords(i, 1, count, layout);
-        timed.recordMs[i] = timed.now() - before;
-      }
-    }
+    if (!eachRecord) this.runRecords(0, plan.opCount, count, layout);
+    else for (let i = 0; i < plan.opCount; i++) eachRecord(i, () => this.runRecords(i, 1, count, layout));
     const size = this.info.outputSize;
     out.set(new Float32Array(kernels.memory.buffer, layout.output, count * size), start * size);
   }
