@@ -203,7 +203,7 @@ export async function realModels(only?: string[], dir = REAL_MODELS_DIR): Promis
 function taesd32Macs(dir: string): { macs: number; note: string } | undefined {
   if (missingTorchModels(dir, ['taesd-full-8']).length) return undefined;
   const macs8 = readModel(importOnnx(new Uint8Array(readFileSync(join(dir, 'taesd-full-8.onnx'))), { dtype: 'f32' })).macsPerSample;
-  return { macs: 16 * macs8, note: `16 x taesd-full-8's ${macs8.toLocaleString('en-US')} (every layer has 16 times the output pixels)` };
+  return { macs: 16 * macs8, note: `16 x taesd-full-8's ${macs8.toLocaleString('en-US')}: every layer has 16 times the output pixels` };
 }
 
 /** One batch's inputs, in every form a contender takes them: ours (channels-last) and the ONNX model's. */

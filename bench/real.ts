@@ -16,7 +16,8 @@
  *
  * Writes bench/results/<date>-<host>-real.json and the table of docs/BENCHMARKS.md
  * (bench/real-report.ts); a run narrowed by --models or --batches is saved as -real-partial.json
- * (git-ignored) and leaves the docs alone.
+ * (git-ignored) and leaves the docs alone. The f32 files it times go to --dir as NAME.evae, for
+ * `edgevae bench --model bench/real-models/NAME.evae --layers`.
  *
  *   /usr/bin/python3 scripts/torch-fixtures.py --bench bench/real-models   # once: the full-size ONNX models
  *   npm run bench:real -- --rounds 3
@@ -224,6 +225,8 @@ async function main(): Promise<void> {
     const unknown = args.models.filter((name) => !models.some((m) => m.name === name));
     if (unknown.length) program.error(`unknown model ${unknown.join(', ')}; the models: ${TORCH_MODELS.map((m) => m.name).join(', ')}, readme-example, convVaeDecoder, denseDecoder, conditionalDecoder`);
   }
+  // The f32 files timed, for `edgevae bench --model DIR/NAME.evae --layers` (the per-node profiles in docs/BENCHMARKS.md).
+  for (const model of models) if (model.f32) writeFileSync(join(args.dir, `${model.name}.evae`), model.f32);
   const contenders = realContenders();
   const collected = { cases: [] as Case[], agreement: [] as Agreement[], skipped: [] as RealSkip[], prepared: [] as RealPrepared[] };
   for (const model of models) {

@@ -8,7 +8,7 @@ pyenv python3 on PATH):
     /usr/bin/python3 scripts/torch-fixtures.py --out test/fixtures/torch
 
 The full-size models `npm run bench:real` times (BENCH_FIXTURES: DCGAN at ngf 64, PyTorch-VAE at
-hidden dims 512..32, TAESD at c=64 for 8x8 and 32x32 latents; about 50 MB) go to a git-ignored
+hidden dims 512..32, TAESD at c=64 for 8x8 and 32x32 latents; about 32 MB) go to a git-ignored
 folder instead:
 
     /usr/bin/python3 scripts/torch-fixtures.py --bench bench/real-models
