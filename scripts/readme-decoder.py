@@ -24,7 +24,7 @@ then the README's next steps:
     npx edgevae info runs/readme-decoder/decoder.evae
     npx edgevae sample --model runs/readme-decoder/decoder.evae --n 64 --seed 1 --out docs/images/readme-decoder-samples.png
 
-The snippet is not copied here: it is read from README.md (the first ```python block of the section
+The snippet is not copied here: it is read from docs/IMPORT.md (the first ```python block of the section
 "Bring your own decoder"). Its lines up to `decoder = Decoder()` define the class the VAE trains;
 after training the whole snippet runs, unchanged, in --out (its paths are relative), so the README's
 code is exactly the code that made decoder.onnx.
@@ -64,14 +64,14 @@ LATENT = 16
 
 def readme_snippet():
     """The first ```python block after the heading '## Bring your own decoder', dedented."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "docs", "IMPORT.md"), encoding="utf-8") as f:
         text = f.read()
     start = text.find("## Bring your own decoder")
     if start < 0:
-        sys.exit("README.md has no section '## Bring your own decoder'")
+        sys.exit("docs/IMPORT.md has no section '## Bring your own decoder'")
     match = re.search(r"^([ \t]*)```python\n(.*?)^[ \t]*```", text[start:], re.S | re.M)
     if not match:
-        sys.exit("README.md's 'Bring your own decoder' section has no ```python block")
+        sys.exit("docs/IMPORT.md's 'Bring your own decoder' section has no ```python block")
     return textwrap.dedent(match.group(2))
 
 
@@ -141,7 +141,7 @@ def main():
 
     snippet = readme_snippet()
     scope = {}
-    exec(compile(snippet_class_part(snippet), "README.md (snippet: class Decoder)", "exec"), scope)
+    exec(compile(snippet_class_part(snippet), "docs/IMPORT.md (snippet: class Decoder)", "exec"), scope)
     decoder = scope["Decoder"]()
     assert decoder.fc[0].in_features == LATENT, "the README's Decoder takes a 16-d latent"
     encoder = Encoder()
@@ -210,7 +210,7 @@ def main():
     cwd = os.getcwd()
     os.chdir(args.out)
     try:
-        exec(compile(snippet, "README.md (snippet)", "exec"), {"__name__": "readme_snippet"})
+        exec(compile(snippet, "docs/IMPORT.md (snippet)", "exec"), {"__name__": "readme_snippet"})
     finally:
         os.chdir(cwd)
     onnx_path = os.path.join(args.out, "decoder.onnx")

@@ -478,17 +478,17 @@ describe('which input is the latent and which the label', () => {
 // ---- to a Worker ----
 
 describe('from ONNX to a Worker (the README path)', () => {
-  // README.md, "Bring your own decoder": the snippet's Decoder as torch.onnx.export writes it (the torch
+  // docs/IMPORT.md, "Bring your own decoder" (the README's path, moved there): the snippet's Decoder as torch.onnx.export writes it (the torch
   // fixture, seeded random weights: CI has no torch), `npx edgevae import --dtype int8`, copied into
-  // examples/worker/src/ beside the README's index.ts, bundled as `wrangler deploy` bundles it, run in workerd.
+  // examples/worker/src/ beside that section's index.ts, bundled as `wrangler deploy` bundles it, run in workerd.
   it('the README decoder, imported by the command, served by the example Worker in workerd, samples the same bytes as Node', async () => {
     const { bundleWorker, linkPackageInto, startWorker } = await import('../scripts/wrangler-bundle.ts');
     const { toImageGrid } = await import('../src/core.ts');
     const { encodePng } = await import('../src/runtime/png.ts');
     const { decode: decodePng } = await import('fast-png');
-    const section = readFileSync(join(ROOT, 'README.md'), 'utf8').split('## Bring your own decoder')[1] ?? '';
+    const section = readFileSync(join(ROOT, 'docs/IMPORT.md'), 'utf8').split('## Bring your own decoder')[1] ?? '';
     const indexTs = /```ts\n([ \t]*\/\/ examples\/worker\/src\/index\.ts\n[\s\S]*?)^[ \t]*```/m.exec(section)?.[1];
-    assert.ok(indexTs, "README.md's 'Bring your own decoder' section shows examples/worker/src/index.ts");
+    assert.ok(indexTs, "docs/IMPORT.md's 'Bring your own decoder' section shows examples/worker/src/index.ts");
     const dir = mkdtempSync(join(tmpdir(), 'edgevae-import-worker-'));
     try {
       mkdirSync(join(dir, 'src'));
