@@ -280,6 +280,10 @@ program
     if (o.data !== undefined || o.dataset !== undefined) throw new InputError('--data and --dataset go with --run RUN_DIR');
     const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
     const decoder = await loadDecoder(o.model);
+    const size = decoder.info.outputShape.reduce((x, y) => x * y, 1);
+    if (o.judge === undefined && size !== 784) {
+      throw new InputError(`the judge reads 28x28 greyscale digits, and this model draws [${decoder.info.outputShape.join(', ')}]; score a training run on its test split instead: npx edgevae evaluate --run RUN_DIR`);
+    }
     const judgePath = o.judge ?? join(packageRoot(), 'test', 'fixtures', 'judge.evae');
     const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
     const options = { perClass: o.perClass, seed: o.seed, prior: o.prior };

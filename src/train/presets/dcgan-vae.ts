@@ -178,7 +178,8 @@ export const dcganVae: Preset = {
   name: 'dcgan-vae',
   summary: 'VAE with DCGAN\'s convolutional networks and BatchNorm, for 64x64 RGB (Radford et al.)',
   tutorial: 'Radford, Metz and Chintala, "Unsupervised Representation Learning with Deep Convolutional Generative Adversarial Networks" (the PyTorch DCGAN tutorial\'s networks)',
-  defaults: { epochs: 20, batchSize: 64, learningRate: 2e-4, seed: 1, latentSize: 100, width: 64, beta1: 0.5 },
+  // The image shape comes from the data when a run starts; 64x64 RGB is DCGAN's.
+  defaults: { epochs: 20, batchSize: 64, learningRate: 2e-4, seed: 1, latentSize: 100, width: 64, beta1: 0.5, imageSize: 64, channels: 3, classes: 0 },
   check,
   create,
 };
