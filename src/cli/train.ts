@@ -215,9 +215,9 @@ export async function evaluateRunCommand(o: EvaluateRunOptions): Promise<void> {
     console.log(JSON.stringify({ preset: run.preset, dataset: run.dataset, ...result }, null, 2));
     return;
   }
-  console.log(`run:         ${o.run} (${run.preset} on ${run.dataset}, step ${result.step}, ${result.epoch} epochs done)`);
-  console.log(`test split:  ${result.testImages} images, means per image, one seeded z each`);
-  for (const [name, value] of Object.entries(result.metrics)) console.log(`${(name + ':').padEnd(12)} ${Math.abs(value) >= 100 ? value.toFixed(2) : value.toPrecision(5)}`);
+  console.log(`run:            ${o.run} (${run.preset} on ${run.dataset}, step ${result.step}, ${result.epoch} epochs done)`);
+  console.log(`test split:     ${result.testImages} images, means per image, one seeded z each`);
+  for (const [name, value] of Object.entries(result.metrics)) console.log(`${(name + ':').padEnd(15)} ${Math.abs(value) >= 100 ? value.toFixed(2) : value.toPrecision(5)}`);
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
