@@ -172,7 +172,7 @@ describe('edgevae CLI', () => {
       [['export', join(dir, 'nothing.json'), '--out', join(dir, 'x.evae')], /nothing\.json/],
       [['train', '--preset', 'ae', '--lr', '-1', '--runs', join(dir, 'runs')], /expected a positive number, got "-1"/],
       [['train', '--preset', 'ae', '--final-lr', '0.5', '--backend', 'cpu', '--runs', join(dir, 'runs')], /final learning rate must be a number from 0 to the learning rate \(0\.01\), got 0\.5/],
-      [['train', '--resume', join(dir, 'runs'), '--seed', '2', '--backend', 'cpu'], /drop --seed \(only --epochs, --steps, --lr, --final-lr, --backend, --threads and --data may change\)/],
+      [['train', '--resume', join(dir, 'runs'), '--seed', '2', '--backend', 'cpu'], /drop --seed \(only --epochs, --steps, --lr, --final-lr, --backend and --threads may change, and --data or --dataset give the run.s data folder if it moved\)/],
       [['train', '--preset', 'ae', '--threads', '0', '--runs', join(dir, 'runs')], /expected an integer in 1\.\.64, got "0"/],
       [['train', '--preset', 'ae', '--threads', 'two', '--runs', join(dir, 'runs')], /expected an integer in 1\.\.64, got "two"/],
       [['train', '--preset', 'ae', '--threads', '8', '--batch-size', '4', '--backend', 'cpu', '--runs', join(dir, 'runs')], /--threads 8 is more than the batch size 4: each thread trains on a share of the batch/],

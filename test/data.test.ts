@@ -209,7 +209,7 @@ describe('loadDataset: sources', () => {
       loadDataset('mnist', { env: NO_ENV, cacheDir: cache, download: false, fetch: noNetwork }),
       /mnist: not found and downloading is turned off/,
       new RegExp(`${join(cache, 'mnist')}: no such folder \\(cache\\)`),
-      /--data DIR or set EDGEVAE_MNIST_DIR/,
+      /give it as --data DIR \(or set EDGEVAE_MNIST_DIR to it\)/,
     );
   });
 

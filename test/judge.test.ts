@@ -124,7 +124,7 @@ function barImages(count: number, seed: number): Split {
     for (let p = 0; p < 49; p++) images[i * 49 + p] = random() * 0.2;
     for (let x = 0; x < 7; x++) images[i * 49 + label * 7 + x] = 1;
   }
-  return { images, labels, count, rows: 7, cols: 7 };
+  return { images, labels, count, rows: 7, cols: 7, channels: 1 };
 }
 
 describe('trainJudge', () => {

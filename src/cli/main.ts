@@ -7,15 +7,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Decoder, EdgeVaeError, FormatError, InputError, LATENT_LAYOUTS, PRIOR_CHOICES, toImageGrid, type DecoderInfo, type LatentLayout, type PriorChoice } from '../index.ts';
 import { VERSION } from '../version.ts';
 import { LIMITS } from '../format/spec.ts';
-import type { DatasetName } from '../data/datasets.ts';
 import { defaultJudge, isDirectory, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
-import { PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
+import { evaluateRunCommand, PRESET_HELP, trainCommand, type TrainCommandOptions } from './train.ts';
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
 import { BACKEND_CHOICES } from '../train/backend.ts';
 import { MAX_THREADS } from '../train/replica-sync.ts';
-import { classLabel, integer, nonNegative, number, positive } from './options.ts';
+import { classLabel, integer, nonNegative, number, openFraction, positive } from './options.ts';
+import { DEFAULT_TEST_SPLIT, IMAGE_FOLDER_LIMITS } from '../data/image-folder.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
 import { parseLatentsJson } from './latents.ts';
 
@@ -145,7 +145,7 @@ program
 
 program
   .command('train')
-  .description('train a preset on MNIST; Ctrl-C saves a checkpoint, --resume continues it exactly')
+  .description('train a preset on MNIST, Fashion-MNIST or a folder of images; Ctrl-C saves a checkpoint, --resume continues it exactly')
   .option('--preset <name>', 'the model to train (see below)')
   .option('--resume <run-dir>', 'continue a stopped run from its checkpoint')
   .option('--epochs <n>', 'epochs (default: the preset\'s)', integer(1, 100000))
@@ -156,7 +156,12 @@ program
   .option('--seed <seed>', 'seed of initialisation, data order and noise', integer(0, 2 ** 32 - 1))
   .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKEND_CHOICES).default('auto'))
   .option('--threads <n>', 'train on n threads, each on a share of every batch (edgevae, wasm and cpu backends; with --resume too)', integer(1, MAX_THREADS), 1)
-  .option('--data <dir>', 'folder with the MNIST IDX files (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
+  .option('--dataset <name|path>', "mnist (default), fashion-mnist, or a folder of PNG and JPEG images: one subfolder per class (labels) or flat (unlabelled); write ./NAME for a folder called mnist")
+  .option('--data <dir>', 'folder with the IDX files of mnist or fashion-mnist (default: $EDGEVAE_MNIST_DIR or $EDGEVAE_FASHION_MNIST_DIR, the cache, Debian\'s package for fashion-mnist, then a download)')
+  .option('--image-size <n>', "image folders: resize the shorter side to n with an antialiased bilinear (triangle) filter, then crop the centre n x n (default: the images' own size, when all are square and equal)", integer(IMAGE_FOLDER_LIMITS.minImageSize, IMAGE_FOLDER_LIMITS.maxImageSize))
+  .addOption(new Option('--channels <n>', 'image folders: 1 (grey, BT.601 luma) or 3 (RGB) (default: 3 when any image has colour, else 1)').choices(['1', '3']).argParser((v) => Number(v) as 1 | 3))
+  .option('--test-split <share>', `image folders: share of each class held out for testing, seeded (default ${DEFAULT_TEST_SPLIT})`, openFraction)
+  .option('--strict', 'image folders: an image that cannot be decoded is an error (default: it is named and skipped)')
   .option('--runs <dir>', 'where run folders go', 'runs')
   .addHelpText('after', () => `\nPresets:\n${PRESET_HELP}`)
   .action(async (o: TrainCommandOptions) => trainCommand(o));
@@ -175,7 +180,7 @@ program
   .option('--preset <name>', 'preset name to record in the metadata (model.json only)')
   .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
   .option('--prior-components <k>', 'fit a mixture of k Gaussians to the training images\' codes and store it as the latent prior sample() draws from (run folders of presets with an encoder)', integer(1, LIMITS.priorComponents))
-  .option('--data <dir>', 'with --prior-components: folder with the run\'s dataset (default: $EDGEVAE_MNIST_DIR, the cache, then a download)')
+  .option('--data <dir>', 'with --prior-components: the IDX folder of the run\'s mnist or fashion-mnist, if it moved (default: the folder the run recorded)')
   .action(async (source: string, options: ExportCommandOptions) => {
     const o = { ...options, format: exportFormat(options.format, options.out) };
     const dtype = o.dtype === 'int8' ? 'i8' : (o.dtype as 'f32' | 'f16' | 'i8');
@@ -239,10 +244,10 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: Expo
     const log = (message: string) => console.error(message);
     await selectBackend('auto', log);
     const { readRun } = await import('../train/trainer.ts');
-    const { loadDataset } = await import('../data/datasets.ts');
-    const { dataset } = await readRun(source);
-    // loadDataset refuses a name it does not know, listing the ones it does.
-    const data = await loadDataset(dataset as DatasetName, { dir: o.data, log });
+    const { loadRecordedData } = await import('../data/sources.ts');
+    const run = await readRun(source);
+    // The run's recorded data (--data: its IDX folder, if it moved).
+    const data = await loadRecordedData(run.data, run.dataset, { data: o.data }, { log });
     return exportRun(source, dtype, { components: o.priorComponents, dataset: data, log });
   }
   await selectBackend('cpu');
@@ -267,9 +272,22 @@ program
   .option('--stddev <sd>', STDDEV_HELP, nonNegative)
   .addOption(new Option('--prior <prior>', PRIOR_HELP).choices(PRIOR_CHOICES).default('model'))
   .option('--json', 'print the result as JSON')
-  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; stddev?: number; prior: PriorChoice; json?: boolean }) => {
+  .option('--run <run-dir>', "instead: a training run's checkpoint on its data's test split (reconstruction error, negative ELBO; no judge, any images)")
+  .option('--data <dir>', "with --run: the run's mnist or fashion-mnist IDX folder, if it moved")
+  .option('--dataset <path>', "with --run: the run's image folder, if it moved")
+  .action(async (o: { model?: string; judge?: string; compare?: string; perClass: number; seed: number; stddev?: number; prior: PriorChoice; json?: boolean; run?: string; data?: string; dataset?: string }) => {
+    if (o.run !== undefined) {
+      const others = [o.model !== undefined && '--model', o.judge !== undefined && '--judge', o.compare !== undefined && '--compare', o.stddev !== undefined && '--stddev'].filter(Boolean);
+      if (others.length > 0) throw new InputError(`--run evaluates a run on its test split, with no judge: drop ${others.join(', ')}`);
+      return evaluateRunCommand({ run: o.run, data: o.data, dataset: o.dataset, json: o.json });
+    }
+    if (o.data !== undefined || o.dataset !== undefined) throw new InputError('--data and --dataset go with --run RUN_DIR');
     const { generationQuality, judgeAgreement } = await import('../train/generation-quality.ts');
     const decoder = await loadDecoder(o.model);
+    const size = decoder.info.outputShape.reduce((x, y) => x * y, 1);
+    if (o.judge === undefined && size !== 784) {
+      throw new InputError(`the judge reads 28x28 greyscale digits, and this model draws [${decoder.info.outputShape.join(', ')}]; score a training run on its test split instead: npx edgevae evaluate --run RUN_DIR`);
+    }
     const judgePath = o.judge ?? defaultJudge();
     const judge = await Decoder.load(await readInput(judgePath, 'judge file'));
     const options = { perClass: o.perClass, seed: o.seed, prior: o.prior, stddev: o.stddev };

@@ -50,6 +50,13 @@ export const oneOf = <T extends string>(choices: readonly T[], what: string) => 
   return value as T;
 };
 
+/** A number strictly between 0 and 1: a share that leaves something on both sides. */
+export const openFraction = (value: string) => {
+  const n = number(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`expected a number in (0, 1), got "${value}"`);
+  return n;
+};
+
 /** A comma-separated list, each item parsed by `item`: "28,28,1". */
 export const list = <T>(item: (value: string) => T) => (value: string) => value.split(',').map(item);
 

@@ -1,9 +1,10 @@
-/** `edgevae train`: runs a preset with a progress bar; Ctrl-C saves a checkpoint; --resume continues. */
+/** `edgevae train`: runs a preset on MNIST, Fashion-MNIST or an image folder with a progress bar; Ctrl-C saves a checkpoint; --resume continues. */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { loadDataset } from '../data/datasets.ts';
+import type { Dataset } from '../data/datasets.ts';
+import { loadRecordedData, loadRequestedData, type LoadDataOptions } from '../data/sources.ts';
 import { InputError } from '../errors.ts';
 import { selectBackend, type BackendChoice } from '../train/backend.ts';
 import { getPreset, PRESETS } from '../train/presets/index.ts';
@@ -23,7 +24,14 @@ export interface TrainCommandOptions {
   seed?: number;
   backend: BackendChoice;
   threads: number;
+  /** mnist (default), fashion-mnist, or an image folder's path. */
+  dataset?: string;
+  /** The IDX folder of mnist or fashion-mnist. */
   data?: string;
+  imageSize?: number;
+  channels?: 1 | 3;
+  testSplit?: number;
+  strict?: boolean;
   runs: string;
 }
 
@@ -37,37 +45,91 @@ function formatLoss(loss: Record<string, number>): string {
     .join('  ');
 }
 
-/** The run's folder and configuration: a new one, or the one --resume names; refused (before any folder is made) when the options do not fit. */
-async function prepareRun(o: TrainCommandOptions, backend: string, loadData: () => Promise<unknown>): Promise<{ runDir: string; run: RunConfig }> {
+/** The image shape and class count a preset builds for, from the data (config.json records them). */
+function shapeSettings(dataset: Dataset): Pick<PresetConfig, 'imageSize' | 'channels' | 'classes'> {
+  return { imageSize: dataset.train.rows, channels: dataset.train.channels, classes: dataset.classes.length };
+}
+
+/** A progress bar on stderr for decoding an image folder, started at the first file. */
+function decodingBar(): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  const bar = new cliProgress.SingleBar({ format: 'decoding images |{bar}| {percentage}% {value}/{total} | ETA {eta_formatted}', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    onProgress: (done, total) => {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(done);
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+/** Loads data with a progress bar while an image folder decodes. */
+async function withDecodingBar<T>(load: (options: LoadDataOptions) => Promise<T>, log: (message: string) => void): Promise<T> {
+  const bar = decodingBar();
+  try {
+    return await load({ log, onProgress: bar.onProgress });
+  } finally {
+    bar.stop();
+  }
+}
+
+/**
+ * The run's folder, configuration and data: a new run, or the one --resume names, whose data comes
+ * from what it recorded. Refused (before any folder is made) when the options or the data do not fit.
+ */
+async function prepareRun(o: TrainCommandOptions, backend: string, log: (message: string) => void): Promise<{ runDir: string; run: RunConfig; data: Dataset }> {
   if (o.resume) {
     // The configuration is part of the run: changing it would break the exact continuation. The
     // learning rate may change; the trainer records from which step in config.json.
-    const fixed = [o.preset && '--preset', o.batchSize && '--batch-size', o.seed !== undefined && '--seed'].filter(Boolean);
-    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration; drop ${fixed.join(', ')} (only --epochs, --steps, --lr, --final-lr, --backend, --threads and --data may change)`);
+    const fixed = [
+      o.preset && '--preset',
+      o.batchSize && '--batch-size',
+      o.seed !== undefined && '--seed',
+      o.imageSize !== undefined && '--image-size',
+      o.channels !== undefined && '--channels',
+      o.testSplit !== undefined && '--test-split',
+      o.strict && '--strict',
+    ].filter(Boolean);
+    if (fixed.length) throw new InputError(`--resume continues a run with its own configuration and data; drop ${fixed.join(', ')} (only --epochs, --steps, --lr, --final-lr, --backend and --threads may change, and --data or --dataset give the run's data folder if it moved)`);
     const run = await readRun(o.resume);
     if (!existsSync(join(o.resume, CHECKPOINT))) {
       throw new InputError(`${o.resume} has no checkpoint: it never trained a step (its start failed?). Start a new run with --preset ${run.preset}`);
     }
     if (o.epochs) run.config.epochs = o.epochs;
     checkThreads(o.threads, run.config.batchSize, backend);
-    return { runDir: o.resume, run };
+    const data = await withDecodingBar((options) => loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset }, options), log);
+    const recorded = { imageSize: 28, channels: 1, classes: 10, ...run.config };
+    const found = shapeSettings(data);
+    if ((['imageSize', 'channels', 'classes'] as const).some((key) => found[key] !== recorded[key])) {
+      throw new InputError(`${o.resume} trained on ${recorded.imageSize}x${recorded.imageSize}x${recorded.channels} images of ${recorded.classes} classes, but its data now gives ${found.imageSize}x${found.imageSize}x${found.channels} of ${found.classes}`);
+    }
+    return { runDir: o.resume, run, data };
   }
   if (!o.preset) throw new InputError(`give --preset NAME (or --resume RUN_DIR); presets:\n${PRESET_HELP}`);
   const preset = getPreset(o.preset);
-  const config: PresetConfig = {
-    ...preset.defaults,
+  const overrides: Partial<PresetConfig> = {
     ...(o.epochs ? { epochs: o.epochs } : {}),
     ...(o.batchSize ? { batchSize: o.batchSize } : {}),
     ...(o.lr ? { learningRate: o.lr } : {}),
     ...(o.finalLr !== undefined ? { finalLearningRate: o.finalLr } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   };
-  checkSchedule(config); // before the run folder is made
-  checkThreads(o.threads, config.batchSize, backend);
-  const run: RunConfig = { preset: preset.name, dataset: 'mnist', config };
+  const schedule = { ...preset.defaults, ...overrides } as PresetConfig;
+  checkSchedule(schedule); // before the data is read and the run folder is made
+  checkThreads(o.threads, schedule.batchSize, backend);
   // The data first: a start that fails on it leaves no run folder behind.
-  await loadData();
-  return { runDir: await createRun(o.runs, run), run };
+  const request = { dataset: o.dataset, data: o.data, imageSize: o.imageSize, channels: o.channels, testSplit: o.testSplit, strict: o.strict };
+  const { dataset, spec, label } = await withDecodingBar((options) => loadRequestedData(request, options), log);
+  const config: PresetConfig = { ...preset.defaults, ...shapeSettings(dataset), ...overrides };
+  preset.check?.(config);
+  if (dataset.train.count < config.batchSize) {
+    throw new InputError(
+      `too few images: the training split has ${dataset.train.count} (the test split holds ${dataset.test.count}), fewer than one batch of ${config.batchSize}; add images, or give --batch-size ${Math.max(1, dataset.train.count)} or less`,
+    );
+  }
+  const run: RunConfig = { preset: preset.name, dataset: label, data: spec, config };
+  return { runDir: await createRun(o.runs, run), run, data: dataset };
 }
 
 export async function trainCommand(o: TrainCommandOptions): Promise<void> {
@@ -75,12 +137,10 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const backend = await selectBackend(o.backend, log);
   const cores = availableParallelism();
   if (o.threads > cores) log(`warning: --threads ${o.threads} is more than this machine's ${cores} cores; the threads will share them and run slower, not faster`);
-  let loaded: Awaited<ReturnType<typeof loadDataset>> | undefined;
-  const loadData = async () => (loaded ??= await loadDataset('mnist', { dir: o.data, log }));
-  const { runDir, run } = await prepareRun(o, backend.name, loadData);
+  const { runDir, run, data } = await prepareRun(o, backend.name, log);
   const preset = getPreset(run.preset);
-  const data = await loadData();
-  log(`training ${preset.name} on ${backend.description}: ${run.config.epochs} epochs of batch ${run.config.batchSize}; run folder ${runDir}`);
+  const shape = `${data.train.rows}x${data.train.cols}x${data.train.channels}`;
+  log(`training ${preset.name} on ${backend.description}: ${run.config.epochs} epochs of batch ${run.config.batchSize}, ${data.train.count} training images of ${shape} from ${run.dataset}; run folder ${runDir}`);
 
   // Ctrl-C, a kill (SIGTERM) and a closed terminal (SIGHUP) all stop after the current step with a
   // checkpoint; a second signal leaves at once. Exit codes follow the shell's 128 + signal number.
@@ -134,6 +194,30 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
     bar.stop();
     for (const signal of STOP_SIGNALS) process.off(signal, onInterrupt);
   }
+}
+
+export interface EvaluateRunOptions {
+  run: string;
+  data?: string;
+  dataset?: string;
+  json?: boolean;
+}
+
+/** `edgevae evaluate --run RUN_DIR`: the run's checkpoint on its test split (reconstruction error, negative ELBO), no judge. */
+export async function evaluateRunCommand(o: EvaluateRunOptions): Promise<void> {
+  const log = (message: string) => console.error(message);
+  await selectBackend('auto', o.json ? () => {} : log);
+  const run = await readRun(o.run);
+  const data = await withDecodingBar((options) => loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset }, options), log);
+  const { evaluateRun } = await import('../train/export-run.ts');
+  const result = await evaluateRun(o.run, data);
+  if (o.json) {
+    console.log(JSON.stringify({ preset: run.preset, dataset: run.dataset, ...result }, null, 2));
+    return;
+  }
+  console.log(`run:            ${o.run} (${run.preset} on ${run.dataset}, step ${result.step}, ${result.epoch} epochs done)`);
+  console.log(`test split:     ${result.testImages} images, means per image, one seeded z each`);
+  for (const [name, value] of Object.entries(result.metrics)) console.log(`${(name + ':').padEnd(15)} ${Math.abs(value) >= 100 ? value.toFixed(2) : value.toPrecision(5)}`);
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -31,25 +31,39 @@ import { checkPair, readIdxImages, readIdxLabels, type IdxImages, type IdxLabels
 export type DatasetName = 'mnist' | 'fashion-mnist';
 
 export interface Split {
-  /** count x rows*cols values, row-major, each byte / 255 so in [0, 1]. */
+  /** count x rows*cols*channels values, row-major and channels-last, each byte / 255 so in [0, 1]. */
   images: Float32Array;
+  /** A class index per image (0 for all in an unlabelled set). */
   labels: Uint8Array;
   count: number;
   rows: number;
   cols: number;
+  /** 1 (grey) or 3 (RGB). */
+  channels: number;
 }
 
+/** Values per image of a split. */
+export const imageValues = (split: Split) => split.rows * split.cols * split.channels;
+
 export interface Dataset {
-  name: DatasetName;
+  /** 'mnist', 'fashion-mnist', or an image folder's path. */
+  name: string;
   train: Split;
   test: Split;
   /** The folder the files were read from. */
   source: string;
+  /** Class names by label; empty for an unlabelled set. */
+  classes: string[];
 }
+
+/** Fashion-MNIST's ten classes, by label (zalandoresearch/fashion-mnist's README). */
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export interface LoadDatasetOptions {
   /** Read exactly this folder (the CLI's `--data DIR`); an error if it lacks a file. */
   dir?: string;
+  /** Where `dir` came from, for messages. Default: 'given as the data folder'. */
+  dirOrigin?: string;
   /** The edgevae cache root; files go to `<cacheDir>/<name>`. Default: the user's cache folder. */
   cacheDir?: string;
   /** Set to false to never touch the network. Default true. */
@@ -86,6 +100,8 @@ export interface DatasetInfo {
   md5: Readonly<Record<FileKey, string>>;
   /** Folders where an OS package may have installed the files. */
   systemDirs: readonly string[];
+  /** The Debian package that installs the files into the first of `systemDirs`. */
+  debianPackage?: string;
 }
 
 export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
@@ -110,6 +126,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetInfo>> = {
       testLabels: 'bb300cfdad3c16e7a12a480ee83cd310',
     },
     systemDirs: ['/usr/share/datasets/fashion-mnist'],
+    debianPackage: 'dataset-fashion-mnist',
   },
 };
 
@@ -159,6 +176,14 @@ async function findFiles(dir: string): Promise<Found> {
   return found;
 }
 
+/** How to get a dataset, for the messages of a lookup that failed. */
+export function howToGet(name: DatasetName): string {
+  const info = DATASETS[name];
+  const files = FILE_KEYS.map((k) => DATASET_FILES[k] + '.gz').join(', ');
+  const debian = info.debianPackage ? `install it with \`apt-get install ${info.debianPackage}\` (Debian and Ubuntu; it goes to ${info.systemDirs[0]}, which edgevae reads), or ` : '';
+  return `To get ${name}: ${debian}let edgevae download it into its cache (this needs the network, and neither --data nor ${info.envVar}), or put ${files} in a folder and give it as --data DIR (or set ${info.envVar} to it)`;
+}
+
 const missingList = (found: Found) => found.missing.map((k) => DATASET_FILES[k] + '[.gz]').join(', ');
 
 function describeFolder(found: Found, exists: boolean): string {
@@ -171,7 +196,7 @@ async function requireFolder(name: DatasetName, dir: string, origin: string): Pr
   const found = await findFiles(dir);
   if (found.missing.length > 0) {
     const exists = await isDir(dir);
-    throw new InputError(`${name}: the folder ${origin} cannot be used: ${describeFolder(found, exists)}`);
+    throw new InputError(`${name}: the folder ${origin} cannot be used: ${describeFolder(found, exists)}. ${howToGet(name)}`);
   }
   return found;
 }
@@ -186,7 +211,7 @@ function toSplit(images: IdxImages, labels: IdxLabels): Split {
   const out = new Float32Array(images.pixels.length);
   const px = images.pixels;
   for (let i = 0; i < px.length; i++) out[i] = BYTE_TO_UNIT[px[i]!]!;
-  return { images: out, labels: labels.labels, count: images.count, rows: images.rows, cols: images.cols };
+  return { images: out, labels: labels.labels, count: images.count, rows: images.rows, cols: images.cols, channels: 1 };
 }
 
 async function readFound(name: DatasetName, found: Found): Promise<Dataset> {
@@ -204,7 +229,8 @@ async function readFound(name: DatasetName, found: Found): Promise<Dataset> {
       `${name}: ${p.trainImages} holds ${trainImages.rows}x${trainImages.cols} images but ${p.testImages} holds ${testImages.rows}x${testImages.cols}; train and test must match`,
     );
   }
-  return { name, train: toSplit(trainImages, trainLabels), test: toSplit(testImages, testLabels), source: found.dir };
+  const classes = name === 'fashion-mnist' ? FASHION_MNIST_CLASSES : Array.from({ length: 10 }, (_, d) => String(d));
+  return { name, train: toSplit(trainImages, trainLabels), test: toSplit(testImages, testLabels), source: found.dir, classes };
 }
 
 /** An error's message with its causes, e.g. "terminated (other side closed)". */
@@ -321,7 +347,7 @@ async function downloadFile(ctx: DownloadContext, mirrors: readonly string[], di
     }
   }
   throw new InputError(
-    `${ctx.name}: could not download ${file} (nothing was kept): ${failures.join('; ')}`,
+    `${ctx.name}: could not download ${file} (nothing was kept): ${failures.join('; ')}. ${howToGet(ctx.name)}`,
   );
 }
 
@@ -340,8 +366,9 @@ export async function loadDataset(name: DatasetName, options: LoadDatasetOptions
   // 1. An explicit folder: that folder or an error.
   if (options.dir !== undefined) {
     const dir = resolve(options.dir);
-    const found = await requireFolder(name, dir, `${dir} (given as the data folder)`);
-    log(`${name}: reading ${dir} (given as the data folder)`);
+    const origin = options.dirOrigin ?? 'given as the data folder';
+    const found = await requireFolder(name, dir, `${dir} (${origin})`);
+    log(`${name}: reading ${dir} (${origin})`);
     return readFound(name, found);
   }
 
@@ -389,7 +416,7 @@ export async function loadDataset(name: DatasetName, options: LoadDatasetOptions
   // 5. Download what the cache lacks.
   const hint = `give a folder with --data DIR or set ${info.envVar}`;
   if (options.download === false) {
-    throw new InputError(`${name}: not found and downloading is turned off; looked in ${tried.join('; ')}. To fix: ${hint}, or allow the download`);
+    throw new InputError(`${name}: not found and downloading is turned off; looked in ${tried.join('; ')}. ${howToGet(name)}`);
   }
   const mirrors = options.mirrors ?? info.mirrors;
   if (mirrors.length === 0) throw new InputError(`${name}: not found locally (${tried.join('; ')}) and no mirrors were given to download from`);

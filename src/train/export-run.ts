@@ -68,6 +68,22 @@ export async function exportRun(runDir: string, dtype: DType, priorFit?: PriorFi
   });
 }
 
+/**
+ * A run's latest checkpoint evaluated on the test split of its data: the preset's own metrics
+ * (reconstruction error and negative ELBO for the VAEs), no judge involved.
+ */
+export async function evaluateRun(runDir: string, dataset: Dataset): Promise<{ metrics: Record<string, number>; step: number; epoch: number; testImages: number }> {
+  const run = await readRun(runDir);
+  if (!existsSync(join(runDir, 'checkpoint.ckpt'))) throw new InputError(`${runDir} has no checkpoint yet: train it for at least one step`);
+  const trainable = getPreset(run.preset).create(run.config);
+  try {
+    const state = await restore(runDir, trainable);
+    return { metrics: await trainable.evaluate(dataset.test), step: state.step, epoch: state.epoch, testImages: dataset.test.count };
+  } finally {
+    tf.dispose([...stateTensors(trainable).values()]);
+  }
+}
+
 /** Presets whose trainable can give codes to fit a prior to (for an error message: it builds each one). */
 function presetsWithPriorCodes(): string[] {
   return Object.values(PRESETS)

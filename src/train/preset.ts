@@ -22,9 +22,9 @@ export interface PresetConfig {
 }
 
 export interface Batch {
-  /** Images, batch x 784, values in [0, 1]. */
+  /** Images, batch x (size x size x channels) values in [0, 1], channels-last (784 for MNIST). */
   x: tf.Tensor2D;
-  /** Digit labels, int32 [batch]. Presets that train with few labels ignore these (see aae-semi). */
+  /** Class labels, int32 [batch]. Presets that train with few labels ignore these (see aae-semi). */
   labels: tf.Tensor1D;
   /** Indices of the batch's images in the training split. */
   indices: Uint32Array;
@@ -54,7 +54,7 @@ export interface Trainable {
    * adversarial autoencoders'); stored in the file so that sampling draws from it.
    */
   decoder(): { model: tf.LayersModel; outputShape: number[]; labelInput?: string; priorStddev?: number };
-  /** Samples for the per-epoch picture: n x 784 values in [0, 1], laid out `columns` per row. */
+  /** Samples for the per-epoch picture: n images of the decoder's output shape, values in [0, 1], laid out `columns` per row. */
   sampleGrid(seed: number): { images: Float32Array; columns: number };
   /** The test split's latent codes (n x 2), for presets with a 2-d latent; drawn as a scatter plot. */
   latentCodes?(test: Split): Float32Array;
@@ -72,6 +72,12 @@ export interface Preset {
   /** The tutorial it reproduces: author, title. */
   tutorial: string;
   defaults: PresetConfig;
+  /**
+   * Refuses, with an InputError saying why and what would do, a configuration create() would not
+   * build: an image shape (`imageSize`, `channels`) or class count (`classes`) this preset does not
+   * take. Cheap: run before a run folder is made.
+   */
+  check?(config: PresetConfig): void;
   /** Builds the models and optimizers (seeded from config.seed); needs no data, so exports can rebuild it. */
   create(config: PresetConfig): Trainable;
 }

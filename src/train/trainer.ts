@@ -3,7 +3,7 @@
  * metrics, per-epoch sample grids and evaluation, and checkpoints that resume bit for bit.
  *
  * A run folder (runs/<preset>/<timestamp>/) holds:
- *   config.json        the preset, its configuration and the dataset
+ *   config.json        the preset, its configuration and the data (name, folder, an image folder's content key)
  *   metrics.jsonl      one line per training step ({kind: 'train'}) and per evaluation ({kind: 'eval'})
  *   checkpoint.ckpt    the latest state (written atomically at each epoch end and on interruption)
  *   samples/epoch-NNN.png  a sample grid per epoch
@@ -14,7 +14,8 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../data/datasets.ts';
+import { imageValues, type Split } from '../data/datasets.ts';
+import type { DataSpec } from '../data/sources.ts';
 import { InputError } from '../errors.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
@@ -30,7 +31,10 @@ import { latentScatterSvg, lossCurvesSvg, parseMetrics } from './report.ts';
 
 export interface RunConfig {
   preset: string;
+  /** The dataset's short name: mnist, fashion-mnist, or an image folder's name. */
   dataset: string;
+  /** Where the data is, so --resume needs nothing else (runs from before it: only `dataset`). */
+  data?: DataSpec;
   config: PresetConfig;
   /** Learning-rate changes made on resuming (--lr, --final-lr), with the step each took effect. */
   scheduleChanges?: { step: number; learningRate: number; finalLearningRate?: number }[];
@@ -181,7 +185,7 @@ async function trimMetrics(dir: string, step: number): Promise<void> {
 
 /** The images and labels of `indices` as one batch of tensors. */
 function gatherBatch(split: Split, indices: Uint32Array): Batch {
-  const size = split.rows * split.cols;
+  const size = imageValues(split);
   const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
   indices.forEach((index, i) => {
@@ -200,6 +204,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (change?.start !== undefined) config.learningRate = change.start;
   if (change?.final !== undefined) config.finalLearningRate = change.final;
   checkSchedule(config);
+  preset.check?.(config);
   const threads = options.threads ?? 1;
   checkThreads(threads, config.batchSize, tf.getBackend());
   const trainable = preset.create(config);
@@ -296,7 +301,7 @@ async function finishEpoch(options: TrainOptions, trainable: Trainable, state: T
   const metrics = await trainable.evaluate(test);
   await appendFile(join(runDir, 'metrics.jsonl'), JSON.stringify({ kind: 'eval', step: state.step, epoch, metrics }) + '\n');
   const { images, columns } = trainable.sampleGrid(hashSeed(run.config.seed, 0xe9));
-  const grid = toImageGrid(images, { shape: [28, 28, 1], columns });
+  const grid = toImageGrid(images, { shape: trainable.decoder().outputShape, columns });
   const name = `epoch-${String(epoch).padStart(3, '0')}`;
   await writeAtomic(join(runDir, 'samples', `${name}.png`), encodePng(grid));
   const title = `${run.preset}, ${run.dataset}`;

@@ -11,6 +11,15 @@ export function edgevae(...args: string[]) {
 
 /** The command run by a node started with `nodeFlags` (e.g. --experimental-wasm-relaxed-simd). */
 export function edgevaeWithNodeFlags(nodeFlags: string[], ...args: string[]) {
-  const result = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', CLI, ...args], { encoding: 'utf8' });
+  return run(nodeFlags, args);
+}
+
+/** The command run with `env` as its whole environment (PATH and HOME are kept unless given). */
+export function edgevaeWithEnv(env: Record<string, string | undefined>, ...args: string[]) {
+  return run([], args, { PATH: process.env.PATH, HOME: process.env.HOME, ...env });
+}
+
+function run(nodeFlags: string[], args: string[], env?: Record<string, string | undefined>) {
+  const result = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', CLI, ...args], { encoding: 'utf8', ...(env ? { env } : {}) });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

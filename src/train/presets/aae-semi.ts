@@ -52,6 +52,7 @@ import {
   labelledSubset,
   numberSetting,
   oneHot,
+  requireMnistShape,
   sigmoidCrossEntropy,
   softmaxCrossEntropy,
   styleGrid,
@@ -153,5 +154,6 @@ export const aaeSemi: Preset = {
   summary: 'semi-supervised AAE: categorical + Gaussian codes, 1000 labels (AAE guide part 4)',
   tutorial: 'Naresh Nagabushan, "A Wizard\'s Guide to Adversarial Autoencoders", part 4: Classify MNIST using 1000 labels',
   defaults: { epochs: 17, batchSize: 100, learningRate: 1e-3, seed: 1, zDim: 10, priorStddev: 2, labelsPerClass: 100, beta1: 0.9 },
+  check: (config) => requireMnistShape(config, 'aae-semi', true),
   create,
 };

@@ -36,6 +36,7 @@ import {
   mapOverSplit,
   numberSetting,
   oneHot,
+  requireMnistShape,
   styleGrid,
   sumOverSplit,
 } from './common.ts';
@@ -93,5 +94,6 @@ export const aaeSupervised: Preset = {
   summary: 'supervised AAE: label-conditioned decoder, style code matched to a Gaussian prior (AAE guide part 3)',
   tutorial: 'Naresh Nagabushan, "A Wizard\'s Guide to Adversarial Autoencoders", part 3: Disentanglement of style and content',
   defaults: { epochs: 20, batchSize: 100, learningRate: 1e-3, seed: 1, zDim: 15, priorStddev: 2, beta1: 0.9 },
+  check: (config) => requireMnistShape(config, 'aae-supervised', true),
   create,
 };

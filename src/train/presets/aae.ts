@@ -27,7 +27,7 @@ import { Adam, trainableVariables } from '../adam.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
 import type { StepRandom } from '../random.ts';
 import { AAE_HIDDEN, AAE_INIT_STDDEV, denseDecoder, denseEncoder } from './ae.ts';
-import { IMAGE_SHAPE, InitSeeds, intSetting, mapOverSplit, numberSetting, planeGrid, predictValues, sigmoidCrossEntropy, sumOverSplit } from './common.ts';
+import { IMAGE_SHAPE, InitSeeds, intSetting, mapOverSplit, numberSetting, planeGrid, predictValues, requireMnistShape, sigmoidCrossEntropy, sumOverSplit } from './common.ts';
 
 /** The tutorial's discriminator: inputs → 1000 → 1000 (ReLU) → 1 logit. */
 export function discriminator(seeds: InitSeeds, inputs: number, name: string): tf.Sequential {
@@ -117,5 +117,6 @@ export const aae: Preset = {
   summary: 'adversarial autoencoder, 2-d code matched to a Gaussian prior (AAE guide part 2)',
   tutorial: 'Naresh Nagabushan, "A Wizard\'s Guide to Adversarial Autoencoders", part 2: Exploring latent space with Adversarial Autoencoders',
   defaults: { epochs: 20, batchSize: 100, learningRate: 1e-3, seed: 1, priorStddev: 2, beta1: 0.9, gridSide: 20 },
+  check: (config) => requireMnistShape(config, 'aae', false),
   create,
 };

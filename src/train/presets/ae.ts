@@ -17,10 +17,10 @@
  * without training data (e.g. when only exporting) it spans [-3, 3].
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../../data/datasets.ts';
+import { imageValues, type Split } from '../../data/datasets.ts';
 import { Adam, trainableVariables } from '../adam.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
-import { IMAGE_SHAPE, InitSeeds, intSetting, mapOverSplit, numberSetting, planeGrid, predictValues, sumOverSplit } from './common.ts';
+import { IMAGE_SHAPE, InitSeeds, intSetting, mapOverSplit, numberSetting, planeGrid, predictValues, requireMnistShape, sumOverSplit } from './common.ts';
 
 export const AAE_HIDDEN = 1000;
 /** The AAE tutorial's initializer: N(0, 0.01^2). */
@@ -63,7 +63,7 @@ export function codeRanges(codes: Float32Array): [[number, number], [number, num
 /** The first `count` images of a split, as a split. */
 export function headOf(split: Split, count: number): Split {
   const n = Math.min(count, split.count);
-  const size = split.rows * split.cols;
+  const size = imageValues(split);
   return { ...split, count: n, images: split.images.subarray(0, n * size), labels: split.labels.subarray(0, n) };
 }
 
@@ -119,5 +119,6 @@ export const ae: Preset = {
   summary: 'dense autoencoder with a 2-d code, MSE loss (AAE guide part 1)',
   tutorial: 'Naresh Nagabushan, "A Wizard\'s Guide to Adversarial Autoencoders", part 1: Autoencoder?',
   defaults: { epochs: 20, batchSize: 100, learningRate: 0.01, seed: 1, beta1: 0.9, gridSide: 20 },
+  check: (config) => requireMnistShape(config, 'ae', false),
   create,
 };

@@ -3,13 +3,14 @@
  * evaluation over a split in chunks, and the latent grids the sample pictures are made of.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../../data/datasets.ts';
+import { imageValues, type Split } from '../../data/datasets.ts';
 import { InputError } from '../../errors.ts';
 import type { PresetConfig } from '../preset.ts';
 import { hashSeed, permutation } from '../random.ts';
 
+/** MNIST's digits: the class count of the presets that take only MNIST-shaped data. */
 export const CLASSES = 10;
-/** The shape every preset's decoder output is viewed as in the exported file. */
+/** MNIST's image shape, which the AAE-family presets' decoders output. */
 export const IMAGE_SHAPE = [28, 28, 1];
 
 /** A numeric preset setting, or its default when the config lacks it. */
@@ -33,6 +34,38 @@ export function choiceSetting<T extends string>(config: PresetConfig, name: stri
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !choices.includes(value as T)) throw new InputError(`setting ${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
   return value as T;
+}
+
+/**
+ * The images a preset trains on: side, channels and class count (0 for an unlabelled set). A run
+ * takes them from its data when it starts (`imageSize`, `channels`, `classes` in config.json); runs
+ * from before that trained on MNIST, whose shape is the default.
+ */
+export interface ImageSettings {
+  size: number;
+  channels: number;
+  classes: number;
+  /** Values per image: size x size x channels. */
+  values: number;
+  /** [size, size, channels], the decoder's output shape. */
+  shape: number[];
+}
+
+export function imageSettings(config: PresetConfig): ImageSettings {
+  const size = intSetting(config, 'imageSize', 28);
+  const channels = intSetting(config, 'channels', 1);
+  if (channels !== 1 && channels !== 3) throw new InputError(`setting channels must be 1 or 3, got ${channels}`);
+  const classes = intSetting(config, 'classes', CLASSES, 0);
+  return { size, channels, classes, values: size * size * channels, shape: [size, size, channels] };
+}
+
+/** Refuses images other than MNIST's 28x28 greyscale (and, for `labelled` presets, other than 10 classes), naming the presets that take them. */
+export function requireMnistShape(config: PresetConfig, preset: string, labelled: boolean): void {
+  const { size, channels, classes } = imageSettings(config);
+  const others = 'conv-vae, cvae and dcgan-vae take other shapes';
+  if (size !== 28 || channels !== 1) throw new InputError(`the ${preset} preset trains on 28x28 greyscale images (MNIST's shape), not ${size}x${size}x${channels}; ${others}`);
+  if (labelled && classes !== CLASSES) throw new InputError(`the ${preset} preset needs 10 classes (MNIST's digits), not ${classes}; cvae takes any number`);
+  if (!labelled && classes > CLASSES) throw new InputError(`the ${preset} preset draws its codes coloured by at most 10 classes, not ${classes}; ${others}`);
 }
 
 /** A layer's kernel and bias initializers (named, so declarations do not reach into tfjs-layers' files). */
@@ -99,9 +132,9 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
   return tf.tidy(() => tf.oneHot(labels.toInt(), logits.shape[1]).mul(tf.logSoftmax(logits)).sum(1).mean().neg() as tf.Scalar);
 }
 
-/** One-hot float rows of integer labels. */
-export function oneHot(labels: tf.Tensor1D): tf.Tensor2D {
-  return tf.tidy(() => tf.oneHot(labels.toInt(), CLASSES).toFloat() as tf.Tensor2D);
+/** One-hot float rows of integer labels, `classes` wide. */
+export function oneHot(labels: tf.Tensor1D, classes = CLASSES): tf.Tensor2D {
+  return tf.tidy(() => tf.oneHot(labels.toInt(), classes).toFloat() as tf.Tensor2D);
 }
 
 /** Number of rows of `predicted` (argmax) that equal `labels`. */
@@ -118,7 +151,7 @@ export async function sumOverSplit(
   fn: (x: tf.Tensor2D, labels: tf.Tensor1D, chunk: number) => Record<string, tf.Scalar>,
   chunkSize = 500,
 ): Promise<Record<string, number>> {
-  const size = split.rows * split.cols;
+  const size = imageValues(split);
   const totals: Record<string, number> = {};
   for (let start = 0, chunk = 0; start < split.count; start += chunkSize, chunk++) {
     const n = Math.min(chunkSize, split.count - start);
@@ -135,7 +168,7 @@ export async function sumOverSplit(
 
 /** Runs `fn` on the split in chunks and concatenates the rows it returns, as one Float32Array; `chunk` numbers the chunks, to seed their noise. */
 export function mapOverSplit(split: Split, fn: (x: tf.Tensor2D, chunk: number) => tf.Tensor2D, chunkSize = 500): Float32Array {
-  const size = split.rows * split.cols;
+  const size = imageValues(split);
   const parts: Float32Array[] = [];
   for (let start = 0, chunk = 0; start < split.count; start += chunkSize, chunk++) {
     const n = Math.min(chunkSize, split.count - start);
@@ -172,20 +205,25 @@ export function planeGrid(side: number, xRange: [number, number], yRange: [numbe
   return tf.tensor2d(points, [side * side, 2]);
 }
 
+/** Most classes across a style grid: with more, the grid shows the first this many. */
+export const STYLE_GRID_MAX_COLUMNS = 20;
+
 /**
- * A style x digit grid from a conditional decoder (inputs [z, one-hot label]): `rows` style vectors
- * drawn from N(0, stddev^2 I) with `seed`, each decoded with the digits 0..9 across 10 columns.
+ * A style x class grid from a conditional decoder (inputs [z, one-hot label of `classes`]): `rows`
+ * style vectors drawn from N(0, stddev^2 I) with `seed`, each decoded with the classes 0, 1, ...
+ * across the columns (at most STYLE_GRID_MAX_COLUMNS of them).
  */
-export function styleGrid(decoder: tf.LayersModel, rows: number, zDim: number, stddev: number, seed: number): { images: Float32Array; columns: number } {
+export function styleGrid(decoder: tf.LayersModel, rows: number, zDim: number, stddev: number, seed: number, classes = CLASSES): { images: Float32Array; columns: number } {
+  const columns = Math.min(classes, STYLE_GRID_MAX_COLUMNS);
   const inputs = tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
     const styles = tf.randomNormal([rows, 1, zDim], 0, stddev, 'float32', seed);
-    const z = styles.tile([1, CLASSES, 1]).reshape([rows * CLASSES, zDim]) as tf.Tensor2D;
-    const digits = tf.tensor1d(Int32Array.from({ length: rows * CLASSES }, (_, i) => i % CLASSES), 'int32');
-    return [z, oneHot(digits)];
+    const z = styles.tile([1, columns, 1]).reshape([rows * columns, zDim]) as tf.Tensor2D;
+    const labels = tf.tensor1d(Int32Array.from({ length: rows * columns }, (_, i) => i % columns), 'int32');
+    return [z, oneHot(labels, classes)];
   });
   const images = predictValues(decoder, inputs);
   tf.dispose(inputs);
-  return { images, columns: CLASSES };
+  return { images, columns };
 }
 
 /**
@@ -210,7 +248,7 @@ export function labelledSubset(train: Split, perClass: number, seed: number): Ui
 
 /** The images and labels of `indices` of a split, as tensors. */
 export function gather(split: Split, indices: ArrayLike<number>): { x: tf.Tensor2D; labels: tf.Tensor1D } {
-  const size = split.rows * split.cols;
+  const size = imageValues(split);
   const images = new Float32Array(indices.length * size);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {

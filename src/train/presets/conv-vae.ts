@@ -17,19 +17,27 @@
  *   keepProb          0.8    dropout keep probability while training (dropout rate 1 - keepProb)
  *   leakyAlpha        0.3    slope of the tutorial's lrelu
  *   deconvActivation  'relu' activation of the transposed convolutions: 'relu' (tutorial) or 'leaky'
+ *   head              the decoder's last layers: 'dense' (tutorial; default at 28x28x1) or 'conv'
  *
  * Dropout is applied by hand in the training forward pass (context.random.dropout), so the models
  * themselves hold no dropout layers and the decoder exports as it is.
+ *
+ * Other images (size N, a multiple of 4, with 1 or 3 channels; `imageSize`, `channels` from the
+ * data): the same layers on N x N x C, the dense 49 becoming (N/4)^2 and the reshape N/4 x N/4 x 1.
+ * The tutorial's last layers (flatten → dense N*N*C) would grow as N^4 (805 million weights at 64x64
+ * RGB), so away from 28x28x1 the decoder ends instead with a fourth conv2dTranspose of C filters,
+ * 4x4 stride 2 'same', and a sigmoid: `head` 'conv' (the default there) against the tutorial's
+ * 'dense' (the default at 28x28x1, and the one choice before other shapes existed).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Adam, trainableVariables } from '../adam.ts';
-import { EDGEVAE_BACKEND } from '../edgevae-backend.ts';
 import type { Preset, PresetConfig, Trainable } from '../preset.ts';
 import { hashSeed, type StepRandom } from '../random.ts';
+import { InputError } from '../../errors.ts';
 import {
   bernoulliNll,
   choiceSetting,
-  IMAGE_SHAPE,
+  imageSettings,
   InitSeeds,
   intSetting,
   klStandardNormal,
@@ -39,84 +47,24 @@ import {
   squaredErrorSum,
   sumOverSplit,
 } from './common.ts';
+import { layersOf, runSteps, type Step } from './conv-steps.ts';
 
-/** A layer, or the place of a dropout that only the training pass applies. */
-type Step = tf.layers.Layer | 'dropout';
-
-/**
- * The gradient of a 'same'-padded 2-d convolution with respect to its filter: what
- * tf.conv2DBackpropFilter computes, the same sum, written as one forward convolution: with the
- * batch as channels, dy as the filter and the stride as its dilation,
- *   dW[i, j, c, o] = sum over n, p, q of input[n, p*s + i, q*s + j, c] * dy[n, p, q, o].
- * It exists because tfjs's cpu kernel for Conv2DBackpropFilter loops element by element (about
- * 37 s of a 41 s training step at batch 8) and the wasm backend has none at all. The edgevae
- * backend has a fast one, so there the layers run with tfjs's own gradients (hasFastFilterGradient).
- */
-function filterGradient(input: tf.Tensor4D, dy: tf.Tensor4D, kernel: [number, number], strides: [number, number]): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [, h, w] = input.shape;
-    const [, oh, ow] = dy.shape;
-    const [kh, kw] = kernel;
-    const [sh, sw] = strides;
-    const padH = Math.max(0, (oh - 1) * sh + kh - h);
-    const padW = Math.max(0, (ow - 1) * sw + kw - w);
-    const padded = input.pad([[0, 0], [Math.floor(padH / 2), padH - Math.floor(padH / 2)], [Math.floor(padW / 2), padW - Math.floor(padW / 2)], [0, 0]]);
-    // [c, h', w', n] convolved with [oh, ow, n, o], dilated by the stride: [c, kh, kw, o]
-    const grad = tf.conv2d(padded.transpose([3, 1, 2, 0]) as tf.Tensor4D, dy.transpose([1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid', 'NHWC', [sh, sw]);
-    return grad.transpose([1, 2, 0, 3]) as tf.Tensor4D;
-  });
+/** The decoder's last layers: the tutorial's flatten → dense, or a transposed convolution (see the module comment). */
+function head(config: PresetConfig): 'dense' | 'conv' {
+  const { size, channels } = imageSettings(config);
+  return choiceSetting(config, 'head', ['dense', 'conv'] as const, size === 28 && channels === 1 ? 'dense' : 'conv');
 }
 
-/**
- * Applies a Conv2D or Conv2DTranspose layer ('same' padding, no fused activation) to `x` with the
- * same forward value as layer.apply, and gradients that use filterGradient for the kernel.
- */
-function applyConv(layer: tf.layers.Layer, x: tf.Tensor4D): tf.Tensor4D {
-  const transposed = layer.getClassName() === 'Conv2DTranspose';
-  const config = layer.getConfig() as { kernelSize: [number, number]; strides: [number, number]; filters: number };
-  const { kernelSize, strides, filters } = config;
-  const [kernel, bias] = layer.weights.map((w) => w.read());
-  const [n, h, w] = x.shape;
-  const outShape: [number, number, number, number] = [n, h * strides[0], w * strides[1], filters];
-  const op = tf.customGrad((input, k, b, save) => {
-    const xi = input as tf.Tensor4D;
-    const ki = k as tf.Tensor4D;
-    (save as tf.GradSaveFunc)([xi, ki]);
-    const y = transposed ? tf.conv2dTranspose(xi, ki, outShape, strides, 'same') : tf.conv2d(xi, ki, strides, 'same');
-    return {
-      value: y.add(b as tf.Tensor),
-      gradFunc: (dy, saved) => {
-        const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const g = dy as tf.Tensor4D;
-        return transposed
-          ? [tf.conv2d(g, ks, strides, 'same'), filterGradient(g, xs, kernelSize, strides), g.sum([0, 1, 2])]
-          : [tf.conv2dTranspose(g, ks, xs.shape, strides, 'same'), filterGradient(xs, g, kernelSize, strides), g.sum([0, 1, 2])];
-      },
-    };
-  });
-  return op(x, kernel, bias) as tf.Tensor4D;
-}
-
-/** True on the edgevae backend, whose Conv2DBackpropFilter kernel beats filterGradient's workaround. */
-function hasFastFilterGradient(): boolean {
-  return tf.getBackend() === EDGEVAE_BACKEND;
-}
-
-function run(steps: Step[], x: tf.Tensor, dropout?: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
-  const ownFilterGradient = !hasFastFilterGradient();
-  for (const step of steps) {
-    if (step === 'dropout') {
-      if (dropout) x = dropout(x);
-    } else if (ownFilterGradient && (step.getClassName() === 'Conv2D' || step.getClassName() === 'Conv2DTranspose')) {
-      x = applyConv(step, x as tf.Tensor4D);
-    } else {
-      x = step.apply(x) as tf.Tensor;
-    }
-  }
-  return x;
+function check(config: PresetConfig): void {
+  const { size } = imageSettings(config);
+  if (size % 4 !== 0) throw new InputError(`the conv-vae preset halves its images twice: their size must be a multiple of 4 (28, 32, 64, ...), not ${size}; give --image-size N`);
+  head(config);
 }
 
 function create(config: PresetConfig): Trainable {
+  check(config);
+  const image = imageSettings(config);
+  const quarter = image.size / 4;
   const latentSize = intSetting(config, 'latentSize', 8);
   const keepProb = numberSetting(config, 'keepProb', 0.8);
   const alpha = numberSetting(config, 'leakyAlpha', 0.3);
@@ -128,7 +76,7 @@ function create(config: PresetConfig): Trainable {
   const conv = (strides: number) => tf.layers.conv2d({ filters: 64, kernelSize: 4, strides, padding: 'same', ...e.glorot() });
   const leaky = () => tf.layers.leakyReLU({ alpha });
   const trunk: Step[] = [
-    tf.layers.reshape({ targetShape: [28, 28, 1] }),
+    tf.layers.reshape({ targetShape: image.shape }),
     conv(2), leaky(), 'dropout',
     conv(2), leaky(), 'dropout',
     conv(1), leaky(), 'dropout',
@@ -136,11 +84,11 @@ function create(config: PresetConfig): Trainable {
   ];
   const meanHead = tf.layers.dense({ units: latentSize, ...e.glorot() });
   const sdHead = tf.layers.dense({ units: latentSize, ...e.glorot() });
-  const image = tf.input({ shape: [784], name: 'image' });
-  const features = trunk.reduce<tf.SymbolicTensor>((t, s) => (s === 'dropout' ? t : (s.apply(t) as tf.SymbolicTensor)), image);
+  const pixels = tf.input({ shape: [image.values], name: 'image' });
+  const features = trunk.reduce<tf.SymbolicTensor>((t, s) => (s === 'dropout' ? t : (s.apply(t) as tf.SymbolicTensor)), pixels);
   const encoder = tf.model({
     name: 'conv_vae_encoder',
-    inputs: image,
+    inputs: pixels,
     outputs: [meanHead.apply(features) as tf.SymbolicTensor, sdHead.apply(features) as tf.SymbolicTensor],
   });
 
@@ -153,22 +101,27 @@ function create(config: PresetConfig): Trainable {
   const decoderSteps: Step[] = [
     tf.layers.dense({ inputShape: [latentSize], units: 24, ...d.glorot() }),
     tf.layers.leakyReLU({ alpha }),
-    tf.layers.dense({ units: 49, ...d.glorot() }),
+    tf.layers.dense({ units: quarter * quarter, ...d.glorot() }),
     tf.layers.leakyReLU({ alpha }),
-    tf.layers.reshape({ targetShape: [7, 7, 1] }),
+    tf.layers.reshape({ targetShape: [quarter, quarter, 1] }),
     ...deconv(2), 'dropout',
     ...deconv(1), 'dropout',
     ...deconv(1),
-    tf.layers.flatten(),
-    tf.layers.dense({ units: 784, activation: 'sigmoid', ...d.glorot() }),
+    ...(head(config) === 'dense'
+      ? [tf.layers.flatten(), tf.layers.dense({ units: image.values, activation: 'sigmoid', ...d.glorot() })]
+      : [
+          tf.layers.conv2dTranspose({ filters: image.channels, kernelSize: 4, strides: 2, padding: 'same', ...d.glorot() }),
+          tf.layers.activation({ activation: 'sigmoid' }),
+          tf.layers.flatten(),
+        ]),
   ];
-  const decoder = tf.sequential({ name: 'conv_vae_decoder', layers: decoderSteps.filter((s): s is tf.layers.Layer => s !== 'dropout') });
+  const decoder = tf.sequential({ name: 'conv_vae_decoder', layers: layersOf(decoderSteps) });
 
   const optimizer = new Adam(trainableVariables(encoder, decoder), { learningRate: config.learningRate });
 
   /** A draw from q(z | x): z = mn + eps * exp(sd), with dropout when `dropout` is given. */
   function encode(x: tf.Tensor2D, eps: tf.Tensor2D, dropout?: (t: tf.Tensor) => tf.Tensor) {
-    const h = run(trunk, x, dropout);
+    const h = runSteps(trunk, x, { dropout });
     const mn = meanHead.apply(h) as tf.Tensor2D;
     const sd = (sdHead.apply(h) as tf.Tensor2D).mul(0.5) as tf.Tensor2D;
     return { mn, sd, z: mn.add(eps.mul(sd.exp())) as tf.Tensor2D };
@@ -178,7 +131,7 @@ function create(config: PresetConfig): Trainable {
   function forward(x: tf.Tensor2D, random: StepRandom | undefined, eps: tf.Tensor2D) {
     const dropout = random ? (t: tf.Tensor) => random.dropout(t, dropoutRate) : undefined;
     const { mn, sd, z } = encode(x, eps, dropout);
-    const reconstruction = run(decoderSteps, z, dropout) as tf.Tensor2D;
+    const reconstruction = runSteps(decoderSteps, z, { dropout }) as tf.Tensor2D;
     return { reconstruction, squaredError: squaredErrorSum(reconstruction, x), kl: klStandardNormal(mn, sd.mul(2)) };
   }
 
@@ -216,7 +169,7 @@ function create(config: PresetConfig): Trainable {
     priorCodes: (split, seed) =>
       mapOverSplit(split, (x, chunk) => encode(x, tf.randomNormal([x.shape[0], latentSize], 0, 1, 'float32', hashSeed(seed, 0x9c0d, chunk)) as tf.Tensor2D).z),
 
-    decoder: () => ({ model: decoder, outputShape: IMAGE_SHAPE }),
+    decoder: () => ({ model: decoder, outputShape: image.shape }),
 
     sampleGrid(seed) {
       const z = tf.randomNormal([64, latentSize], 0, 1, 'float32', seed);
@@ -233,5 +186,6 @@ export const convVae: Preset = {
   tutorial: 'Felix Mohr, "Teaching a Variational Autoencoder (VAE) to draw MNIST characters"',
   // The tutorial trains 30,000 iterations of batch 64: 32 epochs of 937 batches.
   defaults: { epochs: 32, batchSize: 64, learningRate: 5e-4, seed: 1, latentSize: 8, keepProb: 0.8, leakyAlpha: 0.3, deconvActivation: 'relu' },
+  check,
   create,
 };

@@ -1,4 +1,4 @@
-/** The presets, by name: one model family each, from one published tutorial (see docs/MODELS.md). */
+/** The presets, by name: one model family each, from one published tutorial or paper (see docs/MODELS.md). */
 import { InputError } from '../../errors.ts';
 import type { Preset } from '../preset.ts';
 import { aaeSemi } from './aae-semi.ts';
@@ -7,9 +7,10 @@ import { aae } from './aae.ts';
 import { ae } from './ae.ts';
 import { convVae } from './conv-vae.ts';
 import { cvae } from './cvae.ts';
+import { dcganVae } from './dcgan-vae.ts';
 
 export const PRESETS: Record<string, Preset> = Object.fromEntries(
-  [convVae, ae, aae, aaeSupervised, aaeSemi, cvae].map((preset) => [preset.name, preset]),
+  [convVae, ae, aae, aaeSupervised, aaeSemi, cvae, dcganVae].map((preset) => [preset.name, preset]),
 );
 
 /** The preset called `name`; an InputError listing the presets when there is none. */

@@ -1,0 +1,122 @@
+// `edgevae train` and its data, as a user runs it: an image folder run resumes bit for bit from what
+// the run recorded (the printed resume command is all it takes); an MNIST run too, with neither
+// --data nor EDGEVAE_MNIST_DIR (issue 24, 3b); Fashion-MNIST from Debian's package, or a message
+// saying how to get it; bad folders and options that do not fit fail before a run folder is made.
+//
+// Each command runs with an environment of its own: a fresh cache, no EDGEVAE_* variables. MNIST
+// comes from EDGEVAE_MNIST_DIR (skipped without it).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DATASETS, DATASET_FILES, loadDataset, type Dataset } from '../src/data/datasets.ts';
+import { edgevaeWithEnv } from './helpers/cli.ts';
+import { writeImageFolder } from './helpers/image-folders.ts';
+
+const MNIST_DIR = process.env.EDGEVAE_MNIST_DIR;
+const fashionInstalled = () => Object.values(DATASET_FILES).every((f) => DATASETS['fashion-mnist'].systemDirs.some((dir) => existsSync(join(dir, f + '.gz')) || existsSync(join(dir, f))));
+
+/** The train lines' losses of a run folder. */
+const trainLosses = (runDir: string) =>
+  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.kind === 'train').map((l) => [l.step, l.loss]);
+
+/** The one run folder under `runs/<preset>`. */
+const runFolder = (runs: string, preset: string) => {
+  const stamps = readdirSync(join(runs, preset));
+  assert.equal(stamps.length, 1, stamps.join());
+  return join(runs, preset, stamps[0]);
+};
+
+describe('train --dataset: the data a run records', { skip: !MNIST_DIR && 'set EDGEVAE_MNIST_DIR to the folder of the MNIST IDX files' }, () => {
+  let root: string;
+  let mnist: Dataset;
+  let folder: string;
+  /** A user's environment with an empty cache and no EDGEVAE_* variables. */
+  let env: Record<string, string>;
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'edgevae-train-data-'));
+    env = { XDG_CACHE_HOME: join(root, 'cache') };
+    mnist = await loadDataset('mnist', { dir: MNIST_DIR, download: false });
+    folder = join(root, 'digits');
+    writeImageFolder(folder, mnist.train, { perClass: 8, format: 'png' });
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('an image-folder run resumes bit for bit with the printed command alone', () => {
+    const common = ['--preset', 'cvae', '--dataset', folder, '--batch-size', '8', '--backend', 'cpu'];
+    const whole = edgevaeWithEnv(env, 'train', ...common, '--steps', '6', '--runs', join(root, 'whole'));
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.match(whole.stdout, /images: decoding 80 files in .*digits \(once: they are cached in /);
+    assert.match(whole.stdout, /70 training images of 28x28x1 from digits/);
+
+    const stopped = edgevaeWithEnv(env, 'train', ...common, '--steps', '3', '--runs', join(root, 'stopped'));
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /images: .*digits: 80 images of 28x28x1, 10 classes, from the cache /);
+    const runDir = runFolder(join(root, 'stopped'), 'cvae');
+    assert.match(stopped.stdout, new RegExp(`stopped at step 3; checkpoint saved\\. Continue with: npx edgevae train --resume ${runDir}\\n`));
+    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
+    assert.equal(config.dataset, 'digits');
+    assert.deepEqual(Object.keys(config.data).sort(), ['key', 'kind', 'path', 'splitSeed', 'testSplit']);
+    assert.deepEqual([config.data.kind, config.data.path], ['folder', folder]);
+    assert.deepEqual([config.config.imageSize, config.config.channels, config.config.classes], [28, 1, 10]);
+
+    const resumed = edgevaeWithEnv(env, 'train', '--resume', runDir, '--steps', '6', '--backend', 'cpu');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(trainLosses(runDir), trainLosses(runFolder(join(root, 'whole'), 'cvae')));
+  });
+
+  it('an MNIST run records its folder: --resume needs neither --data nor EDGEVAE_MNIST_DIR (issue 24, 3b)', () => {
+    const runs = join(root, 'mnist-runs');
+    const first = edgevaeWithEnv(env, 'train', '--preset', 'cvae', '--data', MNIST_DIR!, '--batch-size', '8', '--steps', '1', '--backend', 'cpu', '--runs', runs);
+    assert.equal(first.code, 0, first.stderr);
+    const runDir = runFolder(runs, 'cvae');
+    assert.match(first.stdout, new RegExp(`Continue with: npx edgevae train --resume ${runDir}\\n`));
+    assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).data, { kind: 'idx', name: 'mnist', dir: MNIST_DIR });
+    const resumed = edgevaeWithEnv(env, 'train', '--resume', runDir, '--steps', '2', '--backend', 'cpu');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /mnist: reading .* \(recorded in the run; give --data DIR if it moved\)/);
+    assert.equal(trainLosses(runDir).length, 2);
+  });
+
+  it('--dataset fashion-mnist reads Debian\'s package, and says how to get it when it is missing', (t) => {
+    const missing = join(root, 'no-fashion');
+    const absent = edgevaeWithEnv({ ...env, EDGEVAE_FASHION_MNIST_DIR: missing }, 'train', '--preset', 'cvae', '--dataset', 'fashion-mnist', '--epochs', '1', '--backend', 'cpu', '--runs', join(root, 'fashion-absent'));
+    assert.equal(absent.code, 1);
+    assert.match(absent.stderr, /fashion-mnist: the folder .*no-fashion \(from EDGEVAE_FASHION_MNIST_DIR\) cannot be used: .*no such folder/);
+    assert.match(absent.stderr, /To get fashion-mnist: install it with `apt-get install dataset-fashion-mnist` \(Debian and Ubuntu; it goes to \/usr\/share\/datasets\/fashion-mnist, which edgevae reads\)/);
+    assert.ok(!existsSync(join(root, 'fashion-absent')), 'no run folder');
+
+    if (!fashionInstalled()) return t.skip('dataset-fashion-mnist is not installed');
+    // The issue's command; --steps keeps the test short (one epoch is 600 steps).
+    const runs = join(root, 'fashion');
+    const present = edgevaeWithEnv(env, 'train', '--preset', 'cvae', '--dataset', 'fashion-mnist', '--epochs', '1', '--steps', '20', '--runs', runs);
+    assert.equal(present.code, 0, present.stderr);
+    assert.match(present.stdout, /fashion-mnist: reading \/usr\/share\/datasets\/fashion-mnist \(system package\)/);
+    assert.match(present.stdout, /training cvae .*: 1 epochs of batch 100, 60000 training images of 28x28x1 from fashion-mnist/);
+    assert.equal(trainLosses(runFolder(runs, 'cvae')).length, 20);
+  });
+
+  it('a bad folder, a preset that does not take the data, too few images and a resume that changes the data fail before any run folder, each saying why', () => {
+    const runs = join(root, 'refused');
+    const refused = (...args: string[]) => {
+      const result = edgevaeWithEnv(env, 'train', '--backend', 'cpu', '--runs', runs, ...args);
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+      assert.ok(!existsSync(runs), `${args.join(' ')} left a run folder`);
+      return result.stderr;
+    };
+    const emptyClass = join(root, 'empty-class');
+    writeImageFolder(emptyClass, mnist.train, { perClass: 3, format: 'png', classes: [1, 2] });
+    mkdirSync(join(emptyClass, 'lost'));
+    assert.match(refused('--preset', 'conv-vae', '--dataset', emptyClass), /edgevae: class folder .*lost holds no PNG or JPEG images: add images to it or remove it\n/);
+
+    const flat = join(root, 'flat');
+    writeImageFolder(flat, mnist.train, { perClass: 40, format: 'jpeg', layout: 'flat' });
+    assert.match(refused('--preset', 'cvae', '--dataset', flat), /the cvae preset is conditional: it needs labelled images of at least 2 classes .* not an unlabelled set/);
+    assert.match(refused('--preset', 'conv-vae', '--dataset', flat), /too few images: the training split has 36 \(the test split holds 4\), fewer than one batch of 64; add images, or give --batch-size 36 or less/);
+    const resumeDir = join(root, 'some-run');
+    mkdirSync(resumeDir);
+    assert.match(refused('--resume', resumeDir, '--image-size', '32', '--strict'), /--resume continues a run with its own configuration and data; drop --image-size, --strict/);
+  });
+});
