@@ -129,9 +129,10 @@ function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Prob
     pack(src, w, K, OC, transposed ? C : 0);
     scratchBytes = kernels.convScratchBytes(code, H, W, C, OH, OW, kh, kw);
   } else if (entry === 'general') {
-    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups));
-    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
-    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups);
+    const T = transposed ? 1 : 0;
+    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups, T, sh, sw, dh, dw));
+    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, T, sh, sw, dh, dw), 1);
+    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups, T, sh, sw, dh, dw);
   } else {
     w = arena.alloc(kernels.convGroupsKernelBytes(code, kh, kw, C, OC, groups));
     assert.equal(kernels.packConvKernelGroups(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);

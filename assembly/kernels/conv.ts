@@ -13,6 +13,10 @@
 // panels: the kernel is packed as G panel sets, one after another (packConvKernelGroups). A
 // depthwise layer (G = C = OC) runs a direct kernel instead (conv-depthwise.ts), with the same bits.
 //
+// A transposed conv with a stride above 1 (no dilation, one group) runs by phases instead
+// (conv-phases.ts): one stride-1 convolution of the undilated input per output phase, with no taps
+// that fall between input pixels, same bits.
+//
 // Kernel layouts, as stored: conv2d [kh, kw, C/G, OC]; conv2dTranspose [kh, kw, OC/G, C] (ONNX
 // ConvTranspose's [C, OC/G, kh, kw] in TensorFlow.js's axis order: weight (ky, kx, o, c) joins input
 // channel c to output channel (c / (C/G)) * OC/G + o).
@@ -21,6 +25,7 @@ import { convI8, convI8ScratchBytes } from './conv-i8';
 import { im2colGeneral } from './im2col';
 import { i8PanelPairs, packPairsI8Strided, packPanelsStrided, padVector } from './pack';
 import { convDepthwise, depthwiseKernelBytes, depthwiseScratchBytes, isDepthwise, packDepthwise } from './conv-depthwise';
+import { convPhases, packPhases, phasesKernelBytes, phasesScratchBytes, usesPhases } from './conv-phases';
 
 /**
  * x: [batch, H, W, C] -> y: [batch, OH, OW, OC]; kernel kh x kw, strides sh, sw; padTop/padLeft is
@@ -51,6 +56,10 @@ export function convGeneral(
   if (!knownWeights(weights) || !validGroups(C, OC, groups)) return false;
   if (isDepthwise(C, OC, groups, kh, kw)) {
     convDepthwise(weights, x, y, batch, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, w, bias, scale, scratch, act, alpha);
+    return true;
+  }
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
+    convPhases(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
     return true;
   }
   return convGroups(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, groups, w, bias, scale, scratch, act, alpha);
@@ -116,9 +125,13 @@ export function convScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, 
 }
 
 /** Scratch bytes `convGeneral` needs (dilation needs none); 0 for groups that do not divide C and OC. */
-export function convGeneralScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, groups: i32): usize {
+export function convGeneralScratchBytes(
+  weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, groups: i32,
+  transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32,
+): usize {
   if (!validGroups(C, OC, groups)) return 0;
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseScratchBytes(weights, H, W, C, kh, kw);
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw);
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
 }
 
@@ -147,9 +160,10 @@ function groupPanelBytes(weights: i32, K: i32, N: i32): usize {
   return columns * <usize>K << (weights == WEIGHTS_F32 ? 2 : 1);
 }
 
-/** Bytes packConvKernel writes: the depthwise kernel's layout, or packConvKernelGroups'. */
-export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32): usize {
+/** Bytes packConvKernel writes: the depthwise kernel's layout, the phases' (conv-phases.ts), or packConvKernelGroups'. */
+export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32): usize {
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseKernelBytes(weights, kh * kw, C);
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesKernelBytes(weights, kh, kw, C, OC, sh, sw);
   return convGroupsKernelBytes(weights, kh, kw, C, OC, groups);
 }
 
@@ -162,13 +176,20 @@ export function convGroupsKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC
 /**
  * Packs a conv2d kernel [kh, kw, C/G, OC] or conv2dTranspose kernel [kh, kw, OC/G, C] (f32, f16 as
  * u16 bits, int8) for convGeneral, convKernelBytes bytes at dst: for a depthwise layer as
- * packDepthwise lays it out, else as packConvKernelGroups. False for an unknown weight type or groups
- * that do not divide C and OC.
+ * packDepthwise lays it out, for a transposed one by phases as packPhases does, else as
+ * packConvKernelGroups. False for an unknown weight type or groups that do not divide C and OC.
  */
-export function packConvKernel(weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool): bool {
+export function packConvKernel(
+  weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool,
+  sh: i32, sw: i32, dh: i32, dw: i32,
+): bool {
   if (!knownWeights(weights) || !validGroups(C, OC, groups)) return false;
   if (isDepthwise(C, OC, groups, kh, kw)) {
     packDepthwise(weights, src, dst, kh * kw, C);
+    return true;
+  }
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
+    packPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
     return true;
   }
   return packConvKernelGroups(weights, src, dst, kh, kw, C, OC, groups, transposed);

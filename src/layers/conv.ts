@@ -137,7 +137,7 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
     },
     record(layer, record, node, context) {
       const g = convGeometry(layer, node.inShapes[0], node.outShape);
-      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups));
+      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, g.transposed ? 1 : 0, g.sh, g.sw, g.dh, g.dw));
       record[Field.Op] = Op.Conv;
       recordActivation(record, layer);
       const words: [number, number][] = [
@@ -146,7 +146,7 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
         [ConvRec.PadLeft, g.padLeft], [ConvRec.Transposed, g.transposed ? 1 : 0], [ConvRec.DilationH, g.dh], [ConvRec.DilationW, g.dw], [ConvRec.Groups, g.groups],
       ];
       for (const [field, value] of words) record[field] = value;
-      record[ConvRec.Kernel] = context.convKernel(layer.kernel, g.kh, g.kw, g.C, g.OC, g.groups, g.transposed);
+      record[ConvRec.Kernel] = context.convKernel(layer.kernel, g);
       record[ConvRec.Bias] = context.convVector(layer.bias, g.OC, g.groups);
       record[ConvRec.Scale] = context.convVector(layer.scale, g.OC, g.groups);
     },

@@ -41,9 +41,16 @@ export interface Kernels {
     dh: number, dw: number, groups: number,
     w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
   ): number;
-  convGeneralScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number): number;
-  convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number): number;
-  packConvKernel(weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number): number;
+  convGeneralScratchBytes(
+    weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number,
+    transposed: number, sh: number, sw: number, dh: number, dw: number,
+  ): number;
+  /** Bytes packConvKernel writes; the layout depends on the geometry (a strided transposed conv runs by phases). */
+  convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number, sh: number, sw: number, dh: number, dw: number): number;
+  packConvKernel(
+    weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number,
+    sh: number, sw: number, dh: number, dw: number,
+  ): number;
   convVectorBytes(OC: number, groups: number): number;
   packConvVector(src: number, dst: number, OC: number, groups: number): void;
   /** convGeneral on the grouped GEMM always (depthwise layers too), with its own packing: for tests and benchmarks. */
