@@ -395,3 +395,89 @@ describe('PyTorch\'s padding conventions need no kernel change', () => {
     for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `output ${i}: ${got[i]} vs ${want[i]}`);
   });
 });
+
+describe('transposed convs by phases (conv-phases.ts)', () => {
+  /**
+   * A transposed conv in PyTorch's terms: pads [top, left, bottom, right], output padding [h, w];
+   * OH = (H - 1)*sh - top - bottom + kh + oph (dilation 1).
+   */
+  function phaseCase(C: number, OC: number, [kh, kw]: number[], [sh, sw]: number[], [top, left, bottom, right]: number[], [oph, opw]: number[], [H, W]: number[], batch: number): Case {
+    const OH = (H - 1) * sh - top - bottom + kh + oph, OW = (W - 1) * sw - left - right + kw + opw;
+    const shape = { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop: top, padLeft: left, dh: 1, dw: 1, groups: 1, transposed: true };
+    return { name: `conv2dTranspose ${batch}x${H}x${W}x${C} -> ${OH}x${OW}x${OC}, kernel ${kh}x${kw}, strides ${sh},${sw}, pads ${top},${left},${bottom},${right}, output padding ${oph},${opw}`, ...shape };
+  }
+  // Phase pixels per sample at the 64-row tile's edges (a 4x4 stride-2 kernel with padding 1 gives
+  // each of its four phases H x W pixels): 1, 63, 64, 65, 130; then DCGAN's and PyTorch-VAE's
+  // layers, asymmetric pads, unequal strides, phases with unequal tap counts (5x5 at stride 3), one
+  // tap per phase (2x2 at stride 2), and one input or output channel (the README's decoder).
+  const PHASE_CASES: Case[] = [
+    ...[[1, 1], [7, 9], [8, 8], [5, 13], [10, 13]].map(([H, W], i) => phaseCase([3, 8, 9, 16, 1][i], [7, 8, 16, 3, 4][i], [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [H, W], i % 2 ? 3 : 1)),
+    phaseCase(8, 16, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [4, 4], 3),
+    phaseCase(5, 3, [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], [5, 7], 1),
+    phaseCase(3, 9, [4, 4], [2, 2], [0, 2, 3, 1], [0, 0], [6, 5], 2),
+    phaseCase(4, 5, [4, 5], [2, 3], [1, 2, 0, 1], [1, 2], [5, 4], 3),
+    phaseCase(6, 10, [5, 5], [3, 3], [2, 2, 2, 2], [1, 0], [4, 5], 1),
+    phaseCase(9, 8, [2, 2], [2, 2], [0, 0, 0, 0], [1, 1], [6, 6], 2),
+    phaseCase(1, 16, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [7, 7], 3),
+    phaseCase(16, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [14, 14], 2),
+    phaseCase(7, 2, [3, 3], [3, 1], [0, 1, 0, 1], [2, 0], [4, 6], 1),
+  ];
+
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: the im2col path's bits (convGroups), every dtype, ${PHASE_CASES.length} shapes${build === 'strict' ? ', and the specification\'s' : ''}`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      for (const dtype of DTYPES) {
+        PHASE_CASES.forEach((shape, i) => {
+          const problem = problemOf(shape, dtype, 300 + i);
+          const act: ConvActivation = (['linear', 'relu', 'leakyRelu'] as const)[i % 3];
+          const phases = runConv(kernels, 'general', shape, problem, act);
+          const im2col = runConv(kernels, 'groups', shape, problem, act);
+          assert.ok(sameBits(phases, im2col), `${dtype} ${act} ${shape.name}: ${firstDifference(phases, im2col)}`);
+          if (build === 'strict') {
+            const want = convReference(shape, problem.x, problem.weights, problem.bias, act, 0.3);
+            assert.ok(sameBits(phases, want), `${dtype} ${act} ${shape.name}: ${firstDifference(phases, want)}`);
+          }
+        });
+      }
+    });
+  }
+
+  it('runs by phases exactly where it applies, with one sub-kernel per phase', async () => {
+    const kernels = await instantiate();
+    const phases = (code: number, C: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number) =>
+      kernels.usesPhases(code, C, kh, kw, sh, sw, dh, dw, groups, transposed) === 1;
+    for (const code of [0, 1, 2]) {
+      assert.ok(phases(code, 5, 3, 3, 2, 2, 1, 1, 1, 1));
+      assert.ok(phases(code, 5, 4, 3, 2, 3, 1, 1, 1, 1), 'unequal strides');
+      assert.ok(phases(code, 5, 3, 3, 2, 1, 1, 1, 1, 1), 'stride 1 along one axis');
+      assert.ok(!phases(code, 5, 3, 3, 2, 2, 1, 1, 1, 0), 'a conv2d');
+      assert.ok(!phases(code, 5, 3, 3, 1, 1, 1, 1, 1, 1), 'stride 1');
+      assert.ok(!phases(code, 5, 3, 3, 2, 2, 2, 1, 1, 1), 'dilation');
+      assert.ok(!phases(code, 6, 3, 3, 2, 2, 1, 1, 2, 1), 'groups');
+      assert.ok(!phases(code, 5, 2, 3, 3, 3, 1, 1, 1, 1), 'a kernel smaller than the stride');
+    }
+    // 3x3 stride 2: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all; int8 pads each phase's K to a multiple of 4.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 8 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 8 * 2);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), (20 + 12 + 12 + 8) * 8);
+  });
+
+  describe('int8 past one 2048-k block: each phase\'s sums split where the whole kernel\'s do', () => {
+    // 4x4 stride 2 over 512 channels (DCGAN's second layer): every 2048-k block of the whole kernel
+    // is one ky row, two of whose taps a phase reads, so phases run blocks of 1024 k; over 256
+    // channels, 512; over 200 channels, unequal phases (648 and 152 k, 400 and 400, ...); over 300
+    // channels one phase meets three blocks unevenly (300, 496, 404 k), so the layer stays on im2col.
+    const CASES_I8: [number, boolean][] = [[512, true], [256, true], [200, true], [300, false]];
+    for (const [C, phases] of CASES_I8) {
+      it(`${C} channels: ${phases ? 'by phases' : 'the im2col path'}, the specification's bits`, async () => {
+        const kernels = await instantiate(undefined, 'strict');
+        const shape = phaseCase(C, 9, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [3, 4], 2);
+        assert.equal(kernels.usesPhases(2, C, 4, 4, 2, 2, 1, 1, 1, 1) === 1, phases);
+        const problem = problemOf(shape, 'i8', C);
+        const got = runConv(kernels, 'general', shape, problem);
+        const want = convReference(shape, problem.x, problem.weights, problem.bias);
+        assert.ok(sameBits(got, want), `${shape.name}: ${firstDifference(got, want)}`);
+      });
+    }
+  });
+});

@@ -53,6 +53,8 @@ export interface Kernels {
   ): number;
   convVectorBytes(OC: number, groups: number): number;
   packConvVector(src: number, dst: number, OC: number, groups: number): void;
+  /** Whether convGeneral runs a layer of this geometry by phases (assembly/kernels/conv-phases.ts). */
+  usesPhases(weights: number, C: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number): number;
   /** convGeneral on the grouped GEMM always (depthwise layers too), with its own packing: for tests and benchmarks. */
   convGroups(
     weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
