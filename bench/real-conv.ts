@@ -207,7 +207,7 @@ async function layerRunner(kernels: Kernels, g: ReturnType<typeof convGeometry>,
   };
   const bias = vector(Float32Array.from({ length: g.OC }, () => random() - 0.5));
   const scale = dtype === 'i8' ? vector(Float32Array.from({ length: g.OC }, () => 0.001 + random() * 0.01)) : 0;
-  const scratch = arena.alloc(kernels.convGeneralScratchBytes(code, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, T, g.sh, g.sw, g.dh, g.dw));
+  const scratch = arena.alloc(kernels.convGeneralScratchBytes(code, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, T, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft));
   const x = arena.put(Float32Array.from({ length: batch * g.H * g.W * g.C }, () => (random() < 0.33 ? 0 : random() * 2 - 1)));
   const y = arena.alloc(batch * g.OH * g.OW * g.OC * 4);
   return () => {

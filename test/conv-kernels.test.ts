@@ -15,7 +15,7 @@ import { Arena } from './helpers/arena.ts';
 import { randomValues, sameBits, seededRandom } from './helpers/numbers.ts';
 
 const WEIGHT_CODES = { f32: 0, f16: 1, i8: 2 } as const;
-const ACT_CODES: Record<ConvActivation, number> = { linear: 0, relu: 1, leakyRelu: 2 };
+const ACT_CODES: Record<ConvActivation | 'sigmoid' | 'tanh', number> = { linear: 0, relu: 1, leakyRelu: 2, sigmoid: 3, tanh: 4 };
 type Dtype = keyof typeof WEIGHT_CODES;
 const DTYPES: Dtype[] = ['f32', 'f16', 'i8'];
 const NO_RELAXED = !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)';
@@ -105,7 +105,7 @@ function problemOf(shape: ConvShape, dtype: Dtype, seed: number): Problem {
 type Entry = 'general' | 'groups' | 'conv';
 
 /** Runs one conv in a fresh arena; the input ends at the last byte of memory, the output starts as NaN. */
-function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Problem, act: ConvActivation = 'linear', alpha = 0.3): Float32Array {
+function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Problem, act: keyof typeof ACT_CODES = 'linear', alpha = 0.3): Float32Array {
   const { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, dh, dw, groups, transposed } = shape;
   const code = WEIGHT_CODES[problem.weights.dtype];
   const arena = new Arena(kernels.memory, kernels.heapBase());
@@ -132,7 +132,7 @@ function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Prob
     const T = transposed ? 1 : 0;
     w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups, T, sh, sw, dh, dw));
     assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, T, sh, sw, dh, dw), 1);
-    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups, T, sh, sw, dh, dw);
+    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups, T, sh, sw, dh, dw, padTop, padLeft);
   } else {
     w = arena.alloc(kernels.convGroupsKernelBytes(code, kh, kw, C, OC, groups));
     assert.equal(kernels.packConvKernelGroups(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
@@ -442,6 +442,19 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
     });
   }
 
+  it('sigmoid and tanh (applied after the products): the im2col path\'s bits, every dtype', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const dtype of DTYPES) {
+      PHASE_CASES.forEach((shape, i) => {
+        const act = i % 2 ? 'sigmoid' : 'tanh';
+        const problem = problemOf(shape, dtype, 400 + i);
+        const phases = runConv(kernels, 'general', shape, problem, act);
+        const im2col = runConv(kernels, 'groups', shape, problem, act);
+        assert.ok(sameBits(phases, im2col), `${dtype} ${act} ${shape.name}: ${firstDifference(phases, im2col)}`);
+      });
+    }
+  });
+
   it('runs by phases exactly where it applies, with one sub-kernel per phase', async () => {
     const kernels = await instantiate();
     const phases = (code: number, C: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number) =>
@@ -456,10 +469,14 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
       assert.ok(!phases(code, 6, 3, 3, 2, 2, 1, 1, 2, 1), 'groups');
       assert.ok(!phases(code, 5, 2, 3, 3, 3, 1, 1, 1, 1), 'a kernel smaller than the stride');
     }
-    // 3x3 stride 2: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all; int8 pads each phase's K to a multiple of 4.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 8 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 8 * 2);
-    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), (20 + 12 + 12 + 8) * 8);
+    // 3x3 stride 2, 5 -> 9 channels: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all, in panels of 8
+    // columns; int8 pads each phase's K to a multiple of 4.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), 9 * 5 * 16 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), 9 * 5 * 16 * 2);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), (20 + 12 + 12 + 8) * 16);
+    // At most 4 output channels (conv-phases-narrow.ts): f32 [k][4], f16 widened.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 4 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 4 * 4);
   });
 
   describe('int8 past one 2048-k block: each phase\'s sums split where the whole kernel\'s do', () => {

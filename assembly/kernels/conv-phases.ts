@@ -29,28 +29,8 @@ import { i8PanelPairs, I8_PANEL_PAIR } from './pack';
 import { aligned16 } from './pack-f32';
 import { copyBytes, zeroBytes } from './copy';
 import { quantizedSampleBytes, sampleSlots, slotsBytes } from './conv-i8';
-
-/** Taps of a kernel k along one axis that phase r (0 <= r < s) reads: ky = r, r + s, ... < k. */
-// @ts-ignore: decorator
-@inline
-function phaseTaps(k: i32, s: i32, r: i32): i32 {
-  return r < k ? (k - r + s - 1) / s : 0;
-}
-
-/** The first q of phase r (output o = r - pad + s*q >= 0); pad - r + s - 1 >= 0 since r < s. */
-// @ts-ignore: decorator
-@inline
-function phaseFirst(pad: i32, s: i32, r: i32): i32 {
-  return (pad - r + s - 1) / s;
-}
-
-/** Output pixels of phase r along an axis of O pixels. */
-// @ts-ignore: decorator
-@inline
-function phaseCount(O: i32, pad: i32, s: i32, r: i32): i32 {
-  const last = O - 1 + pad - r;
-  return last < 0 ? 0 : max(0, last / s - phaseFirst(pad, s, r) + 1);
-}
+import { phaseCount, phaseFirst, phaseTaps } from './phase-geometry';
+import { convPhasesNarrow, narrowPhasesKernelBytes, narrowPhasesScratchBytes, packNarrowPhases, usesNarrowPhases } from './conv-phases-narrow';
 
 /**
  * Whether convGeneral computes this layer by phases, and packConvKernel packs for it: a transposed
@@ -107,8 +87,9 @@ function phasePanelBytes(weights: i32, K: i32, OC: i32): usize {
   return columns * <usize>K << (weights == WEIGHTS_F32 ? 2 : 1);
 }
 
-/** Bytes packPhases writes: every phase's panels, one after another, ry-major. */
+/** Bytes packPhases writes: every phase's panels, one after another, ry-major (or the narrow kernel's layout). */
 export function phasesKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): usize {
+  if (usesNarrowPhases(weights, OC)) return narrowPhasesKernelBytes(kh, kw, C, OC, sh, sw);
   let bytes: usize = 0;
   for (let ry = 0; ry < sh; ry++) {
     for (let rx = 0; rx < sw; rx++) bytes += phasePanelBytes(weights, phaseTaps(kh, sh, ry) * phaseTaps(kw, sw, rx) * C, OC);
@@ -131,9 +112,14 @@ function phaseSource(k: i32, n: i32, OC: i32, C: i32, kw: i32, sh: i32, sw: i32,
 /**
  * Packs a conv2dTranspose kernel [kh, kw, OC, C] (f32, f16 as u16 bits, int8) as one sub-kernel per
  * phase, in the layouts pack.ts gives a whole kernel (packPanelsStrided, packPairsI8Strided), so the
- * same GEMMs run them: phasesKernelBytes bytes at dst.
+ * same GEMMs run them: phasesKernelBytes bytes at dst. A layer of at most 4 output channels in
+ * conv-phases-narrow.ts's layout instead.
  */
 export function packPhases(weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): void {
+  if (usesNarrowPhases(weights, OC)) {
+    packNarrowPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
+    return;
+  }
   let out = dst;
   for (let ry = 0; ry < sh; ry++) {
     for (let rx = 0; rx < sw; rx++) {
@@ -198,7 +184,8 @@ function tileOutBytes(OC: i32): usize {
 }
 
 /** Scratch bytes convPhases needs. */
-export function phasesScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, sh: i32, sw: i32): usize {
+export function phasesScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32): usize {
+  if (usesNarrowPhases(weights, OC)) return narrowPhasesScratchBytes(H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft);
   const K = largestPhaseK(kh, kw, C, sh, sw);
   if (weights != WEIGHTS_I8) return aligned16(<usize>TILE_ROWS * <usize>K << 2) + tileOutBytes(OC) + denseScratchBytes(weights, K);
   // The quantized samples, then per tile: i16 rows, row scales, the output, the GEMM's packed rows
@@ -313,6 +300,10 @@ export function convPhases(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
+  if (usesNarrowPhases(weights, OC)) {
+    convPhasesNarrow(x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scratch, act, alpha);
+    return;
+  }
   if (weights == WEIGHTS_I8) {
     convPhasesI8(x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
     return;

@@ -127,11 +127,11 @@ export function convScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, 
 /** Scratch bytes `convGeneral` needs (dilation needs none); 0 for groups that do not divide C and OC. */
 export function convGeneralScratchBytes(
   weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, groups: i32,
-  transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32,
+  transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32,
 ): usize {
   if (!validGroups(C, OC, groups)) return 0;
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseScratchBytes(weights, H, W, C, kh, kw);
-  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw);
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft);
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
 }
 

@@ -137,7 +137,7 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
     },
     record(layer, record, node, context) {
       const g = convGeometry(layer, node.inShapes[0], node.outShape);
-      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, g.transposed ? 1 : 0, g.sh, g.sw, g.dh, g.dw));
+      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, g.transposed ? 1 : 0, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft));
       record[Field.Op] = Op.Conv;
       recordActivation(record, layer);
       const words: [number, number][] = [

@@ -43,7 +43,7 @@ export interface Kernels {
   ): number;
   convGeneralScratchBytes(
     weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number,
-    transposed: number, sh: number, sw: number, dh: number, dw: number,
+    transposed: number, sh: number, sw: number, dh: number, dw: number, padTop: number, padLeft: number,
   ): number;
   /** Bytes packConvKernel writes; the layout depends on the geometry (a strided transposed conv runs by phases). */
   convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number, sh: number, sw: number, dh: number, dw: number): number;

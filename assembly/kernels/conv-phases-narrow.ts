@@ -1,0 +1,241 @@
+// The phases of a transposed conv with few output channels (OC <= 4: an RGB or grayscale image
+// layer), computed directly, without im2col. conv-phases.ts's GEMM path fills 8-column panels, so one
+// output channel left 7/8 of every multiply-add unused and three channels 5/8; and at so few columns
+// per row, gathering and packing the rows cost as much as the arithmetic. DCGAN's 64 -> 3 layer ran
+// at 2.9 GFLOP/s there against 27-30 for its wide layers (bench/real-conv.ts --layers, batch 16).
+//
+// Here the vector lanes are four neighbouring output pixels of a phase row instead of four columns.
+// Each sample is first copied channel-major ([C][row][column], zero borders around it), so the four
+// input values one tap reads for four neighbouring pixels are four neighbouring floats: one load, no
+// gather. Per k, two such blocks of four pixels are multiplied by the weights of four output channels
+// (splat loads): eight accumulators, 32 multiply-adds.
+//
+// Same bits as the GEMM path: each output value still sums its k = (ky, kx, c) in order from +0 by the
+// same madd, a tap outside the input adding 0 * w (a zero from the border), which changes no sum that
+// starts from +0; then bias and activation, sigmoid and tanh afterwards by activateInPlace, as the
+// GEMM does. f16 weights are widened to f32 at pack time (these kernels hold a few thousand weights).
+import { madd } from './simd';
+import { activateInPlace, activatesByCall, activateWithoutCall } from './activation';
+import { WEIGHTS_F16, WEIGHTS_I8 } from './dense';
+import { widenHalf } from './f16';
+import { aligned16 } from './pack-f32';
+import { phaseCount, phaseFirst, phaseTaps } from './phase-geometry';
+
+/** Output channels the accumulators of a block cover. */
+const GROUP: i32 = 4;
+
+/** Whether a layer that runs by phases runs this kernel (and packNarrowPhases packs for it). */
+// @ts-ignore: decorator
+@inline
+export function usesNarrowPhases(weights: i32, OC: i32): bool {
+  return weights != WEIGHTS_I8 && OC <= GROUP;
+}
+
+/** Output channels rounded up to whole groups: a k's row of packed weights. */
+// @ts-ignore: decorator
+@inline
+function groupedColumns(OC: i32): i32 {
+  return (OC + GROUP - 1) & ~(GROUP - 1);
+}
+
+/** Bytes packNarrowPhases writes: per phase, its K x OC weights as f32 [k][OC rounded up to 4]. */
+export function narrowPhasesKernelBytes(kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): usize {
+  let taps = 0;
+  for (let ry = 0; ry < sh; ry++) {
+    for (let rx = 0; rx < sw; rx++) taps += phaseTaps(kh, sh, ry) * phaseTaps(kw, sw, rx);
+  }
+  return <usize>taps * <usize>C * <usize>groupedColumns(OC) << 2;
+}
+
+/**
+ * A conv2dTranspose kernel [kh, kw, OC, C] (f32, or f16 bits widened) as one [k][OC rounded up to 4]
+ * f32 matrix per phase, k = (t, u, c) for the tap (ry + sh*t, rx + sw*u), zeros past OC.
+ */
+export function packNarrowPhases(weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): void {
+  const OCp = groupedColumns(OC);
+  let out = dst;
+  for (let ry = 0; ry < sh; ry++) {
+    for (let rx = 0; rx < sw; rx++) {
+      const Ty = phaseTaps(kh, sh, ry), Tx = phaseTaps(kw, sw, rx);
+      for (let t = 0; t < Ty; t++) {
+        for (let u = 0; u < Tx; u++) {
+          const tap = (ry + sh * t) * kw + rx + sw * u;
+          for (let c = 0; c < C; c++) {
+            for (let o = 0; o < OCp; o++) {
+              const i = <usize>((tap * OC + o) * C + c);
+              let v: f32 = 0;
+              if (o < OC) v = weights == WEIGHTS_F16 ? widenHalf(load<u16>(src + (i << 1))) : load<f32>(src + (i << 2));
+              store<f32>(out, v);
+              out += 4;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The channel-major copy of a sample: rows and columns of zeros before it (as many as a phase's taps
+// reach back) and after it (as far as the last phase's last block of four pixels reads).
+
+// @ts-ignore: decorator
+@inline
+function planeTop(kh: i32, sh: i32): i32 {
+  return phaseTaps(kh, sh, 0) - 1;
+}
+
+/** Rows of the plane: its top border, then the input or as far as any phase's last output row reads, whichever is further. */
+function planeRows(H: i32, OH: i32, padTop: i32, kh: i32, sh: i32): i32 {
+  let end = H;
+  for (let ry = 0; ry < sh; ry++) {
+    const PH = phaseCount(OH, padTop, sh, ry);
+    if (PH > 0) end = max(end, phaseFirst(padTop, sh, ry) + PH);
+  }
+  return planeTop(kh, sh) + end;
+}
+
+/** Columns of the plane: as planeRows, with each phase row's pixels rounded up to whole blocks of four. */
+function planeColumns(W: i32, OW: i32, padLeft: i32, kw: i32, sw: i32): i32 {
+  let end = W;
+  for (let rx = 0; rx < sw; rx++) {
+    const PW = phaseCount(OW, padLeft, sw, rx);
+    if (PW > 0) end = max(end, phaseFirst(padLeft, sw, rx) + ((PW + 3) & ~3));
+  }
+  return planeTop(kw, sw) + end;
+}
+
+/** Scratch bytes convPhasesNarrow needs: one sample's planes. */
+export function narrowPhasesScratchBytes(H: i32, W: i32, C: i32, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32): usize {
+  return aligned16(<usize>C * <usize>planeRows(H, OH, padTop, kh, sh) * <usize>planeColumns(W, OW, padLeft, kw, sw) << 2);
+}
+
+/**
+ * y = act(convTranspose(x, w) + bias) by phases for OC <= 4: arguments as conv-phases.ts's
+ * convPhases, w packed by packNarrowPhases, scratch of narrowPhasesScratchBytes.
+ */
+export function convPhasesNarrow(
+  x: usize, y: usize, batch: i32,
+  H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32,
+  w: usize, bias: usize, scratch: usize, act: i32, alpha: f32,
+): void {
+  const top = planeTop(kh, sh), left = planeTop(kw, sw);
+  const Hp = planeRows(H, OH, padTop, kh, sh), Wp = planeColumns(W, OW, padLeft, kw, sw);
+  const planeBytes = <usize>(Hp * Wp) << 2;
+  const kBytes = <usize>groupedColumns(OC) << 2;
+  for (let b = 0; b < batch; b++) {
+    toPlanes(x + (<usize>(b * H * W * C) << 2), scratch, H, W, C, top, left, Hp, Wp);
+    const yb = y + (<usize>(b * OH * OW * OC) << 2);
+    let wp = w;
+    for (let ry = 0; ry < sh; ry++) {
+      const Ty = phaseTaps(kh, sh, ry), PH = phaseCount(OH, padTop, sh, ry), q0 = phaseFirst(padTop, sh, ry);
+      for (let rx = 0; rx < sw; rx++) {
+        const Tx = phaseTaps(kw, sw, rx), PW = phaseCount(OW, padLeft, sw, rx), p0 = phaseFirst(padLeft, sw, rx);
+        if (PH > 0 && PW > 0) {
+          // The plane at the phase's first pixel, (q0, p0), and its first output pixel.
+          const base = scratch + (<usize>((top + q0) * Wp + left + p0) << 2);
+          const out = yb + (<usize>(((ry - padTop + sh * q0) * OW + rx - padLeft + sw * p0) * OC) << 2);
+          narrowPhase(base, Wp, planeBytes, C, Ty, Tx, PH, PW, wp, kBytes, bias, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha);
+        }
+        wp += <usize>(Ty * Tx * C) * kBytes;
+      }
+    }
+  }
+  // What the blocks' epilogue left undone (activateWithoutCall), as gemm.ts does after its blocks.
+  if (activatesByCall(act)) activateInPlace(y, batch * OH * OW * OC, act, alpha);
+}
+
+/** x's sample [H, W, C] as C planes of Hp x Wp floats, the values at (top, left), zeros around. */
+function toPlanes(x: usize, planes: usize, H: i32, W: i32, C: i32, top: i32, left: i32, Hp: i32, Wp: i32): void {
+  const planeBytes = <usize>(Hp * Wp) << 2;
+  memory.fill(planes, 0, <usize>C * planeBytes);
+  for (let iy = 0; iy < H; iy++) {
+    let src = x + (<usize>(iy * W * C) << 2);
+    let dst = planes + (<usize>((top + iy) * Wp + left) << 2);
+    for (let ix = 0; ix < W; ix++) {
+      let d = dst;
+      for (let c = 0; c < C; c++) {
+        store<f32>(d, load<f32>(src + (<usize>c << 2)));
+        d += planeBytes;
+      }
+      src += <usize>C << 2;
+      dst += 4;
+    }
+  }
+}
+
+/**
+ * One phase of one sample: PH rows of PW pixels, in blocks of four along a row (a row's last block
+ * computes lanes past PW on the border's zeros and stores only its pixels), two blocks at a time.
+ * `base` is the plane address of pixel (0, 0) of the phase; pixel (qi, pi) reads, through tap (t, u),
+ * base + ((qi - t) * Wp + pi - u) * 4 in each channel's plane. Its output is at out + qi * rowStride +
+ * pi * pixelStride.
+ */
+// @ts-ignore: decorator
+@inline
+function narrowPhase(
+  base: usize, Wp: i32, planeBytes: usize, C: i32, Ty: i32, Tx: i32, PH: i32, PW: i32,
+  w: usize, kBytes: usize, bias: usize, OC: i32, out: usize, rowStride: usize, pixelStride: usize, act: i32, alpha: f32,
+): void {
+  const rowBlocks = (PW + 3) >> 2;
+  const blocks = PH * rowBlocks;
+  const bl = v128.load(bias);
+  for (let s = 0; s < blocks; s += 2) {
+    // Block s, and s + 1 when there is one (else s again, computed twice and stored once).
+    const s1 = s + 1 < blocks ? s + 1 : s;
+    const q0 = s / rowBlocks, p0 = (s % rowBlocks) << 2;
+    const q1 = s1 / rowBlocks, p1 = (s1 % rowBlocks) << 2;
+    const a0 = base + (<usize>(q0 * Wp + p0) << 2), a1 = base + (<usize>(q1 * Wp + p1) << 2);
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+    let wk = w;
+    for (let t = 0; t < Ty; t++) {
+      for (let u = 0; u < Tx; u++) {
+        const back = <usize>(t * Wp + u) << 2;
+        let x0 = a0 - back, x1 = a1 - back;
+        const end = x0 + <usize>C * planeBytes;
+        for (; x0 < end; x0 += planeBytes, x1 += planeBytes) {
+          const v0 = v128.load(x0), v1 = v128.load(x1);
+          const w0 = v128.load32_splat(wk), w1 = v128.load32_splat(wk, 4), w2 = v128.load32_splat(wk, 8), w3 = v128.load32_splat(wk, 12);
+          c00 = madd(v0, w0, c00); c01 = madd(v0, w1, c01); c02 = madd(v0, w2, c02); c03 = madd(v0, w3, c03);
+          c10 = madd(v1, w0, c10); c11 = madd(v1, w1, c11); c12 = madd(v1, w2, c12); c13 = madd(v1, w3, c13);
+          wk += kBytes;
+        }
+      }
+    }
+    storeBlock(c00, c01, c02, c03, bl, out + <usize>q0 * rowStride + <usize>p0 * pixelStride, pixelStride, min(4, PW - p0), OC, act, alpha);
+    if (s1 != s) storeBlock(c10, c11, c12, c13, bl, out + <usize>q1 * rowStride + <usize>p1 * pixelStride, pixelStride, min(4, PW - p1), OC, act, alpha);
+  }
+}
+
+/**
+ * A block's four pixels (lanes) of four channels (accumulators): bias and activation per channel,
+ * then transposed so each pixel's channels are one vector, of which OC lanes are stored.
+ */
+// @ts-ignore: decorator
+@inline
+function storeBlock(c0: v128, c1: v128, c2: v128, c3: v128, bias: v128, out: usize, pixelStride: usize, pixels: i32, OC: i32, act: i32, alpha: f32): void {
+  const r0 = activateWithoutCall(f32x4.add(c0, f32x4.splat(f32x4.extract_lane(bias, 0))), act, alpha);
+  const r1 = activateWithoutCall(f32x4.add(c1, f32x4.splat(f32x4.extract_lane(bias, 1))), act, alpha);
+  const r2 = activateWithoutCall(f32x4.add(c2, f32x4.splat(f32x4.extract_lane(bias, 2))), act, alpha);
+  const r3 = activateWithoutCall(f32x4.add(c3, f32x4.splat(f32x4.extract_lane(bias, 3))), act, alpha);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  storePixel(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5), OC);
+  if (pixels > 1) storePixel(out + pixelStride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), OC);
+  if (pixels > 2) storePixel(out + 2 * pixelStride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), OC);
+  if (pixels > 3) storePixel(out + 3 * pixelStride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), OC);
+}
+
+/** Lanes [0, OC) of v at `at` (OC <= 4). */
+// @ts-ignore: decorator
+@inline
+function storePixel(at: usize, v: v128, OC: i32): void {
+  if (OC == 4) {
+    v128.store(at, v);
+    return;
+  }
+  store<f32>(at, f32x4.extract_lane(v, 0));
+  if (OC > 1) store<f32>(at, f32x4.extract_lane(v, 1), 4);
+  if (OC > 2) store<f32>(at, f32x4.extract_lane(v, 2), 8);
+}
