@@ -482,15 +482,16 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
   describe('int8 past one 2048-k block: each phase\'s sums split where the whole kernel\'s do', () => {
     // 4x4 stride 2 over 512 channels (DCGAN's second layer): every 2048-k block of the whole kernel
     // is one ky row, two of whose taps a phase reads, so phases run blocks of 1024 k; over 256
-    // channels, 512; over 200 channels, unequal phases (648 and 152 k, 400 and 400, ...); over 300
-    // channels one phase meets three blocks unevenly (300, 496, 404 k), so the layer stays on im2col.
-    const CASES_I8: [number, boolean][] = [[512, true], [256, true], [200, true], [300, false]];
-    for (const [C, phases] of CASES_I8) {
-      it(`${C} channels: ${phases ? 'by phases' : 'the im2col path'}, the specification's bits`, async () => {
+    // channels, 512; over 200 channels, unequal phases (648 and 152 k, 400 and 400, ...), a block
+    // ending inside a tap; over 300 channels one phase meets three blocks unevenly (300, 496, 404 k),
+    // so the layer stays on im2col. 9 output channels run the GEMM, 3 and 2 the narrow kernel.
+    const CASES_I8: [number, number, boolean][] = [[512, 9, true], [256, 9, true], [200, 9, true], [300, 9, false], [512, 3, true], [200, 2, true]];
+    for (const [C, OC, phases] of CASES_I8) {
+      it(`${C} -> ${OC} channels: ${phases ? 'by phases' : 'the im2col path'}, the specification's bits`, async () => {
         const kernels = await instantiate(undefined, 'strict');
-        const shape = phaseCase(C, 9, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [3, 4], 2);
+        const shape = phaseCase(C, OC, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [3, 4], 2);
         assert.equal(kernels.usesPhases(2, C, 4, 4, 2, 2, 1, 1, 1, 1) === 1, phases);
-        const problem = problemOf(shape, 'i8', C);
+        const problem = problemOf(shape, 'i8', C + OC);
         const got = runConv(kernels, 'general', shape, problem);
         const want = convReference(shape, problem.x, problem.weights, problem.bias);
         assert.ok(sameBits(got, want), `${shape.name}: ${firstDifference(got, want)}`);

@@ -89,7 +89,7 @@ function phasePanelBytes(weights: i32, K: i32, OC: i32): usize {
 
 /** Bytes packPhases writes: every phase's panels, one after another, ry-major (or the narrow kernel's layout). */
 export function phasesKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): usize {
-  if (usesNarrowPhases(weights, OC)) return narrowPhasesKernelBytes(kh, kw, C, OC, sh, sw);
+  if (usesNarrowPhases(weights, kh, kw, C, OC)) return narrowPhasesKernelBytes(weights, kh, kw, C, OC, sh, sw);
   let bytes: usize = 0;
   for (let ry = 0; ry < sh; ry++) {
     for (let rx = 0; rx < sw; rx++) bytes += phasePanelBytes(weights, phaseTaps(kh, sh, ry) * phaseTaps(kw, sw, rx) * C, OC);
@@ -116,7 +116,7 @@ function phaseSource(k: i32, n: i32, OC: i32, C: i32, kw: i32, sh: i32, sw: i32,
  * conv-phases-narrow.ts's layout instead.
  */
 export function packPhases(weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): void {
-  if (usesNarrowPhases(weights, OC)) {
+  if (usesNarrowPhases(weights, kh, kw, C, OC)) {
     packNarrowPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
     return;
   }
@@ -185,7 +185,7 @@ function tileOutBytes(OC: i32): usize {
 
 /** Scratch bytes convPhases needs. */
 export function phasesScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32): usize {
-  if (usesNarrowPhases(weights, OC)) return narrowPhasesScratchBytes(H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft);
+  if (usesNarrowPhases(weights, kh, kw, C, OC)) return narrowPhasesScratchBytes(weights, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft);
   const K = largestPhaseK(kh, kw, C, sh, sw);
   if (weights != WEIGHTS_I8) return aligned16(<usize>TILE_ROWS * <usize>K << 2) + tileOutBytes(OC) + denseScratchBytes(weights, K);
   // The quantized samples, then per tile: i16 rows, row scales, the output, the GEMM's packed rows
@@ -300,8 +300,8 @@ export function convPhases(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
-  if (usesNarrowPhases(weights, OC)) {
-    convPhasesNarrow(x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scratch, act, alpha);
+  if (usesNarrowPhases(weights, kh, kw, C, OC)) {
+    convPhasesNarrow(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
     return;
   }
   if (weights == WEIGHTS_I8) {
