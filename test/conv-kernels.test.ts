@@ -421,6 +421,9 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
     phaseCase(1, 16, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [7, 7], 3),
     phaseCase(16, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [14, 14], 2),
     phaseCase(7, 2, [3, 3], [3, 1], [0, 1, 0, 1], [2, 0], [4, 6], 1),
+    // One output channel: phase rows past 16 pixels and an odd count of them (narrowPhase1's steps).
+    phaseCase(3, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [9, 19], 2),
+    phaseCase(2, 1, [5, 3], [3, 2], [2, 0, 1, 1], [1, 1], [5, 11], 1),
   ];
 
   for (const build of ['strict', 'relaxed'] as const) {

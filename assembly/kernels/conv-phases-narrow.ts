@@ -33,14 +33,20 @@ import { quantizedRowLength, quantizeRows } from './gemm-i8';
 import { addPartial, K_BLOCK, kBlock, PARTIALS } from './i8-partials';
 import { phaseBlockK } from './conv-phases';
 
-/** Output channels the accumulators of a block cover. */
+/** Output channels the accumulators of a block cover; wider layers run one group of 4 after another. */
 const GROUP: i32 = 4;
+/** Input channels up to which a layer runs this kernel whatever its output channels (see usesNarrowPhases). */
+const FEW_CHANNELS: i32 = 4;
 
-/** Whether a layer that runs by phases runs this kernel (and packNarrowPhases packs for it). */
+/**
+ * Whether a layer that runs by phases runs this kernel (and packNarrowPhases packs for it): at most 4
+ * output channels, or at most FEW_CHANNELS input channels, where a phase's k are too few (4 for the
+ * README decoder's 1 -> 16 layer) for the GEMM's gathering, packing and scattering to pay.
+ */
 // @ts-ignore: decorator
 @inline
 export function usesNarrowPhases(weights: i32, kh: i32, kw: i32, C: i32, OC: i32): bool {
-  return OC <= GROUP && (weights != WEIGHTS_I8 || (C & 1) == 0 || kh * kw * C <= K_BLOCK);
+  return (OC <= GROUP || C <= FEW_CHANNELS) && (weights != WEIGHTS_I8 || (C & 1) == 0 || kh * kw * C <= K_BLOCK);
 }
 
 /** Channel pairs of an int8 layer: C rounded up to even, halved. */
@@ -59,14 +65,14 @@ function groupedColumns(OC: i32): i32 {
 
 /**
  * Bytes packNarrowPhases writes: per phase, its K x OC weights as f32 [k][OC rounded up to 4], or for
- * int8 as i16 pairs [tap][channel pair][4 columns][2].
+ * int8 as i16 pairs [tap][channel pair][OC rounded up to 4][2].
  */
 export function narrowPhasesKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): usize {
   let taps = 0;
   for (let ry = 0; ry < sh; ry++) {
     for (let rx = 0; rx < sw; rx++) taps += phaseTaps(kh, sh, ry) * phaseTaps(kw, sw, rx);
   }
-  const perTap = weights == WEIGHTS_I8 ? channelPairs(C) << 1 : C;
+  const perTap = weights == WEIGHTS_I8 ? channelPairs(C) : C;
   return <usize>taps * <usize>perTap * <usize>groupedColumns(OC) << 2;
 }
 
@@ -102,8 +108,9 @@ export function packNarrowPhases(weights: i32, src: usize, dst: usize, kh: i32, 
   }
 }
 
-/** int8 weights as i16 pairs: per phase, tap and channel pair (c, c+1), per column o < 4, (w[c], w[c+1]); zeros past C and OC. */
+/** int8 weights as i16 pairs: per phase, tap and channel pair (c, c+1), per column o (OC rounded up to 4), (w[c], w[c+1]); zeros past C and OC. */
 function packNarrowPhasesI8(src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): void {
+  const OCp = groupedColumns(OC);
   let out = dst;
   for (let ry = 0; ry < sh; ry++) {
     for (let rx = 0; rx < sw; rx++) {
@@ -112,7 +119,7 @@ function packNarrowPhasesI8(src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC
         for (let u = 0; u < Tx; u++) {
           const tap = (ry + sh * t) * kw + rx + sw * u;
           for (let c = 0; c < C; c += 2) {
-            for (let o = 0; o < GROUP; o++) {
+            for (let o = 0; o < OCp; o++) {
               const at = <usize>((tap * OC + o) * C + c);
               store<i16>(out, o < OC ? <i16>load<i8>(src + at) : 0);
               store<i16>(out, o < OC && c + 1 < C ? <i16>load<i8>(src + at + 1) : 0, 2);
@@ -144,12 +151,12 @@ function planeRows(H: i32, OH: i32, padTop: i32, kh: i32, sh: i32): i32 {
   return planeTop(kh, sh) + end;
 }
 
-/** Columns of the plane: as planeRows, with each phase row's pixels rounded up to whole blocks of four. */
+/** Columns of the plane: as planeRows, with each phase row's pixels rounded up to a whole 16 (narrowPhase1's steps). */
 function planeColumns(W: i32, OW: i32, padLeft: i32, kw: i32, sw: i32): i32 {
   let end = W;
   for (let rx = 0; rx < sw; rx++) {
     const PW = phaseCount(OW, padLeft, sw, rx);
-    if (PW > 0) end = max(end, phaseFirst(padLeft, sw, rx) + ((PW + 3) & ~3));
+    if (PW > 0) end = max(end, phaseFirst(padLeft, sw, rx) + ((PW + 15) & ~15));
   }
   return planeTop(kw, sw) + end;
 }
@@ -198,7 +205,15 @@ export function convPhasesNarrow(
           // The plane at the phase's first pixel, (q0, p0), and its first output pixel.
           const base = scratch + (<usize>((top + q0) * Wp + left + p0) << 2);
           const out = yb + (<usize>(((ry - padTop + sh * q0) * OW + rx - padLeft + sw * p0) * OC) << 2);
-          narrowPhase(base, Wp, planeBytes, C, Ty, Tx, PH, PW, wp, kBytes, bias, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha);
+          const rowStride = <usize>(sh * OW * OC) << 2, pixelStride = <usize>(sw * OC) << 2;
+          if (OC == 1) narrowPhase1(base, Wp, planeBytes, C, Ty, Tx, PH, PW, wp, kBytes, bias, out, rowStride, pixelStride, act, alpha);
+          else {
+            // Four output channels at a time: group g's weights are columns 4g.. of each k's row.
+            for (let g = 0; g < OC; g += GROUP) {
+              const at = <usize>g << 2;
+              narrowPhase(base, Wp, planeBytes, C, Ty, Tx, PH, PW, wp + at, kBytes, bias + at, min(GROUP, OC - g), out + at, rowStride, pixelStride, act, alpha);
+            }
+          }
         }
         wp += <usize>(Ty * Tx * C) * kBytes;
       }
@@ -272,6 +287,66 @@ function narrowPhase(
 }
 
 /**
+ * narrowPhase for one output channel (a grayscale image), where four channels' accumulators would be
+ * three quarters waste: steps of two phase rows by 16 pixels (four blocks each, at constant offsets
+ * from one pointer per row), eight accumulators of one channel. A phase row's last step computes
+ * lanes past PW on the border's zeros (the plane is 16-pixel wide per phase row, planeColumns); an odd
+ * last row is computed twice and stored once.
+ */
+// @ts-ignore: decorator
+@inline
+function narrowPhase1(
+  base: usize, Wp: i32, planeBytes: usize, C: i32, Ty: i32, Tx: i32, PH: i32, PW: i32,
+  w: usize, kBytes: usize, bias: usize, out: usize, rowStride: usize, pixelStride: usize, act: i32, alpha: f32,
+): void {
+  const bl = v128.load32_splat(bias);
+  for (let q0 = 0; q0 < PH; q0 += 2) {
+    const q1 = q0 + 1 < PH ? q0 + 1 : q0;
+    for (let p = 0; p < PW; p += 16) {
+      const a0 = base + (<usize>(q0 * Wp + p) << 2), a1 = base + (<usize>(q1 * Wp + p) << 2);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+      let wk = w;
+      for (let t = 0; t < Ty; t++) {
+        for (let u = 0; u < Tx; u++) {
+          const back = <usize>(t * Wp + u) << 2;
+          let x0 = a0 - back, x1 = a1 - back;
+          const end = x0 + <usize>C * planeBytes;
+          for (; x0 < end; x0 += planeBytes, x1 += planeBytes) {
+            const wv = v128.load32_splat(wk);
+            c0 = madd(v128.load(x0), wv, c0); c1 = madd(v128.load(x0, 16), wv, c1);
+            c2 = madd(v128.load(x0, 32), wv, c2); c3 = madd(v128.load(x0, 48), wv, c3);
+            c4 = madd(v128.load(x1), wv, c4); c5 = madd(v128.load(x1, 16), wv, c5);
+            c6 = madd(v128.load(x1, 32), wv, c6); c7 = madd(v128.load(x1, 48), wv, c7);
+            wk += kBytes;
+          }
+        }
+      }
+      const o0 = out + <usize>q0 * rowStride + <usize>p * pixelStride, o1 = out + <usize>q1 * rowStride + <usize>p * pixelStride;
+      const n = PW - p;
+      storeLanes1(c0, bl, o0, pixelStride, n, act, alpha); storeLanes1(c1, bl, o0 + 4 * pixelStride, pixelStride, n - 4, act, alpha);
+      storeLanes1(c2, bl, o0 + 8 * pixelStride, pixelStride, n - 8, act, alpha); storeLanes1(c3, bl, o0 + 12 * pixelStride, pixelStride, n - 12, act, alpha);
+      if (q1 != q0) {
+        storeLanes1(c4, bl, o1, pixelStride, n, act, alpha); storeLanes1(c5, bl, o1 + 4 * pixelStride, pixelStride, n - 4, act, alpha);
+        storeLanes1(c6, bl, o1 + 8 * pixelStride, pixelStride, n - 8, act, alpha); storeLanes1(c7, bl, o1 + 12 * pixelStride, pixelStride, n - 12, act, alpha);
+      }
+    }
+  }
+}
+
+/** Four pixels of one channel: bias, activation, then the first `pixels` lanes (none when <= 0), one pixel each. */
+// @ts-ignore: decorator
+@inline
+function storeLanes1(c: v128, bias: v128, out: usize, pixelStride: usize, pixels: i32, act: i32, alpha: f32): void {
+  if (pixels <= 0) return;
+  const v = activateWithoutCall(f32x4.add(c, bias), act, alpha);
+  store<f32>(out, f32x4.extract_lane(v, 0));
+  if (pixels > 1) store<f32>(out + pixelStride, f32x4.extract_lane(v, 1));
+  if (pixels > 2) store<f32>(out + 2 * pixelStride, f32x4.extract_lane(v, 2));
+  if (pixels > 3) store<f32>(out + 3 * pixelStride, f32x4.extract_lane(v, 3));
+}
+
+/**
  * A block's four pixels (lanes) of four channels (accumulators): bias and activation per channel,
  * then transposed so each pixel's channels are one vector, of which OC lanes are stored.
  */
@@ -317,13 +392,11 @@ function convPhasesNarrowI8(
   const values = H * W * C;
   const q = scratch, sampleScale = scratch + quantizedBytes(values) - 16;
   const planes = scratch + quantizedBytes(values);
-  const tapBytes = <usize>pairs << 4;
+  const kBytes = <usize>groupedColumns(OC) << 2;
   for (let b = 0; b < batch; b++) {
     quantizeRows(x + (<usize>(b * values) << 2), 0, 1, values, q, sampleScale);
     toPairPlanes(q, planes, H, W, C, top, left, Hp, Wp);
-    // Per column: f32(sample scale * channel scale), as finishRow multiplies them.
     const s = v128.load32_splat(sampleScale);
-    const scales = f32x4.mul(s, v128.load(scale));
     const yb = y + (<usize>(b * OH * OW * OC) << 2);
     let wp = w;
     for (let ry = 0; ry < sh; ry++) {
@@ -336,9 +409,14 @@ function convPhasesNarrowI8(
           // The phase's block length in pairs. With an odd C the whole kernel is one block (usesNarrowPhases),
           // and its padding pairs must not split it: one block whatever the count.
           const blockPairs = C & 1 ? i32.MAX_VALUE : phaseBlockK(kh, kw, C, sh, sw, ry, rx) >> 1;
-          narrowPhaseI8(base, Wp, planeBytes, pairs, Ty, Tx, PH, PW, blockPairs, wp, scales, bias, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha);
+          for (let g = 0; g < OC; g += GROUP) {
+            const at = <usize>g << 2;
+            // Per column: f32(sample scale * channel scale), as finishRow multiplies them.
+            const scales = f32x4.mul(s, v128.load(scale + at));
+            narrowPhaseI8(base, Wp, planeBytes, pairs, Ty, Tx, PH, PW, blockPairs, wp + at, kBytes, scales, bias + at, min(GROUP, OC - g), out + at, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha);
+          }
         }
-        wp += <usize>(Ty * Tx) * tapBytes;
+        wp += <usize>(Ty * Tx * pairs) * kBytes;
       }
     }
   }
@@ -376,7 +454,7 @@ function toPairPlanes(q: usize, planes: usize, H: i32, W: i32, C: i32, top: i32,
 @inline
 function narrowPhaseI8(
   base: usize, Wp: i32, planeBytes: usize, pairs: i32, Ty: i32, Tx: i32, PH: i32, PW: i32, blockPairs: i32,
-  w: usize, scales: v128, bias: usize, OC: i32, out: usize, rowStride: usize, pixelStride: usize, act: i32, alpha: f32,
+  w: usize, kBytes: usize, scales: v128, bias: usize, OC: i32, out: usize, rowStride: usize, pixelStride: usize, act: i32, alpha: f32,
 ): void {
   const rowBlocks = (PW + 3) >> 2;
   const blocks = PH * rowBlocks;
@@ -405,7 +483,7 @@ function narrowPhaseI8(
             c02 = i32x4.add(c02, i32x4.dot_i16x8_s(v0, w2)); c03 = i32x4.add(c03, i32x4.dot_i16x8_s(v0, w3));
             c10 = i32x4.add(c10, i32x4.dot_i16x8_s(v1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(v1, w1));
             c12 = i32x4.add(c12, i32x4.dot_i16x8_s(v1, w2)); c13 = i32x4.add(c13, i32x4.dot_i16x8_s(v1, w3));
-            wk += 16;
+            wk += kBytes;
           }
           done += n;
           left -= n;
