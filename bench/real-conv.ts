@@ -9,6 +9,9 @@
  *   onnxruntime-web (wasm, one thread) on our ONNX export of the imported model (bench/onnx-runners.ts).
  * - readme: the README's example decoder (examples/node/make-decoder.mjs: dense 8 -> 49, 4x4 stride-2
  *   transposed convs of 16 and 1 channels, seeded random weights) against tfjs-backend-wasm.
+ * - taesd: the TAESD-style decoder at its real 64 channels (latent 4x8x8 -> 64x64x3, 3x3 convs, nearest
+ *   upsampling, residual blocks; about 1.1 G multiply-adds), from the same script, against
+ *   onnxruntime-web.
  *
  * Ours runs f32 and int8 weights on the strict build; with --base OLD.wasm, that build's f32 and int8
  * join the turns too (the same host code drives both, as in bench/builds.ts). Outputs are checked
@@ -50,8 +53,9 @@ const program = new Command('node --import tsx bench/real-conv.ts')
   .option('--dtypes <list>', 'our weight dtypes (f32, i8)', list((name) => name.trim()), ['f32', 'i8'])
   .option('--layers', 'time each conv layer alone (kernel API), base against candidate')
   .option('--dcgan <onnx>', 'the DCGAN ONNX file', 'bench/tmp/dcgan-64.onnx')
+  .option('--taesd <onnx>', 'the TAESD-style ONNX file', 'bench/tmp/taesd-64.onnx')
   .parse();
-const options = program.opts<{ models: string[]; batches: number[]; seconds: number; base?: string; candidate: string; peer: boolean; dtypes: ('f32' | 'i8')[]; layers?: boolean; dcgan: string }>();
+const options = program.opts<{ models: string[]; batches: number[]; seconds: number; base?: string; candidate: string; peer: boolean; dtypes: ('f32' | 'i8')[]; layers?: boolean; dcgan: string; taesd: string }>();
 
 /** The README example decoder (examples/node/make-decoder.mjs) with seeded weights, as an f32 edgevae file. */
 async function readmeDecoder(): Promise<Uint8Array> {
@@ -74,9 +78,9 @@ async function readmeDecoder(): Promise<Uint8Array> {
   return bytes;
 }
 
-function dcgan(): Uint8Array {
-  if (!existsSync(options.dcgan)) program.error(`${options.dcgan} is missing: run /usr/bin/python3 bench/real-conv-models.py first`);
-  return importOnnx(new Uint8Array(readFileSync(options.dcgan)), { dtype: 'f32' });
+function imported(path: string): Uint8Array {
+  if (!existsSync(path)) program.error(`${path} is missing: run /usr/bin/python3 bench/real-conv-models.py first`);
+  return importOnnx(new Uint8Array(readFileSync(path)), { dtype: 'f32' });
 }
 
 /**
@@ -131,7 +135,7 @@ const candidate = readWasm(options.candidate);
 const base = options.base ? readWasm(options.base) : undefined;
 
 for (const name of options.models) {
-  const model = name === 'dcgan' ? dcgan() : await readmeDecoder();
+  const model = name === 'dcgan' ? imported(options.dcgan) : name === 'taesd' ? imported(options.taesd) : await readmeDecoder();
   const parsed = readModel(model);
   console.log(`${name}: ${(parsed.macsPerSample / 1e6).toFixed(2)} M multiply-adds a sample`);
   if (options.layers) await layerTimes(parsed);
@@ -140,7 +144,7 @@ for (const name of options.models) {
     contenders.push(ours('candidate', dtype, candidate));
     if (base) contenders.push(ours('base', dtype, base));
   }
-  if (options.peer) contenders.push(name === 'dcgan' ? ortWebContender(parsed.graph.latent.shape) : tfjsContender('wasm'));
+  if (options.peer) contenders.push(name === 'readme' ? tfjsContender('wasm') : ortWebContender(parsed.graph.latent.shape));
   const prepared = await Promise.all(contenders.map((c) => c.prepare(model)));
   const reference = await Decoder.load(model, { wasm: candidate });
   for (const batch of options.batches) {

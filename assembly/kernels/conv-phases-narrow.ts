@@ -334,9 +334,11 @@ function narrowPhase1(
   }
 }
 
-/** Four pixels of one channel: bias, activation, then the first `pixels` lanes (none when <= 0), one pixel each. */
-// @ts-ignore: decorator
-@inline
+/**
+ * Four pixels of one channel: bias, activation, then the first `pixels` lanes (none when <= 0), one
+ * pixel each. A call, as storeBlock is: inlined eight times over it made the module 2 KB larger, and
+ * it runs once per step, after the products.
+ */
 function storeLanes1(c: v128, bias: v128, out: usize, pixelStride: usize, pixels: i32, act: i32, alpha: f32): void {
   if (pixels <= 0) return;
   const v = activateWithoutCall(f32x4.add(c, bias), act, alpha);
@@ -348,10 +350,9 @@ function storeLanes1(c: v128, bias: v128, out: usize, pixelStride: usize, pixels
 
 /**
  * A block's four pixels (lanes) of four channels (accumulators): bias and activation per channel,
- * then transposed so each pixel's channels are one vector, of which OC lanes are stored.
+ * then transposed so each pixel's channels are one vector, of which OC lanes are stored. A call, not
+ * inlined: it runs once per block after its products, and inlined in each kernel it took kilobytes.
  */
-// @ts-ignore: decorator
-@inline
 function storeBlock(c0: v128, c1: v128, c2: v128, c3: v128, bias: v128, out: usize, pixelStride: usize, pixels: i32, OC: i32, act: i32, alpha: f32): void {
   const r0 = activateWithoutCall(f32x4.add(c0, f32x4.splat(f32x4.extract_lane(bias, 0))), act, alpha);
   const r1 = activateWithoutCall(f32x4.add(c1, f32x4.splat(f32x4.extract_lane(bias, 1))), act, alpha);

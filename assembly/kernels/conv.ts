@@ -88,6 +88,15 @@ export function convGroups(
   const pixels = batch * OH * OW;
   const rowsScratch = scratch + columnBytes(K);
   const yStride = <usize>OC << 2;
+  if (groups == 1 && kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && OH == H && OW == W) {
+    // A pointwise conv reads each output pixel's own input pixel: its im2col rows would be copies of
+    // x's rows, so the GEMM reads x directly (same rows, same k order, same bits).
+    const xStride = <usize>C << 2;
+    for (let first = 0; first < pixels; first += TILE_ROWS) {
+      denseTile(weights, x + <usize>first * xStride, xStride, min(TILE_ROWS, pixels - first), K, OC, w, bias, scale, y + <usize>first * yStride, yStride, rowsScratch, act, alpha);
+    }
+    return true;
+  }
   for (let first = 0; first < pixels; first += TILE_ROWS) {
     const count = min(TILE_ROWS, pixels - first);
     const yt = y + <usize>first * yStride;
