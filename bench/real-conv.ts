@@ -44,7 +44,7 @@ import { readWasm } from './wasm-file.ts';
 import '../src/runtime/embedded.ts';
 
 const program = new Command('node --import tsx bench/real-conv.ts')
-  .option('--models <names>', 'dcgan, readme (comma-separated)', list((name) => name.trim()), ['dcgan', 'readme'])
+  .option('--models <names>', 'dcgan, readme, taesd or an ONNX file (comma-separated)', list((name) => name.trim()), ['dcgan', 'readme'])
   .option('--batches <sizes>', 'batch sizes (comma-separated)', list(integer(1, 4096)), [1, 16])
   .option('--seconds <n>', 'seconds of turns per case', integer(1, 3600), 20)
   .option('--base <wasm>', 'an older strict build to time beside this checkout\'s')
@@ -135,7 +135,7 @@ const candidate = readWasm(options.candidate);
 const base = options.base ? readWasm(options.base) : undefined;
 
 for (const name of options.models) {
-  const model = name === 'dcgan' ? imported(options.dcgan) : name === 'taesd' ? imported(options.taesd) : await readmeDecoder();
+  const model = name === 'dcgan' ? imported(options.dcgan) : name === 'taesd' ? imported(options.taesd) : name === 'readme' ? await readmeDecoder() : imported(name);
   const parsed = readModel(model);
   console.log(`${name}: ${(parsed.macsPerSample / 1e6).toFixed(2)} M multiply-adds a sample`);
   if (options.layers) await layerTimes(parsed);

@@ -267,21 +267,26 @@ describe('one group, no dilation: today\'s conv', () => {
    */
   const BEFORE: Record<Dtype, string> = { f32: '097aabec77b7d497', f16: '403b1e0283bf42e2', i8: 'c1f9808cd2a37b53' };
 
-  it('packConvKernel and packConvVector with one group write the bytes packPanels*/packPairsI8Panels and padVector write', async () => {
+  it('packConvKernel and packConvVector with one group write the bytes packPanels*/packPairsI8Panels and padVector write (layers on the GEMM)', async () => {
     const kernels = await instantiate();
     for (const dtype of DTYPES) {
-      for (const shape of plain) {
-        const { kh, kw, C, OC, transposed } = shape;
+      // Strided transposed convs pack by phases, conv2d layers of few channels at stride 1 for the direct kernel (tested below).
+      const onGemm = plain.filter((c) => !kernels.usesPhases(WEIGHT_CODES[dtype], c.C, c.kh, c.kw, c.sh, c.sw, 1, 1, 1, c.transposed ? 1 : 0)
+        && !kernels.usesDirectConv(WEIGHT_CODES[dtype], c.C, c.OC, c.kh, c.kw, c.sh, c.sw, 1, c.transposed ? 1 : 0));
+      assert.ok(onGemm.length >= 5, `${dtype}: ${onGemm.length} shapes on the GEMM`);
+      for (const shape of onGemm) {
+        const { kh, kw, C, OC, sh, sw, transposed } = shape;
+        const T = transposed ? 1 : 0;
         const problem = problemOf(shape, dtype, 3);
         const code = WEIGHT_CODES[dtype];
         const arena = new Arena(kernels.memory, kernels.heapBase());
         const src = arena.put(storedKernel(problem.weights));
         const K = kh * kw * C;
         const bytes = Math.ceil(OC / 8) * 8 * (code === 2 ? Math.ceil(K / 4) * 4 : K) * [4, 2, 1][code];
-        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1), bytes);
+        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1, T, sh, sw, 1, 1), bytes);
         const today = arena.alloc(bytes), ours = arena.alloc(bytes);
         [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code](src, today, K, OC, transposed ? C : 0);
-        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, transposed ? 1 : 0);
+        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, T, sh, sw, 1, 1);
         const view = (at: number) => new Uint8Array(kernels.memory.buffer, at, bytes).slice();
         assert.deepEqual(view(ours), view(today), `${dtype} ${shape.name}`);
       }
@@ -501,4 +506,66 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
       });
     }
   });
+});
+
+describe('conv2d at stride 1 with few channels: the direct kernel (conv-direct.ts)', () => {
+  /** A conv2d with pads [top, left, bottom, right]: OH = H + top + bottom - dh*(kh - 1). */
+  function directCase(C: number, OC: number, [kh, kw]: number[], [dh, dw]: number[], [top, left, bottom, right]: number[], [H, W]: number[], batch: number): Case {
+    const OH = H + top + bottom - dh * (kh - 1), OW = W + left + right - dw * (kw - 1);
+    const shape = { batch, H, W, C, OH, OW, OC, kh, kw, sh: 1, sw: 1, padTop: top, padLeft: left, dh, dw, groups: 1, transposed: false };
+    return { name: `conv2d ${batch}x${H}x${W}x${C} -> ${OH}x${OW}x${OC}, kernel ${kh}x${kw}, dilation ${dh},${dw}, pads ${top},${left},${bottom},${right}`, ...shape };
+  }
+  // Output rows of 1, 3, 4, 5, 15, 16, 17 and 33 pixels (blocks of four, steps of 16), odd row counts,
+  // 1-5 output channels (a partial group of four), 1-4 input channels with up to 9 outputs (two
+  // groups), dilation, padding on one side only, and int8 past one 2048-k block (256 channels).
+  const DIRECT_CASES: Case[] = [
+    directCase(16, 3, [3, 3], [1, 1], [1, 1, 1, 1], [5, 17], 2),
+    directCase(16, 1, [3, 3], [1, 1], [1, 1, 1, 1], [7, 33], 1),
+    directCase(6, 1, [3, 3], [1, 1], [1, 1, 1, 1], [3, 15], 3),
+    directCase(5, 2, [5, 3], [1, 2], [2, 0, 2, 3], [6, 4], 2),
+    directCase(9, 4, [3, 3], [2, 2], [2, 2, 2, 2], [5, 16], 1),
+    directCase(3, 9, [3, 3], [1, 1], [1, 1, 1, 1], [4, 5], 2),
+    directCase(4, 5, [1, 1], [1, 1], [0, 0, 0, 0], [3, 3], 3),
+    directCase(1, 16, [3, 2], [1, 1], [0, 1, 2, 0], [1, 1], 2),
+    directCase(2, 3, [4, 4], [1, 1], [0, 0, 0, 0], [4, 7], 1),
+    directCase(256, 3, [3, 3], [1, 1], [1, 1, 1, 1], [3, 5], 2),
+    directCase(255, 2, [2, 2], [1, 1], [1, 0, 0, 1], [3, 4], 2),
+  ];
+
+  it('runs exactly the conv2d layers at stride 1, one group, at most 4 input or output channels', async () => {
+    const kernels = await instantiate();
+    const direct = (code: number, C: number, OC: number, kh: number, kw: number, sh: number, sw: number, groups: number, transposed: number) =>
+      kernels.usesDirectConv(code, C, OC, kh, kw, sh, sw, groups, transposed) === 1;
+    for (const code of [0, 1, 2]) {
+      assert.ok(direct(code, 64, 3, 3, 3, 1, 1, 1, 0));
+      assert.ok(direct(code, 4, 64, 3, 3, 1, 1, 1, 0));
+      assert.ok(!direct(code, 8, 8, 3, 3, 1, 1, 1, 0), 'many channels both ways');
+      assert.ok(!direct(code, 64, 3, 3, 3, 2, 2, 1, 0), 'stride 2');
+      assert.ok(!direct(code, 6, 3, 3, 3, 1, 1, 3, 0), 'groups');
+      assert.ok(!direct(code, 64, 3, 3, 3, 1, 1, 1, 1), 'transposed (by phases, or im2col at stride 1)');
+    }
+    // int8 with an odd C past one block: pairs would straddle the blocks' ends.
+    assert.ok(direct(2, 255, 3, 2, 2, 1, 1, 1, 0), 'odd C, one block (1020 k)');
+    assert.ok(!direct(2, 255, 3, 3, 3, 1, 1, 1, 0), 'odd C, 2295 k');
+    assert.ok(direct(0, 255, 3, 3, 3, 1, 1, 1, 0));
+  });
+
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: the im2col path's bits (convGroups), every dtype and activation, ${DIRECT_CASES.length} shapes${build === 'strict' ? ', and the specification\'s' : ''}`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      for (const dtype of DTYPES) {
+        DIRECT_CASES.forEach((shape, i) => {
+          const act = (['linear', 'relu', 'leakyRelu', 'sigmoid', 'tanh'] as const)[i % 5];
+          const problem = problemOf(shape, dtype, 600 + i);
+          const direct = runConv(kernels, 'general', shape, problem, act);
+          const im2col = runConv(kernels, 'groups', shape, problem, act);
+          assert.ok(sameBits(direct, im2col), `${dtype} ${act} ${shape.name}: ${firstDifference(direct, im2col)}`);
+          if (build === 'strict' && act !== 'sigmoid' && act !== 'tanh') {
+            const want = convReference(shape, problem.x, problem.weights, problem.bias, act, 0.3);
+            assert.ok(sameBits(direct, want), `${dtype} ${act} ${shape.name}: ${firstDifference(direct, want)}`);
+          }
+        });
+      }
+    });
+  }
 });

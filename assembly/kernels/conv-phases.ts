@@ -30,7 +30,7 @@ import { aligned16 } from './pack-f32';
 import { copyBytes, zeroBytes } from './copy';
 import { quantizedSampleBytes, sampleSlots, slotsBytes } from './conv-i8';
 import { phaseCount, phaseFirst, phaseTaps } from './phase-geometry';
-import { convPhasesNarrow, narrowPhasesKernelBytes, narrowPhasesScratchBytes, packNarrowPhases, usesNarrowPhases } from './conv-phases-narrow';
+import { convDirect, directChannels, directKernelBytes, directScratchBytes, packDirect } from './conv-direct';
 
 /**
  * Whether convGeneral computes this layer by phases, and packConvKernel packs for it: a transposed
@@ -89,7 +89,7 @@ function phasePanelBytes(weights: i32, K: i32, OC: i32): usize {
 
 /** Bytes packPhases writes: every phase's panels, one after another, ry-major (or the narrow kernel's layout). */
 export function phasesKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): usize {
-  if (usesNarrowPhases(weights, kh, kw, C, OC)) return narrowPhasesKernelBytes(weights, kh, kw, C, OC, sh, sw);
+  if (directChannels(weights, kh, kw, C, OC)) return directKernelBytes(weights, kh, kw, C, OC, sh, sw, true);
   let bytes: usize = 0;
   for (let ry = 0; ry < sh; ry++) {
     for (let rx = 0; rx < sw; rx++) bytes += phasePanelBytes(weights, phaseTaps(kh, sh, ry) * phaseTaps(kw, sw, rx) * C, OC);
@@ -112,12 +112,12 @@ function phaseSource(k: i32, n: i32, OC: i32, C: i32, kw: i32, sh: i32, sw: i32,
 /**
  * Packs a conv2dTranspose kernel [kh, kw, OC, C] (f32, f16 as u16 bits, int8) as one sub-kernel per
  * phase, in the layouts pack.ts gives a whole kernel (packPanelsStrided, packPairsI8Strided), so the
- * same GEMMs run them: phasesKernelBytes bytes at dst. A layer of at most 4 output channels in
- * conv-phases-narrow.ts's layout instead.
+ * same GEMMs run them: phasesKernelBytes bytes at dst. A layer of few channels in conv-direct.ts's
+ * layout instead.
  */
 export function packPhases(weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, sh: i32, sw: i32): void {
-  if (usesNarrowPhases(weights, kh, kw, C, OC)) {
-    packNarrowPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
+  if (directChannels(weights, kh, kw, C, OC)) {
+    packDirect(weights, src, dst, kh, kw, C, OC, sh, sw, true);
     return;
   }
   let out = dst;
@@ -185,7 +185,7 @@ function tileOutBytes(OC: i32): usize {
 
 /** Scratch bytes convPhases needs. */
 export function phasesScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32): usize {
-  if (usesNarrowPhases(weights, kh, kw, C, OC)) return narrowPhasesScratchBytes(weights, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft);
+  if (directChannels(weights, kh, kw, C, OC)) return directScratchBytes(weights, H, W, C, OH, OW, kh, kw, sh, sw, 1, 1, padTop, padLeft, true);
   const K = largestPhaseK(kh, kw, C, sh, sw);
   if (weights != WEIGHTS_I8) return aligned16(<usize>TILE_ROWS * <usize>K << 2) + tileOutBytes(OC) + denseScratchBytes(weights, K);
   // The quantized samples, then per tile: i16 rows, row scales, the output, the GEMM's packed rows
@@ -300,8 +300,8 @@ export function convPhases(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
-  if (usesNarrowPhases(weights, kh, kw, C, OC)) {
-    convPhasesNarrow(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
+  if (directChannels(weights, kh, kw, C, OC)) {
+    convDirect(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, 1, 1, true, w, bias, scale, scratch, act, alpha);
     return;
   }
   if (weights == WEIGHTS_I8) {

@@ -15,7 +15,8 @@
 //
 // A transposed conv with a stride above 1 (no dilation, one group) runs by phases instead
 // (conv-phases.ts): one stride-1 convolution of the undilated input per output phase, with no taps
-// that fall between input pixels, same bits.
+// that fall between input pixels, same bits. A conv2d at stride 1 (one group) with at most 4 input or
+// output channels runs the direct kernel of conv-direct.ts, same bits.
 //
 // Kernel layouts, as stored: conv2d [kh, kw, C/G, OC]; conv2dTranspose [kh, kw, OC/G, C] (ONNX
 // ConvTranspose's [C, OC/G, kh, kw] in TensorFlow.js's axis order: weight (ky, kx, o, c) joins input
@@ -26,6 +27,7 @@ import { im2colGeneral } from './im2col';
 import { i8PanelPairs, packPairsI8Strided, packPanelsStrided, padVector } from './pack';
 import { convDepthwise, depthwiseKernelBytes, depthwiseScratchBytes, isDepthwise, packDepthwise } from './conv-depthwise';
 import { convPhases, packPhases, phasesKernelBytes, phasesScratchBytes, usesPhases } from './conv-phases';
+import { convDirect, directKernelBytes, directScratchBytes, packDirect, usesDirectConv } from './conv-direct';
 
 /**
  * x: [batch, H, W, C] -> y: [batch, OH, OW, OC]; kernel kh x kw, strides sh, sw; padTop/padLeft is
@@ -60,6 +62,10 @@ export function convGeneral(
   }
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
     convPhases(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
+    return true;
+  }
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) {
+    convDirect(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, 1, 1, padTop, padLeft, dh, dw, false, w, bias, scale, scratch, act, alpha);
     return true;
   }
   return convGroups(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, groups, w, bias, scale, scratch, act, alpha);
@@ -141,6 +147,7 @@ export function convGeneralScratchBytes(
   if (!validGroups(C, OC, groups)) return 0;
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseScratchBytes(weights, H, W, C, kh, kw);
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft);
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directScratchBytes(weights, H, W, C, OH, OW, kh, kw, 1, 1, dh, dw, padTop, padLeft, false);
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
 }
 
@@ -173,6 +180,7 @@ function groupPanelBytes(weights: i32, K: i32, N: i32): usize {
 export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32): usize {
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseKernelBytes(weights, kh * kw, C);
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesKernelBytes(weights, kh, kw, C, OC, sh, sw);
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directKernelBytes(weights, kh, kw, C, OC, 1, 1, false);
   return convGroupsKernelBytes(weights, kh, kw, C, OC, groups);
 }
 
@@ -199,6 +207,10 @@ export function packConvKernel(
   }
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
     packPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
+    return true;
+  }
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) {
+    packDirect(weights, src, dst, kh, kw, C, OC, 1, 1, false);
     return true;
   }
   return packConvKernelGroups(weights, src, dst, kh, kw, C, OC, groups, transposed);
