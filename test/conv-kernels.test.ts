@@ -429,6 +429,9 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
     // One output channel: phase rows past 16 pixels and an odd count of them (narrowPhase1's steps).
     phaseCase(3, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [9, 19], 2),
     phaseCase(2, 1, [5, 3], [3, 2], [2, 0, 1, 1], [1, 1], [5, 11], 1),
+    // Output padding past the kernel's reach: the last row and column read nothing (bias alone).
+    phaseCase(3, 2, [2, 2], [2, 2], [0, 0, 0, 0], [1, 1], [5, 6], 2),
+    phaseCase(2, 1, [2, 3], [2, 3], [0, 0, 0, 0], [1, 2], [3, 18], 1),
   ];
 
   for (const build of ['strict', 'relaxed'] as const) {
@@ -530,6 +533,10 @@ describe('conv2d at stride 1 with few channels: the direct kernel (conv-direct.t
     directCase(2, 3, [4, 4], [1, 1], [0, 0, 0, 0], [4, 7], 1),
     directCase(256, 3, [3, 3], [1, 1], [1, 1, 1, 1], [3, 5], 2),
     directCase(255, 2, [2, 2], [1, 1], [1, 0, 0, 1], [3, 4], 2),
+    // Padding wider than the kernel's reach: the border rows and columns read nothing (bias alone).
+    directCase(3, 2, [3, 3], [1, 1], [5, 6, 4, 7], [3, 4], 2),
+    directCase(2, 1, [2, 3], [2, 1], [4, 0, 1, 5], [2, 3], 1),
+    directCase(1, 5, [1, 1], [1, 1], [2, 3, 1, 0], [2, 2], 1),
   ];
 
   it('runs exactly the conv2d layers at stride 1, one group, at most 4 input or output channels', async () => {

@@ -137,35 +137,24 @@ function packTap(weights: i32, src: usize, out: usize, tap: i32, C: i32, OC: i32
   return out;
 }
 
-// The channel-major copy of a sample, with zeros around it: before it, as many rows and columns as a
-// phase's taps reach back (a transposed conv) or as the padding (a conv2d); after it, as far as the last
-// output row's taps read, with rows rounded up to whole steps of ROW_STEP pixels.
+// The channel-major copy of a sample, with zeros around it: as many rows and columns before and after
+// it as the taps reach (a phase's taps reach back Ty - 1 rows, a conv2d's (kh - 1)*dh forwards), and
+// ROW_STEP more columns after it for the lanes a row's last step computes past its end. Output pixels
+// whose taps all fall outside the input (far padding, a transposed conv's output padding) are not
+// computed from the planes but written as the GEMM computes them from a row of zeros (biasOnly): so
+// the planes' size depends on the input and kernel alone, whatever the padding.
 
-/** Rows (or columns) of zeros before the sample along an axis. */
+/** Rows (or columns) of zeros on each side of the sample along an axis: how far the taps reach. */
 // @ts-ignore: decorator
 @inline
-function planeBefore(k: i32, s: i32, pad: i32, transposed: bool): i32 {
-  return transposed ? phaseTaps(k, s, 0) - 1 : pad;
-}
-
-/** Rows (or columns, `round` = ROW_STEP) of the plane along an axis of In input and Out output pixels. */
-function planeLength(In: i32, Out: i32, k: i32, s: i32, d: i32, pad: i32, transposed: bool, round: i32): i32 {
-  const before = planeBefore(k, s, pad, transposed);
-  let end = before + In;
-  if (!transposed) return max(end, (Out + round - 1) / round * round + (k - 1) * d);
-  for (let r = 0; r < s; r++) {
-    const P = phaseCount(Out, pad, s, r);
-    if (P > 0) end = max(end, before + phaseFirst(pad, s, r) + (P + round - 1) / round * round);
-  }
-  return end;
+function planeBorder(k: i32, s: i32, d: i32, transposed: bool): i32 {
+  return transposed ? phaseTaps(k, s, 0) - 1 : (k - 1) * d;
 }
 
 /** Scratch bytes convDirect needs: one sample's planes (int8: the quantized sample first, then its planes of channel pairs). */
-export function directScratchBytes(
-  weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
-  padTop: i32, padLeft: i32, transposed: bool,
-): usize {
-  const plane = <usize>planeLength(H, OH, kh, sh, dh, padTop, transposed, 1) * <usize>planeLength(W, OW, kw, sw, dw, padLeft, transposed, ROW_STEP) << 2;
+export function directScratchBytes(weights: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, transposed: bool): usize {
+  const rows = H + 2 * planeBorder(kh, sh, dh, transposed), columns = W + 2 * planeBorder(kw, sw, dw, transposed) + ROW_STEP;
+  const plane = <usize>rows * <usize>columns << 2;
   if (weights != WEIGHTS_I8) return aligned16(<usize>C * plane);
   return quantizedBytes(H * W * C) + aligned16(<usize>channelPairs(C) * plane);
 }
@@ -175,6 +164,13 @@ export function directScratchBytes(
 @inline
 function quantizedBytes(values: i32): usize {
   return aligned16(<usize>quantizedRowLength(values) << 1) + 16;
+}
+
+/** v clamped to [lo, hi]. */
+// @ts-ignore: decorator
+@inline
+function clampTo(v: i32, lo: i32, hi: i32): i32 {
+  return min(max(v, lo), hi);
 }
 
 /**
@@ -188,8 +184,8 @@ export function convDirect(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, dh: i32, dw: i32, transposed: bool,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
-  const top = planeBefore(kh, sh, padTop, transposed), left = planeBefore(kw, sw, padLeft, transposed);
-  const Hp = planeLength(H, OH, kh, sh, dh, padTop, transposed, 1), Wp = planeLength(W, OW, kw, sw, dw, padLeft, transposed, ROW_STEP);
+  const top = planeBorder(kh, sh, dh, transposed), left = planeBorder(kw, sw, dw, transposed);
+  const Hp = H + 2 * top, Wp = W + 2 * left + ROW_STEP;
   const planeBytes = <usize>(Hp * Wp) << 2;
   const i8 = weights == WEIGHTS_I8;
   const values = H * W * C;
@@ -208,9 +204,16 @@ export function convDirect(
     }
     const yb = y + (<usize>(b * OH * OW * OC) << 2);
     if (!transposed) {
-      // One pass over the output; tap (ky, kx) of output (oy, ox) is plane (oy + ky*dh, ox + kx*dw).
+      // Tap (ky, kx) of output (oy, ox) reads input (oy - padTop + ky*dh, ...), plane row oy - padTop
+      // + top + ky*dh. Rows and columns that reach the input: [padTop - top, padTop + H).
+      const qa = clampTo(padTop - top, 0, OH), qb = clampTo(padTop + H, qa, OH);
+      const pa = clampTo(padLeft - left, 0, OW), pb = clampTo(padLeft + W, pa, OW);
+      const base = planes + (<usize>((qa - padTop + top) * Wp + pa - padLeft + left) << 2);
       const blockK = C & 1 ? i32.MAX_VALUE : K_BLOCK;
-      runTaps(weights, planes, Wp, planeBytes, depth, kh, kw, <isize>(dh * Wp) << 2, <isize>dw << 2, OH, OW, blockK, w, kBytes, bias, scale, sampleScale, OC, yb, <usize>(OW * OC) << 2, <usize>OC << 2, act, alpha);
+      region(
+        weights, base, Wp, planeBytes, depth, kh, kw, <isize>(dh * Wp) << 2, <isize>dw << 2, OH, OW, qa, qb, pa, pb, blockK,
+        w, kBytes, bias, scale, sampleScale, OC, yb, <usize>(OW * OC) << 2, <usize>OC << 2, act, alpha,
+      );
       continue;
     }
     let wp = w;
@@ -219,13 +222,17 @@ export function convDirect(
       for (let rx = 0; rx < sw; rx++) {
         const Tx = phaseTaps(kw, sw, rx), PW = phaseCount(OW, padLeft, sw, rx), p0 = phaseFirst(padLeft, sw, rx);
         if (PH > 0 && PW > 0) {
-          // The plane at the phase's first pixel, (q0, p0), and its first output pixel; tap (t, u) of
-          // phase pixel (qi, pi) is plane (q0 + qi - t, p0 + pi - u).
+          // Tap (t, u) of phase pixel (qi, pi) reads input (q0 + qi - t, p0 + pi - u), plane row
+          // q0 + qi - t + top. Rows that reach the input: q0 + qi < H + Ty - 1.
+          const qb = clampTo(H + Ty - 1 - q0, 0, PH), pb = clampTo(W + Tx - 1 - p0, 0, PW);
           const base = planes + (<usize>((top + q0) * Wp + left + p0) << 2);
           const out = yb + (<usize>(((ry - padTop + sh * q0) * OW + rx - padLeft + sw * p0) * OC) << 2);
           // With an odd C the whole kernel is one block (directChannels), and its padding pairs must not split it.
           const blockK = C & 1 ? i32.MAX_VALUE : phaseBlockK(kh, kw, C, sh, sw, ry, rx);
-          runTaps(weights, base, Wp, planeBytes, depth, Ty, Tx, -(<isize>Wp << 2), -4, PH, PW, blockK, wp, kBytes, bias, scale, sampleScale, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha);
+          region(
+            weights, base, Wp, planeBytes, depth, Ty, Tx, -(<isize>Wp << 2), -4, PH, PW, 0, qb, 0, pb, blockK,
+            wp, kBytes, bias, scale, sampleScale, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha,
+          );
         }
         wp += <usize>(Ty * Tx * depth) * kBytes;
       }
@@ -233,6 +240,46 @@ export function convDirect(
   }
   // What the blocks' epilogue left undone (activateWithoutCall), as gemm.ts does after its blocks.
   if (activatesByCall(act)) activateInPlace(y, batch * OH * OW * OC, act, alpha);
+}
+
+/**
+ * PH x PW output pixels (out: pixel (0, 0)), of which rows [qa, qb) by columns [pa, pb) reach the
+ * input and are computed from the planes (base: the plane address of pixel (qa, pa)'s first tap); the
+ * rest are biasOnly.
+ */
+function region(
+  weights: i32, base: usize, Wp: i32, planeBytes: usize, depth: i32, Ty: i32, Tx: i32, rowStep: isize, colStep: isize,
+  PH: i32, PW: i32, qa: i32, qb: i32, pa: i32, pb: i32, blockK: i32, w: usize, kBytes: usize, bias: usize, scale: usize, sampleScale: usize,
+  OC: i32, out: usize, rowStride: usize, pixelStride: usize, act: i32, alpha: f32,
+): void {
+  if (qa > 0) biasOnly(weights, out, rowStride, pixelStride, 0, qa, 0, PW, bias, scale, sampleScale, OC, act, alpha);
+  if (qb < PH) biasOnly(weights, out, rowStride, pixelStride, qb, PH, 0, PW, bias, scale, sampleScale, OC, act, alpha);
+  if (qa == qb) return;
+  if (pa > 0) biasOnly(weights, out, rowStride, pixelStride, qa, qb, 0, pa, bias, scale, sampleScale, OC, act, alpha);
+  if (pb < PW) biasOnly(weights, out, rowStride, pixelStride, qa, qb, pb, PW, bias, scale, sampleScale, OC, act, alpha);
+  if (pa == pb) return;
+  const first = out + <usize>qa * rowStride + <usize>pa * pixelStride;
+  runTaps(weights, base, Wp, planeBytes, depth, Ty, Tx, rowStep, colStep, qb - qa, pb - pa, blockK, w, kBytes, bias, scale, sampleScale, OC, first, rowStride, pixelStride, act, alpha);
+}
+
+/**
+ * Output pixels [q0, q1) x [p0, p1) whose taps all read padding: what the GEMM computes from a row of
+ * zeros, act(+0 + bias), or for int8 act(+0 * (sample scale * channel scale) + bias) (NaN where the
+ * sample's scale is, as there).
+ */
+function biasOnly(
+  weights: i32, out: usize, rowStride: usize, pixelStride: usize, q0: i32, q1: i32, p0: i32, p1: i32,
+  bias: usize, scale: usize, sampleScale: usize, OC: i32, act: i32, alpha: f32,
+): void {
+  const zero = f32x4.splat(0);
+  for (let g = 0; g < OC; g += GROUP) {
+    const at = <usize>g << 2, columns = min(GROUP, OC - g);
+    const sum = weights == WEIGHTS_I8 ? f32x4.mul(zero, f32x4.mul(v128.load32_splat(sampleScale), v128.load(scale + at))) : zero;
+    const v = activateWithoutCall(f32x4.add(sum, v128.load(bias + at)), act, alpha);
+    for (let q = q0; q < q1; q++) {
+      for (let p = p0; p < p1; p++) storePixel(out + <usize>q * rowStride + <usize>p * pixelStride + at, v, columns);
+    }
+  }
 }
 
 /**

@@ -185,7 +185,7 @@ function tileOutBytes(OC: i32): usize {
 
 /** Scratch bytes convPhases needs. */
 export function phasesScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32): usize {
-  if (directChannels(weights, kh, kw, C, OC)) return directScratchBytes(weights, H, W, C, OH, OW, kh, kw, sh, sw, 1, 1, padTop, padLeft, true);
+  if (directChannels(weights, kh, kw, C, OC)) return directScratchBytes(weights, H, W, C, kh, kw, sh, sw, 1, 1, true);
   const K = largestPhaseK(kh, kw, C, sh, sw);
   if (weights != WEIGHTS_I8) return aligned16(<usize>TILE_ROWS * <usize>K << 2) + tileOutBytes(OC) + denseScratchBytes(weights, K);
   // The quantized samples, then per tile: i16 rows, row scales, the output, the GEMM's packed rows

@@ -147,7 +147,7 @@ export function convGeneralScratchBytes(
   if (!validGroups(C, OC, groups)) return 0;
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseScratchBytes(weights, H, W, C, kh, kw);
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft);
-  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directScratchBytes(weights, H, W, C, OH, OW, kh, kw, 1, 1, dh, dw, padTop, padLeft, false);
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directScratchBytes(weights, H, W, C, kh, kw, 1, 1, dh, dw, false);
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
 }
 
