@@ -273,7 +273,7 @@ describe('one group, no dilation: today\'s conv', () => {
       // Strided transposed convs pack by phases, conv2d layers of few channels at stride 1 for the direct kernel (tested below).
       const onGemm = plain.filter((c) => !kernels.usesPhases(WEIGHT_CODES[dtype], c.C, c.kh, c.kw, c.sh, c.sw, 1, 1, 1, c.transposed ? 1 : 0)
         && !kernels.usesDirectConv(WEIGHT_CODES[dtype], c.C, c.OC, c.kh, c.kw, c.sh, c.sw, 1, c.transposed ? 1 : 0));
-      assert.ok(onGemm.length >= 5, `${dtype}: ${onGemm.length} shapes on the GEMM`);
+      assert.ok(onGemm.length >= 2, `${dtype}: ${onGemm.length} shapes on the GEMM`);
       for (const shape of onGemm) {
         const { kh, kw, C, OC, sh, sw, transposed } = shape;
         const T = transposed ? 1 : 0;
@@ -480,14 +480,15 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
       assert.ok(!phases(code, 6, 3, 3, 2, 2, 1, 1, 2, 1), 'groups');
       assert.ok(!phases(code, 5, 2, 3, 3, 3, 1, 1, 1, 1), 'a kernel smaller than the stride');
     }
-    // 3x3 stride 2, 5 -> 9 channels: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all, in panels of 8
-    // columns; int8 pads each phase's K to a multiple of 4.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), 9 * 5 * 16 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), 9 * 5 * 16 * 2);
-    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), (20 + 12 + 12 + 8) * 16);
-    // At most 4 output channels (conv-phases-narrow.ts): f32 [k][4], f16 widened.
+    // 3x3 stride 2, 33 -> 9 channels: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all, in panels of 8
+    // columns; 129 -> 65 int8 (on the GEMM past 8192 channel pairs): each phase's K a multiple of 4.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1), 9 * 33 * 16 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1), 9 * 33 * 16 * 2);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 129, 65, 1, 1, 2, 2, 1, 1), (516 + 260 + 260 + 132) * 72);
+    // Few channels (conv-direct.ts): f32 per tap [c][OC rounded up to 4], f16 widened; int8 per tap [c pair][OC rounded up to 4] i16 pairs.
     assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 4 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 4 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), 9 * 5 * 12 * 4);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 3 * 4 * 4);
   });
 
   describe('int8 past one 2048-k block: each phase\'s sums split where the whole kernel\'s do', () => {
@@ -495,8 +496,9 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
     // is one ky row, two of whose taps a phase reads, so phases run blocks of 1024 k; over 256
     // channels, 512; over 200 channels, unequal phases (648 and 152 k, 400 and 400, ...), a block
     // ending inside a tap; over 300 channels one phase meets three blocks unevenly (300, 496, 404 k),
-    // so the layer stays on im2col. 9 output channels run the GEMM, 3 and 2 the narrow kernel.
-    const CASES_I8: [number, number, boolean][] = [[512, 9, true], [256, 9, true], [200, 9, true], [300, 9, false], [512, 3, true], [200, 2, true]];
+    // so the layer stays on im2col. 512 -> 17 channels run the GEMM (over 8192 channel pairs), the
+    // others the direct kernel (conv-direct.ts).
+    const CASES_I8: [number, number, boolean][] = [[512, 17, true], [512, 9, true], [256, 9, true], [200, 9, true], [300, 9, false], [512, 3, true], [200, 2, true], [256, 33, true]];
     for (const [C, OC, phases] of CASES_I8) {
       it(`${C} -> ${OC} channels: ${phases ? 'by phases' : 'the im2col path'}, the specification's bits`, async () => {
         const kernels = await instantiate(undefined, 'strict');
@@ -539,14 +541,16 @@ describe('conv2d at stride 1 with few channels: the direct kernel (conv-direct.t
     directCase(1, 5, [1, 1], [1, 1], [2, 3, 1, 0], [2, 2], 1),
   ];
 
-  it('runs exactly the conv2d layers at stride 1, one group, at most 4 input or output channels', async () => {
+  it('runs exactly the conv2d layers at stride 1, one group, with few channels', async () => {
     const kernels = await instantiate();
     const direct = (code: number, C: number, OC: number, kh: number, kw: number, sh: number, sw: number, groups: number, transposed: number) =>
       kernels.usesDirectConv(code, C, OC, kh, kw, sh, sw, groups, transposed) === 1;
     for (const code of [0, 1, 2]) {
       assert.ok(direct(code, 64, 3, 3, 3, 1, 1, 1, 0));
       assert.ok(direct(code, 4, 64, 3, 3, 1, 1, 1, 0));
-      assert.ok(!direct(code, 8, 8, 3, 3, 1, 1, 1, 0), 'many channels both ways');
+      assert.ok(direct(code, 16, 16, 3, 3, 1, 1, 1, 0), 'C x OC <= 256');
+      assert.equal(direct(code, 64, 64, 3, 3, 1, 1, 1, 0), code === 2, 'C x OC <= 8192 for int8 only');
+      assert.ok(!direct(code, 128, 128, 3, 3, 1, 1, 1, 0), 'many channels both ways');
       assert.ok(!direct(code, 64, 3, 3, 3, 2, 2, 1, 0), 'stride 2');
       assert.ok(!direct(code, 6, 3, 3, 3, 1, 1, 3, 0), 'groups');
       assert.ok(!direct(code, 64, 3, 3, 3, 1, 1, 1, 1), 'transposed (by phases, or im2col at stride 1)');

@@ -42,17 +42,27 @@ import { phaseBlockK } from './conv-phases';
 const GROUP: i32 = 4;
 /** Input channels up to which a layer runs this kernel whatever its output channels. */
 const FEW_CHANNELS: i32 = 4;
+/**
+ * Up to this many input times output channels a layer runs this kernel too. f32: for 16 -> 16 it ran
+ * 1.4-1.9x the GEMM path's speed, 8 -> 32 1.1-1.2x, while 16 -> 32 ran 0.93-0.97x and 16 -> 64 0.84x
+ * (transposed 3x3 and 4x4 at stride 2, conv2d 3x3, batch 16; a scratch harness timing both builds in
+ * turns). int8, whose GEMM path spends more per row (quantized rows packed in pairs, lists, sums): 128
+ * -> 64 ran 1.3x, 64 -> 64 conv2d 1.2x, 256 -> 128 1.07x, 512 -> 256 0.81x (batch 4).
+ */
+const FEW_PRODUCT: i32 = 256;
+const FEW_PRODUCT_I8: i32 = 8192;
 /** Pixels of a row a step of the one-channel kernel covers: planes are padded to whole steps. */
 const ROW_STEP: i32 = 16;
 
 /**
- * Whether a layer's channels suit this kernel: at most 4 output or at most FEW_CHANNELS input channels;
- * for int8, channel pairs that cannot straddle a block's end (above).
+ * Whether a layer's channels suit this kernel: at most 4 output or at most FEW_CHANNELS input channels,
+ * or few of both (FEW_PRODUCT); for int8, channel pairs that cannot straddle a block's end (above).
  */
 // @ts-ignore: decorator
 @inline
 export function directChannels(weights: i32, kh: i32, kw: i32, C: i32, OC: i32): bool {
-  return (OC <= GROUP || C <= FEW_CHANNELS) && (weights != WEIGHTS_I8 || (C & 1) == 0 || kh * kw * C <= K_BLOCK);
+  const few = OC <= GROUP || C <= FEW_CHANNELS || C * OC <= (weights == WEIGHTS_I8 ? FEW_PRODUCT_I8 : FEW_PRODUCT);
+  return few && (weights != WEIGHTS_I8 || (C & 1) == 0 || kh * kw * C <= K_BLOCK);
 }
 
 /** Whether conv.ts runs a conv2d through this kernel: stride 1, one group, any dilation, few channels. */
