@@ -202,8 +202,8 @@ async function layerRunner(kernels: Kernels, g: ReturnType<typeof convGeometry>,
   const n = (g.kh * g.kw * g.C * g.OC) / g.groups;
   const src = dtype === 'f32' ? arena.put(Float32Array.from({ length: n }, () => random() - 0.5)) : arena.put(Int8Array.from({ length: n }, () => Math.floor(random() * 255) - 127));
   const T = g.transposed ? 1 : 0;
-  const w = arena.alloc(kernels.convKernelBytes(code, g.kh, g.kw, g.C, g.OC, g.groups, T, g.sh, g.sw, g.dh, g.dw));
-  kernels.packConvKernel(code, src, w, g.kh, g.kw, g.C, g.OC, g.groups, T, g.sh, g.sw, g.dh, g.dw);
+  const w = arena.alloc(kernels.convKernelBytes(code, g.kh, g.kw, g.C, g.OC, g.groups, T, g.sh, g.sw, g.dh, g.dw, 1));
+  kernels.packConvKernel(code, src, w, g.kh, g.kw, g.C, g.OC, g.groups, T, g.sh, g.sw, g.dh, g.dw, 1);
   const vector = (values: Float32Array) => {
     const at = arena.alloc(kernels.convVectorBytes(g.OC, g.groups));
     kernels.packConvVector(arena.put(values), at, g.OC, g.groups);
@@ -211,10 +211,10 @@ async function layerRunner(kernels: Kernels, g: ReturnType<typeof convGeometry>,
   };
   const bias = vector(Float32Array.from({ length: g.OC }, () => random() - 0.5));
   const scale = dtype === 'i8' ? vector(Float32Array.from({ length: g.OC }, () => 0.001 + random() * 0.01)) : 0;
-  const scratch = arena.alloc(kernels.convGeneralScratchBytes(code, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, T, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft));
+  const scratch = arena.alloc(kernels.convGeneralScratchBytes(code, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, T, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, 1));
   const x = arena.put(Float32Array.from({ length: batch * g.H * g.W * g.C }, () => (random() < 0.33 ? 0 : random() * 2 - 1)));
   const y = arena.alloc(batch * g.OH * g.OW * g.OC * 4);
   return () => {
-    kernels.convGeneral(code, x, y, batch, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, T, g.dh, g.dw, g.groups, w, bias, scale, scratch, 1, 0);
+    kernels.convGeneral(code, x, y, batch, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft, T, g.dh, g.dw, g.groups, w, bias, scale, scratch, 1, 0, 1);
   };
 }

@@ -98,15 +98,20 @@ function problemOf(shape: ConvShape, dtype: Dtype, seed: number): Problem {
 }
 
 /**
- * Which entry point runs, and how its operands are packed: convGeneral (packConvKernel), convGroups
- * (the grouped GEMM whatever the groups: packConvKernelGroups), or today's `conv` with the packing the
- * host does today (packPanels*, padVector; one group, no dilation).
+ * Which entry point runs, and how its operands are packed: convGeneral (packConvKernel) with the
+ * kernel packed by its geometry (phases, the direct kernel) or, `gemm`, packed as a host that predates
+ * that packs (ConvPacking.Gemm: the depthwise kernel or the im2col GEMM); convGroups (the grouped GEMM
+ * whatever the groups: packConvKernelGroups); or today's `conv` with the packing the host does today
+ * (packPanels*, padVector; one group, no dilation).
  */
-type Entry = 'general' | 'groups' | 'conv';
+type Entry = 'general' | 'gemm' | 'groups' | 'conv';
+/** abi.ts ConvPacking. */
+const CONV_PACKING = { gemm: 0, byGeometry: 1 } as const;
 
 /** Runs one conv in a fresh arena; the input ends at the last byte of memory, the output starts as NaN. */
 function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Problem, act: keyof typeof ACT_CODES = 'linear', alpha = 0.3): Float32Array {
   const { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, dh, dw, groups, transposed } = shape;
+  const packing = entry === 'general' ? CONV_PACKING.byGeometry : CONV_PACKING.gemm;
   const code = WEIGHT_CODES[problem.weights.dtype];
   const arena = new Arena(kernels.memory, kernels.heapBase());
   const src = arena.put(storedKernel(problem.weights));
@@ -128,11 +133,11 @@ function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Prob
     const pack = [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code];
     pack(src, w, K, OC, transposed ? C : 0);
     scratchBytes = kernels.convScratchBytes(code, H, W, C, OH, OW, kh, kw);
-  } else if (entry === 'general') {
+  } else if (entry === 'general' || entry === 'gemm') {
     const T = transposed ? 1 : 0;
-    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups, T, sh, sw, dh, dw));
-    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, T, sh, sw, dh, dw), 1);
-    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups, T, sh, sw, dh, dw, padTop, padLeft);
+    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups, T, sh, sw, dh, dw, packing));
+    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, T, sh, sw, dh, dw, packing), 1);
+    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups, T, sh, sw, dh, dw, padTop, padLeft, packing);
   } else {
     w = arena.alloc(kernels.convGroupsKernelBytes(code, kh, kw, C, OC, groups));
     assert.equal(kernels.packConvKernelGroups(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
@@ -152,7 +157,9 @@ function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Prob
   const T = transposed ? 1 : 0;
   const ok = entry === 'conv'
     ? kernels.conv(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, w, bias, scale, scratch, ACT_CODES[act], alpha)
-    : (entry === 'general' ? kernels.convGeneral : kernels.convGroups)(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha);
+    : entry === 'general' || entry === 'gemm'
+      ? kernels.convGeneral(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha, packing)
+      : kernels.convGroups(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha);
   assert.equal(ok, 1);
   return arena.f32(y, outputs);
 }
@@ -218,16 +225,32 @@ describe('convGeneral against the scalar specification (conv-reference.ts)', () 
     }
   });
 
+  it('a record packed for the GEMM (ConvPacking.Gemm, as a host that predates the word packs) runs the im2col path: convGroups\'s bits', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const dtype of DTYPES) {
+      CASES.forEach((shape, i) => {
+        const problem = problemOf(shape, dtype, 700 + i);
+        const gemm = runConv(kernels, 'gemm', shape, problem);
+        const groups = runConv(kernels, shape.groups === shape.C && shape.OC === shape.C && shape.groups > 1 ? 'general' : 'groups', shape, problem);
+        assert.ok(sameBits(gemm, groups), `${dtype} ${shape.name}: ${firstDifference(gemm, groups)}`);
+        if (shape.groups === 1 && !(shape.groups === shape.C && shape.OC === shape.C)) {
+          const { kh, kw, C, OC, sh, sw, dh, dw, transposed } = shape;
+          assert.equal(kernels.convKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, 1, transposed ? 1 : 0, sh, sw, dh, dw, 0), kernels.convGroupsKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, 1));
+        }
+      });
+    }
+  });
+
   it('refuses groups that do not divide the channels, and unknown weight types', async () => {
     const kernels = await instantiate();
     const arena = new Arena(kernels.memory, kernels.heapBase());
     const buffer = arena.alloc(4096);
     // C 6, OC 4, groups 3: OC is not a multiple of 3.
-    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 4, 1, 1, 1, 1, 0, 0, 0, 1, 1, 3, buffer, buffer, 0, buffer, 0, 0), 0);
-    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, buffer, buffer, 0, buffer, 0, 0), 0);
-    assert.equal(kernels.convGeneral(3, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, buffer, buffer, 0, buffer, 0, 0), 0);
-    assert.equal(kernels.packConvKernel(0, buffer, buffer, 1, 1, 6, 4, 3, 0), 0);
-    assert.equal(kernels.convGeneralScratchBytes(0, 2, 2, 6, 2, 2, 4, 1, 1, 3), 0);
+    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 4, 1, 1, 1, 1, 0, 0, 0, 1, 1, 3, buffer, buffer, 0, buffer, 0, 0, 1), 0);
+    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, buffer, buffer, 0, buffer, 0, 0, 1), 0);
+    assert.equal(kernels.convGeneral(3, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, buffer, buffer, 0, buffer, 0, 0, 1), 0);
+    assert.equal(kernels.packConvKernel(0, buffer, buffer, 1, 1, 6, 4, 3, 0, 1, 1, 1, 1, 1), 0);
+    assert.equal(kernels.convGeneralScratchBytes(0, 2, 2, 6, 2, 2, 4, 1, 1, 3, 0, 1, 1, 1, 1, 0, 0, 1), 0);
   });
 });
 
@@ -250,12 +273,12 @@ describe('the depthwise kernel (groups = C = OC)', () => {
   it('packs [kh, kw, 1, C] into fewer bytes than the grouped GEMM\'s panels (one column of 8 per channel)', async () => {
     const kernels = await instantiate();
     // 3x3, 32 channels: 9 x 32 floats against 32 panels of 9 x 8.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 32, 32, 32), 9 * 32 * 4);
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 32, 32, 32, 0, 1, 1, 1, 1, 1), 9 * 32 * 4);
     assert.equal(kernels.convGroupsKernelBytes(0, 3, 3, 32, 32, 32), 32 * 9 * 8 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 17, 17, 17), 9 * 24 * 4, 'f16 widened to f32, channels padded to 8');
-    assert.equal(kernels.convKernelBytes(2, 3, 3, 17, 17, 17), Math.ceil((9 * 24) / 16) * 16, 'int8 stays int8');
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 17, 17, 17, 0, 1, 1, 1, 1, 1), 9 * 24 * 4, 'f16 widened to f32, channels padded to 8');
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 17, 17, 17, 0, 1, 1, 1, 1, 1), Math.ceil((9 * 24) / 16) * 16, 'int8 stays int8');
     // Two outputs per channel go through the grouped GEMM.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 16, 32, 16), kernels.convGroupsKernelBytes(0, 3, 3, 16, 32, 16));
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 16, 32, 16, 0, 1, 1, 1, 1, 1), kernels.convGroupsKernelBytes(0, 3, 3, 16, 32, 16));
   });
 });
 
@@ -283,10 +306,10 @@ describe('one group, no dilation: today\'s conv', () => {
         const src = arena.put(storedKernel(problem.weights));
         const K = kh * kw * C;
         const bytes = Math.ceil(OC / 8) * 8 * (code === 2 ? Math.ceil(K / 4) * 4 : K) * [4, 2, 1][code];
-        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1, T, sh, sw, 1, 1), bytes);
+        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1, T, sh, sw, 1, 1, 1), bytes);
         const today = arena.alloc(bytes), ours = arena.alloc(bytes);
         [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code](src, today, K, OC, transposed ? C : 0);
-        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, T, sh, sw, 1, 1);
+        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, T, sh, sw, 1, 1, 1);
         const view = (at: number) => new Uint8Array(kernels.memory.buffer, at, bytes).slice();
         assert.deepEqual(view(ours), view(today), `${dtype} ${shape.name}`);
       }
@@ -482,13 +505,13 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
     }
     // 3x3 stride 2, 33 -> 9 channels: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all, in panels of 8
     // columns; 129 -> 65 int8 (on the GEMM past 8192 channel pairs): each phase's K a multiple of 4.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1), 9 * 33 * 16 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1), 9 * 33 * 16 * 2);
-    assert.equal(kernels.convKernelBytes(2, 3, 3, 129, 65, 1, 1, 2, 2, 1, 1), (516 + 260 + 260 + 132) * 72);
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1, 1), 9 * 33 * 16 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1, 1), 9 * 33 * 16 * 2);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 129, 65, 1, 1, 2, 2, 1, 1, 1), (516 + 260 + 260 + 132) * 72);
     // Few channels (conv-direct.ts): f32 per tap [c][OC rounded up to 4], f16 widened; int8 per tap [c pair][OC rounded up to 4] i16 pairs.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 5 * 4 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1), 9 * 5 * 12 * 4);
-    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1), 9 * 3 * 4 * 4);
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1, 1), 9 * 5 * 4 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1, 1), 9 * 5 * 12 * 4);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1, 1), 9 * 3 * 4 * 4);
   });
 
   describe('int8 past one 2048-k block: each phase\'s sums split where the whole kernel\'s do', () => {

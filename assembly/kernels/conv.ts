@@ -28,6 +28,7 @@ import { i8PanelPairs, packPairsI8Strided, packPanelsStrided, padVector } from '
 import { convDepthwise, depthwiseKernelBytes, depthwiseScratchBytes, isDepthwise, packDepthwise } from './conv-depthwise';
 import { convPhases, packPhases, phasesKernelBytes, phasesScratchBytes, usesPhases } from './conv-phases';
 import { convDirect, directKernelBytes, directScratchBytes, packDirect, usesDirectConv } from './conv-direct';
+import { ConvPacking } from '../../src/runtime/abi';
 
 /**
  * x: [batch, H, W, C] -> y: [batch, OH, OW, OC]; kernel kh x kw, strides sh, sw; padTop/padLeft is
@@ -44,21 +45,26 @@ export function conv(
 }
 
 /**
- * `conv` with dilation dh, dw (>= 1) and `groups` dividing C and OC. w is packed by packConvKernel,
- * bias (and an int8 kernel's scale) by packConvVector; scratch holds convGeneralScratchBytes.
- * Returns false for an unknown weight type or groups that do not divide C and OC.
+ * `conv` with dilation dh, dw (>= 1) and `groups` dividing C and OC. w is packed by packConvKernel
+ * with the same `packing` (abi.ts ConvPacking: Gemm, the depthwise kernel or the im2col GEMM; or
+ * ByGeometry, which may run by phases or the direct kernel), bias (and an int8 kernel's scale) by
+ * packConvVector; scratch holds convGeneralScratchBytes. Returns false for an unknown weight type or
+ * groups that do not divide C and OC.
  */
 export function convGeneral(
   weights: i32, x: usize, y: usize, batch: i32,
   H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
   dh: i32, dw: i32, groups: i32,
-  w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
+  w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32, packing: i32,
 ): bool {
   if (!knownWeights(weights) || !validGroups(C, OC, groups)) return false;
   if (isDepthwise(C, OC, groups, kh, kw)) {
     convDepthwise(weights, x, y, batch, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, w, bias, scale, scratch, act, alpha);
     return true;
+  }
+  if (packing != ConvPacking.ByGeometry) {
+    return convGroups(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, groups, w, bias, scale, scratch, act, alpha);
   }
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
     convPhases(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
@@ -139,13 +145,14 @@ export function convScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, 
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, 1);
 }
 
-/** Scratch bytes `convGeneral` needs (dilation needs none); 0 for groups that do not divide C and OC. */
+/** Scratch bytes `convGeneral` needs with this packing (dilation needs none); 0 for groups that do not divide C and OC. */
 export function convGeneralScratchBytes(
   weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, groups: i32,
-  transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32,
+  transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, packing: i32,
 ): usize {
   if (!validGroups(C, OC, groups)) return 0;
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseScratchBytes(weights, H, W, C, kh, kw);
+  if (packing != ConvPacking.ByGeometry) return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft);
   if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directScratchBytes(weights, H, W, C, kh, kw, 1, 1, dh, dw, false);
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
@@ -177,8 +184,9 @@ function groupPanelBytes(weights: i32, K: i32, N: i32): usize {
 }
 
 /** Bytes packConvKernel writes: the depthwise kernel's layout, the phases' (conv-phases.ts), or packConvKernelGroups'. */
-export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32): usize {
+export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32, packing: i32): usize {
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseKernelBytes(weights, kh * kw, C);
+  if (packing != ConvPacking.ByGeometry) return convGroupsKernelBytes(weights, kh, kw, C, OC, groups);
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesKernelBytes(weights, kh, kw, C, OC, sh, sw);
   if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directKernelBytes(weights, kh, kw, C, OC, 1, 1, false);
   return convGroupsKernelBytes(weights, kh, kw, C, OC, groups);
@@ -193,18 +201,19 @@ export function convGroupsKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC
 /**
  * Packs a conv2d kernel [kh, kw, C/G, OC] or conv2dTranspose kernel [kh, kw, OC/G, C] (f32, f16 as
  * u16 bits, int8) for convGeneral, convKernelBytes bytes at dst: for a depthwise layer as
- * packDepthwise lays it out, for a transposed one by phases as packPhases does, else as
- * packConvKernelGroups. False for an unknown weight type or groups that do not divide C and OC.
+ * packDepthwise lays it out; with ByGeometry packing, for a strided transposed one by phases as
+ * packPhases does, for a conv2d of few channels as packDirect does; else as packConvKernelGroups. False for an unknown weight type or groups that do not divide C and OC.
  */
 export function packConvKernel(
   weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool,
-  sh: i32, sw: i32, dh: i32, dw: i32,
+  sh: i32, sw: i32, dh: i32, dw: i32, packing: i32,
 ): bool {
   if (!knownWeights(weights) || !validGroups(C, OC, groups)) return false;
   if (isDepthwise(C, OC, groups, kh, kw)) {
     packDepthwise(weights, src, dst, kh * kw, C);
     return true;
   }
+  if (packing != ConvPacking.ByGeometry) return packConvKernelGroups(weights, src, dst, kh, kw, C, OC, groups, transposed);
   if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
     packPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
     return true;
