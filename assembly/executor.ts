@@ -143,5 +143,6 @@ function runConv(x: usize, y: usize, batch: i32, r: usize, scratch: usize, act: 
     word(r, ConvRec.KH), word(r, ConvRec.KW), word(r, ConvRec.SH), word(r, ConvRec.SW), word(r, ConvRec.PadTop), word(r, ConvRec.PadLeft),
     word(r, ConvRec.Transposed) != 0, word(r, ConvRec.DilationH), word(r, ConvRec.DilationW), word(r, ConvRec.Groups),
     <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch, act, alpha,
+    word(r, ConvRec.Packing),
   );
 }

@@ -17,6 +17,8 @@ export {
   conv, convScratchBytes, convGeneral, convGeneralScratchBytes, convKernelBytes, packConvKernel, convVectorBytes, packConvVector,
   convGroups, convGroupsScratchBytes, convGroupsKernelBytes, packConvKernelGroups,
 } from './kernels/conv';
+export { usesPhases } from './kernels/conv-phases';
+export { usesDirectConv } from './kernels/conv-direct';
 export { gemmF32, gemmF32ScratchBytes } from './kernels/gemm';
 export { gemmI8, packedQuantizedRowsBytes, quantizeRows, relaxedDotEnabled, relaxedDotSelfTest, setRelaxedDot } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';

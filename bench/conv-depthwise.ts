@@ -27,9 +27,10 @@ function setUp(kernels: Kernels, entry: Entry, code: number) {
   const f32 = randomValues(k * k * C, random, 1);
   const stored = code === 0 ? f32 : code === 1 ? encodeF16(f32) : Int8Array.from(f32, (v) => Math.round(v * 127));
   const src = arena.put(stored);
-  const kernelBytes = entry === 'general' ? kernels.convKernelBytes(code, k, k, C, C, C) : kernels.convGroupsKernelBytes(code, k, k, C, C, C);
+  const kernelBytes = entry === 'general' ? kernels.convKernelBytes(code, k, k, C, C, C, 0, 1, 1, 1, 1, 1) : kernels.convGroupsKernelBytes(code, k, k, C, C, C);
   const w = arena.alloc(kernelBytes);
-  (entry === 'general' ? kernels.packConvKernel : kernels.packConvKernelGroups)(code, src, w, k, k, C, C, C, 0);
+  if (entry === 'general') kernels.packConvKernel(code, src, w, k, k, C, C, C, 0, 1, 1, 1, 1, 1);
+  else kernels.packConvKernelGroups(code, src, w, k, k, C, C, C, 0);
   const vector = (values: Float32Array) => {
     const at = arena.alloc(kernels.convVectorBytes(C, C));
     kernels.packConvVector(arena.put(values), at, C, C);
@@ -37,11 +38,12 @@ function setUp(kernels: Kernels, entry: Entry, code: number) {
   };
   const bias = vector(randomValues(C, random, 1));
   const scale = vector(Float32Array.from({ length: C }, () => 0.01));
-  const scratch = arena.alloc(entry === 'general' ? kernels.convGeneralScratchBytes(code, H, W, C, H, W, C, k, k, C) : kernels.convGroupsScratchBytes(code, H, W, C, H, W, k, k, C));
+  const scratch = arena.alloc(entry === 'general' ? kernels.convGeneralScratchBytes(code, H, W, C, H, W, C, k, k, C, 0, 1, 1, 1, 1, pad, pad, 1) : kernels.convGroupsScratchBytes(code, H, W, C, H, W, k, k, C));
   const y = arena.alloc(batch * H * W * C * 4);
-  const run = entry === 'general' ? kernels.convGeneral : kernels.convGroups;
   return {
-    run: () => run(code, x, y, batch, H, W, C, H, W, C, k, k, 1, 1, pad, pad, 0, 1, 1, C, w, bias, scale, scratch, 1, 0),
+    run: () => entry === 'general'
+      ? kernels.convGeneral(code, x, y, batch, H, W, C, H, W, C, k, k, 1, 1, pad, pad, 0, 1, 1, C, w, bias, scale, scratch, 1, 0, 1)
+      : kernels.convGroups(code, x, y, batch, H, W, C, H, W, C, k, k, 1, 1, pad, pad, 0, 1, 1, C, w, bias, scale, scratch, 1, 0),
     output: () => arena.f32(y, batch * H * W * C),
     kernelBytes,
   };

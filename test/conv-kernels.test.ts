@@ -15,7 +15,7 @@ import { Arena } from './helpers/arena.ts';
 import { randomValues, sameBits, seededRandom } from './helpers/numbers.ts';
 
 const WEIGHT_CODES = { f32: 0, f16: 1, i8: 2 } as const;
-const ACT_CODES: Record<ConvActivation, number> = { linear: 0, relu: 1, leakyRelu: 2 };
+const ACT_CODES: Record<ConvActivation | 'sigmoid' | 'tanh', number> = { linear: 0, relu: 1, leakyRelu: 2, sigmoid: 3, tanh: 4 };
 type Dtype = keyof typeof WEIGHT_CODES;
 const DTYPES: Dtype[] = ['f32', 'f16', 'i8'];
 const NO_RELAXED = !relaxedSimdSupported() && 'this engine has no relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd)';
@@ -98,15 +98,20 @@ function problemOf(shape: ConvShape, dtype: Dtype, seed: number): Problem {
 }
 
 /**
- * Which entry point runs, and how its operands are packed: convGeneral (packConvKernel), convGroups
- * (the grouped GEMM whatever the groups: packConvKernelGroups), or today's `conv` with the packing the
- * host does today (packPanels*, padVector; one group, no dilation).
+ * Which entry point runs, and how its operands are packed: convGeneral (packConvKernel) with the
+ * kernel packed by its geometry (phases, the direct kernel) or, `gemm`, packed as a host that predates
+ * that packs (ConvPacking.Gemm: the depthwise kernel or the im2col GEMM); convGroups (the grouped GEMM
+ * whatever the groups: packConvKernelGroups); or today's `conv` with the packing the host does today
+ * (packPanels*, padVector; one group, no dilation).
  */
-type Entry = 'general' | 'groups' | 'conv';
+type Entry = 'general' | 'gemm' | 'groups' | 'conv';
+/** abi.ts ConvPacking. */
+const CONV_PACKING = { gemm: 0, byGeometry: 1 } as const;
 
 /** Runs one conv in a fresh arena; the input ends at the last byte of memory, the output starts as NaN. */
-function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Problem, act: ConvActivation = 'linear', alpha = 0.3): Float32Array {
+function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Problem, act: keyof typeof ACT_CODES = 'linear', alpha = 0.3): Float32Array {
   const { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, dh, dw, groups, transposed } = shape;
+  const packing = entry === 'general' ? CONV_PACKING.byGeometry : CONV_PACKING.gemm;
   const code = WEIGHT_CODES[problem.weights.dtype];
   const arena = new Arena(kernels.memory, kernels.heapBase());
   const src = arena.put(storedKernel(problem.weights));
@@ -128,10 +133,11 @@ function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Prob
     const pack = [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code];
     pack(src, w, K, OC, transposed ? C : 0);
     scratchBytes = kernels.convScratchBytes(code, H, W, C, OH, OW, kh, kw);
-  } else if (entry === 'general') {
-    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups));
-    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
-    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups);
+  } else if (entry === 'general' || entry === 'gemm') {
+    const T = transposed ? 1 : 0;
+    w = arena.alloc(kernels.convKernelBytes(code, kh, kw, C, OC, groups, T, sh, sw, dh, dw, packing));
+    assert.equal(kernels.packConvKernel(code, src, w, kh, kw, C, OC, groups, T, sh, sw, dh, dw, packing), 1);
+    scratchBytes = kernels.convGeneralScratchBytes(code, H, W, C, OH, OW, OC, kh, kw, groups, T, sh, sw, dh, dw, padTop, padLeft, packing);
   } else {
     w = arena.alloc(kernels.convGroupsKernelBytes(code, kh, kw, C, OC, groups));
     assert.equal(kernels.packConvKernelGroups(code, src, w, kh, kw, C, OC, groups, transposed ? 1 : 0), 1);
@@ -151,7 +157,9 @@ function runConv(kernels: Kernels, entry: Entry, shape: ConvShape, problem: Prob
   const T = transposed ? 1 : 0;
   const ok = entry === 'conv'
     ? kernels.conv(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, w, bias, scale, scratch, ACT_CODES[act], alpha)
-    : (entry === 'general' ? kernels.convGeneral : kernels.convGroups)(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha);
+    : entry === 'general' || entry === 'gemm'
+      ? kernels.convGeneral(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha, packing)
+      : kernels.convGroups(code, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, T, dh, dw, groups, w, bias, scale, scratch, ACT_CODES[act], alpha);
   assert.equal(ok, 1);
   return arena.f32(y, outputs);
 }
@@ -217,16 +225,32 @@ describe('convGeneral against the scalar specification (conv-reference.ts)', () 
     }
   });
 
+  it('a record packed for the GEMM (ConvPacking.Gemm, as a host that predates the word packs) runs the im2col path: convGroups\'s bits', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const dtype of DTYPES) {
+      CASES.forEach((shape, i) => {
+        const problem = problemOf(shape, dtype, 700 + i);
+        const gemm = runConv(kernels, 'gemm', shape, problem);
+        const groups = runConv(kernels, shape.groups === shape.C && shape.OC === shape.C && shape.groups > 1 ? 'general' : 'groups', shape, problem);
+        assert.ok(sameBits(gemm, groups), `${dtype} ${shape.name}: ${firstDifference(gemm, groups)}`);
+        if (shape.groups === 1 && !(shape.groups === shape.C && shape.OC === shape.C)) {
+          const { kh, kw, C, OC, sh, sw, dh, dw, transposed } = shape;
+          assert.equal(kernels.convKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, 1, transposed ? 1 : 0, sh, sw, dh, dw, 0), kernels.convGroupsKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, 1));
+        }
+      });
+    }
+  });
+
   it('refuses groups that do not divide the channels, and unknown weight types', async () => {
     const kernels = await instantiate();
     const arena = new Arena(kernels.memory, kernels.heapBase());
     const buffer = arena.alloc(4096);
     // C 6, OC 4, groups 3: OC is not a multiple of 3.
-    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 4, 1, 1, 1, 1, 0, 0, 0, 1, 1, 3, buffer, buffer, 0, buffer, 0, 0), 0);
-    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, buffer, buffer, 0, buffer, 0, 0), 0);
-    assert.equal(kernels.convGeneral(3, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, buffer, buffer, 0, buffer, 0, 0), 0);
-    assert.equal(kernels.packConvKernel(0, buffer, buffer, 1, 1, 6, 4, 3, 0), 0);
-    assert.equal(kernels.convGeneralScratchBytes(0, 2, 2, 6, 2, 2, 4, 1, 1, 3), 0);
+    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 4, 1, 1, 1, 1, 0, 0, 0, 1, 1, 3, buffer, buffer, 0, buffer, 0, 0, 1), 0);
+    assert.equal(kernels.convGeneral(0, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, buffer, buffer, 0, buffer, 0, 0, 1), 0);
+    assert.equal(kernels.convGeneral(3, buffer, buffer, 1, 2, 2, 6, 2, 2, 6, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, buffer, buffer, 0, buffer, 0, 0, 1), 0);
+    assert.equal(kernels.packConvKernel(0, buffer, buffer, 1, 1, 6, 4, 3, 0, 1, 1, 1, 1, 1), 0);
+    assert.equal(kernels.convGeneralScratchBytes(0, 2, 2, 6, 2, 2, 4, 1, 1, 3, 0, 1, 1, 1, 1, 0, 0, 1), 0);
   });
 });
 
@@ -249,12 +273,12 @@ describe('the depthwise kernel (groups = C = OC)', () => {
   it('packs [kh, kw, 1, C] into fewer bytes than the grouped GEMM\'s panels (one column of 8 per channel)', async () => {
     const kernels = await instantiate();
     // 3x3, 32 channels: 9 x 32 floats against 32 panels of 9 x 8.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 32, 32, 32), 9 * 32 * 4);
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 32, 32, 32, 0, 1, 1, 1, 1, 1), 9 * 32 * 4);
     assert.equal(kernels.convGroupsKernelBytes(0, 3, 3, 32, 32, 32), 32 * 9 * 8 * 4);
-    assert.equal(kernels.convKernelBytes(1, 3, 3, 17, 17, 17), 9 * 24 * 4, 'f16 widened to f32, channels padded to 8');
-    assert.equal(kernels.convKernelBytes(2, 3, 3, 17, 17, 17), Math.ceil((9 * 24) / 16) * 16, 'int8 stays int8');
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 17, 17, 17, 0, 1, 1, 1, 1, 1), 9 * 24 * 4, 'f16 widened to f32, channels padded to 8');
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 17, 17, 17, 0, 1, 1, 1, 1, 1), Math.ceil((9 * 24) / 16) * 16, 'int8 stays int8');
     // Two outputs per channel go through the grouped GEMM.
-    assert.equal(kernels.convKernelBytes(0, 3, 3, 16, 32, 16), kernels.convGroupsKernelBytes(0, 3, 3, 16, 32, 16));
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 16, 32, 16, 0, 1, 1, 1, 1, 1), kernels.convGroupsKernelBytes(0, 3, 3, 16, 32, 16));
   });
 });
 
@@ -266,21 +290,26 @@ describe('one group, no dilation: today\'s conv', () => {
    */
   const BEFORE: Record<Dtype, string> = { f32: '097aabec77b7d497', f16: '403b1e0283bf42e2', i8: 'c1f9808cd2a37b53' };
 
-  it('packConvKernel and packConvVector with one group write the bytes packPanels*/packPairsI8Panels and padVector write', async () => {
+  it('packConvKernel and packConvVector with one group write the bytes packPanels*/packPairsI8Panels and padVector write (layers on the GEMM)', async () => {
     const kernels = await instantiate();
     for (const dtype of DTYPES) {
-      for (const shape of plain) {
-        const { kh, kw, C, OC, transposed } = shape;
+      // Strided transposed convs pack by phases, conv2d layers of few channels at stride 1 for the direct kernel (tested below).
+      const onGemm = plain.filter((c) => !kernels.usesPhases(WEIGHT_CODES[dtype], c.C, c.kh, c.kw, c.sh, c.sw, 1, 1, 1, c.transposed ? 1 : 0)
+        && !kernels.usesDirectConv(WEIGHT_CODES[dtype], c.C, c.OC, c.kh, c.kw, c.sh, c.sw, 1, c.transposed ? 1 : 0));
+      assert.ok(onGemm.length >= 2, `${dtype}: ${onGemm.length} shapes on the GEMM`);
+      for (const shape of onGemm) {
+        const { kh, kw, C, OC, sh, sw, transposed } = shape;
+        const T = transposed ? 1 : 0;
         const problem = problemOf(shape, dtype, 3);
         const code = WEIGHT_CODES[dtype];
         const arena = new Arena(kernels.memory, kernels.heapBase());
         const src = arena.put(storedKernel(problem.weights));
         const K = kh * kw * C;
         const bytes = Math.ceil(OC / 8) * 8 * (code === 2 ? Math.ceil(K / 4) * 4 : K) * [4, 2, 1][code];
-        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1), bytes);
+        assert.equal(kernels.convKernelBytes(code, kh, kw, C, OC, 1, T, sh, sw, 1, 1, 1), bytes);
         const today = arena.alloc(bytes), ours = arena.alloc(bytes);
         [kernels.packPanelsF32, kernels.packPanelsF16, kernels.packPairsI8Panels][code](src, today, K, OC, transposed ? C : 0);
-        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, transposed ? 1 : 0);
+        kernels.packConvKernel(code, src, ours, kh, kw, C, OC, 1, T, sh, sw, 1, 1, 1);
         const view = (at: number) => new Uint8Array(kernels.memory.buffer, at, bytes).slice();
         assert.deepEqual(view(ours), view(today), `${dtype} ${shape.name}`);
       }
@@ -393,4 +422,184 @@ describe('PyTorch\'s padding conventions need no kernel change', () => {
     const got = runConv(kernels, 'general', shape, { x, weights: { dtype: 'f32', values: ours }, bias: new Float32Array(OC) });
     for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `output ${i}: ${got[i]} vs ${want[i]}`);
   });
+});
+
+describe('transposed convs by phases (conv-phases.ts)', () => {
+  /**
+   * A transposed conv in PyTorch's terms: pads [top, left, bottom, right], output padding [h, w];
+   * OH = (H - 1)*sh - top - bottom + kh + oph (dilation 1).
+   */
+  function phaseCase(C: number, OC: number, [kh, kw]: number[], [sh, sw]: number[], [top, left, bottom, right]: number[], [oph, opw]: number[], [H, W]: number[], batch: number): Case {
+    const OH = (H - 1) * sh - top - bottom + kh + oph, OW = (W - 1) * sw - left - right + kw + opw;
+    const shape = { batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop: top, padLeft: left, dh: 1, dw: 1, groups: 1, transposed: true };
+    return { name: `conv2dTranspose ${batch}x${H}x${W}x${C} -> ${OH}x${OW}x${OC}, kernel ${kh}x${kw}, strides ${sh},${sw}, pads ${top},${left},${bottom},${right}, output padding ${oph},${opw}`, ...shape };
+  }
+  // Phase pixels per sample at the 64-row tile's edges (a 4x4 stride-2 kernel with padding 1 gives
+  // each of its four phases H x W pixels): 1, 63, 64, 65, 130; then DCGAN's and PyTorch-VAE's
+  // layers, asymmetric pads, unequal strides, phases with unequal tap counts (5x5 at stride 3), one
+  // tap per phase (2x2 at stride 2), and one input or output channel (the README's decoder).
+  const PHASE_CASES: Case[] = [
+    ...[[1, 1], [7, 9], [8, 8], [5, 13], [10, 13]].map(([H, W], i) => phaseCase([3, 8, 9, 16, 1][i], [7, 8, 16, 3, 4][i], [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [H, W], i % 2 ? 3 : 1)),
+    phaseCase(8, 16, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [4, 4], 3),
+    phaseCase(5, 3, [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], [5, 7], 1),
+    phaseCase(3, 9, [4, 4], [2, 2], [0, 2, 3, 1], [0, 0], [6, 5], 2),
+    phaseCase(4, 5, [4, 5], [2, 3], [1, 2, 0, 1], [1, 2], [5, 4], 3),
+    phaseCase(6, 10, [5, 5], [3, 3], [2, 2, 2, 2], [1, 0], [4, 5], 1),
+    phaseCase(9, 8, [2, 2], [2, 2], [0, 0, 0, 0], [1, 1], [6, 6], 2),
+    phaseCase(1, 16, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [7, 7], 3),
+    phaseCase(16, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [14, 14], 2),
+    phaseCase(7, 2, [3, 3], [3, 1], [0, 1, 0, 1], [2, 0], [4, 6], 1),
+    // One output channel: phase rows past 16 pixels and an odd count of them (narrowPhase1's steps).
+    phaseCase(3, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [9, 19], 2),
+    phaseCase(2, 1, [5, 3], [3, 2], [2, 0, 1, 1], [1, 1], [5, 11], 1),
+    // Output padding past the kernel's reach: the last row and column read nothing (bias alone).
+    phaseCase(3, 2, [2, 2], [2, 2], [0, 0, 0, 0], [1, 1], [5, 6], 2),
+    phaseCase(2, 1, [2, 3], [2, 3], [0, 0, 0, 0], [1, 2], [3, 18], 1),
+  ];
+
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: the im2col path's bits (convGroups), every dtype, ${PHASE_CASES.length} shapes${build === 'strict' ? ', and the specification\'s' : ''}`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      for (const dtype of DTYPES) {
+        PHASE_CASES.forEach((shape, i) => {
+          const problem = problemOf(shape, dtype, 300 + i);
+          const act: ConvActivation = (['linear', 'relu', 'leakyRelu'] as const)[i % 3];
+          const phases = runConv(kernels, 'general', shape, problem, act);
+          const im2col = runConv(kernels, 'groups', shape, problem, act);
+          assert.ok(sameBits(phases, im2col), `${dtype} ${act} ${shape.name}: ${firstDifference(phases, im2col)}`);
+          if (build === 'strict') {
+            const want = convReference(shape, problem.x, problem.weights, problem.bias, act, 0.3);
+            assert.ok(sameBits(phases, want), `${dtype} ${act} ${shape.name}: ${firstDifference(phases, want)}`);
+          }
+        });
+      }
+    });
+  }
+
+  it('sigmoid and tanh (applied after the products): the im2col path\'s bits, every dtype', async () => {
+    const kernels = await instantiate(undefined, 'strict');
+    for (const dtype of DTYPES) {
+      PHASE_CASES.forEach((shape, i) => {
+        const act = i % 2 ? 'sigmoid' : 'tanh';
+        const problem = problemOf(shape, dtype, 400 + i);
+        const phases = runConv(kernels, 'general', shape, problem, act);
+        const im2col = runConv(kernels, 'groups', shape, problem, act);
+        assert.ok(sameBits(phases, im2col), `${dtype} ${act} ${shape.name}: ${firstDifference(phases, im2col)}`);
+      });
+    }
+  });
+
+  it('runs by phases exactly where it applies, with one sub-kernel per phase', async () => {
+    const kernels = await instantiate();
+    const phases = (code: number, C: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number) =>
+      kernels.usesPhases(code, C, kh, kw, sh, sw, dh, dw, groups, transposed) === 1;
+    for (const code of [0, 1, 2]) {
+      assert.ok(phases(code, 5, 3, 3, 2, 2, 1, 1, 1, 1));
+      assert.ok(phases(code, 5, 4, 3, 2, 3, 1, 1, 1, 1), 'unequal strides');
+      assert.ok(phases(code, 5, 3, 3, 2, 1, 1, 1, 1, 1), 'stride 1 along one axis');
+      assert.ok(!phases(code, 5, 3, 3, 2, 2, 1, 1, 1, 0), 'a conv2d');
+      assert.ok(!phases(code, 5, 3, 3, 1, 1, 1, 1, 1, 1), 'stride 1');
+      assert.ok(!phases(code, 5, 3, 3, 2, 2, 2, 1, 1, 1), 'dilation');
+      assert.ok(!phases(code, 6, 3, 3, 2, 2, 1, 1, 2, 1), 'groups');
+      assert.ok(!phases(code, 5, 2, 3, 3, 3, 1, 1, 1, 1), 'a kernel smaller than the stride');
+    }
+    // 3x3 stride 2, 33 -> 9 channels: phases of 2x2, 2x1, 1x2 and 1x1 taps, 9 in all, in panels of 8
+    // columns; 129 -> 65 int8 (on the GEMM past 8192 channel pairs): each phase's K a multiple of 4.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1, 1), 9 * 33 * 16 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 33, 9, 1, 1, 2, 2, 1, 1, 1), 9 * 33 * 16 * 2);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 129, 65, 1, 1, 2, 2, 1, 1, 1), (516 + 260 + 260 + 132) * 72);
+    // Few channels (conv-direct.ts): f32 per tap [c][OC rounded up to 4], f16 widened; int8 per tap [c pair][OC rounded up to 4] i16 pairs.
+    assert.equal(kernels.convKernelBytes(0, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1, 1), 9 * 5 * 4 * 4);
+    assert.equal(kernels.convKernelBytes(1, 3, 3, 5, 9, 1, 1, 2, 2, 1, 1, 1), 9 * 5 * 12 * 4);
+    assert.equal(kernels.convKernelBytes(2, 3, 3, 5, 3, 1, 1, 2, 2, 1, 1, 1), 9 * 3 * 4 * 4);
+  });
+
+  describe('int8 past one 2048-k block: each phase\'s sums split where the whole kernel\'s do', () => {
+    // 4x4 stride 2 over 512 channels (DCGAN's second layer): every 2048-k block of the whole kernel
+    // is one ky row, two of whose taps a phase reads, so phases run blocks of 1024 k; over 256
+    // channels, 512; over 200 channels, unequal phases (648 and 152 k, 400 and 400, ...), a block
+    // ending inside a tap; over 300 channels one phase meets three blocks unevenly (300, 496, 404 k),
+    // so the layer stays on im2col. 512 -> 17 channels run the GEMM (over 8192 channel pairs), the
+    // others the direct kernel (conv-direct.ts).
+    const CASES_I8: [number, number, boolean][] = [[512, 17, true], [512, 9, true], [256, 9, true], [200, 9, true], [300, 9, false], [512, 3, true], [200, 2, true], [256, 33, true]];
+    for (const [C, OC, phases] of CASES_I8) {
+      it(`${C} -> ${OC} channels: ${phases ? 'by phases' : 'the im2col path'}, the specification's bits`, async () => {
+        const kernels = await instantiate(undefined, 'strict');
+        const shape = phaseCase(C, OC, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [3, 4], 2);
+        assert.equal(kernels.usesPhases(2, C, 4, 4, 2, 2, 1, 1, 1, 1) === 1, phases);
+        const problem = problemOf(shape, 'i8', C + OC);
+        const got = runConv(kernels, 'general', shape, problem);
+        const want = convReference(shape, problem.x, problem.weights, problem.bias);
+        assert.ok(sameBits(got, want), `${shape.name}: ${firstDifference(got, want)}`);
+      });
+    }
+  });
+});
+
+describe('conv2d at stride 1 with few channels: the direct kernel (conv-direct.ts)', () => {
+  /** A conv2d with pads [top, left, bottom, right]: OH = H + top + bottom - dh*(kh - 1). */
+  function directCase(C: number, OC: number, [kh, kw]: number[], [dh, dw]: number[], [top, left, bottom, right]: number[], [H, W]: number[], batch: number): Case {
+    const OH = H + top + bottom - dh * (kh - 1), OW = W + left + right - dw * (kw - 1);
+    const shape = { batch, H, W, C, OH, OW, OC, kh, kw, sh: 1, sw: 1, padTop: top, padLeft: left, dh, dw, groups: 1, transposed: false };
+    return { name: `conv2d ${batch}x${H}x${W}x${C} -> ${OH}x${OW}x${OC}, kernel ${kh}x${kw}, dilation ${dh},${dw}, pads ${top},${left},${bottom},${right}`, ...shape };
+  }
+  // Output rows of 1, 3, 4, 5, 15, 16, 17 and 33 pixels (blocks of four, steps of 16), odd row counts,
+  // 1-5 output channels (a partial group of four), 1-4 input channels with up to 9 outputs (two
+  // groups), dilation, padding on one side only, and int8 past one 2048-k block (256 channels).
+  const DIRECT_CASES: Case[] = [
+    directCase(16, 3, [3, 3], [1, 1], [1, 1, 1, 1], [5, 17], 2),
+    directCase(16, 1, [3, 3], [1, 1], [1, 1, 1, 1], [7, 33], 1),
+    directCase(6, 1, [3, 3], [1, 1], [1, 1, 1, 1], [3, 15], 3),
+    directCase(5, 2, [5, 3], [1, 2], [2, 0, 2, 3], [6, 4], 2),
+    directCase(9, 4, [3, 3], [2, 2], [2, 2, 2, 2], [5, 16], 1),
+    directCase(3, 9, [3, 3], [1, 1], [1, 1, 1, 1], [4, 5], 2),
+    directCase(4, 5, [1, 1], [1, 1], [0, 0, 0, 0], [3, 3], 3),
+    directCase(1, 16, [3, 2], [1, 1], [0, 1, 2, 0], [1, 1], 2),
+    directCase(2, 3, [4, 4], [1, 1], [0, 0, 0, 0], [4, 7], 1),
+    directCase(256, 3, [3, 3], [1, 1], [1, 1, 1, 1], [3, 5], 2),
+    directCase(255, 2, [2, 2], [1, 1], [1, 0, 0, 1], [3, 4], 2),
+    // Padding wider than the kernel's reach: the border rows and columns read nothing (bias alone).
+    directCase(3, 2, [3, 3], [1, 1], [5, 6, 4, 7], [3, 4], 2),
+    directCase(2, 1, [2, 3], [2, 1], [4, 0, 1, 5], [2, 3], 1),
+    directCase(1, 5, [1, 1], [1, 1], [2, 3, 1, 0], [2, 2], 1),
+  ];
+
+  it('runs exactly the conv2d layers at stride 1, one group, with few channels', async () => {
+    const kernels = await instantiate();
+    const direct = (code: number, C: number, OC: number, kh: number, kw: number, sh: number, sw: number, groups: number, transposed: number) =>
+      kernels.usesDirectConv(code, C, OC, kh, kw, sh, sw, groups, transposed) === 1;
+    for (const code of [0, 1, 2]) {
+      assert.ok(direct(code, 64, 3, 3, 3, 1, 1, 1, 0));
+      assert.ok(direct(code, 4, 64, 3, 3, 1, 1, 1, 0));
+      assert.ok(direct(code, 16, 16, 3, 3, 1, 1, 1, 0), 'C x OC <= 256');
+      assert.equal(direct(code, 64, 64, 3, 3, 1, 1, 1, 0), code === 2, 'C x OC <= 8192 for int8 only');
+      assert.ok(!direct(code, 128, 128, 3, 3, 1, 1, 1, 0), 'many channels both ways');
+      assert.ok(!direct(code, 64, 3, 3, 3, 2, 2, 1, 0), 'stride 2');
+      assert.ok(!direct(code, 6, 3, 3, 3, 1, 1, 3, 0), 'groups');
+      assert.ok(!direct(code, 64, 3, 3, 3, 1, 1, 1, 1), 'transposed (by phases, or im2col at stride 1)');
+    }
+    // int8 with an odd C past one block: pairs would straddle the blocks' ends.
+    assert.ok(direct(2, 255, 3, 2, 2, 1, 1, 1, 0), 'odd C, one block (1020 k)');
+    assert.ok(!direct(2, 255, 3, 3, 3, 1, 1, 1, 0), 'odd C, 2295 k');
+    assert.ok(direct(0, 255, 3, 3, 3, 1, 1, 1, 0));
+  });
+
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: the im2col path's bits (convGroups), every dtype and activation, ${DIRECT_CASES.length} shapes${build === 'strict' ? ', and the specification\'s' : ''}`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      for (const dtype of DTYPES) {
+        DIRECT_CASES.forEach((shape, i) => {
+          const act = (['linear', 'relu', 'leakyRelu', 'sigmoid', 'tanh'] as const)[i % 5];
+          const problem = problemOf(shape, dtype, 600 + i);
+          const direct = runConv(kernels, 'general', shape, problem, act);
+          const im2col = runConv(kernels, 'groups', shape, problem, act);
+          assert.ok(sameBits(direct, im2col), `${dtype} ${act} ${shape.name}: ${firstDifference(direct, im2col)}`);
+          if (build === 'strict' && act !== 'sigmoid' && act !== 'tanh') {
+            const want = convReference(shape, problem.x, problem.weights, problem.bias, act, 0.3);
+            assert.ok(sameBits(direct, want), `${dtype} ${act} ${shape.name}: ${firstDifference(direct, want)}`);
+          }
+        });
+      }
+    });
+  }
 });

@@ -70,14 +70,14 @@ export function convI8ScratchBytes(K: i32, H: i32, W: i32, C: i32, OH: i32, OW: 
 /** One quantized sample's slot: its i16 values, padded as quantizeRows writes them, 16-aligned. */
 // @ts-ignore: decorator
 @inline
-function quantizedSampleBytes(sampleValues: i32): usize {
+export function quantizedSampleBytes(sampleValues: i32): usize {
   return aligned16(<usize>quantizedRowLength(sampleValues) << 1);
 }
 
 /** The slots and their scales. */
 // @ts-ignore: decorator
 @inline
-function slotsBytes(slots: i32, sampleValues: i32): usize {
+export function slotsBytes(slots: i32, sampleValues: i32): usize {
   return <usize>slots * quantizedSampleBytes(sampleValues) + aligned16(<usize>slots << 2);
 }
 
@@ -91,7 +91,7 @@ function tileRowsBytes(K: i32): usize {
 /** How many samples one tile of TILE_ROWS consecutive output pixels can touch. */
 // @ts-ignore: decorator
 @inline
-function sampleSlots(imagePixels: i32): i32 {
+export function sampleSlots(imagePixels: i32): i32 {
   return (TILE_ROWS - 1 + imagePixels - 1) / imagePixels + 1;
 }
 

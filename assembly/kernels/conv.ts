@@ -13,6 +13,11 @@
 // panels: the kernel is packed as G panel sets, one after another (packConvKernelGroups). A
 // depthwise layer (G = C = OC) runs a direct kernel instead (conv-depthwise.ts), with the same bits.
 //
+// A transposed conv with a stride above 1 (no dilation, one group) runs by phases instead
+// (conv-phases.ts): one stride-1 convolution of the undilated input per output phase, with no taps
+// that fall between input pixels, same bits. A conv2d at stride 1 (one group) with at most 4 input or
+// output channels runs the direct kernel of conv-direct.ts, same bits.
+//
 // Kernel layouts, as stored: conv2d [kh, kw, C/G, OC]; conv2dTranspose [kh, kw, OC/G, C] (ONNX
 // ConvTranspose's [C, OC/G, kh, kw] in TensorFlow.js's axis order: weight (ky, kx, o, c) joins input
 // channel c to output channel (c / (C/G)) * OC/G + o).
@@ -21,6 +26,9 @@ import { convI8, convI8ScratchBytes } from './conv-i8';
 import { im2colGeneral } from './im2col';
 import { i8PanelPairs, packPairsI8Strided, packPanelsStrided, padVector } from './pack';
 import { convDepthwise, depthwiseKernelBytes, depthwiseScratchBytes, isDepthwise, packDepthwise } from './conv-depthwise';
+import { convPhases, packPhases, phasesKernelBytes, phasesScratchBytes, usesPhases } from './conv-phases';
+import { convDirect, directKernelBytes, directScratchBytes, packDirect, usesDirectConv } from './conv-direct';
+import { ConvPacking } from '../../src/runtime/abi';
 
 /**
  * x: [batch, H, W, C] -> y: [batch, OH, OW, OC]; kernel kh x kw, strides sh, sw; padTop/padLeft is
@@ -37,20 +45,33 @@ export function conv(
 }
 
 /**
- * `conv` with dilation dh, dw (>= 1) and `groups` dividing C and OC. w is packed by packConvKernel,
- * bias (and an int8 kernel's scale) by packConvVector; scratch holds convGeneralScratchBytes.
- * Returns false for an unknown weight type or groups that do not divide C and OC.
+ * `conv` with dilation dh, dw (>= 1) and `groups` dividing C and OC. w is packed by packConvKernel
+ * with the same `packing` (abi.ts ConvPacking: Gemm, the depthwise kernel or the im2col GEMM; or
+ * ByGeometry, which may run by phases or the direct kernel), bias (and an int8 kernel's scale) by
+ * packConvVector; scratch holds convGeneralScratchBytes. Returns false for an unknown weight type or
+ * groups that do not divide C and OC.
  */
 export function convGeneral(
   weights: i32, x: usize, y: usize, batch: i32,
   H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, transposed: bool,
   dh: i32, dw: i32, groups: i32,
-  w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
+  w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32, packing: i32,
 ): bool {
   if (!knownWeights(weights) || !validGroups(C, OC, groups)) return false;
   if (isDepthwise(C, OC, groups, kh, kw)) {
     convDepthwise(weights, x, y, batch, H, W, C, OH, OW, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, w, bias, scale, scratch, act, alpha);
+    return true;
+  }
+  if (packing != ConvPacking.ByGeometry) {
+    return convGroups(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, groups, w, bias, scale, scratch, act, alpha);
+  }
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
+    convPhases(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, w, bias, scale, scratch, act, alpha);
+    return true;
+  }
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) {
+    convDirect(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, 1, 1, padTop, padLeft, dh, dw, false, w, bias, scale, scratch, act, alpha);
     return true;
   }
   return convGroups(weights, x, y, batch, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, transposed, dh, dw, groups, w, bias, scale, scratch, act, alpha);
@@ -79,6 +100,15 @@ export function convGroups(
   const pixels = batch * OH * OW;
   const rowsScratch = scratch + columnBytes(K);
   const yStride = <usize>OC << 2;
+  if (groups == 1 && kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && OH == H && OW == W) {
+    // A pointwise conv reads each output pixel's own input pixel: its im2col rows would be copies of
+    // x's rows, so the GEMM reads x directly (same rows, same k order, same bits).
+    const xStride = <usize>C << 2;
+    for (let first = 0; first < pixels; first += TILE_ROWS) {
+      denseTile(weights, x + <usize>first * xStride, xStride, min(TILE_ROWS, pixels - first), K, OC, w, bias, scale, y + <usize>first * yStride, yStride, rowsScratch, act, alpha);
+    }
+    return true;
+  }
   for (let first = 0; first < pixels; first += TILE_ROWS) {
     const count = min(TILE_ROWS, pixels - first);
     const yt = y + <usize>first * yStride;
@@ -115,10 +145,16 @@ export function convScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, 
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, 1);
 }
 
-/** Scratch bytes `convGeneral` needs (dilation needs none); 0 for groups that do not divide C and OC. */
-export function convGeneralScratchBytes(weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, groups: i32): usize {
+/** Scratch bytes `convGeneral` needs with this packing (dilation needs none); 0 for groups that do not divide C and OC. */
+export function convGeneralScratchBytes(
+  weights: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, groups: i32,
+  transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, packing: i32,
+): usize {
   if (!validGroups(C, OC, groups)) return 0;
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseScratchBytes(weights, H, W, C, kh, kw);
+  if (packing != ConvPacking.ByGeometry) return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesScratchBytes(weights, H, W, C, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft);
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directScratchBytes(weights, H, W, C, kh, kw, 1, 1, dh, dw, false);
   return convGroupsScratchBytes(weights, H, W, C, OH, OW, kh, kw, groups);
 }
 
@@ -147,9 +183,12 @@ function groupPanelBytes(weights: i32, K: i32, N: i32): usize {
   return columns * <usize>K << (weights == WEIGHTS_F32 ? 2 : 1);
 }
 
-/** Bytes packConvKernel writes: the depthwise kernel's layout, or packConvKernelGroups'. */
-export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32): usize {
+/** Bytes packConvKernel writes: the depthwise kernel's layout, the phases' (conv-phases.ts), or packConvKernelGroups'. */
+export function convKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool, sh: i32, sw: i32, dh: i32, dw: i32, packing: i32): usize {
   if (isDepthwise(C, OC, groups, kh, kw)) return depthwiseKernelBytes(weights, kh * kw, C);
+  if (packing != ConvPacking.ByGeometry) return convGroupsKernelBytes(weights, kh, kw, C, OC, groups);
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) return phasesKernelBytes(weights, kh, kw, C, OC, sh, sw);
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) return directKernelBytes(weights, kh, kw, C, OC, 1, 1, false);
   return convGroupsKernelBytes(weights, kh, kw, C, OC, groups);
 }
 
@@ -162,13 +201,25 @@ export function convGroupsKernelBytes(weights: i32, kh: i32, kw: i32, C: i32, OC
 /**
  * Packs a conv2d kernel [kh, kw, C/G, OC] or conv2dTranspose kernel [kh, kw, OC/G, C] (f32, f16 as
  * u16 bits, int8) for convGeneral, convKernelBytes bytes at dst: for a depthwise layer as
- * packDepthwise lays it out, else as packConvKernelGroups. False for an unknown weight type or groups
- * that do not divide C and OC.
+ * packDepthwise lays it out; with ByGeometry packing, for a strided transposed one by phases as
+ * packPhases does, for a conv2d of few channels as packDirect does; else as packConvKernelGroups. False for an unknown weight type or groups that do not divide C and OC.
  */
-export function packConvKernel(weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool): bool {
+export function packConvKernel(
+  weights: i32, src: usize, dst: usize, kh: i32, kw: i32, C: i32, OC: i32, groups: i32, transposed: bool,
+  sh: i32, sw: i32, dh: i32, dw: i32, packing: i32,
+): bool {
   if (!knownWeights(weights) || !validGroups(C, OC, groups)) return false;
   if (isDepthwise(C, OC, groups, kh, kw)) {
     packDepthwise(weights, src, dst, kh * kw, C);
+    return true;
+  }
+  if (packing != ConvPacking.ByGeometry) return packConvKernelGroups(weights, src, dst, kh, kw, C, OC, groups, transposed);
+  if (usesPhases(weights, C, kh, kw, sh, sw, dh, dw, groups, transposed)) {
+    packPhases(weights, src, dst, kh, kw, C, OC, sh, sw);
+    return true;
+  }
+  if (usesDirectConv(weights, C, OC, kh, kw, sh, sw, groups, transposed)) {
+    packDirect(weights, src, dst, kh, kw, C, OC, 1, 1, false);
     return true;
   }
   return packConvKernelGroups(weights, src, dst, kh, kw, C, OC, groups, transposed);

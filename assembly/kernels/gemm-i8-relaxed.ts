@@ -28,11 +28,15 @@
 // Only the relaxed build compiles this file's kernels, and the host switches them on
 // (setRelaxedDot) only after relaxedDotSelfTest has matched the strict path bit for bit on this
 // engine: Node 20's V8 computes the instruction wrong.
-import { addPartial, K_BLOCK, PARTIALS } from './i8-partials';
+import { addPartial, kBlock, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR } from './pack';
 
-/** Quads of k per integer block. */
-const K_BLOCK_QUADS: i32 = K_BLOCK >> 2;
+/** Quads of k per integer block (i8-partials.ts, kBlock: a multiple of 4). */
+// @ts-ignore: decorator
+@inline
+function blockQuads(): i32 {
+  return kBlock() >> 2;
+}
 const OFFSET: i16 = 8192;
 /** Bytes of one quad of a block's digits: four rows x four 7-bit digits. */
 const QUAD_BYTES: usize = 16;
@@ -57,7 +61,7 @@ export function digitBlockBytes(K: i32): usize {
 // @ts-ignore: decorator
 @inline
 function columnSumsBytes(K: i32): usize {
-  return <usize>((quadsOf(K) + K_BLOCK_QUADS - 1) / K_BLOCK_QUADS) << 5;
+  return <usize>((quadsOf(K) + blockQuads() - 1) / blockQuads()) << 5;
 }
 
 /** Bytes of quadPanel's output for K: column sums, then the panel's quads. */
@@ -132,9 +136,9 @@ export function quadPanel(wp: usize, K: i32, panel: usize): void {
   const quads = quadsOf(K);
   const ones = i8x16.splat(1);
   let out = panel + columnSumsBytes(K);
-  for (let kq = 0; kq < quads; kq += K_BLOCK_QUADS) {
+  for (let kq = 0; kq < quads; kq += blockQuads()) {
     let sl = i32x4.splat(0), sh = i32x4.splat(0);
-    const wEnd = wp + <usize>min(quads, kq + K_BLOCK_QUADS) * PANEL_QUAD;
+    const wEnd = wp + <usize>min(quads, kq + blockQuads()) * PANEL_QUAD;
     for (let wk = wp + <usize>kq * PANEL_QUAD; wk < wEnd; wk += PANEL_QUAD) {
       const low = lowColumns(wk), high = highColumns(wk);
       v128.store(out, low);
@@ -143,7 +147,7 @@ export function quadPanel(wp: usize, K: i32, panel: usize): void {
       sl = i32x4.relaxed_dot_i8x16_i7x16_add_s(low, ones, sl);
       sh = i32x4.relaxed_dot_i8x16_i7x16_add_s(high, ones, sh);
     }
-    const at = panel + (<usize>(kq / K_BLOCK_QUADS) << 5);
+    const at = panel + (<usize>(kq / blockQuads()) << 5);
     v128.store(at, i32x4.shl(sl, 6));
     v128.store(at, i32x4.shl(sh, 6), 16);
   }
@@ -155,13 +159,13 @@ export function block4Relaxed(digits: usize, K: i32, panel: usize): void {
   const loBase = digits + <usize>quads * QUAD_BYTES;
   const sums = panel;
   const wp = panel + columnSumsBytes(K);
-  for (let kq = 0; kq < quads; kq += K_BLOCK_QUADS) {
-    const blockQuads = <usize>(min(quads, kq + K_BLOCK_QUADS) - kq);
+  for (let kq = 0; kq < quads; kq += blockQuads()) {
+    const quadsInBlock = <usize>(min(quads, kq + blockQuads()) - kq);
     let a0l = i32x4.splat(0), a0h = i32x4.splat(0), a1l = i32x4.splat(0), a1h = i32x4.splat(0);
     let a2l = i32x4.splat(0), a2h = i32x4.splat(0), a3l = i32x4.splat(0), a3h = i32x4.splat(0);
     for (let pass = 0; pass < 2; pass++) {
       let d = (pass == 0 ? digits : loBase) + <usize>kq * QUAD_BYTES;
-      const dEnd = d + blockQuads * QUAD_BYTES;
+      const dEnd = d + quadsInBlock * QUAD_BYTES;
       for (let wk = wp + <usize>kq * PANEL_QUAD; d < dEnd; d += QUAD_BYTES, wk += PANEL_QUAD) {
         const wl = v128.load(wk), wh = v128.load(wk, 16);
         const v0 = v128.load32_splat(d), v1 = v128.load32_splat(d, 4);
@@ -173,7 +177,7 @@ export function block4Relaxed(digits: usize, K: i32, panel: usize): void {
       }
       if (pass == 0) {
         // 128 * (sum w*hi - 64 * sum w), before the lo digits add in.
-        const s = sums + (<usize>(kq / K_BLOCK_QUADS) << 5);
+        const s = sums + (<usize>(kq / blockQuads()) << 5);
         const cl = v128.load(s), ch = v128.load(s, 16);
         a0l = i32x4.shl(i32x4.sub(a0l, cl), 7); a0h = i32x4.shl(i32x4.sub(a0h, ch), 7);
         a1l = i32x4.shl(i32x4.sub(a1l, cl), 7); a1h = i32x4.shl(i32x4.sub(a1h, ch), 7);

@@ -21,7 +21,7 @@
 // In the relaxed build, whole blocks of four rows can go through relaxed SIMD's int8 dot product
 // instead (gemm-i8-relaxed.ts), with the same bits; the host switches that on after
 // relaxedDotSelfTest, at the bottom of this file.
-import { addPartial, finishRow, K_BLOCK, PARTIALS } from './i8-partials';
+import { addPartial, finishRow, kBlock, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
 import { copyBytes, zeroBytes } from './copy';
 import { roundToI32 } from './simd';
@@ -36,7 +36,12 @@ import { block4Relaxed, digitBlockBytes, packDigitBlocks, quadPanel, relaxedScra
 let relaxedDot = false;
 
 export const Q_MAX: f32 = 8191;
-const K_BLOCK_PAIRS: i32 = K_BLOCK >> 1;
+/** Pairs of k per i32 block: 1024 (K_BLOCK), or fewer inside a transposed conv's phase (i8-partials.ts, kBlock). */
+// @ts-ignore: decorator
+@inline
+function blockPairs(): i32 {
+  return kBlock() >> 1;
+}
 /**
  * Rows of a tile from which its blocks of four take the relaxed path (gemm-i8-relaxed.ts): quadPanel
  * rearranges each panel once for all the blocks, which did not pay below 32 (Deno: 0.92-0.96x at
@@ -196,9 +201,10 @@ function rowOffsetSums(q: usize, qStride: usize, rows: i32, K: i32, dst: usize):
   const length = quantizedRowLength(K);
   for (let r = 0; r < rows; r++) {
     const qr = q + <usize>r * qStride;
-    for (let k0 = 0; k0 < length; k0 += K_BLOCK) {
+    const block = kBlock();
+    for (let k0 = 0; k0 < length; k0 += block) {
       let acc = i32x4.splat(0);
-      const end = min(length, k0 + K_BLOCK);
+      const end = min(length, k0 + block);
       for (let k = k0; k < end; k += 8) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(v128.load(qr + (<usize>k << 1))));
       store<i32>(dst, offsetSum(acc));
       dst += 4;
@@ -254,7 +260,7 @@ function packPairBlocks(q: usize, qStride: usize, rows: i32, K: i32, packed: usi
     const ends = lists + <usize>(r >> 2) * listBytes, offsets = ends + (<usize>blocks << 2);
     const sums = rowSums + <usize>r * sumsStride;
     for (let b = 0; b < blocks; b++) {
-      const first = b * K_BLOCK_PAIRS, last = min(padded, first + K_BLOCK_PAIRS);
+      const first = b * blockPairs(), last = min(padded, first + blockPairs());
       const start = offsets + (<usize>first << 2);
       let e = start;
       let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
@@ -297,7 +303,7 @@ function block4(a: usize, list: usize, pairs: i32, wp: usize, rowSums: usize, su
   for (let b = 0; b < blocks; b++) {
     let a0l = i32x4.splat(0), a0h = i32x4.splat(0), a1l = i32x4.splat(0), a1h = i32x4.splat(0);
     let a2l = i32x4.splat(0), a2h = i32x4.splat(0), a3l = i32x4.splat(0), a3h = i32x4.splat(0);
-    const kb = b * K_BLOCK_PAIRS;
+    const kb = b * blockPairs();
     const endWord = load<u32>(list + (<usize>b << 2));
     // The two loops differ only in where a pair's offset comes from; one loop choosing per pair
     // would branch in the kernel's innermost loop.
@@ -316,7 +322,7 @@ function block4(a: usize, list: usize, pairs: i32, wp: usize, rowSums: usize, su
         a3l = i32x4.add(a3l, i32x4.dot_i16x8_s(v3, high)); a3h = i32x4.add(a3h, i32x4.dot_i16x8_s(v3, whole));
       }
     } else {
-      const end = a + (<usize>min(pairs, kb + K_BLOCK_PAIRS) << 4);
+      const end = a + (<usize>min(pairs, kb + blockPairs()) << 4);
       let wk = wp + <usize>kb * I8_PANEL_PAIR;
       for (let ak = a + (<usize>kb << 4); ak < end; ak += 16) {
         const whole = v128.load(wk), high = i16x8.shr_s(whole, 8);
@@ -356,7 +362,7 @@ function listHeadBytes(pairs: i32): usize {
 // @ts-ignore: decorator
 @inline
 function blocksOf(pairs: i32): i32 {
-  return (pairs + K_BLOCK_PAIRS - 1) / K_BLOCK_PAIRS;
+  return (pairs + blockPairs() - 1) / blockPairs();
 }
 
 /**
@@ -370,8 +376,8 @@ function listNonzeroPairs(q: usize, K: i32, list: usize): usize {
   const entries = list + listHeadBytes(pairs);
   let e = entries;
   for (let b = 0; b < blocks; b++) {
-    const last = min(pairs, (b + 1) * K_BLOCK_PAIRS);
-    for (let p = b * K_BLOCK_PAIRS; p < last; p++) {
+    const last = min(pairs, (b + 1) * blockPairs());
+    for (let p = b * blockPairs(); p < last; p++) {
       const v = load<i32>(q + (<usize>p << 2));
       store<i32>(e, v);
       store<u32>(e, <u32>p * <u32>I8_PANEL_PAIR, 4);

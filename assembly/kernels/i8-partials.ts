@@ -5,6 +5,26 @@ import { finishLanes, storePanel } from './store';
 /** k summed in i32 before a block's sums go to f32: the bound on i32 overflow (gemm-i8.ts, "Why 8191"). */
 export const K_BLOCK: i32 = 2048;
 
+/**
+ * The block length the int8 GEMMs use: K_BLOCK, except while a transposed conv runs one of its phases
+ * (conv-phases.ts). A phase reads a subset of the whole kernel's k, and its sums must split where the
+ * whole kernel's 2048-k blocks do for the result to keep its bits: there the phase sets the shorter,
+ * uniform length its k fall into (phaseBlockK), a multiple of 4, and puts K_BLOCK back after.
+ */
+let blockK: i32 = K_BLOCK;
+
+/** The current int8 block length in k (K_BLOCK but inside a conv phase). */
+// @ts-ignore: decorator
+@inline
+export function kBlock(): i32 {
+  return blockK;
+}
+
+/** Sets the int8 block length for the calls that follow (k, a multiple of 4, at most K_BLOCK). */
+export function setKBlock(k: i32): void {
+  blockK = k;
+}
+
 /** Where a block's f32 partial sums wait while the next block accumulates: 4 rows x 8 columns. */
 export const PARTIALS: usize = memory.data(128, 16);
 

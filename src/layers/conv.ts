@@ -6,7 +6,7 @@
 import { UnsupportedError } from '../errors.ts';
 import { LIMITS, type ConvLayer } from '../format/spec.ts';
 import { fail, int, oneOf, optional, pair } from '../format/validate.ts';
-import { ConvRec, Field, Op } from '../runtime/abi.ts';
+import { ConvPacking, ConvRec, Field, Op } from '../runtime/abi.ts';
 import { activate, parseFusedActivation, recordActivation } from './activation.ts';
 import type { LayerKind } from './types.ts';
 import { checkWeightShapes, parseWeightRefs, referenceWeights, rowOperands } from './weights.ts';
@@ -137,16 +137,20 @@ function convKind(transposed: boolean): LayerKind<ConvLayer> {
     },
     record(layer, record, node, context) {
       const g = convGeometry(layer, node.inShapes[0], node.outShape);
-      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups));
+      // The module picks the path from the geometry (phases, the direct kernel, im2col): the record says
+      // the kernel was packed for that choice (ConvPacking).
+      const packing = ConvPacking.ByGeometry;
+      context.scratch(context.kernels.convGeneralScratchBytes(context.weightCode, g.H, g.W, g.C, g.OH, g.OW, g.OC, g.kh, g.kw, g.groups, g.transposed ? 1 : 0, g.sh, g.sw, g.dh, g.dw, g.padTop, g.padLeft, packing));
       record[Field.Op] = Op.Conv;
       recordActivation(record, layer);
       const words: [number, number][] = [
         [ConvRec.Weights, context.weightCode], [ConvRec.H, g.H], [ConvRec.W, g.W], [ConvRec.C, g.C], [ConvRec.OH, g.OH], [ConvRec.OW, g.OW],
         [ConvRec.OC, g.OC], [ConvRec.KH, g.kh], [ConvRec.KW, g.kw], [ConvRec.SH, g.sh], [ConvRec.SW, g.sw], [ConvRec.PadTop, g.padTop],
         [ConvRec.PadLeft, g.padLeft], [ConvRec.Transposed, g.transposed ? 1 : 0], [ConvRec.DilationH, g.dh], [ConvRec.DilationW, g.dw], [ConvRec.Groups, g.groups],
+        [ConvRec.Packing, packing],
       ];
       for (const [field, value] of words) record[field] = value;
-      record[ConvRec.Kernel] = context.convKernel(layer.kernel, g.kh, g.kw, g.C, g.OC, g.groups, g.transposed);
+      record[ConvRec.Kernel] = context.convKernel(layer.kernel, g, packing);
       record[ConvRec.Bias] = context.convVector(layer.bias, g.OC, g.groups);
       record[ConvRec.Scale] = context.convVector(layer.scale, g.OC, g.groups);
     },

@@ -49,8 +49,11 @@ export interface PlanContext {
   weightCode: number;
   /** Packs a kernel tensor, seen as a K x N matrix, into panels; returns its address. `channels`: C of a conv2dTranspose. */
   kernel(tensor: number, K: number, N: number, channels: number): number;
-  /** Packs a conv kernel tensor for convGeneral (per group; depthwise in its own layout); returns its address. */
-  convKernel(tensor: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: boolean): number;
+  /**
+   * Packs a conv kernel tensor for convGeneral with `packing` (abi.ts ConvPacking: per group, or by the
+   * geometry: depthwise, by phases, for the direct kernel); returns its address.
+   */
+  convKernel(tensor: number, geometry: import('./conv.ts').ConvNodeGeometry, packing: number): number;
   /** Places a conv's bias or scale tensor as convGeneral reads it (0 for none); returns its address. */
   convVector(tensor: number | undefined, OC: number, groups: number): number;
   /** Places an f32 vector tensor zero-padded to whole panels of 8 (0 for none); returns its address. */

@@ -137,6 +137,20 @@ export enum ConvRec {
   DilationH = 25,
   DilationW = 26,
   Groups = 27,
+  /** How Kernel was packed (ConvPacking); 0 in records from hosts that predate the word. */
+  Packing = 28,
+}
+
+/**
+ * How a conv's kernel is packed, which decides the path convGeneral takes. Gemm: the layout every
+ * module understands (the depthwise kernel's, or panels for the im2col GEMM); a module given a record
+ * without the word (a host that predates it, which packs so) takes that path. ByGeometry: packed by
+ * packConvKernel for the layer's strides and dilation, which may pick transposed-conv phases
+ * (assembly/kernels/conv-phases.ts) or the direct kernel for few channels (conv-direct.ts).
+ */
+export enum ConvPacking {
+  Gemm = 0,
+  ByGeometry = 1,
 }
 
 /** A standalone activation over Size values per sample. */

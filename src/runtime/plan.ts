@@ -82,11 +82,12 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
       cursor = align16(cursor + bytes);
       return dst;
     },
-    convKernel(index, kh, kw, C, OC, groups, transposed) {
-      const bytes = align16(kernels.convKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, groups));
+    convKernel(index, { kh, kw, C, OC, groups, transposed, sh, sw, dh, dw }, packing) {
+      const T = transposed ? 1 : 0;
+      const bytes = align16(kernels.convKernelBytes(WEIGHT_CODES[dtype], kh, kw, C, OC, groups, T, sh, sw, dh, dw, packing));
       const src = stage(index, bytes);
       const dst = cursor;
-      if (!kernels.packConvKernel(WEIGHT_CODES[dtype], src, dst, kh, kw, C, OC, groups, transposed ? 1 : 0)) {
+      if (!kernels.packConvKernel(WEIGHT_CODES[dtype], src, dst, kh, kw, C, OC, groups, T, sh, sw, dh, dw, packing)) {
         throw new FormatError(`tensor ${index}: a conv kernel the wasm module cannot pack (${groups} groups of ${C} -> ${OC} channels)`);
       }
       cursor = align16(cursor + bytes);

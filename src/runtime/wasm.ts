@@ -39,13 +39,27 @@ export interface Kernels {
     weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, transposed: number,
     dh: number, dw: number, groups: number,
-    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number,
+    w: number, bias: number, scale: number, scratch: number, act: number, alpha: number, packing: number,
   ): number;
-  convGeneralScratchBytes(weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number): number;
-  convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number): number;
-  packConvKernel(weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number): number;
+  convGeneralScratchBytes(
+    weights: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, kh: number, kw: number, groups: number,
+    transposed: number, sh: number, sw: number, dh: number, dw: number, padTop: number, padLeft: number, packing: number,
+  ): number;
+  /**
+   * Bytes packConvKernel writes. `packing` (abi.ts ConvPacking): Gemm, or ByGeometry, where the layout
+   * depends on the geometry (a strided transposed conv by phases, few channels for the direct kernel).
+   */
+  convKernelBytes(weights: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number, sh: number, sw: number, dh: number, dw: number, packing: number): number;
+  packConvKernel(
+    weights: number, src: number, dst: number, kh: number, kw: number, C: number, OC: number, groups: number, transposed: number,
+    sh: number, sw: number, dh: number, dw: number, packing: number,
+  ): number;
   convVectorBytes(OC: number, groups: number): number;
   packConvVector(src: number, dst: number, OC: number, groups: number): void;
+  /** Whether convGeneral runs a layer of this geometry by phases (assembly/kernels/conv-phases.ts). */
+  usesPhases(weights: number, C: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number): number;
+  /** Whether convGeneral runs a conv2d of this geometry through the direct kernel for few channels (assembly/kernels/conv-direct.ts). */
+  usesDirectConv(weights: number, C: number, OC: number, kh: number, kw: number, sh: number, sw: number, groups: number, transposed: number): number;
   /** convGeneral on the grouped GEMM always (depthwise layers too), with its own packing: for tests and benchmarks. */
   convGroups(
     weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
