@@ -455,6 +455,10 @@ describe('transposed convs by phases (conv-phases.ts)', () => {
     // Output padding past the kernel's reach: the last row and column read nothing (bias alone).
     phaseCase(3, 2, [2, 2], [2, 2], [0, 0, 0, 0], [1, 1], [5, 6], 2),
     phaseCase(2, 1, [2, 3], [2, 3], [0, 0, 0, 0], [1, 2], [3, 18], 1),
+    // Inputs taller than a band of 16 rows (conv-direct.ts: several bands, their edges mid-phase).
+    phaseCase(3, 1, [4, 4], [2, 2], [1, 1, 1, 1], [0, 0], [19, 5], 1),
+    phaseCase(2, 3, [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], [21, 6], 2),
+    phaseCase(4, 6, [5, 5], [3, 3], [2, 2, 2, 2], [2, 0], [17, 3], 1),
   ];
 
   for (const build of ['strict', 'relaxed'] as const) {
@@ -562,6 +566,11 @@ describe('conv2d at stride 1 with few channels: the direct kernel (conv-direct.t
     directCase(3, 2, [3, 3], [1, 1], [5, 6, 4, 7], [3, 4], 2),
     directCase(2, 1, [2, 3], [2, 1], [4, 0, 1, 5], [2, 3], 1),
     directCase(1, 5, [1, 1], [1, 1], [2, 3, 1, 0], [2, 2], 1),
+    // Inputs taller than a band of 16 rows, with dilation and with int8 past one block.
+    directCase(3, 2, [3, 3], [1, 1], [1, 1, 1, 1], [35, 9], 1),
+    directCase(16, 1, [5, 5], [2, 1], [4, 2, 4, 2], [18, 17], 2),
+    directCase(256, 3, [3, 3], [1, 1], [1, 1, 1, 1], [20, 3], 1),
+    directCase(2, 4, [3, 3], [1, 1], [20, 1, 0, 1], [17, 2], 1),
   ];
 
   it('runs exactly the conv2d layers at stride 1, one group, with few channels', async () => {
