@@ -147,12 +147,18 @@ function packTap(weights: i32, src: usize, out: usize, tap: i32, C: i32, OC: i32
   return out;
 }
 
-// The channel-major copy of a sample, with zeros around it: as many rows and columns before and after
-// it as the taps reach (a phase's taps reach back Ty - 1 rows, a conv2d's (kh - 1)*dh forwards), and
-// ROW_STEP more columns after it for the lanes a row's last step computes past its end. Output pixels
+// The channel-major copy of a band of a sample's rows, with zeros around it: as many columns before and
+// after it as the taps reach (a phase's taps reach back Tx - 1 columns, a conv2d's (kw - 1)*dw
+// forwards), ROW_STEP more after it for the lanes a row's last step computes past its end, and the rows
+// a band of BAND_ROWS output rows reads (its own and as many more as the taps reach, zeros outside the
+// sample). Bands keep the planes' size to the input's width, whatever its height (a whole 512x512x64
+// sample would have taken 67 MB more), and in cache while their rows are computed. Output pixels
 // whose taps all fall outside the input (far padding, a transposed conv's output padding) are not
-// computed from the planes but written as the GEMM computes them from a row of zeros (biasOnly): so
-// the planes' size depends on the input and kernel alone, whatever the padding.
+// computed from the planes but written as the GEMM computes them from a row of zeros (biasOnly), so
+// the planes do not grow with the padding either.
+
+/** Output rows a band of planes serves. */
+const BAND_ROWS: i32 = 16;
 
 /** Rows (or columns) of zeros on each side of the sample along an axis: how far the taps reach. */
 // @ts-ignore: decorator
@@ -161,12 +167,20 @@ function planeBorder(k: i32, s: i32, d: i32, transposed: bool): i32 {
   return transposed ? phaseTaps(k, s, 0) - 1 : (k - 1) * d;
 }
 
-/** Scratch bytes convDirect needs: one sample's planes (int8: the quantized sample first, then its planes of channel pairs). */
+/** Scratch bytes convDirect needs: one band's planes (int8: the quantized sample first, then its band of planes of channel pairs). */
 export function directScratchBytes(weights: i32, H: i32, W: i32, C: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, transposed: bool): usize {
-  const rows = H + 2 * planeBorder(kh, sh, dh, transposed), columns = W + 2 * planeBorder(kw, sw, dw, transposed) + ROW_STEP;
+  const span = planeBorder(kh, sh, dh, transposed);
+  const rows = bandRows(H, span) + span, columns = W + 2 * planeBorder(kw, sw, dw, transposed) + ROW_STEP;
   const plane = <usize>rows * <usize>columns << 2;
   if (weights != WEIGHTS_I8) return aligned16(<usize>C * plane);
   return quantizedBytes(H * W * C) + aligned16(<usize>channelPairs(C) * plane);
+}
+
+/** Rows q in a band: BAND_ROWS, or all H + span rows any output reads from where they are fewer. */
+// @ts-ignore: decorator
+@inline
+function bandRows(H: i32, span: i32): i32 {
+  return min(BAND_ROWS, H + span);
 }
 
 /** A quantized sample (i16, quantizeRows's padding) and its scale, 16-aligned. */
@@ -187,6 +201,11 @@ function clampTo(v: i32, lo: i32, hi: i32): i32 {
  * y = act(conv(x, w) + bias) through this kernel: a transposed conv phase by phase (arguments as
  * conv-phases.ts's convPhases), or a conv2d at stride 1 with dilation dh, dw; w packed by packDirect,
  * scratch of directScratchBytes.
+ *
+ * Rows are counted in q, the input row a pixel's first tap reads: a conv2d's output row oy is q = oy -
+ * padTop, its taps read q + ky*dh; phase ry's pixel row qi is q = q0 + qi, its taps read q - t. A band
+ * computes the rows q in [i0, i1) of every phase from the planes of input rows [i0, i1 + span) (conv2d)
+ * or [i0 - span, i1) (phases).
  */
 export function convDirect(
   weights: i32, x: usize, y: usize, batch: i32,
@@ -194,9 +213,9 @@ export function convDirect(
   kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32, dh: i32, dw: i32, transposed: bool,
   w: usize, bias: usize, scale: usize, scratch: usize, act: i32, alpha: f32,
 ): void {
-  const top = planeBorder(kh, sh, dh, transposed), left = planeBorder(kw, sw, dw, transposed);
-  const Hp = H + 2 * top, Wp = W + 2 * left + ROW_STEP;
-  const planeBytes = <usize>(Hp * Wp) << 2;
+  const span = planeBorder(kh, sh, dh, transposed), left = planeBorder(kw, sw, dw, transposed);
+  const Wp = W + 2 * left + ROW_STEP;
+  const planeBytes = <usize>((bandRows(H, span) + span) * Wp) << 2;
   const i8 = weights == WEIGHTS_I8;
   const values = H * W * C;
   // int8: [the quantized sample][its scale, last 4 of 16 bytes][planes of channel pairs].
@@ -204,47 +223,52 @@ export function convDirect(
   const planes = i8 ? scratch + quantizedBytes(values) : scratch;
   const depth = i8 ? channelPairs(C) : C;
   const kBytes = <usize>groupedColumns(OC) << 2;
+  // The rows q any output row reads from: a conv2d's from -span, a phase's up to H + span.
+  const first = transposed ? 0 : -span, end = transposed ? H + span : H;
   for (let b = 0; b < batch; b++) {
     const xb = x + (<usize>(b * values) << 2);
-    if (i8) {
-      quantizeRows(xb, 0, 1, values, scratch, sampleScale);
-      toPairPlanes(scratch, planes, H, W, C, top, left, Hp, Wp);
-    } else {
-      toPlanes(xb, planes, H, W, C, top, left, Hp, Wp);
-    }
+    if (i8) quantizeRows(xb, 0, 1, values, scratch, sampleScale);
     const yb = y + (<usize>(b * OH * OW * OC) << 2);
-    if (!transposed) {
-      // Tap (ky, kx) of output (oy, ox) reads input (oy - padTop + ky*dh, ...), plane row oy - padTop
-      // + top + ky*dh. Rows and columns that reach the input: [padTop - top, padTop + H).
-      const qa = clampTo(padTop - top, 0, OH), qb = clampTo(padTop + H, qa, OH);
-      const pa = clampTo(padLeft - left, 0, OW), pb = clampTo(padLeft + W, pa, OW);
-      const base = planes + (<usize>((qa - padTop + top) * Wp + pa - padLeft + left) << 2);
-      const blockK = C & 1 ? i32.MAX_VALUE : K_BLOCK;
-      region(
-        weights, base, Wp, planeBytes, depth, kh, kw, <isize>(dh * Wp) << 2, <isize>dw << 2, OH, OW, qa, qb, pa, pb, blockK,
-        w, kBytes, bias, scale, sampleScale, OC, yb, <usize>(OW * OC) << 2, <usize>OC << 2, act, alpha,
-      );
-      continue;
-    }
-    let wp = w;
-    for (let ry = 0; ry < sh; ry++) {
-      const Ty = phaseTaps(kh, sh, ry), PH = phaseCount(OH, padTop, sh, ry), q0 = phaseFirst(padTop, sh, ry);
-      for (let rx = 0; rx < sw; rx++) {
-        const Tx = phaseTaps(kw, sw, rx), PW = phaseCount(OW, padLeft, sw, rx), p0 = phaseFirst(padLeft, sw, rx);
-        if (PH > 0 && PW > 0) {
-          // Tap (t, u) of phase pixel (qi, pi) reads input (q0 + qi - t, p0 + pi - u), plane row
-          // q0 + qi - t + top. Rows that reach the input: q0 + qi < H + Ty - 1.
-          const qb = clampTo(H + Ty - 1 - q0, 0, PH), pb = clampTo(W + Tx - 1 - p0, 0, PW);
-          const base = planes + (<usize>((top + q0) * Wp + left + p0) << 2);
-          const out = yb + (<usize>(((ry - padTop + sh * q0) * OW + rx - padLeft + sw * p0) * OC) << 2);
-          // With an odd C the whole kernel is one block (directChannels), and its padding pairs must not split it.
-          const blockK = C & 1 ? i32.MAX_VALUE : phaseBlockK(kh, kw, C, sh, sw, ry, rx);
-          region(
-            weights, base, Wp, planeBytes, depth, Ty, Tx, -(<isize>Wp << 2), -4, PH, PW, 0, qb, 0, pb, blockK,
-            wp, kBytes, bias, scale, sampleScale, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha,
-          );
+    biasBorders(weights, transposed, H, W, OH, OW, OC, kh, kw, sh, sw, padTop, padLeft, span, left, yb, bias, scale, sampleScale, act, alpha);
+    for (let i0 = first; i0 < end; i0 += BAND_ROWS) {
+      const i1 = min(i0 + BAND_ROWS, end);
+      const rowFirst = transposed ? i0 - span : i0;
+      if (i8) toPairPlanes(scratch, planes, H, W, C, rowFirst, i1 - i0 + span, left, Wp, planeBytes);
+      else toPlanes(xb, planes, H, W, C, rowFirst, i1 - i0 + span, left, Wp, planeBytes);
+      if (!transposed) {
+        // Output rows oy = q + padTop that reach the input, columns likewise (biasBorders did the rest).
+        const qlo = max(i0, -padTop), qhi = min(i1, OH - padTop);
+        const pa = clampTo(padLeft - left, 0, OW), pb = clampTo(padLeft + W, pa, OW);
+        if (qlo >= qhi || pa >= pb) continue;
+        const base = planes + (<usize>((qlo - rowFirst) * Wp + pa - padLeft + left) << 2);
+        const out = yb + (<usize>(((qlo + padTop) * OW + pa) * OC) << 2);
+        runTaps(
+          weights, base, Wp, planeBytes, depth, kh, kw, <isize>(dh * Wp) << 2, <isize>dw << 2, qhi - qlo, pb - pa, C & 1 ? i32.MAX_VALUE : K_BLOCK,
+          w, kBytes, bias, scale, sampleScale, OC, out, <usize>(OW * OC) << 2, <usize>OC << 2, act, alpha,
+        );
+        continue;
+      }
+      let wp = w;
+      for (let ry = 0; ry < sh; ry++) {
+        const Ty = phaseTaps(kh, sh, ry), PH = phaseCount(OH, padTop, sh, ry), q0 = phaseFirst(padTop, sh, ry);
+        for (let rx = 0; rx < sw; rx++) {
+          const Tx = phaseTaps(kw, sw, rx), PW = phaseCount(OW, padLeft, sw, rx), p0 = phaseFirst(padLeft, sw, rx);
+          // Phase rows q in [q0, q0 + PH) that reach the input (q < H + Ty - 1), in this band; columns likewise.
+          const qlo = max(i0, q0), qhi = min(i1, min(q0 + PH, H + Ty - 1));
+          const pb = clampTo(W + Tx - 1 - p0, 0, PW);
+          if (qlo < qhi && pb > 0) {
+            // Tap (t, u) of phase pixel (q, p0 + pi) reads plane row q - t - rowFirst, column p0 + pi - u + left.
+            const base = planes + (<usize>((qlo - rowFirst) * Wp + left + p0) << 2);
+            const out = yb + (<usize>(((ry - padTop + sh * qlo) * OW + rx - padLeft + sw * p0) * OC) << 2);
+            // With an odd C the whole kernel is one block (directChannels), and its padding pairs must not split it.
+            const blockK = C & 1 ? i32.MAX_VALUE : phaseBlockK(kh, kw, C, sh, sw, ry, rx);
+            runTaps(
+              weights, base, Wp, planeBytes, depth, Ty, Tx, -(<isize>Wp << 2), -4, qhi - qlo, pb, blockK,
+              wp, kBytes, bias, scale, sampleScale, OC, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, act, alpha,
+            );
+          }
+          wp += <usize>(Ty * Tx * depth) * kBytes;
         }
-        wp += <usize>(Ty * Tx * depth) * kBytes;
       }
     }
   }
@@ -253,23 +277,41 @@ export function convDirect(
 }
 
 /**
- * PH x PW output pixels (out: pixel (0, 0)), of which rows [qa, qb) by columns [pa, pb) reach the
- * input and are computed from the planes (base: the plane address of pixel (qa, pa)'s first tap); the
- * rest are biasOnly.
+ * The output pixels of one sample whose taps all fall outside the input, each phase's (or the
+ * conv2d's) rows and columns past the reach the bands compute: biasOnly.
  */
-function region(
-  weights: i32, base: usize, Wp: i32, planeBytes: usize, depth: i32, Ty: i32, Tx: i32, rowStep: isize, colStep: isize,
-  PH: i32, PW: i32, qa: i32, qb: i32, pa: i32, pb: i32, blockK: i32, w: usize, kBytes: usize, bias: usize, scale: usize, sampleScale: usize,
-  OC: i32, out: usize, rowStride: usize, pixelStride: usize, act: i32, alpha: f32,
+function biasBorders(
+  weights: i32, transposed: bool, H: i32, W: i32, OH: i32, OW: i32, OC: i32, kh: i32, kw: i32, sh: i32, sw: i32,
+  padTop: i32, padLeft: i32, span: i32, left: i32, yb: usize, bias: usize, scale: usize, sampleScale: usize, act: i32, alpha: f32,
+): void {
+  if (!transposed) {
+    const qa = clampTo(padTop - span, 0, OH), qb = clampTo(padTop + H, qa, OH);
+    const pa = clampTo(padLeft - left, 0, OW), pb = clampTo(padLeft + W, pa, OW);
+    borders(weights, yb, <usize>(OW * OC) << 2, <usize>OC << 2, OH, OW, qa, qb, pa, pb, bias, scale, sampleScale, OC, act, alpha);
+    return;
+  }
+  for (let ry = 0; ry < sh; ry++) {
+    const Ty = phaseTaps(kh, sh, ry), PH = phaseCount(OH, padTop, sh, ry), q0 = phaseFirst(padTop, sh, ry);
+    for (let rx = 0; rx < sw; rx++) {
+      const Tx = phaseTaps(kw, sw, rx), PW = phaseCount(OW, padLeft, sw, rx), p0 = phaseFirst(padLeft, sw, rx);
+      if (PH == 0 || PW == 0) continue;
+      const qb = clampTo(H + Ty - 1 - q0, 0, PH), pb = clampTo(W + Tx - 1 - p0, 0, PW);
+      const out = yb + (<usize>(((ry - padTop + sh * q0) * OW + rx - padLeft + sw * p0) * OC) << 2);
+      borders(weights, out, <usize>(sh * OW * OC) << 2, <usize>(sw * OC) << 2, PH, PW, 0, qb, 0, pb, bias, scale, sampleScale, OC, act, alpha);
+    }
+  }
+}
+
+/** The pixels of a PH x PW grid (out: pixel (0, 0)) outside rows [qa, qb) by columns [pa, pb): biasOnly. */
+function borders(
+  weights: i32, out: usize, rowStride: usize, pixelStride: usize, PH: i32, PW: i32, qa: i32, qb: i32, pa: i32, pb: i32,
+  bias: usize, scale: usize, sampleScale: usize, OC: i32, act: i32, alpha: f32,
 ): void {
   if (qa > 0) biasOnly(weights, out, rowStride, pixelStride, 0, qa, 0, PW, bias, scale, sampleScale, OC, act, alpha);
   if (qb < PH) biasOnly(weights, out, rowStride, pixelStride, qb, PH, 0, PW, bias, scale, sampleScale, OC, act, alpha);
   if (qa == qb) return;
   if (pa > 0) biasOnly(weights, out, rowStride, pixelStride, qa, qb, 0, pa, bias, scale, sampleScale, OC, act, alpha);
   if (pb < PW) biasOnly(weights, out, rowStride, pixelStride, qa, qb, pb, PW, bias, scale, sampleScale, OC, act, alpha);
-  if (pa == pb) return;
-  const first = out + <usize>qa * rowStride + <usize>pa * pixelStride;
-  runTaps(weights, base, Wp, planeBytes, depth, Ty, Tx, rowStep, colStep, qb - qa, pb - pa, blockK, w, kBytes, bias, scale, sampleScale, OC, first, rowStride, pixelStride, act, alpha);
 }
 
 /**
@@ -524,13 +566,16 @@ function storePixel(at: usize, v: v128, OC: i32): void {
   if (OC > 2) store<f32>(at, f32x4.extract_lane(v, 2), 8);
 }
 
-/** x's sample [H, W, C] as C planes of Hp x Wp floats, the values at (top, left), zeros around. */
-function toPlanes(x: usize, planes: usize, H: i32, W: i32, C: i32, top: i32, left: i32, Hp: i32, Wp: i32): void {
-  const planeBytes = <usize>(Hp * Wp) << 2;
-  memory.fill(planes, 0, <usize>C * planeBytes);
-  for (let iy = 0; iy < H; iy++) {
+/**
+ * Rows [rowFirst, rowFirst + rows) of x's sample [H, W, C] as C planes planeBytes apart, `rows` rows of
+ * Wp floats each, a row's values from column `left` on; zeros around them and in rows outside the sample.
+ */
+function toPlanes(x: usize, planes: usize, H: i32, W: i32, C: i32, rowFirst: i32, rows: i32, left: i32, Wp: i32, planeBytes: usize): void {
+  for (let c = 0; c < C; c++) memory.fill(planes + <usize>c * planeBytes, 0, <usize>(rows * Wp) << 2);
+  const from = max(rowFirst, 0), to = min(rowFirst + rows, H);
+  for (let iy = from; iy < to; iy++) {
     let src = x + (<usize>(iy * W * C) << 2);
-    let dst = planes + (<usize>((top + iy) * Wp + left) << 2);
+    let dst = planes + (<usize>((iy - rowFirst) * Wp + left) << 2);
     for (let ix = 0; ix < W; ix++) {
       let d = dst;
       for (let c = 0; c < C; c++) {
@@ -543,14 +588,17 @@ function toPlanes(x: usize, planes: usize, H: i32, W: i32, C: i32, top: i32, lef
   }
 }
 
-/** A quantized sample [H, W, C] (i16) as planes of channel pairs: plane cp holds (q[2cp], q[2cp + 1]) per pixel, zeros around and past C. */
-function toPairPlanes(q: usize, planes: usize, H: i32, W: i32, C: i32, top: i32, left: i32, Hp: i32, Wp: i32): void {
-  const planeBytes = <usize>(Hp * Wp) << 2;
+/**
+ * toPlanes for a quantized sample (i16): plane cp holds (q[2cp], q[2cp + 1]) per pixel as one 4-byte
+ * element, zeros past C.
+ */
+function toPairPlanes(q: usize, planes: usize, H: i32, W: i32, C: i32, rowFirst: i32, rows: i32, left: i32, Wp: i32, planeBytes: usize): void {
   const pairs = channelPairs(C);
-  memory.fill(planes, 0, <usize>pairs * planeBytes);
-  for (let iy = 0; iy < H; iy++) {
+  for (let p = 0; p < pairs; p++) memory.fill(planes + <usize>p * planeBytes, 0, <usize>(rows * Wp) << 2);
+  const from = max(rowFirst, 0), to = min(rowFirst + rows, H);
+  for (let iy = from; iy < to; iy++) {
     let src = q + (<usize>(iy * W * C) << 1);
-    let dst = planes + (<usize>((top + iy) * Wp + left) << 2);
+    let dst = planes + (<usize>((iy - rowFirst) * Wp + left) << 2);
     for (let ix = 0; ix < W; ix++) {
       let d = dst;
       for (let c = 0; c < C; c += 2) {
