@@ -44,7 +44,7 @@ describe('train --dataset: the data a run records', { skip: !MNIST_DIR && 'set E
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('an image-folder run resumes bit for bit with the printed command alone', () => {
+  it('an image-folder run resumes bit for bit with the printed command alone, and evaluate --run scores it', () => {
     const common = ['--preset', 'cvae', '--dataset', folder, '--batch-size', '8', '--backend', 'cpu'];
     const whole = edgevaeWithEnv(env, 'train', ...common, '--steps', '6', '--runs', join(root, 'whole'));
     assert.equal(whole.code, 0, whole.stderr);
@@ -65,6 +65,13 @@ describe('train --dataset: the data a run records', { skip: !MNIST_DIR && 'set E
     const resumed = edgevaeWithEnv(env, 'train', '--resume', runDir, '--steps', '6', '--backend', 'cpu');
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(trainLosses(runDir), trainLosses(runFolder(join(root, 'whole'), 'cvae')));
+
+    // Scored on its test split from the record alone, with no judge.
+    const scored = edgevaeWithEnv(env, 'evaluate', '--run', runDir, '--json');
+    assert.equal(scored.code, 0, scored.stderr);
+    const result = JSON.parse(scored.stdout);
+    assert.deepEqual([result.preset, result.dataset, result.step, result.testImages], ['cvae', 'digits', 6, 10]);
+    for (const key of ['nelbo', 'squaredError', 'accuracy']) assert.ok(Number.isFinite(result.metrics[key]), key);
   });
 
   it('an MNIST run records its folder: --resume needs neither --data nor EDGEVAE_MNIST_DIR (issue 24, 3b)', () => {
