@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Dataset } from '../data/datasets.ts';
-import { loadRecordedData, loadRequestedData, type LoadDataOptions } from '../data/sources.ts';
+import { loadRecordedData, loadRequestedData, type DataRequest, type LoadDataOptions } from '../data/sources.ts';
 import { InputError } from '../errors.ts';
 import { selectBackend, type BackendChoice } from '../train/backend.ts';
 import { getPreset, PRESETS } from '../train/presets/index.ts';
@@ -13,7 +13,8 @@ import { checkSchedule } from '../train/schedule.ts';
 import { checkThreads } from '../train/data-parallel.ts';
 import { CHECKPOINT, createRun, readRun, train, type Progress, type RunConfig } from '../train/trainer.ts';
 
-export interface TrainCommandOptions {
+/** The data flags (--dataset, --data, --image-size, --channels, --test-split, --strict) are DataRequest's. */
+export interface TrainCommandOptions extends DataRequest {
   preset?: string;
   resume?: string;
   epochs?: number;
@@ -24,14 +25,6 @@ export interface TrainCommandOptions {
   seed?: number;
   backend: BackendChoice;
   threads: number;
-  /** mnist (default), fashion-mnist, or an image folder's path. */
-  dataset?: string;
-  /** The IDX folder of mnist or fashion-mnist. */
-  data?: string;
-  imageSize?: number;
-  channels?: 1 | 3;
-  testSplit?: number;
-  strict?: boolean;
   runs: string;
 }
 

@@ -20,7 +20,7 @@ import { quantizeInt8PerChannel } from '../format/int8.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { outputChannelAxis, type ConvLayer, type DenseLayer } from '../format/spec.ts';
 import { convGeometry, type ConvNodeGeometry } from '../layers/conv.ts';
-import { kernelIndex } from '../layers/conv-reference.ts';
+import { kernelIndex, sourceCoordinate } from '../layers/conv-reference.ts';
 import type { GraphNode } from '../layers/types.ts';
 // The converter runs the model it quantizes, so it needs the runtime's wasm registered (the core carries none).
 import '../runtime/embedded.ts';
@@ -239,8 +239,8 @@ function convObservation(g: ConvNodeGeometry, input: Float32Array, n: number, oy
   const c0 = (block.rows[0] / (g.OC / g.groups)) * Cg;
   const x = block.x;
   block.taps.forEach(([ky, kx], t) => {
-    const iy = source(oy, ky, sh, dh, padTop, H, transposed);
-    const ix = source(ox, kx, sw, dw, padLeft, W, transposed);
+    const iy = sourceCoordinate(oy, ky, sh, dh, padTop, H, transposed);
+    const ix = sourceCoordinate(ox, kx, sw, dw, padLeft, W, transposed);
     const at = t * Cg;
     if (iy < 0 || ix < 0) {
       x.fill(0, at, at + Cg);
@@ -249,17 +249,6 @@ function convObservation(g: ConvNodeGeometry, input: Float32Array, n: number, oy
     const base = ((n * H + iy) * W + ix) * C + c0;
     for (let c = 0; c < Cg; c++) x[at + c] = input[base + c];
   });
-}
-
-/** The input coordinate a tap reads along one axis, or -1 (conv-reference.ts's sourceCoordinate, inlined for the hot loop). */
-function source(o: number, k: number, s: number, d: number, pad: number, size: number, transposed: boolean): number {
-  let i: number;
-  if (transposed) {
-    const t = o + pad - k * d;
-    if (t < 0 || t % s !== 0) return -1;
-    i = t / s;
-  } else i = o * s + k * d - pad;
-  return i >= 0 && i < size ? i : -1;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
