@@ -55,7 +55,7 @@ describe('train --dataset: the data a run records', { skip: !MNIST_DIR && 'set E
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.match(stopped.stdout, /images: .*digits: 80 images of 28x28x1, 10 classes, from the cache /);
     const runDir = runFolder(join(root, 'stopped'), 'cvae');
-    assert.match(stopped.stdout, new RegExp(`stopped at step 3; checkpoint saved\\. Continue with: npx edgevae train --resume ${runDir}\\n`));
+    assert.match(stopped.stdout, new RegExp(`stopped at step 3 \\(epoch 1 of 20, 3 of its 8 batches done\\); checkpoint saved\\. Continue with: npx edgevae train --resume ${runDir}\\n`));
     const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
     assert.equal(config.dataset, 'digits');
     assert.deepEqual(Object.keys(config.data).sort(), ['key', 'kind', 'path', 'splitSeed', 'testSplit']);
