@@ -56,7 +56,7 @@ export function run(plan: usize, count: i32, batch: i32, slots: usize, labels: u
   return Status.Ok;
 }
 
-function runOne(r: usize, batch: i32, slots: usize, labels: usize, scratch: usize): i32 {
+export function runOne(r: usize, batch: i32, slots: usize, labels: usize, scratch: usize): i32 {
   const op = word(r, Field.Op);
   const act = word(r, Field.Act);
   const alpha = reinterpret<f32>(word(r, Field.Alpha));

@@ -18,6 +18,7 @@ import { Decoder, type DecoderPool } from '../src/index.ts';
 import { createNodePool } from '../src/node/index.ts';
 import { exportModel } from '../src/export/index.ts';
 import { ALL_FIXTURES, type Fixture } from '../test/fixtures/models.ts';
+import { cpuClock } from './machine.ts';
 
 await tf.setBackend('cpu');
 
@@ -66,15 +67,6 @@ for (const model of ['denseDecoder', 'conditionalDecoder']) {
     await addWarmedUp({ model, batch, contender: '2 threads, whole on one', run: () => whole.sample(batch, { seed: 1 }) });
     await addWarmedUp({ model, batch, contender: `2 threads, split ${split.shareSizes(batch).join('+')}`, run: () => split.sample(batch, { seed: 1 }) });
   }
-}
-
-/** CPU seconds all processes and this one (all its threads) have used; null where /proc/stat is missing. */
-function cpuClock(): { all: number; ours: number; wall: number } | null {
-  if (!existsSync('/proc/stat')) return null;
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const ours = process.cpuUsage();
-  // /proc/stat counts in USER_HZ ticks, 100 per second on Linux.
-  return { all: (user + nice + system + irq + softirq + steal) / 100, ours: (ours.user + ours.system) / 1e6, wall: performance.now() / 1000 };
 }
 
 const otherCores: number[] = [];

@@ -30,6 +30,7 @@ export async function sizesMarkdown(root = ROOT): Promise<string> {
   const files = [
     fileRow(root, 'build/edgevae.wasm', 'the runtime, strict SIMD build'),
     fileRow(root, 'build/edgevae-relaxed.wasm', 'the runtime, relaxed SIMD build'),
+    fileRow(root, 'build/edgevae-threads.wasm', 'the runtime for one decode shared by threads (shared memory, strict SIMD)'),
     fileRow(root, 'dist/browser/edgevae-sampler.js', '`<edgevae-sampler>`: the element, the runtime and both wasm builds as base64'),
     fileRow(root, 'dist/browser/edgevae-pool.js', '`createWebPool` for pages without a bundler'),
     fileRow(root, 'dist/browser/pool-worker.js', 'the pool\'s module worker, with the runtime and its wasm'),

@@ -20,7 +20,7 @@ describe('a quiet clone', () => {
   });
 
   // Compiled without optimisation and without output: the diagnostics are the same, in seconds.
-  for (const [entry, target] of [['assembly/index.ts', 'release'], ['assembly/index.ts', 'relaxed'], ['assembly/train.ts', 'train'], ['assembly/replica.ts', 'replica']]) {
+  for (const [entry, target] of [['assembly/index.ts', 'release'], ['assembly/index.ts', 'relaxed'], ['assembly/index-threads.ts', 'threads'], ['assembly/train.ts', 'train'], ['assembly/replica.ts', 'replica']]) {
     it(`asc compiles ${entry} (${target}) without warnings`, () => {
       const args = [join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js'), entry, '--target', target, '--noEmit', '--optimizeLevel', '0', '--shrinkLevel', '0'];
       const result = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });

@@ -34,6 +34,8 @@ export enum Status {
   BadOpcode = -1,
   BadLabel = -2,
   BadWeights = -3,
+  /** Another thread of a shared decode trapped (src/runtime/threads.ts): this one stopped waiting for it. */
+  ThreadFailed = -4,
 }
 
 /** How a weighted op's kernel is stored. */
@@ -244,3 +246,33 @@ export enum AffineRec {
  * See src/layers/resize.ts (resizeTables) and assembly/kernels/resize.ts.
  */
 export const RESIZE_LINEAR_ENTRY_BYTES = 16;
+
+/**
+ * The words (i32) of the block through which threads share one decode (src/runtime/threads.ts,
+ * assembly/executor-threads.ts). The barrier's: Arrived, Generation, FailedRecord. The host's: Job,
+ * the generation of the job the helper threads run (Stop ends them), and the job's arguments; each
+ * thread's status at Status + thread.
+ */
+export enum ThreadSync {
+  Arrived = 0,
+  Generation = 1,
+  FailedRecord = 2,
+  Job = 3,
+  Plan = 4,
+  Count = 5,
+  Batch = 6,
+  Slots = 7,
+  Labels = 8,
+  Scratch = 9,
+  ScratchStride = 10,
+  Threads = 11,
+  /** Set by a helper thread that trapped: the barrier stops waiting, every thread returns ThreadFailed. */
+  Broken = 12,
+  Status = 16,
+  Words = 64,
+}
+
+/** The Job word's value that ends the helper threads. */
+export const THREAD_STOP = -1;
+/** Most threads one decode is shared by: one status word each after Status. */
+export const MAX_THREADS = 48;

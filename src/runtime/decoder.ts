@@ -9,8 +9,9 @@ import { RECORD_WORDS, Status } from './abi.ts';
 import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
 import { LATENT_LAYOUTS, toChannelsLast, type LatentLayout } from './layout.ts';
 import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
-import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
+import { checkAbi, ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
 import type { GraphNode } from '../layers/types.ts';
+import { instantiateShared, runJob, sharedMemory, threadHostFor, type ThreadGroup, type ThreadHost, type ThreadKernels } from './threads.ts';
 
 export interface LoadOptions {
   /** The edgevae wasm module, compiled or as bytes; by default the copy embedded in this package. */
@@ -25,6 +26,15 @@ export interface LoadOptions {
    * engine accepts it, else strict. 'relaxed': that build or an error.
    */
   simd?: SimdMode;
+  /**
+   * Threads one decode is shared by (default 1): each conv2d's output rows are split between them, so
+   * a single large image uses several cores; same bytes as one thread. Above 1 it runs the strict
+   * threads build (build/edgevae-threads.wasm) on a shared memory, with helper threads from
+   * `threadHost` (edgevae/node registers worker_threads). close() ends them.
+   */
+  threads?: number;
+  /** Where helper threads come from when `threads` > 1; default: the registered host (useThreadHost). */
+  threadHost?: ThreadHost;
 }
 
 export interface FromUrlOptions extends LoadOptions {
@@ -118,6 +128,8 @@ export interface DecoderInfo {
    * strict path). Both give the same bits.
    */
   int8Dot: Int8Dot;
+  /** Threads a decode is shared by (LoadOptions.threads). */
+  threads: number;
 }
 
 /** Where one chunk's data lives in wasm memory. */
@@ -147,6 +159,7 @@ const STATUS_MESSAGES: Record<number, string> = {
   [Status.BadOpcode]: 'an op code this wasm module does not know (is it older than this edgevae?)',
   [Status.BadLabel]: 'a class label out of range',
   [Status.BadWeights]: 'a weight type this wasm module does not know',
+  [Status.ThreadFailed]: 'another thread of the shared decode failed',
 };
 
 const DEFAULT_MAX_BATCH = 256;
@@ -161,9 +174,13 @@ export class Decoder {
   private readonly maxBatch: number;
   private readonly maxMemory: number;
   private readonly mixture: MixtureTables | undefined;
+  /** The helper threads of a decoder loaded with threads > 1; undefined once closed. */
+  private threads: { count: number; group: ThreadGroup | undefined } | undefined;
 
-  private constructor(kernels: Kernels, model: ParsedModel, plan: Plan, options: LoadOptions) {
+  private constructor(kernels: Kernels, model: ParsedModel, plan: Plan, options: LoadOptions, group?: ThreadGroup) {
     this.kernels = kernels;
+    const threads = options.threads ?? 1;
+    if (threads > 1) this.threads = { count: threads, group };
     this.plan = plan;
     this.model = model;
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -188,6 +205,7 @@ export class Decoder {
       wasmWeightBytes: plan.weightBytes,
       simd: kernels.relaxedSimd() ? 'relaxed' : 'strict',
       int8Dot: int8DotOf(kernels),
+      threads,
     };
   }
 
@@ -196,12 +214,25 @@ export class Decoder {
     if (options.maxBatch !== undefined) checkInt(options.maxBatch, 'maxBatch', 1, 65536);
     const parsed = readModel(model);
     const maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
-    const kernels = await instantiate(options.wasm, options.simd);
+    const threads = options.threads ?? 1;
+    const host = threads === 1 ? undefined : threadHostFor(threads, options.threadHost);
+    if (host && options.wasm) throw new InputError('wasm and threads together: a shared decode runs the threads build, which the threadHost provides');
+    if (host && options.simd === 'relaxed') throw new InputError("simd: 'relaxed' and threads together: the threads build is strict SIMD only");
+    const shared = host && (await threadedKernels(host));
+    const kernels = shared?.kernels ?? (await instantiate(options.wasm, options.simd));
     // Checked before any memory is grown: a model too large for the budget fails fast and clearly.
     const needed = kernels.heapBase() + parsed.graph.nodes.length * 4 * RECORD_WORDS + 2 * storedWeightBytes(parsed) + 1024;
     if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
-    const plan = buildPlan(kernels, parsed);
-    return new Decoder(kernels, parsed, plan, options);
+    const plan = buildPlan(kernels, parsed, threads);
+    const group = shared && (await host.start(shared.module, kernels.memory, plan.sync, threads - 1));
+    return new Decoder(kernels, parsed, plan, options, group);
+  }
+
+  /** Ends the helper threads of a decoder loaded with threads > 1 (a decode afterwards is an error); nothing to do otherwise. */
+  async close(): Promise<void> {
+    const group = this.threads?.group;
+    if (this.threads) this.threads.group = undefined;
+    await group?.close();
   }
 
   /**
@@ -482,15 +513,32 @@ export class Decoder {
   /** Executes records first..first+count-1 of the plan (records are contiguous, RECORD_WORDS i32 each); a failing one becomes a RuntimeError naming its node. */
   private runRecords(first: number, count: number, batch: number, layout: Layout) {
     const { kernels, plan } = this;
-    let status: number;
+    const records = plan.records + first * RECORD_WORDS * 4;
+    let status: number, failed: number;
     try {
-      status = kernels.run(plan.records + first * RECORD_WORDS * 4, count, batch, layout.slotTable, layout.labels, plan.scratch);
+      if (this.threads) {
+        if (!this.threads.group) throw new InputError('this decoder was closed: its threads have ended');
+        const job = { plan: records, count, batch, slots: layout.slotTable, labels: layout.labels, scratch: plan.scratch, scratchStride: plan.scratchStride, threads: this.threads.count };
+        let broken: boolean;
+        ({ status, record: failed, broken } = runJob(kernels as ThreadKernels, plan.sync, job));
+        if (broken) {
+          const group = this.threads.group;
+          this.threads.group = undefined;
+          void group.close();
+          const node = plan.recordNodes[first + failed];
+          throw new RuntimeError(`a decode thread trapped${node ? ` at node "${node.name}" (${node.layer.type})` : ''}; this decoder's threads have ended: load the model again`);
+        }
+      } else {
+        status = kernels.run(records, count, batch, layout.slotTable, layout.labels, plan.scratch);
+        failed = kernels.failedRecord();
+      }
     } catch (err) {
+      if (err instanceof InputError || err instanceof RuntimeError) throw err;
       // Validation should make this unreachable; if it is reached, say so rather than leak a bare trap.
       throw new RuntimeError(`the wasm executor trapped decoding a batch of ${batch}: ${(err as Error).message}`, { cause: err });
     }
     if (status !== Status.Ok) {
-      const node = plan.recordNodes[first + kernels.failedRecord()];
+      const node = plan.recordNodes[first + failed];
       const where = node ? `node "${node.name}" (${node.layer.type})` : 'an unknown node';
       throw new RuntimeError(`the wasm executor failed at ${where}: ${STATUS_MESSAGES[status] ?? `status ${status}`}`);
     }
@@ -532,4 +580,18 @@ function checkInt(value: unknown, what: string, min: number, max: number): numbe
 function checkFinite(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new InputError(`${what} must be a finite number, got ${String(value)}`);
   return value;
+}
+
+/** The threads build, compiled, and thread 0's instance of it on a fresh shared memory. */
+async function threadedKernels(host: ThreadHost): Promise<{ module: WebAssembly.Module; kernels: ThreadKernels }> {
+  const source = await host.wasm();
+  let module: WebAssembly.Module;
+  try {
+    module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source as BufferSource);
+  } catch (err) {
+    throw new RuntimeError(`cannot compile the edgevae threads wasm module (does this engine support WebAssembly SIMD and threads?): ${(err as Error).message}`, { cause: err });
+  }
+  const kernels = await instantiateShared(module, sharedMemory());
+  checkAbi(kernels);
+  return { module, kernels };
 }

@@ -5,7 +5,8 @@
  * slot table `run` reads.
  *
  * Memory, from the module's heap base up: [op records][packed weights, bias, scales and tables per
- * node][scratch for the hungriest op] then, sized per batch by the decoder: [labels][slot table][the
+ * node][scratch for the hungriest op, one per thread][the threads' sync block] then, sized per batch
+ * by the decoder: [labels][slot table][the
  * slots]. f32 and f16 kernels are packed as they are stored (f16 stays half-size and is widened in the
  * kernel); int8 kernels are packed in the pairs the integer dot product reads.
  */
@@ -14,7 +15,7 @@ import { tensorData, type GraphNode, type ParsedModel } from '../format/read.ts'
 import { FormatError } from '../errors.ts';
 import { kindOf } from '../layers/index.ts';
 import type { PlanContext } from '../layers/types.ts';
-import { Field, RECORD_WORDS, Weights } from './abi.ts';
+import { Field, RECORD_WORDS, ThreadSync, Weights } from './abi.ts';
 import { ensureMemory, type Kernels } from './wasm.ts';
 
 const WEIGHT_CODES: Record<ParsedModel['header']['meta']['dtype'], number> = { f32: Weights.F32, f16: Weights.F16, i8: Weights.I8 };
@@ -25,8 +26,12 @@ export interface Plan {
   opCount: number;
   /** The node each record runs, for messages. */
   recordNodes: GraphNode[];
-  /** Scratch space the kernels share (im2col tiles, quantized rows, a widened f16 panel). */
+  /** Scratch space the kernels share (im2col tiles, quantized rows, a widened f16 panel): one area per thread. */
   scratch: number;
+  /** Bytes from one thread's scratch to the next's. */
+  scratchStride: number;
+  /** The block of ThreadSync words through which threads share a decode (abi.ts); 0 with one thread. */
+  sync: number;
   /** First free byte after the records, weights and scratch; batch buffers start here. */
   staticEnd: number;
   /** Bytes of packed weights, biases, scales and tables. */
@@ -36,8 +41,8 @@ export interface Plan {
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 const panelsOf = (n: number) => Math.ceil(n / 8);
 
-/** Writes the model's weights and op records into the module's memory. */
-export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
+/** Writes the model's weights and op records into the module's memory, with scratch for `threads` threads. */
+export function buildPlan(kernels: Kernels, model: ParsedModel, threads = 1): Plan {
   const { graph, slots } = model;
   const recordNodes = graph.nodes.filter((node) => kindOf(node.layer).storage !== 'alias');
   const recordsPtr = align16(kernels.heapBase());
@@ -128,9 +133,14 @@ export function buildPlan(kernels: Kernels, model: ParsedModel): Plan {
   new Int32Array(kernels.memory.buffer, recordsPtr, records.length).set(records);
   const weightBytes = cursor - weightsStart;
   const scratch = cursor;
-  const staticEnd = align16(scratch + scratchBytes);
+  const scratchStride = align16(scratchBytes);
+  const sync = threads > 1 ? scratch + threads * scratchStride : 0;
+  const staticEnd = threads > 1 ? align16(sync + ThreadSync.Words * 4) : align16(scratch + scratchBytes);
   ensureMemory(kernels, staticEnd);
-  return { records: recordsPtr, opCount: recordNodes.length, recordNodes, scratch, staticEnd, weightBytes };
+  // Packing staged the stored tensors past the weights, where scratch and the sync block now lie: the
+  // threads' barrier must start from zeros.
+  if (sync) new Int32Array(kernels.memory.buffer, sync, ThreadSync.Words).fill(0);
+  return { records: recordsPtr, opCount: recordNodes.length, recordNodes, scratch, scratchStride, sync, staticEnd, weightBytes };
 }
 
 const slotOrNone = (slotOf: Map<string, number>, value: string | undefined) => (value === undefined ? -1 : (slotOf.get(value) ?? -1));

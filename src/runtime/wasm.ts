@@ -189,7 +189,7 @@ export async function instantiate(source?: WasmSource, mode: SimdMode = 'strict'
 }
 
 /** Refuses a module built from another src/runtime/abi.ts than this host's (a stale or foreign .wasm). */
-function checkAbi(kernels: Kernels): void {
+export function checkAbi(kernels: Kernels): void {
   const version = typeof kernels.abiVersion === 'function' ? kernels.abiVersion() : 1;
   const words = typeof kernels.recordWords === 'function' ? kernels.recordWords() : 24;
   if (version !== ABI_VERSION || words !== RECORD_WORDS) {

@@ -1,0 +1,114 @@
+// One decode shared by several threads (src/runtime/threads.ts): every thread runs this loop over the
+// same records in one shared memory, and they meet at a barrier after each record. A conv2d's output
+// rows are split between the threads, each computing its own band of rows as a conv of its own over
+// the input rows that band reads (the kernels compute each output pixel the same way whatever the
+// tile around it, so the bytes are those of one thread); every other record, a small share of the
+// arithmetic, runs on thread 0 alone while the others wait at the barrier.
+//
+// Not split: transposed convs (their phases interleave output rows), and int8 convs, which quantize
+// each sample with one scale taken over the whole input (conv-i8.ts): a band would take its own.
+import { convGeneral } from './kernels/conv';
+import { WEIGHTS_I8 } from './kernels/dense';
+import { runOne } from './executor';
+import { ConvRec, Field, Op, RECORD_WORDS, Status, ThreadSync } from '../src/runtime/abi';
+
+/** Output rows per thread below which a conv runs on thread 0 alone: a band must pay for its barrier. */
+const MIN_BAND_ROWS: i32 = 4;
+
+// @ts-ignore: decorator
+@inline
+function word(record: usize, i: i32): i32 {
+  return load<i32>(record + (<usize>i << 2));
+}
+
+/**
+ * Thread `thread` of `threads` runs `count` records for `batch` samples, each thread with its own
+ * scratch (`scratch + thread * scratchStride`); `sync` is the block of ThreadSync words, zeroed
+ * before the first call. Returns Status.Ok, or the first failure this thread met; either is also
+ * stored in its Status word, and a failure's record index in FailedRecord, before the barrier.
+ */
+export function runShare(
+  plan: usize, count: i32, batch: i32, slots: usize, labels: usize, scratch: usize, scratchStride: usize,
+  thread: i32, threads: i32, sync: usize,
+): i32 {
+  const own = scratch + <usize>thread * scratchStride;
+  const statusWord = sync + (<usize>(ThreadSync.Status + thread) << 2);
+  atomic.store<i32>(statusWord, Status.Ok);
+  let result = Status.Ok;
+  for (let i = 0; i < count; i++) {
+    const r = plan + (<usize>(i * RECORD_WORDS) << 2);
+    let status = Status.Ok;
+    if (splits(r, threads)) status = convBand(r, batch, slots, own, thread, threads) ? Status.Ok : Status.BadWeights;
+    else if (thread == 0) status = runOne(r, batch, slots, labels, own);
+    if (status != Status.Ok && result == Status.Ok) {
+      result = status;
+      // Before the barrier, so that the host reads both once thread 0 is past the last one.
+      atomic.store<i32>(statusWord, status);
+      atomic.store<i32>(sync + (<usize>ThreadSync.FailedRecord << 2), i);
+    }
+    if (!barrier(sync, threads)) {
+      atomic.store<i32>(statusWord, Status.ThreadFailed);
+      atomic.store<i32>(sync + (<usize>ThreadSync.FailedRecord << 2), i);
+      return Status.ThreadFailed;
+    }
+  }
+  return result;
+}
+
+function splits(r: usize, threads: i32): bool {
+  return threads > 1 && word(r, Field.Op) == Op.Conv && word(r, ConvRec.Transposed) == 0
+    && word(r, ConvRec.Weights) != WEIGHTS_I8 && word(r, ConvRec.OH) >= MIN_BAND_ROWS * threads;
+}
+
+/** This thread's band of a conv2d's output rows, sample by sample: rows [OH*t/T, OH*(t+1)/T). */
+function convBand(r: usize, batch: i32, slots: usize, scratch: usize, thread: i32, threads: i32): bool {
+  const H = word(r, ConvRec.H), W = word(r, ConvRec.W), C = word(r, ConvRec.C);
+  const OH = word(r, ConvRec.OH), OW = word(r, ConvRec.OW), OC = word(r, ConvRec.OC);
+  const kh = word(r, ConvRec.KH), sh = word(r, ConvRec.SH), dh = word(r, ConvRec.DilationH), padTop = word(r, ConvRec.PadTop);
+  const first = <i32>(<i64>OH * thread / threads), end = <i32>(<i64>OH * (thread + 1) / threads);
+  // The input rows the band reads: from its first row's first tap to its last row's last tap, within the input.
+  const top = first * sh - padTop;
+  const inFirst = max(0, top);
+  const inEnd = min(H, (end - 1) * sh - padTop + (kh - 1) * dh + 1);
+  if (end <= first || inEnd <= inFirst) return true;
+  const x = <usize>load<u32>(slots + (<usize>word(r, Field.In0) << 2));
+  const y = <usize>load<u32>(slots + (<usize>word(r, Field.Out) << 2));
+  const inSample = <usize>H * W * C << 2, outSample = <usize>OH * OW * OC << 2;
+  for (let n = 0; n < batch; n++) {
+    const ok = convGeneral(
+      word(r, ConvRec.Weights), x + <usize>n * inSample + (<usize>inFirst * W * C << 2), y + <usize>n * outSample + (<usize>first * OW * OC << 2), 1,
+      inEnd - inFirst, W, C, end - first, OW, OC,
+      kh, word(r, ConvRec.KW), sh, word(r, ConvRec.SW), inFirst - top, word(r, ConvRec.PadLeft),
+      false, dh, word(r, ConvRec.DilationW), word(r, ConvRec.Groups),
+      <usize>word(r, ConvRec.Kernel), <usize>word(r, ConvRec.Bias), <usize>word(r, ConvRec.Scale), scratch,
+      word(r, Field.Act), reinterpret<f32>(word(r, Field.Alpha)), word(r, ConvRec.Packing),
+    );
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * Waits until all `threads` threads have arrived; false if instead a thread trapped (the Broken word,
+ * which its host sets before waking everyone). The last to arrive resets the count and moves the
+ * generation on, waking the rest; a waiter spins briefly first (most bands end close together, and a
+ * futex wake costs tens of microseconds).
+ */
+function barrier(sync: usize, threads: i32): bool {
+  if (threads == 1) return true;
+  const arrived = sync + (<usize>ThreadSync.Arrived << 2);
+  const generation = sync + (<usize>ThreadSync.Generation << 2);
+  const broken = sync + (<usize>ThreadSync.Broken << 2);
+  const seen = atomic.load<i32>(generation);
+  if (atomic.add<i32>(arrived, 1) == threads - 1) {
+    atomic.store<i32>(arrived, 0);
+    atomic.add<i32>(generation, 1);
+    atomic.notify(generation, threads);
+    return atomic.load<i32>(broken) == 0;
+  }
+  for (let spin = 0; spin < SPINS && atomic.load<i32>(generation) == seen; spin++);
+  while (atomic.load<i32>(generation) == seen) atomic.wait<i32>(generation, seen, -1);
+  return atomic.load<i32>(broken) == 0;
+}
+
+const SPINS: i32 = 20000;
