@@ -279,7 +279,7 @@ export function trainShare(trainable: Trainable, split: Split, order: StepOrder,
   } finally {
     tf.dispose([batch.x, batch.labels]);
   }
-  return sync ? sync.averageLosses(loss) : loss;
+  return sync ? sync.endStep(loss) : loss;
 }
 
 /** Writes the run's new learning rates to config.json, decaying from `step` on. */
