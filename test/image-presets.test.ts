@@ -1,7 +1,9 @@
 // Acceptance of issue 25's parametric presets: image folders made here from real MNIST and
 // Fashion-MNIST images (PNG and JPEG, grey and colourised RGB, with and without class folders, at
 // 28, 32 and 64 px); conv-vae, cvae and dcgan-vae each train a few steps on them (the loss falls),
-// export, sample and traverse, and the ONNX export of the decoder matches our runtime. One run goes
+// export, sample and traverse, the ONNX export of the decoder matches our runtime, and the Worker's
+// handler serves the int8 file's samples as a PNG of its shape (RGB included). dcgan-vae also trains
+// on two threads, its BatchNorm statistics kept the whole batch's. One run goes
 // whole epochs, for the per-epoch sample grid, loss curves and evaluation; evaluateRun scores a
 // checkpoint on its test split with no judge.
 //
@@ -20,6 +22,8 @@ import { InputError } from '../src/errors.ts';
 import { loadRequestedData } from '../src/data/sources.ts';
 import { exportOnnx } from '../src/export/onnx.ts';
 import { Decoder, toImageGrid } from '../src/index.ts';
+import { encodePng } from '../src/runtime/png.ts';
+import { handleRequest } from '../src/worker/index.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { evaluateRun, exportRun } from '../src/train/export-run.ts';
 import type { PresetConfig } from '../src/train/preset.ts';
@@ -209,6 +213,18 @@ describe('parametric presets on image folders', { skip: !MNIST_DIR && 'set EDGEV
       // int8 too: the file the Worker and the page would serve.
       const small = await Decoder.load(await exportRun(runDir, 'i8'));
       assert.ok(maxAbsDiff(small.decode(latents, labels?.values), ours) < 0.1);
+
+      // The Worker's handler serves it: a PNG grid of the model's shape (RGBA where it is RGB, grey where grey), the runtime's bytes.
+      const labelQuery = info.classes ? '&label=1' : '';
+      const response = await handleRequest(new Request(`http://worker/sample?n=6&seed=3${labelQuery}`), small);
+      assert.equal(response.status, 200, await response.clone().text());
+      const served = new Uint8Array(await response.arrayBuffer());
+      const expected = toImageGrid(small.sample(6, { seed: 3, ...(info.classes ? { labels: 1 } : {}) }), { shape: info.outputShape, range: info.range });
+      assert.deepEqual(served, encodePng(expected));
+      const png = decodePng(served);
+      assert.deepEqual([png.width, png.height, png.channels], [expected.width, expected.height, c.shape[2] === 3 ? 4 : 1]);
+      const described = (await (await handleRequest(new Request('http://worker/info'), small)).json()) as { model: { outputShape: number[] } };
+      assert.deepEqual(described.model.outputShape, c.shape);
     });
   }
 });
