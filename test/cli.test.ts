@@ -11,6 +11,8 @@ import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
 import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
+
+const MODELS_DIR = new URL('../models/', import.meta.url).pathname;
 import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { Decoder, toChannelsFirst, toImageGrid } from '../src/index.ts';
@@ -30,6 +32,24 @@ describe('edgevae CLI', () => {
     convModel = join(dir, 'tfjs-conv', 'model.json');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('evaluate refuses the digit judge for a model that does not draw 28x28 greyscale images, pointing to evaluate --run', () => {
+    for (const shape of [[32, 32, 3], [28, 28, 3], [64, 64, 1]]) {
+      const values = shape[0] * shape[1] * shape[2];
+      const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: values, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: values }) })] });
+      const file = join(dir, `rgb-${shape.join('x')}.evae`);
+      writeFileSync(file, exportModel(model, { dtype: 'f32', meta: { output: { shape } } }));
+      model.dispose();
+      const refused = edgevae('evaluate', '--model', file);
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.equal(refused.stderr, `edgevae: the judge reads 28x28 greyscale digits, and this model draws [${shape.join(', ')}]; score a training run on its test split instead: npx edgevae evaluate --run RUN_DIR\n`);
+      assert.equal(refused.stdout, '', 'nothing measured');
+      // A judge given explicitly must read as many values as the model draws.
+      const mismatched = edgevae('evaluate', '--model', file, '--judge', join(MODELS_DIR, 'judge', 'mnist.evae'));
+      assert.equal(mismatched.code, 1);
+      assert.equal(mismatched.stderr, `edgevae: the judge reads 784 values, but the model outputs ${values}\n`);
+    }
+  });
 
   it('info describes the model', () => {
     const { code, stdout } = edgevae('info', conditional);

@@ -23,7 +23,8 @@ import { Adam } from '../src/train/adam.ts';
 import { allocateParameterMemory, planLayout, SharedParameters, sliceBounds } from '../src/train/replica-parameters.ts';
 import { allocateShared, ReplicaSync, shareSizes } from '../src/train/replica-sync.ts';
 import { createRun, train, type RunConfig, type TrainOptions } from '../src/train/trainer.ts';
-import { failingPreset, syntheticSplit, tinyPreset, tinyTwoPhasePreset } from './fixtures/tiny-presets.ts';
+import { movingStatistics } from '../src/train/replica-statistics.ts';
+import { failingPreset, syntheticSplit, tinyBatchNormPreset, tinyPreset, tinyTwoPhasePreset } from './fixtures/tiny-presets.ts';
 
 const presetModule = new URL('./fixtures/tiny-presets.ts', import.meta.url).href;
 
@@ -204,6 +205,55 @@ describe('data-parallel training', () => {
       }
     });
   }
+
+  it('BatchNormalization: the moving statistics of a run on 2 or 3 threads are one thread\'s, of the whole batch, not the main thread\'s share\'s', async (t) => {
+    /** Each BatchNormalization layer's moving mean and variance, by name. */
+    const moving = (trainable: Trainable) => new Map(movingStatistics(trainable).map((p) => [p.name, { mean: p.mean.dataSync().slice(), variance: p.variance.dataSync().slice() }]));
+    const compare = (a: Trainable, b: Trainable, layers: string[]) =>
+      Math.max(...layers.flatMap((name) => (['mean', 'variance'] as const).map((key) => relativeDifference(moving(a).get(name)![key], moving(b).get(name)![key]))));
+
+    // Step 1: both layers' inputs are the same functions of the batch however it is split.
+    const one = await run(tinyBatchNormPreset, { maxSteps: 1 });
+    const fresh = tinyBatchNormPreset.create(tinyBatchNormPreset.defaults);
+    const start = moving(fresh);
+    dispose(fresh);
+    for (const name of ['input', 'hidden']) {
+      assert.ok(relativeDifference(moving(one.trainable).get(name)!.variance, start.get(name)!.variance) > 1e-2, `${name}: one step moves its moving statistics`);
+    }
+    for (const threads of [2, 3]) {
+      const many = await run(tinyBatchNormPreset, { maxSteps: 1, threads });
+      assert.ok(many.logs.includes('data-parallel: each thread\'s BatchNormalization normalizes its share with the share\'s statistics; the moving statistics of the 2 BatchNormalization layers follow the whole batch\'s, combined after every step'), many.logs.join('\n'));
+      const difference = compare(many.trainable, one.trainable, ['input', 'hidden']);
+      t.diagnostic(`${threads} threads, after one step: ${difference.toExponential(2)} from one thread's`);
+      assert.ok(difference < 1e-6, `${threads} threads: the moving statistics after one step differ from one thread's by ${difference}`);
+      dispose(many.trainable);
+    }
+    // What the main thread's share alone gives (its first 8 images: one thread at batch 8 takes the same ones first) is far off.
+    const shareRun = { ...tinyBatchNormPreset, defaults: { ...tinyBatchNormPreset.defaults, batchSize: 8 } };
+    const share = await run(shareRun, { maxSteps: 1 });
+    const shareDifference = compare(share.trainable, one.trainable, ['input']);
+    t.diagnostic(`the main thread's share alone: ${shareDifference.toExponential(2)} from one thread's`);
+    assert.ok(shareDifference > 1e-3, `one share's statistics should differ from the whole batch's: ${shareDifference}`);
+    dispose(share.trainable);
+    dispose(one.trainable);
+
+    // Six steps, over two epochs: the input layer's statistics depend on the data alone, so they still agree.
+    const longer = await run(tinyBatchNormPreset, { maxSteps: 6 });
+    const longerTwo = await run(tinyBatchNormPreset, { maxSteps: 6, threads: 2 });
+    const difference = compare(longerTwo.trainable, longer.trainable, ['input']);
+    t.diagnostic(`2 threads, after six steps: ${difference.toExponential(2)} from one thread's`);
+    assert.ok(difference < 1e-5, `after six steps on two threads the input layer's moving statistics differ from one thread's by ${difference}`);
+    dispose(longer.trainable);
+
+    // A run on two threads stopped and resumed repeats the uninterrupted one bit for bit, moving statistics included.
+    const controller = new AbortController();
+    const first = await run(tinyBatchNormPreset, { maxSteps: 6, threads: 2, signal: controller.signal, onProgress: (p) => p.step === 3 && controller.abort() });
+    assert.equal(first.state.step, 3);
+    const second = await run(tinyBatchNormPreset, { maxSteps: 6, threads: 2, runDir: first.runDir });
+    assert.deepEqual([...first.losses, ...second.losses], longerTwo.losses);
+    assert.equal(compare(second.trainable, longerTwo.trainable, ['input', 'hidden']), 0);
+    for (const r of [longerTwo, first, second]) dispose(r.trainable);
+  });
 
   it('reads a tensor on the edgevae backend straight from the wasm heap, for the exchange', async () => {
     await selectBackend('edgevae');

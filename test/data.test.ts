@@ -287,6 +287,28 @@ describe('real data', () => {
     assert.ok(ds.train.images.subarray(14 * 28, 15 * 28).some((v) => v > 0.5));
   });
 
+  it('Fashion-MNIST where the Debian package is not installed and the network fails: the error says where it looked and how to get it', async () => {
+    const cacheDir = await tempDir();
+    const noPackage = join(cacheDir, 'usr-share-datasets-fashion-mnist');
+    const offline: typeof fetch = async () => {
+      throw new TypeError('fetch failed (getaddrinfo EAI_AGAIN: the test is offline)');
+    };
+    const logs: string[] = [];
+    await rejectsWith(
+      loadDataset('fashion-mnist', { env: NO_ENV, cacheDir, systemDirs: [noPackage], fetch: offline, log: (m) => logs.push(m) }),
+      /^fashion-mnist: could not download train-images-idx3-ubyte\.gz \(nothing was kept\): http:\/\/fashion-mnist\.s3-website\.eu-central-1\.amazonaws\.com\/train-images-idx3-ubyte\.gz: fetch failed \(getaddrinfo EAI_AGAIN: the test is offline\)\. Not found locally either: /,
+      new RegExp(`Not found locally either: looked in ${join(cacheDir, 'fashion-mnist')}: no such folder \\(cache\\); ${noPackage}: no such folder \\(system package\\)\\. `),
+      /To get fashion-mnist: install it with `apt-get install dataset-fashion-mnist` \(Debian and Ubuntu; it goes to \/usr\/share\/datasets\/fashion-mnist, which edgevae reads\), or let edgevae download it into its cache/,
+    );
+    assert.match(logs.join('\n'), /fashion-mnist: not found locally; downloading train-images-idx3-ubyte\.gz, .* into /);
+    const kept = join(cacheDir, 'fashion-mnist');
+    assert.deepEqual(existsSync(kept) ? await readdir(kept) : [], [], 'nothing partial kept');
+    await rejectsWith(
+      loadDataset('fashion-mnist', { env: NO_ENV, cacheDir, systemDirs: [noPackage], download: false }),
+      new RegExp(`fashion-mnist: not found and downloading is turned off; looked in .*${noPackage}: no such folder \\(system package\\)\\. To get fashion-mnist: install it with \`apt-get install dataset-fashion-mnist\``),
+    );
+  });
+
   it('Fashion-MNIST from the Debian package, found by the lookup', async (t) => {
     if (!fashionInstalled()) return t.skip(FASHION_SKIP);
     const logs: string[] = [];

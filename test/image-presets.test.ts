@@ -1,7 +1,9 @@
 // Acceptance of issue 25's parametric presets: image folders made here from real MNIST and
 // Fashion-MNIST images (PNG and JPEG, grey and colourised RGB, with and without class folders, at
 // 28, 32 and 64 px); conv-vae, cvae and dcgan-vae each train a few steps on them (the loss falls),
-// export, sample and traverse, and the ONNX export of the decoder matches our runtime. One run goes
+// export, sample and traverse, the ONNX export of the decoder matches our runtime, and the Worker's
+// handler serves the int8 file's samples as a PNG of its shape (RGB included). dcgan-vae also trains
+// on two threads, its BatchNorm statistics kept the whole batch's. One run goes
 // whole epochs, for the per-epoch sample grid, loss curves and evaluation; evaluateRun scores a
 // checkpoint on its test split with no judge.
 //
@@ -20,6 +22,8 @@ import { InputError } from '../src/errors.ts';
 import { loadRequestedData } from '../src/data/sources.ts';
 import { exportOnnx } from '../src/export/onnx.ts';
 import { Decoder, toImageGrid } from '../src/index.ts';
+import { encodePng } from '../src/runtime/png.ts';
+import { handleRequest } from '../src/worker/index.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { evaluateRun, exportRun } from '../src/train/export-run.ts';
 import type { PresetConfig } from '../src/train/preset.ts';
@@ -104,6 +108,42 @@ describe('parametric presets on image folders', { skip: !MNIST_DIR && 'set EDGEV
     getPreset('dcgan-vae').check!(getPreset('dcgan-vae').defaults); // DCGAN's 64x64 RGB
   });
 
+  it('dcgan-vae on two threads (16x16 RGB JPEG folder): its 3 BatchNormalization layers keep the whole batch\'s moving statistics; it trains, resumes bit for bit, exports folded', async () => {
+    const dir = join(root, 'folder-threads');
+    writeImageFolder(dir, sources.mnist!.train, { perClass: 40, format: 'jpeg', rgb: true, layout: 'flat' });
+    const { dataset, spec, label } = await loadRequestedData({ dataset: dir, imageSize: 16 }, { cacheDir: join(root, 'cache') });
+    const preset = getPreset('dcgan-vae');
+    const config = { ...preset.defaults, imageSize: 16, channels: 3, classes: 0, batchSize: 8, width: 8, learningRate: 1e-3 } as PresetConfig;
+    const run: RunConfig = { preset: 'dcgan-vae', dataset: label, data: spec, config };
+    /** Trains `runDir` on two threads up to `maxSteps`; the losses of the steps it took. */
+    const trainTo = async (runDir: string, maxSteps: number, logs: string[] = []) => {
+      const losses: Record<string, number>[] = [];
+      const { trainable } = await train({ runDir, preset, run, train: dataset.train, test: dataset.test, quiet: true, maxSteps, threads: 2, onProgress: (p) => losses.push(p.loss), log: (m) => logs.push(m) });
+      const statistics = trainable.models.decoder.weights.filter((w) => /moving_(mean|variance)/.test(w.name)).map((w) => [...w.read().dataSync()]);
+      tf.dispose(Object.values(trainable.models).flatMap((m) => m.weights.map((w) => w.read())));
+      for (const optimizer of Object.values(trainable.optimizers)) tf.dispose(optimizer.stateTensors());
+      return { losses, statistics };
+    };
+    const logs: string[] = [];
+    const wholeDir = await createRun(join(root, 'runs-threads'), run);
+    const whole = await trainTo(wholeDir, 6, logs);
+    assert.ok(logs.some((l) => l.includes('the moving statistics of the 3 BatchNormalization layers follow the whole batch\'s')), logs.join('\n'));
+    assert.ok(whole.losses.every((l) => Number.isFinite(l.loss)), JSON.stringify(whole.losses));
+    assert.ok(mean(whole.losses.slice(-2).map((l) => l.loss)) < mean(whole.losses.slice(0, 2).map((l) => l.loss)), `the loss should fall: ${whole.losses.map((l) => l.loss)}`);
+    assert.equal(whole.statistics.length, 4, 'two BatchNormalization layers in the decoder, a mean and a variance each');
+
+    const resumedDir = await createRun(join(root, 'runs-threads'), run);
+    const first = await trainTo(resumedDir, 2);
+    const second = await trainTo(resumedDir, 6);
+    assert.deepEqual([...first.losses, ...second.losses], whole.losses);
+    assert.deepEqual(second.statistics, whole.statistics, 'the checkpoint holds the statistics every replica shares');
+
+    const decoder = await Decoder.load(await exportRun(wholeDir, 'f32'));
+    assert.deepEqual(decoder.info.outputShape, [16, 16, 3]);
+    assert.ok(!decoder.info.layers.some((l) => l.type === 'affine'), 'every BatchNormalization folded');
+    assert.ok(decoder.sample(4, { seed: 1 }).every((v) => v >= 0 && v <= 1));
+  });
+
   for (const [index, c] of CASES.entries()) {
     const what = `${c.folder.format.toUpperCase()} ${c.folder.rgb ? 'RGB' : 'grey'} ${c.folder.layout === 'flat' ? 'flat' : 'class'} folder of ${c.source === 'mnist' ? 'MNIST' : 'Fashion-MNIST'}`;
     it(`${c.preset} at ${c.shape.join('x')} on a ${what}: the loss falls; it exports, samples, traverses, and its ONNX export matches our runtime`, async (t) => {
@@ -173,6 +213,18 @@ describe('parametric presets on image folders', { skip: !MNIST_DIR && 'set EDGEV
       // int8 too: the file the Worker and the page would serve.
       const small = await Decoder.load(await exportRun(runDir, 'i8'));
       assert.ok(maxAbsDiff(small.decode(latents, labels?.values), ours) < 0.1);
+
+      // The Worker's handler serves it: a PNG grid of the model's shape (RGBA where it is RGB, grey where grey), the runtime's bytes.
+      const labelQuery = info.classes ? '&label=1' : '';
+      const response = await handleRequest(new Request(`http://worker/sample?n=6&seed=3${labelQuery}`), small);
+      assert.equal(response.status, 200, await response.clone().text());
+      const served = new Uint8Array(await response.arrayBuffer());
+      const expected = toImageGrid(small.sample(6, { seed: 3, ...(info.classes ? { labels: 1 } : {}) }), { shape: info.outputShape, range: info.range });
+      assert.deepEqual(served, encodePng(expected));
+      const png = decodePng(served);
+      assert.deepEqual([png.width, png.height, png.channels], [expected.width, expected.height, c.shape[2] === 3 ? 4 : 1]);
+      const described = (await (await handleRequest(new Request('http://worker/info'), small)).json()) as { model: { outputShape: number[] } };
+      assert.deepEqual(described.model.outputShape, c.shape);
     });
   }
 });

@@ -7,10 +7,13 @@
 // comes from EDGEVAE_MNIST_DIR (skipped without it).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { DATASETS, DATASET_FILES, loadDataset, type Dataset } from '../src/data/datasets.ts';
+import { loadRecordedData, withRunRelativePath } from '../src/data/sources.ts';
+import { InputError } from '../src/errors.ts';
+import { Decoder } from '../src/index.ts';
 import { edgevaeWithEnv } from './helpers/cli.ts';
 import { writeImageFolder } from './helpers/image-folders.ts';
 
@@ -58,8 +61,8 @@ describe('train --dataset: the data a run records', { skip: !MNIST_DIR && 'set E
     assert.match(stopped.stdout, new RegExp(`stopped at step 3 \\(epoch 1 of 20, 3 of its 8 batches done\\); checkpoint saved\\. Continue with: npx edgevae train --resume ${runDir}\\n`));
     const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
     assert.equal(config.dataset, 'digits');
-    assert.deepEqual(Object.keys(config.data).sort(), ['key', 'kind', 'path', 'splitSeed', 'testSplit']);
-    assert.deepEqual([config.data.kind, config.data.path], ['folder', folder]);
+    assert.deepEqual(Object.keys(config.data).sort(), ['key', 'kind', 'path', 'relative', 'splitSeed', 'testSplit']);
+    assert.deepEqual([config.data.kind, config.data.path, config.data.relative], ['folder', folder, '../../../digits']);
     assert.deepEqual([config.config.imageSize, config.config.channels, config.config.classes], [28, 1, 10]);
 
     const resumed = edgevaeWithEnv(env, 'train', '--resume', runDir, '--steps', '6', '--backend', 'cpu');
@@ -74,13 +77,81 @@ describe('train --dataset: the data a run records', { skip: !MNIST_DIR && 'set E
     for (const key of ['nelbo', 'squaredError', 'accuracy']) assert.ok(Number.isFinite(result.metrics[key]), key);
   });
 
+  it('a run folder copied elsewhere, or moved together with its image folder, still exports with --prior-components and evaluates; a folder gone from both places is named, with the option that gives it (export, resume)', async () => {
+    const project = join(root, 'project');
+    writeImageFolder(join(project, 'shoes'), mnist.train, { perClass: 10, format: 'png', classes: [3, 5, 7] });
+    const first = edgevaeWithEnv(env, 'train', '--preset', 'conv-vae', '--dataset', join(project, 'shoes'), '--batch-size', '8', '--steps', '2', '--backend', 'cpu', '--runs', join(project, 'runs'));
+    assert.equal(first.code, 0, first.stderr);
+    const stamp = readdirSync(join(project, 'runs', 'conv-vae'))[0];
+    assert.equal(JSON.parse(readFileSync(join(project, 'runs', 'conv-vae', stamp, 'config.json'), 'utf8')).data.relative, '../../../shoes');
+    /** Exports a run with a fitted prior of two Gaussians; the command's result and the file's prior. */
+    const exportWithPrior = async (runDir: string, ...more: string[]) => {
+      const out = join(root, `prior-${Math.random().toString(36).slice(2)}.evae`);
+      const result = edgevaeWithEnv(env, 'export', runDir, '--prior-components', '2', '--out', out, ...more);
+      const prior = result.code === 0 ? (await Decoder.load(readFileSync(out))).info.meta.prior : undefined;
+      return { ...result, prior };
+    };
+
+    // The run folder alone, copied elsewhere: the image folder is where the run recorded it.
+    const copied = join(root, 'elsewhere', 'run');
+    cpSync(join(project, 'runs', 'conv-vae', stamp), copied, { recursive: true });
+    const fromCopy = await exportWithPrior(copied);
+    assert.equal(fromCopy.code, 0, fromCopy.stderr);
+    assert.equal(fromCopy.prior?.weights.length, 2);
+
+    // The project moved whole: the recorded folder is gone, and the one beside the run is read.
+    const moved = join(root, 'project-moved');
+    renameSync(project, moved);
+    const runDir = join(moved, 'runs', 'conv-vae', stamp);
+    const fromMoved = await exportWithPrior(runDir);
+    assert.equal(fromMoved.code, 0, fromMoved.stderr);
+    assert.match(fromMoved.stderr, new RegExp(`images: the run's folder ${join(project, 'shoes')} is gone; reading ${join(moved, 'shoes')}, where it sits relative to the moved run folder`));
+    assert.deepEqual(fromMoved.prior, fromCopy.prior, 'the same images, the same codes, the same fit');
+    const scored = edgevaeWithEnv(env, 'evaluate', '--run', runDir, '--json');
+    assert.equal(scored.code, 0, scored.stderr);
+    assert.equal(JSON.parse(scored.stdout).step, 2);
+
+    // The image folder moved away on its own: named, with how to give its new place; --dataset PATH does.
+    const away = join(root, 'shoes-away');
+    renameSync(join(moved, 'shoes'), away);
+    const gone = await exportWithPrior(runDir);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, new RegExp(`edgevae: the run's image folder ${join(project, 'shoes')} is gone, nor at ${join(moved, 'shoes')} \\(its place relative to the run folder\\); if it moved, give its new place with --dataset PATH\n`));
+    const given = await exportWithPrior(runDir, '--dataset', away);
+    assert.equal(given.code, 0, given.stderr);
+    assert.deepEqual(given.prior, fromCopy.prior);
+    const resumed = edgevaeWithEnv(env, 'train', '--resume', runDir, '--dataset', away, '--steps', '3', '--backend', 'cpu');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(trainLosses(runDir).length, 3);
+    assert.match(edgevaeWithEnv(env, 'export', runDir, '--dataset', away, '--out', join(root, 'x.evae')).stderr, /--dataset applies to a TensorFlow\.js model\.json; a run folder records its preset, shapes and dataset \(with --prior-components, --dataset PATH gives the run's image folder if it moved\)/);
+  });
+
+  it('an MNIST run moved together with its IDX folder reads it beside the run; gone from both places, it is named with --data DIR', async () => {
+    const project = join(root, 'idx-project');
+    mkdirSync(project);
+    symlinkSync(MNIST_DIR!, join(project, 'mnist'));
+    const runDir = join(project, 'runs', 'cvae', 'stamp');
+    const spec = withRunRelativePath({ kind: 'idx', name: 'mnist', dir: join(project, 'mnist') }, runDir);
+    assert.deepEqual(spec, { kind: 'idx', name: 'mnist', dir: join(project, 'mnist'), relative: '../../../mnist' });
+    const moved = join(root, 'idx-project-moved');
+    renameSync(project, moved);
+    const logs: string[] = [];
+    const data = await loadRecordedData(spec, 'mnist', { runDir: join(moved, 'runs', 'cvae', 'stamp') }, { log: (m) => logs.push(m), env: {} });
+    assert.deepEqual([data.train.count, data.test.count], [60000, 10000]);
+    assert.deepEqual(data.test.images.subarray(0, 784 * 3), mnist.test.images.subarray(0, 784 * 3));
+    assert.match(logs.join('\n'), new RegExp(`mnist: reading ${join(moved, 'mnist')} \\(recorded in the run as ${join(project, 'mnist')}, found at \\.\\./\\.\\./\\.\\./mnist from the moved run folder; give --data DIR if it moved\\)`));
+    await assert.rejects(loadRecordedData(spec, 'mnist', { runDir: join(root, 'unrelated', 'deeper', 'still', 'run') }), (e: unknown) => e instanceof InputError &&
+      e.message === `the run's mnist folder ${join(project, 'mnist')} is gone, nor at ${join(root, 'unrelated', 'mnist')} (its place relative to the run folder); if it moved, give its new place with --data DIR`);
+    assert.equal((await loadRecordedData(spec, 'mnist', { data: MNIST_DIR }, { env: {} })).train.count, 60000, '--data DIR still gives it');
+  });
+
   it('an MNIST run records its folder: --resume needs neither --data nor EDGEVAE_MNIST_DIR (issue 24, 3b)', () => {
     const runs = join(root, 'mnist-runs');
     const first = edgevaeWithEnv(env, 'train', '--preset', 'cvae', '--data', MNIST_DIR!, '--batch-size', '8', '--steps', '1', '--backend', 'cpu', '--runs', runs);
     assert.equal(first.code, 0, first.stderr);
     const runDir = runFolder(runs, 'cvae');
     assert.match(first.stdout, new RegExp(`Continue with: npx edgevae train --resume ${runDir}\\n`));
-    assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).data, { kind: 'idx', name: 'mnist', dir: MNIST_DIR });
+    assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).data, { kind: 'idx', name: 'mnist', dir: MNIST_DIR, relative: relative(runDir, MNIST_DIR!).split(sep).join('/') });
     const resumed = edgevaeWithEnv(env, 'train', '--resume', runDir, '--steps', '2', '--backend', 'cpu');
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /mnist: reading .* \(recorded in the run; give --data DIR if it moved\)/);

@@ -178,7 +178,7 @@ program
   .option('--label-input <name>', 'name of the one-hot label input, for conditional decoders with two inputs (model.json only)')
   .option('--output-shape <h,w,c>', 'per-sample output shape, e.g. 28,28,1 (model.json only)', (v: string) => v.split(',').map(integer(1, 1 << 24)))
   .option('--preset <name>', 'preset name to record in the metadata (model.json only)')
-  .option('--dataset <name>', 'dataset name to record in the metadata (model.json only)')
+  .option('--dataset <name>', 'model.json: dataset name to record in the metadata; a run folder with --prior-components: the run\'s image folder, if it moved (default: the folder the run recorded)')
   .option('--prior-components <k>', 'fit a mixture of k Gaussians to the training images\' codes and store it as the latent prior sample() draws from (run folders of presets with an encoder)', integer(1, LIMITS.priorComponents))
   .option('--data <dir>', 'with --prior-components: the IDX folder of the run\'s mnist or fashion-mnist, if it moved (default: the folder the run recorded)')
   .action(async (source: string, options: ExportCommandOptions) => {
@@ -227,6 +227,12 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: Expo
   const isRun = (await isDirectory(source)) && existsSync(join(source, 'config.json'));
   if (o.priorComponents !== undefined && !isRun) throw new InputError('--prior-components needs a training run folder: the prior is fitted to its encoder\'s codes');
   if (o.data !== undefined && o.priorComponents === undefined) throw new InputError('--data is read only to fit a prior: add --prior-components K');
+  if (isRun) {
+    const modelJsonOnly = [o.preset !== undefined && '--preset', o.labelInput !== undefined && '--label-input', o.outputShape !== undefined && '--output-shape', o.priorComponents === undefined && o.dataset !== undefined && '--dataset'].filter(Boolean);
+    if (modelJsonOnly.length > 0) {
+      throw new InputError(`${modelJsonOnly.join(', ')} ${modelJsonOnly.length === 1 ? 'applies' : 'apply'} to a TensorFlow.js model.json; a run folder records its preset, shapes and dataset (with --prior-components, --dataset PATH gives the run's image folder if it moved)`);
+    }
+  }
   const shipped = !existsSync(source) && /^[\w-]+$/.test(source) && shippedModels().includes(source);
   if (shipped || (!(await isDirectory(source)) && source.toLowerCase().endsWith('.evae'))) {
     if (o.format !== 'onnx') throw new InputError(`${source} is already an edgevae model: write it as ONNX (--out FILE.onnx)`);
@@ -246,8 +252,8 @@ async function exportSource(source: string, dtype: 'f32' | 'f16' | 'i8', o: Expo
     const { readRun } = await import('../train/trainer.ts');
     const { loadRecordedData } = await import('../data/sources.ts');
     const run = await readRun(source);
-    // The run's recorded data (--data: its IDX folder, if it moved).
-    const data = await loadRecordedData(run.data, run.dataset, { data: o.data }, { log });
+    // The run's recorded data (--data: its IDX folder, --dataset: its image folder, if it moved).
+    const data = await loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset, runDir: source }, { log });
     return exportRun(source, dtype, { components: o.priorComponents, dataset: data, log });
   }
   await selectBackend('cpu');

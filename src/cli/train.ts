@@ -91,7 +91,7 @@ async function prepareRun(o: TrainCommandOptions, backend: string, log: (message
     }
     if (o.epochs) run.config.epochs = o.epochs;
     checkThreads(o.threads, run.config.batchSize, backend);
-    const data = await withDecodingBar((options) => loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset }, options), log);
+    const data = await withDecodingBar((options) => loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset, runDir: o.resume }, options), log);
     const recorded = { imageSize: 28, channels: 1, classes: 10, ...run.config };
     const found = shapeSettings(data);
     if ((['imageSize', 'channels', 'classes'] as const).some((key) => found[key] !== recorded[key])) {
@@ -201,7 +201,7 @@ export async function evaluateRunCommand(o: EvaluateRunOptions): Promise<void> {
   const log = (message: string) => console.error(message);
   await selectBackend('auto', o.json ? () => {} : log);
   const run = await readRun(o.run);
-  const data = await withDecodingBar((options) => loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset }, options), log);
+  const data = await withDecodingBar((options) => loadRecordedData(run.data, run.dataset, { data: o.data, dataset: o.dataset, runDir: o.run }, options), log);
   const { evaluateRun } = await import('../train/export-run.ts');
   const result = await evaluateRun(o.run, data);
   if (o.json) {

@@ -78,6 +78,8 @@ export interface LoadDatasetOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** A download that receives no data for this long is abandoned. Default 60 000 ms. */
   idleTimeoutMs?: number;
+  /** The folders OS packages fill, replacing the dataset's own (tests: a machine without them). */
+  systemDirs?: readonly string[];
 }
 
 /** The four files of a dataset, without the optional `.gz`. */
@@ -247,6 +249,8 @@ function describeError(err: unknown): string {
 
 interface DownloadContext {
   name: DatasetName;
+  /** The local places looked in first, each with why it did not do, for the message of a failed download. */
+  tried: string[];
   fetch: typeof fetch;
   log: (msg: string) => void;
   idleTimeoutMs: number;
@@ -347,7 +351,7 @@ async function downloadFile(ctx: DownloadContext, mirrors: readonly string[], di
     }
   }
   throw new InputError(
-    `${ctx.name}: could not download ${file} (nothing was kept): ${failures.join('; ')}. ${howToGet(ctx.name)}`,
+    `${ctx.name}: could not download ${file} (nothing was kept): ${failures.join('; ')}. Not found locally either: looked in ${ctx.tried.join('; ')}. ${howToGet(ctx.name)}`,
   );
 }
 
@@ -404,13 +408,13 @@ export async function loadDataset(name: DatasetName, options: LoadDatasetOptions
   tried.push(`${describeFolder(cached, cacheExists)} (cache)`);
 
   // 4. Folders an OS package fills.
-  for (const dir of info.systemDirs) {
+  for (const dir of options.systemDirs ?? info.systemDirs) {
     const found = await findFiles(dir);
     if (found.missing.length === 0) {
       log(`${name}: reading ${dir} (system package)`);
       return readFound(name, found);
     }
-    tried.push(describeFolder(found, await isDir(dir)));
+    tried.push(`${describeFolder(found, await isDir(dir))} (system package)`);
   }
 
   // 5. Download what the cache lacks.
@@ -431,7 +435,7 @@ export async function loadDataset(name: DatasetName, options: LoadDatasetOptions
   } catch (err) {
     throw new InputError(`${name}: cannot create the cache folder ${cache} (${describeError(err)}); ${hint}`, { cause: err });
   }
-  const ctx: DownloadContext = { name, fetch: fetchFn, log, idleTimeoutMs };
+  const ctx: DownloadContext = { name, tried, fetch: fetchFn, log, idleTimeoutMs };
   for (const key of cached.missing) await downloadFile(ctx, mirrors, cache, key, info.md5[key]);
 
   const found = await findFiles(cache);

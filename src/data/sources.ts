@@ -5,7 +5,8 @@
  * line: the IDX folder that was read, or the image folder with its content key and the options that
  * shape its pixels.
  */
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
 import { InputError } from '../errors.ts';
 import { DATASETS, loadDataset, type Dataset, type DatasetName } from './datasets.ts';
 import { DEFAULT_TEST_SPLIT, loadImageFolder } from './image-folder.ts';
@@ -17,11 +18,15 @@ export type DataSpec =
       name: DatasetName;
       /** The folder the IDX files were read from (absolute). */
       dir: string;
+      /** `dir` relative to the run folder ('/'-separated), tried when `dir` is gone (runs from before this have none). */
+      relative?: string;
     }
   | {
       kind: 'folder';
       /** The image folder (absolute). */
       path: string;
+      /** `path` relative to the run folder ('/'-separated), tried when `path` is gone (runs from before this have none). */
+      relative?: string;
       /** Its content key when the run started (image-folder.ts): resuming on changed images is refused. */
       key: string;
       /** The options as given (absent: the images' own size, channels by colour). */
@@ -96,17 +101,45 @@ export async function loadRequestedData(request: DataRequest, options: LoadDataO
   return { dataset: loaded, spec, label: basename(loaded.source) };
 }
 
+/** `spec` with its folder's place relative to the run folder `runDir` recorded too, for when both move together. */
+export function withRunRelativePath(spec: DataSpec, runDir: string): DataSpec {
+  const place = relative(resolve(runDir), spec.kind === 'idx' ? spec.dir : spec.path);
+  if (place === '' || isAbsolute(place)) return spec; // another drive (Windows): no relative way there
+  return { ...spec, relative: place.split(sep).join('/') };
+}
+
 /** Where a run's recorded data may be found instead, when it moved. */
 export interface DataOverrides {
   /** An IDX run's folder. */
   data?: string;
   /** An image-folder run's folder (its contents must be the same). */
   dataset?: string;
+  /** The run folder, which the recorded folder's relative place is resolved from. */
+  runDir?: string;
+}
+
+/**
+ * The recorded folder `recorded` where it still is; else, when the run recorded its place relative to
+ * the run folder (`relative`) and it is there (the run and its data moved together), that one;
+ * else undefined.
+ */
+function recordedFolder(recorded: string, relativePlace: string | undefined, runDir: string | undefined): { path: string; origin: string } | undefined {
+  if (existsSync(recorded)) return { path: recorded, origin: 'recorded in the run' };
+  if (relativePlace === undefined || runDir === undefined) return undefined;
+  const beside = resolve(runDir, relativePlace);
+  return existsSync(beside) ? { path: beside, origin: `recorded in the run as ${recorded}, found at ${relativePlace} from the moved run folder` } : undefined;
+}
+
+/** Why the recorded folder was not found, and how to give its new place. */
+function goneMessage(what: string, recorded: string, relativePlace: string | undefined, runDir: string | undefined, option: string): string {
+  const beside = relativePlace !== undefined && runDir !== undefined ? `, nor at ${resolve(runDir, relativePlace)} (its place relative to the run folder)` : '';
+  return `the run's ${what} ${recorded} is gone${beside}; if it moved, give its new place with ${option}`;
 }
 
 /**
  * Loads a run's data from what it recorded (`spec`); runs from before the record name only their
- * dataset (`name`), found as a new run would find it.
+ * dataset (`name`), found as a new run would find it. A recorded folder that is gone is looked for
+ * at its place relative to the run folder (`overrides.runDir`), when the run recorded one.
  */
 export async function loadRecordedData(spec: DataSpec | undefined, name: string, overrides: DataOverrides = {}, options: LoadDataOptions = {}): Promise<Dataset> {
   if (!spec) {
@@ -116,11 +149,20 @@ export async function loadRecordedData(spec: DataSpec | undefined, name: string,
   }
   if (spec.kind === 'idx') {
     if (overrides.dataset !== undefined && overrides.dataset !== spec.name) throw new InputError(`this run trained on ${spec.name}; --dataset cannot change that (--data DIR gives its folder if it moved)`);
-    const [dir, dirOrigin] = overrides.data !== undefined ? [overrides.data, 'given as the data folder'] : [spec.dir, 'recorded in the run; give --data DIR if it moved'];
-    return loadDataset(spec.name, { dir, dirOrigin, log: options.log, cacheDir: options.cacheDir, env: options.env });
+    if (overrides.data !== undefined) return loadDataset(spec.name, { dir: overrides.data, dirOrigin: 'given as the data folder', log: options.log, cacheDir: options.cacheDir, env: options.env });
+    const found = recordedFolder(spec.dir, spec.relative, overrides.runDir);
+    if (!found) throw new InputError(goneMessage(`${spec.name} folder`, spec.dir, spec.relative, overrides.runDir, '--data DIR'));
+    return loadDataset(spec.name, { dir: found.path, dirOrigin: `${found.origin}; give --data DIR if it moved`, log: options.log, cacheDir: options.cacheDir, env: options.env });
   }
   if (overrides.data !== undefined) throw new InputError(`this run trained on the image folder ${spec.path}; if it moved, give its new place as --dataset PATH (not --data)`);
-  return loadImageFolder(overrides.dataset ?? spec.path, {
+  let path = overrides.dataset;
+  if (path === undefined) {
+    const found = recordedFolder(spec.path, spec.relative, overrides.runDir);
+    if (!found) throw new InputError(goneMessage('image folder', spec.path, spec.relative, overrides.runDir, '--dataset PATH'));
+    if (found.path !== spec.path) options.log?.(`images: the run's folder ${spec.path} is gone; reading ${found.path}, where it sits relative to the moved run folder`);
+    path = found.path;
+  }
+  return loadImageFolder(path, {
     imageSize: spec.imageSize,
     channels: spec.channels,
     testSplit: spec.testSplit,

@@ -11,7 +11,10 @@
  * Each replica draws its own noise (StepRandom's replica streams), so a run repeats and resumes bit
  * for bit for a given number of threads, not across numbers. A preset that draws extra data each
  * step draws a share-sized part on each replica: aae-semi's labelled batch is then N independent
- * draws from the labelled subset rather than one.
+ * draws from the labelled subset rather than one. Likewise a BatchNormalization layer normalizes
+ * each share with the share's statistics in the step; its moving statistics (what evaluation,
+ * checkpoints and the export use) are combined into the whole batch's after every step, the same on
+ * every replica (replica-statistics.ts).
  *
  * Only for backends that use one core: edgevae, wasm and cpu. The main thread keeps everything else
  * (evaluation, pictures, checkpoints, metrics): it holds the whole weights as replica 0.
@@ -141,6 +144,10 @@ export class DataParallel {
       `data-parallel: ${o.threads} threads (the main thread and ${others} worker thread${others === 1 ? '' : 's'}) each train on a share of the batch of ${batchSize} ` +
         `(${sync.shares.join(' + ')}); the worker threads run the main thread's ${descriptions[0]}`,
     );
+    const layers = sync.normalizationLayers;
+    if (layers > 0) {
+      o.log(`data-parallel: each thread's BatchNormalization normalizes its share with the share's statistics; the moving statistics of the ${layers} BatchNormalization layer${layers === 1 ? '' : 's'} follow the whole batch's, combined after every step`);
+    }
     return group;
   }
 

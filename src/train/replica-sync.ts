@@ -1,6 +1,7 @@
 /**
  * The shared memory of data-parallel training (data-parallel.ts) and what each replica does with it:
- * a barrier, the main thread's step orders, the sharded optimizer update and the average of the losses.
+ * a barrier, the main thread's step orders, the sharded optimizer update, the average of the losses
+ * and the whole batch's BatchNormalization moving statistics (replica-statistics.ts).
  *
  * Why SharedArrayBuffers and Atomics rather than messages: a preset's training step is synchronous,
  * so a replica has to wait for the others inside Adam.minimize (Atomics.wait) rather than on its
@@ -29,6 +30,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { RuntimeError } from '../errors.ts';
 import type { Adam, ShardedUpdate } from './adam.ts';
 import { allocateParameterMemory, planLayout, SharedParameters, type ParameterLayout } from './replica-parameters.ts';
+import { movingStatistics, SharedStatistics, statisticValues } from './replica-statistics.ts';
 import type { TrainableState } from './run-state.ts';
 
 /** The most replicas a run may have. */
@@ -85,6 +87,8 @@ export interface SharedBuffers {
   parameters: WebAssembly.Memory;
   /** The bytes of `parameters` the main thread's layout uses; a worker thread's must agree. */
   parameterBytes: number;
+  /** Each replica's step's change of the BatchNormalization moving statistics, f64 (replica-statistics.ts). */
+  statistics: SharedArrayBuffer;
 }
 
 /** What the main thread tells every replica to do next. */
@@ -107,6 +111,7 @@ export function allocateShared(threads: number, batchSize: number, trainable: Tr
     indices: new SharedArrayBuffer(batchSize * 4),
     parameters: allocateParameterMemory(layout),
     parameterBytes: layout.bytes,
+    statistics: new SharedArrayBuffer(threads * statisticValues(movingStatistics(trainable)) * 8),
   };
 }
 
@@ -154,6 +159,7 @@ export class ReplicaSync implements ShardedUpdate {
   private readonly optimizerIds = new Map<Adam, number>();
   private optimizerNames: string[] = [];
   private parameters: SharedParameters | undefined;
+  private statistics: SharedStatistics | undefined;
   /** How long this replica waits for the others inside the current step (the main thread's order says). */
   private stallLimitMs = Infinity;
   /** (Main thread.) The slowest step so far, and when the current one started. */
@@ -183,6 +189,7 @@ export class ReplicaSync implements ShardedUpdate {
     const layout = planLayout(trainable, this.threads);
     this.checkLayout(layout);
     this.parameters = new SharedParameters(this.buffers.parameters, layout, this.replica, this.threads, this.weights);
+    this.statistics = new SharedStatistics(this.buffers.statistics, movingStatistics(trainable), this.replica, this.weights);
     const { optimizers } = trainable;
     this.optimizerNames = Object.keys(optimizers).sort();
     this.optimizerNames.forEach((name, id) => {
@@ -208,6 +215,7 @@ export class ReplicaSync implements ShardedUpdate {
     for (const optimizer of this.optimizerIds.keys()) optimizer.sharded = undefined;
     this.optimizerIds.clear();
     this.parameters = undefined;
+    this.statistics = undefined;
   }
 
   private attached(): SharedParameters {
@@ -270,24 +278,36 @@ export class ReplicaSync implements ShardedUpdate {
 
   // ---- the end of a step ----
 
-  /** Every replica's loss terms averaged, weighted by share size as the gradients are: the whole batch's means. */
-  averageLosses(loss: Record<string, number>): Record<string, number> {
+  /**
+   * Ends a step: returns every replica's loss terms averaged, weighted by share size as the gradients
+   * are (the whole batch's means), and sets every replica's BatchNormalization moving statistics to
+   * the whole batch's update (replica-statistics.ts).
+   */
+  endStep(loss: Record<string, number>): Record<string, number> {
     const keys = Object.keys(loss);
     if (keys.length > MAX_LOSS_TERMS) throw new RuntimeError(`data-parallel training takes at most ${MAX_LOSS_TERMS} loss terms per step, got ${keys.length}`);
     const own = LOSSES + this.replica * MAX_LOSS_TERMS;
     keys.forEach((key, k) => (this.numbers[own + k] = loss[key]));
     Atomics.store(this.control, this.header(this.replica) + 2, keys.length);
+    // Safe to overwrite: every replica read the last step's posts before taking this step's order.
+    this.statistics?.post();
     this.arriveAndWait(this.stallLimitMs);
     if (this.replica === 0) this.slowestStepMs = Math.max(this.slowestStepMs, performance.now() - this.stepStart);
     for (let q = 0; q < this.threads; q++) {
       const terms = Atomics.load(this.control, this.header(q) + 2);
       if (terms !== keys.length) throw new RuntimeError(`the replicas' training steps diverged: replica ${this.replica} reported ${keys.length} loss terms, replica ${q} ${terms}`);
     }
+    this.statistics?.combine();
     return Object.fromEntries(keys.map((key, k) => {
       let sum = 0;
       for (let q = 0; q < this.threads; q++) sum += this.weights[q] * this.numbers[LOSSES + q * MAX_LOSS_TERMS + k];
       return [key, sum];
     }));
+  }
+
+  /** How many BatchNormalization layers' moving statistics the replicas keep the whole batch's. */
+  get normalizationLayers(): number {
+    return this.statistics?.layers ?? 0;
   }
 
   // ---- the sharded optimizer update (ShardedUpdate) ----

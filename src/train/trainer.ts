@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { imageValues, type Split } from '../data/datasets.ts';
-import type { DataSpec } from '../data/sources.ts';
+import { withRunRelativePath, type DataSpec } from '../data/sources.ts';
 import { InputError } from '../errors.ts';
 import { toImageGrid } from '../runtime/image.ts';
 import { encodePng } from '../runtime/png.ts';
@@ -120,6 +120,8 @@ export async function createRun(root: string, run: RunConfig): Promise<string> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(root, run.preset, stamp);
   await mkdir(join(dir, 'samples'), { recursive: true });
+  // Its data's place relative to the run too (in `run` itself, which later rewrites of config.json write).
+  if (run.data) run.data = withRunRelativePath(run.data, dir);
   await writeRunConfig(dir, run);
   return dir;
 }
@@ -279,7 +281,7 @@ export function trainShare(trainable: Trainable, split: Split, order: StepOrder,
   } finally {
     tf.dispose([batch.x, batch.labels]);
   }
-  return sync ? sync.averageLosses(loss) : loss;
+  return sync ? sync.endStep(loss) : loss;
 }
 
 /** Writes the run's new learning rates to config.json, decaying from `step` on. */

@@ -24,8 +24,9 @@
  * (DCGAN's), batch 64; latentSize 100 (DCGAN's nz).
  *
  * Evaluation: per test image, the squared error, the KL and the negative ELBO (nats, one seeded z),
- * as conv-vae reports them. With --threads, each thread's BatchNormalization sees its share of the
- * batch, and the moving statistics kept are the main thread's.
+ * as conv-vae reports them. With --threads, each thread's BatchNormalization normalizes its share of
+ * the batch with the share's statistics, and the moving statistics (which evaluation and the export
+ * use) are combined into the whole batch's after every step (replica-statistics.ts).
  *
  * Settings beyond the common four:
  *   latentSize  100   size of z
