@@ -65,3 +65,26 @@ export function edgevaePoolContender(dtype: DType, simd: 'strict' | 'relaxed', t
     },
   };
 }
+
+/**
+ * Our runtime with each decode shared by `threads` threads (Decoder.load's `threads`, edgevae/node):
+ * every conv's output rows split between them, for one large image; strict SIMD, as the threads build
+ * is. Same bytes as one thread.
+ */
+export function edgevaeSharedContender(dtype: DType, threads: number): Contender {
+  return {
+    name: `edgevae ${PRECISION[dtype]} strict, one decode on ${threads} threads`,
+    engine: 'edgevae',
+    precision: PRECISION[dtype],
+    async prepare(model: Uint8Array): Promise<PreparedModel> {
+      // edgevae/node registers the worker_threads host the shared decode needs.
+      const { Decoder: NodeDecoder } = await import('../node/index.ts');
+      const bytes = readModel(model).header.meta.dtype === dtype ? model : convertDtype(model, dtype);
+      const decoder = await NodeDecoder.load(bytes, { threads });
+      return {
+        forBatch: ({ latents, labels }) => ({ run: () => decoder.decode(latents, labels), dispose: () => {} }),
+        dispose: () => decoder.close(),
+      };
+    },
+  };
+}

@@ -15,7 +15,7 @@ import { readModel } from '../format/read.ts';
 import type { DType } from '../format/spec.ts';
 import { readInput, resolveModel } from '../node/files.ts';
 import { benchInputs, type BatchRunner, type BenchInputs, type Contender, type PreparedModel } from '../bench/contender.ts';
-import { edgevaeContender, edgevaePoolContender, loadWithSimd, relaxedSimdUnavailable } from '../bench/edgevae-runner.ts';
+import { edgevaeContender, edgevaePoolContender, edgevaeSharedContender, loadWithSimd, relaxedSimdUnavailable } from '../bench/edgevae-runner.ts';
 import { gflops, samplesPerSecond, summarizeLatency, timeCalls, warmUp, type LatencySummary } from '../bench/measure.ts';
 import { measurePeak, type PeakResult } from '../bench/peak.ts';
 import { profileLayers, type LayerProfile } from '../bench/profile.ts';
@@ -31,7 +31,7 @@ export interface BenchCommandOptions {
   seconds: number;
   /** False with --no-tfjs. */
   tfjs: boolean;
-  /** With more than 1, our runtime also runs on a pool of this many worker threads. */
+  /** With more than 1, our runtime also runs on a pool of this many worker threads, and with each decode shared by them. */
   threads: number;
   json?: boolean;
   /** A per-node profile instead of the throughput table. */
@@ -86,7 +86,7 @@ interface Entrant {
 async function ourEntrants(bytes: Uint8Array, dtypes: DType[], simd: 'strict' | 'relaxed', threads: number): Promise<Entrant[]> {
   const entrants: Entrant[] = [];
   for (const dtype of dtypes) {
-    const contenders = [edgevaeContender(dtype, simd), ...(threads > 1 ? [edgevaePoolContender(dtype, simd, threads)] : [])];
+    const contenders = [edgevaeContender(dtype, simd), ...(threads > 1 ? [edgevaePoolContender(dtype, simd, threads), edgevaeSharedContender(dtype, threads)] : [])];
     for (const contender of contenders) entrants.push({ contender, prepared: await contender.prepare(bytes) });
   }
   return entrants;
@@ -188,7 +188,7 @@ export async function benchCommand(o: BenchCommandOptions): Promise<void> {
 
   const note = (text: string) => (o.json ? console.error(text) : console.log(text));
   note(`model: ${path} (${parsed.header.meta.dtype} weights, ${parsed.macsPerSample} multiply-adds per sample)`);
-  note(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}; one thread per contender${o.threads > 1 ? `, and our runtime on ${o.threads} worker threads` : ''}`);
+  note(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}; one thread per contender${o.threads > 1 ? `, and our runtime on ${o.threads} worker threads (a pool splitting the batch, and one decode shared)` : ''}`);
   // The relaxed build multiplies int8 layers with relaxed SIMD's int8 dot product only where its load-time self-test passes.
   // A property of the wasm instance, not of the model: one instance of the build answers it.
   const int8Path = build === 'relaxed' && dtypes.includes('i8') ? `; int8 layers on ${int8DotOf(await instantiate(undefined, 'relaxed'))}` : '';

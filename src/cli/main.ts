@@ -329,7 +329,7 @@ program
   .option('--dtype <dtypes>', "weight dtypes to run, comma-separated from f32, f16, int8 (default: the file's own; others are converted)", parseDtypeList)
   .addOption(new Option('--simd <build>', 'wasm build: auto takes relaxed SIMD where this engine has it').choices(['auto', 'strict', 'relaxed']).default('auto'))
   .option('--seconds <s>', `time per contender and batch size, in (0, ${MAX_SECONDS}]`, parseSeconds, 2)
-  .option('--threads <n>', 'also run our runtime on a pool of n worker threads (1: single thread only)', integer(1, 256), 1)
+  .option('--threads <n>', 'also run our runtime on n worker threads: a pool splitting the batch, and each decode shared (1: single thread only)', integer(1, 48), 1)
   .option('--no-tfjs', 'skip the tfjs-backend-wasm comparison')
   .option('--json', 'print the results as JSON')
   .option('--layers', "profile each node instead: its time, share of the pass and GFLOP/s against this core's wasm SIMD peak (one thread, our runtime)")
