@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 // Through the package entry, which registers the embedded wasm builds (edgevae/core does not).
 import { Decoder, EdgeVaeError, FormatError, InputError, LATENT_LAYOUTS, PRIOR_CHOICES, toImageGrid, type DecoderInfo, type LatentLayout, type PriorChoice } from '../index.ts';
 import { VERSION } from '../version.ts';
-import { defaultJudge, readInput, resolveModel, writeAtomic } from '../node/files.ts';
+import { defaultJudge, MODELS_PACKAGE, readInput, resolveModel, shippedModels, writeAtomic } from '../node/files.ts';
 import { encodePng } from '../runtime/png.ts';
 import { parseHost, serveDemo } from './serve.ts';
 import { benchCommand, MAX_BATCH, MAX_SECONDS, parseBatchList, parseDtypeList, parseSeconds, type BenchCommandOptions } from './bench.ts';
@@ -220,6 +220,7 @@ program
     const { url, models } = await serveDemo({ port: o.port, host: o.host, models: o.model });
     console.log(`serving the edgevae demo at ${url} (Ctrl-C to stop)`);
     for (const m of models) console.log(`  ${m.file} at ${new URL(m.urlPath.slice(1), url)} (${m.description})`);
+    if (models.length === 0 && !shippedModels().includes('aae')) console.log(`  the page's aae sampler needs the ${MODELS_PACKAGE} package, which is not installed here: npm install ${MODELS_PACKAGE}`);
   });
 
 /**
