@@ -28,11 +28,11 @@ export const TRAINING_DEPENDENCIES: Readonly<Record<string, string>> = {
   'vega-lite': '~6.4.3',
 };
 
-/** The commands that need the training side, with the description `edgevae --help` lists them by. */
+/** The commands that need the training side, with their descriptions (listed by `edgevae --help`, and given by their definitions). */
 export const TRAINING_COMMANDS: Readonly<Record<string, string>> = {
   train: 'train a preset on MNIST, Fashion-MNIST or a folder of images; Ctrl-C saves a checkpoint, --resume continues it exactly',
   export: 'write a decoder in the edgevae format (or as ONNX), from a training run folder, a saved TensorFlow.js model, or (for ONNX) an edgevae model file',
-  import: 'convert a decoder trained elsewhere (an ONNX file, or a TensorFlow.js / Keras model.json) to an edgevae model file',
+  import: "convert a decoder from ONNX (e.g. PyTorch's torch.onnx.export) or a saved TensorFlow.js / Keras layers model to an edgevae model file",
 };
 
 export type TrainingSide = typeof import('./training.ts');

@@ -17,6 +17,7 @@ import { MAX_THREADS } from '../train/replica-sync.ts';
 import { integer, nonNegative, openFraction, positive } from './options.ts';
 import { DEFAULT_TEST_SPLIT, IMAGE_FOLDER_LIMITS } from '../data/image-folder.ts';
 import { exportSavedModel, registerImportCommand } from './import.ts';
+import { TRAINING_COMMANDS } from './training-side.ts';
 
 export { evaluateRunCommand } from './train.ts';
 
@@ -24,7 +25,7 @@ export { evaluateRunCommand } from './train.ts';
 export function registerTrainingCommands(program: Command): void {
   program
     .command('train')
-    .description('train a preset on MNIST, Fashion-MNIST or a folder of images; Ctrl-C saves a checkpoint, --resume continues it exactly')
+    .description(TRAINING_COMMANDS.train)
     .option('--preset <name>', 'the model to train (see below)')
     .option('--resume <run-dir>', 'continue a stopped run from its checkpoint')
     .option('--epochs <n>', 'epochs (default: the preset\'s)', integer(1, 100000))
@@ -47,7 +48,7 @@ export function registerTrainingCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write a decoder in the edgevae format (or as ONNX), from a training run folder, a saved TensorFlow.js model, or (for ONNX) an edgevae model file')
+    .description(TRAINING_COMMANDS.export)
     .argument('<source>', 'a run folder (runs/<preset>/<time>), a TensorFlow.js model.json (or its folder), or an .evae file or shipped model name (to ONNX)')
     .addOption(new Option('--dtype <dtype>', 'weight type (ONNX: int8 stores int8 kernels with DequantizeLinear, f32/f16 store f32)').choices(['f32', 'f16', 'int8', 'i8']).default('f32'))
     .addOption(new Option('--format <format>', 'what to write: an edgevae model file, or an ONNX model (default: from --out\'s extension)').choices(['evae', 'onnx']))
