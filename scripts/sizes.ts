@@ -13,7 +13,7 @@
  *   node --import tsx scripts/sizes.ts                            # prints it
  */
 import { spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -43,35 +43,61 @@ export function packDryRun(root = ROOT, workspace?: string): PackedPackage {
   return packed;
 }
 
-/** Bytes of the regular files under `dir` (symlinks, such as node_modules/.bin's, not followed). */
-export function fileBytes(dir: string): number {
+/**
+ * Bytes of the regular files under `dir` (symlinks, such as node_modules/.bin's, not followed); with
+ * `ownOnly`, a package's own, without the node_modules folders nested in it.
+ */
+export function fileBytes(dir: string, ownOnly = false): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += fileBytes(path);
+    if (entry.isDirectory()) total += ownOnly && entry.name === 'node_modules' ? 0 : fileBytes(path, ownOnly);
     else if (entry.isFile()) total += lstatSync(path).size;
   }
   return total;
 }
 
-/**
- * The runtime package installed into an empty project: its own files, and those of each package its
- * dependencies bring (every one, transitively, as the lockfile resolves them, read from this
- * checkout's node_modules). npm's own node_modules/.package-lock.json is left out.
- */
-export function installedRuntime(root = ROOT, packed = packDryRun(root)): { bytes: number; packages: string[] } {
-  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dependencies?: Record<string, string> }> };
-  const packages: string[] = [];
-  const visit = (deps: Record<string, string> = {}) => {
-    for (const name of Object.keys(deps)) {
-      if (packages.includes(name)) continue;
-      packages.push(name);
-      visit(lock.packages[`node_modules/${name}`]?.dependencies);
+interface Lockfile {
+  packages: Record<string, { link?: boolean; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }>;
+}
+
+/** The lockfile entry a package `from` (a lockfile path; '' for the root) gets for `name`: the nearest node_modules up. */
+function resolveInLock(lock: Lockfile, from: string, name: string): string | undefined {
+  for (let base = from; ; ) {
+    const key = `${base ? `${base}/` : ''}node_modules/${name}`;
+    if (lock.packages[key]) return key;
+    if (!base) return undefined;
+    const parent = base.lastIndexOf('/node_modules/');
+    base = parent < 0 ? '' : base.slice(0, parent);
+  }
+}
+
+/** The lockfile entries (paths such as node_modules/commander) that a package's dependencies bring, transitively. */
+export function dependencyClosure(root = ROOT, from = ''): string[] {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as Lockfile;
+  const found = new Set<string>();
+  const visit = (dependencies: Record<string, string> = {}, at: string) => {
+    for (const name of Object.keys(dependencies)) {
+      const key = resolveInLock(lock, at, name);
+      if (key === undefined || found.has(key) || lock.packages[key].link) continue;
+      found.add(key);
+      visit({ ...lock.packages[key].dependencies, ...lock.packages[key].optionalDependencies }, key);
     }
   };
-  visit(lock.packages[''].dependencies);
-  const bytes = packed.unpackedSize + packages.reduce((sum, name) => sum + fileBytes(join(root, 'node_modules', name)), 0);
-  return { bytes, packages: packages.sort() };
+  visit(lock.packages[from].dependencies, from);
+  return [...found].sort();
+}
+
+/**
+ * A package installed into an empty project: its own files (as packed), and those of each package
+ * its dependencies bring, as the lockfile resolves them, read from this checkout's node_modules (an
+ * optional one not installed on this platform counts nothing). npm's own
+ * node_modules/.package-lock.json is left out.
+ */
+export function installedBytes(packed: PackedPackage, root = ROOT, from = ''): { bytes: number; packages: string[] } {
+  const packages = dependencyClosure(root, from);
+  const bytes = packed.unpackedSize + packages.reduce((sum, key) => sum + (existsSync(join(root, key)) ? fileBytes(join(root, key), true) : 0), 0);
+  return { bytes, packages };
 }
 
 const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
@@ -101,8 +127,10 @@ export async function sizesMarkdown(root = ROOT): Promise<string> {
   const wasm = sum(['CompiledWasm']);
   const data = sum(['Data']);
   const runtime = packDryRun(root);
-  const installed = installedRuntime(root, runtime);
+  const installed = installedBytes(runtime, root);
   const models = packDryRun(root, 'packages/models');
+  const train = packDryRun(root, 'packages/train');
+  const training = installedBytes(train, root, 'packages/train');
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
   return `# Sizes
 
@@ -127,7 +155,8 @@ and why: [API.md](API.md#what-installs-what)).
 
 | package | tarball | files | bytes unpacked | installed: node_modules |
 |---|---|---|---|---|
-| \`${runtime.name}\`: the runtime, the sampling commands, the default cvae | ${int(runtime.size)} (${mb(runtime.size)}; limit ${mb(TARBALL_LIMIT)}) | ${runtime.files.length} | ${int(runtime.unpackedSize)} | ${int(installed.bytes)} (${mb(installed.bytes)}; limit ${mb(INSTALLED_LIMIT)}), with ${installed.packages.map((p) => `\`${p}\``).join(', ')} |
+| \`${runtime.name}\`: the runtime, the sampling commands, the default cvae | ${int(runtime.size)} (${mb(runtime.size)}; limit ${mb(TARBALL_LIMIT)}) | ${runtime.files.length} | ${int(runtime.unpackedSize)} | ${int(installed.bytes)} (${mb(installed.bytes)}; limit ${mb(INSTALLED_LIMIT)}), with ${installed.packages.map((p) => `\`${p.slice('node_modules/'.length)}\``).join(', ')} |
+| \`${train.name}\`: the training side (its \`dist/\`, copied from the build) | ${int(train.size)} (${mb(train.size)}) | ${train.files.length} | ${int(train.unpackedSize)} | ${int(training.bytes)} (${mb(training.bytes)}), with ${training.packages.length} packages: TensorFlow.js and the other training libraries |
 | \`${models.name}\`: conv-vae, aae, the judge | ${int(models.size)} (${mb(models.size)}) | ${models.files.length} | ${int(models.unpackedSize)} | ${int(models.unpackedSize)}, beside edgevae (no dependencies) |
 
 Installed bytes are the files' own sizes, as npm counts a package's unpacked size; \`du\` reports

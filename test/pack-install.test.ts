@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode } from 'fast-png';
-import { fileBytes, installedRuntime, INSTALLED_LIMIT, TARBALL_LIMIT, type PackedPackage } from '../scripts/sizes.ts';
+import { fileBytes, installedBytes, INSTALLED_LIMIT, TARBALL_LIMIT, type PackedPackage } from '../scripts/sizes.ts';
 import { TRAIN_PACKAGE } from '../src/cli/training-side.ts';
 import { VERSION } from '../src/version.ts';
 
@@ -43,7 +43,7 @@ describe('the runtime package, packed and installed offline into an empty projec
     const integrity = `sha512-${createHash('sha512').update(readFileSync(join(dir, packed.filename))).digest('base64')}`;
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
-    const { packages } = installedRuntime(ROOT, packed);
+    const { packages } = installedBytes(packed, ROOT);
     const lockfile = {
       name: 'project',
       lockfileVersion: 3,
@@ -51,7 +51,7 @@ describe('the runtime package, packed and installed offline into an empty projec
       packages: {
         '': { name: 'project', dependencies: { edgevae: tarball } },
         'node_modules/edgevae': { version: manifest.version, resolved: tarball, integrity, dependencies: manifest.dependencies, bin: manifest.bin, engines: manifest.engines },
-        ...Object.fromEntries(packages.map((name) => [`node_modules/${name}`, lock.packages[`node_modules/${name}`]])),
+        ...Object.fromEntries(packages.map((key) => [key, lock.packages[key]])),
       },
     };
     rmSync(project, { recursive: true, force: true });
@@ -90,7 +90,7 @@ describe('the runtime package, packed and installed offline into an empty projec
     const installed = fileBytes(modules) - statSync(join(modules, '.package-lock.json')).size;
     assert.ok(installed <= INSTALLED_LIMIT, `node_modules holds ${installed} bytes`);
     assert.deepEqual(readdirSync(modules).filter((name) => !name.startsWith('.')).sort(), ['commander', 'edgevae']);
-    const predicted = installedRuntime(ROOT, packed).bytes;
+    const predicted = installedBytes(packed, ROOT).bytes;
     assert.equal(installed, predicted, 'scripts/sizes.ts predicts the installed bytes');
     const sizes = readFileSync(join(ROOT, 'docs/SIZES.md'), 'utf8');
     assert.ok(sizes.includes(`| ${installed.toLocaleString('en-US')} (`) && sizes.includes(`| ${packed.size.toLocaleString('en-US')} (`), 'docs/SIZES.md states these figures: node --import tsx scripts/sizes.ts --write');
