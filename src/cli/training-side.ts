@@ -1,9 +1,10 @@
 /**
  * Loading the training side of the CLI (./training.ts: train, export, import, evaluate --run) when one
  * of its commands runs, and saying what to install when it is not there. The runtime package
- * (`edgevae`) ships without it, so that sampling installs in about a megabyte instead of the 370 MB
- * TensorFlow.js and its company take; the training package (`edgevae-train`, packages/train in the
- * repository) brings it, with those libraries as its dependencies. In a clone everything is there.
+ * (`edgevae`) ships without it, so that sampling installs in under 2 MB rather than the 320 MB that
+ * TensorFlow.js and the other training libraries take (docs/SIZES.md); the training package
+ * (`edgevae-train`, packages/train in the repository) brings it, with those libraries as its
+ * dependencies. In a clone everything is there.
  *
  * Loads nothing itself: main.ts imports this module on every run.
  */
