@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dependencyMessage, missingModule, requestedCommand, TRAINING_COMMANDS, TRAINING_DEPENDENCIES, trainPackageMessage } from '../src/cli/training-side.ts';
+import { dependencyMessage, isPackageName, missingModule, requestedCommand, TRAINING_COMMANDS, TRAINING_DEPENDENCIES, trainPackageMessage } from '../src/cli/training-side.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -86,6 +86,11 @@ describe('what to install', () => {
     assert.match(missingModule(await error(join(ROOT, 'dist/no-such-module.js')))!, /dist\/no-such-module\.js$/);
     assert.equal(missingModule(new Error('Cannot find package \'x\'')), undefined);
     assert.equal(missingModule(undefined), undefined);
+  });
+
+  it('tells a package from a file', () => {
+    for (const name of ['@tensorflow/tfjs', 'edgevae-train', 'vega-lite']) assert.equal(isPackageName(name), true, name);
+    for (const path of ['/x/dist/cli/training.js', 'file:///x/training.js', 'C:\\x\\training.js', './training.js']) assert.equal(isPackageName(path), false, path);
   });
 
   it('reads the command a command line asks for as commander does', () => {

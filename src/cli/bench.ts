@@ -10,7 +10,7 @@
 import { cpus } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { progressLine } from './progress.ts';
-import { missingModule } from './training-side.ts';
+import { isPackageName, missingModule } from './training-side.ts';
 import { InputError, UnsupportedError } from '../errors.ts';
 import { readModel } from '../format/read.ts';
 import type { DType } from '../format/spec.ts';
@@ -103,7 +103,7 @@ async function tfjsEntrant(bytes: Uint8Array): Promise<{ entrant?: Entrant; reas
     if (err instanceof UnsupportedError) return { reason: err.message };
     const missing = missingModule(err);
     // Our own runner missing: the runtime package, which leaves it to the training side.
-    if (missing !== undefined && (missing.startsWith('/') || missing.startsWith('file:'))) return { reason: 'it comes with the training side, which this edgevae package leaves out (see docs/API.md, "What installs what")' };
+    if (missing !== undefined && !isPackageName(missing)) return { reason: 'it comes with the training side, which this edgevae package leaves out (see docs/API.md, "What installs what")' };
     if (missing !== undefined) return { reason: `TensorFlow.js is not installed (${missing} is missing)` };
     throw err;
   }

@@ -56,7 +56,7 @@ export async function loadTrainingSide(what: string): Promise<TrainingSide> {
     const missing = missingModule(err);
     if (missing === undefined) throw err;
     // A package the training side imports: it is here, its libraries are not.
-    if (!missing.startsWith('/') && !missing.startsWith('file:')) throw new InputError(dependencyMessage(what, missing));
+    if (isPackageName(missing)) throw new InputError(dependencyMessage(what, missing));
   }
   // This is the runtime package, which ships without ./training.js: the training package brings it.
   try {
@@ -67,6 +67,11 @@ export async function loadTrainingSide(what: string): Promise<TrainingSide> {
     if (missing !== undefined) throw new InputError(dependencyMessage(what, missing));
     throw err;
   }
+}
+
+/** Whether what Node could not find is a package (a bare name) rather than one of our own files (a path). */
+export function isPackageName(specifier: string): boolean {
+  return !/^(\.|\/|file:|[A-Za-z]:[\\/])/.test(specifier);
 }
 
 /** The specifier Node could not find (a package name, or a file path), when that is the error. */
