@@ -16,6 +16,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Decoder } from '../src/index.ts';
 import { benchInputs } from '../src/bench/contender.ts';
 import { integer, list } from '../src/cli/options.ts';
+import { shippedModel } from '../src/node/files.ts';
 import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { playTurns } from './turns.ts';
@@ -58,7 +59,7 @@ const { models, batches, seconds } = values;
 
 const rows = [];
 for (const model of models) {
-  const path = model.endsWith('.evae') ? model : `models/${model}.evae`;
+  const path = model.endsWith('.evae') ? model : shippedModel(model);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);

@@ -18,6 +18,7 @@ import b from 'benny';
 import { Decoder } from '../src/index.ts';
 import { benchInputs } from '../src/bench/contender.ts';
 import { warmUp } from '../src/bench/measure.ts';
+import { shippedModel } from '../src/node/files.ts';
 import { sameBits } from '../test/helpers/numbers.ts';
 import { machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { measurePeak, relaxedDotMatchesSpec } from '../src/bench/peak.ts';
@@ -43,7 +44,7 @@ interface Pair {
 }
 
 async function pairsOf(model: string): Promise<Pair[]> {
-  const bytes = readFileSync(`models/${model}.evae`);
+  const bytes = readFileSync(shippedModel(model));
   const strict = await Decoder.load(bytes, { simd: 'strict' });
   const relaxed = await Decoder.load(bytes, { simd: 'relaxed' });
   if (strict.info.dtype !== 'i8') throw new Error(`models/${model}.evae is ${strict.info.dtype}, not int8`);

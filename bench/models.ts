@@ -1,6 +1,6 @@
 /**
  * The models of the decode benchmark: the three seed decoder architectures with random weights of the
- * real shapes (test/fixtures/models.ts), and the models shipped in models/. Each is handed to every
+ * real shapes (test/fixtures/models.ts), and the shipped models (models/ and packages/models/). Each is handed to every
  * contender as one f32 edgevae file; contenders convert it to their own dtype or format (a shipped
  * int8 model becomes its dequantized f32 values, and converts back to the very same int8 kernels).
  */
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { convertDtype } from '../src/export/convert-dtype.ts';
 import { exportModel } from '../src/export/index.ts';
 import { readModel } from '../src/format/read.ts';
+import { shippedModel } from '../src/node/files.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { ALL_FIXTURES } from '../test/fixtures/models.ts';
 
@@ -37,8 +38,8 @@ export async function seedModels(): Promise<BenchModel[]> {
   });
 }
 
-function shippedModel(name: string): BenchModel {
-  const bytes = new Uint8Array(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
+function shipped(name: string): BenchModel {
+  const bytes = new Uint8Array(readFileSync(shippedModel(name)));
   const parsed = readModel(bytes);
   // Each weighted layer as its output: units for dense, HxWxC for convolutions.
   const layers = parsed.graph.nodes.filter((s) => s.layer.type === 'dense' || s.layer.type === 'conv2d' || s.layer.type === 'conv2dTranspose')
@@ -54,5 +55,5 @@ function shippedModel(name: string): BenchModel {
 }
 
 export async function benchModels(): Promise<BenchModel[]> {
-  return [...(await seedModels()), shippedModel('cvae'), shippedModel('aae'), shippedModel('conv-vae')];
+  return [...(await seedModels()), shipped('cvae'), shipped('aae'), shipped('conv-vae')];
 }

@@ -16,6 +16,7 @@ import { convGeometry, readModel, type GraphNode } from '../src/format/read.ts';
 import { product } from '../src/format/spec.ts';
 import { referenceValues } from '../src/runtime/reference.ts';
 import { integer } from '../src/cli/options.ts';
+import { shippedModel } from '../src/node/files.ts';
 
 const program: Command = new Command('npm run bench:zero-pairs --')
   .description('share of zero activation pairs per weighted layer, alone and in blocks of four rows')
@@ -25,7 +26,7 @@ const program: Command = new Command('npm run bench:zero-pairs --')
   .parse();
 const { model: name, samples, seed } = program.opts<{ model: string; samples: number; seed: number }>();
 
-const path = name.endsWith('.evae') ? name : new URL(`../models/${name}.evae`, import.meta.url);
+const path = name.endsWith('.evae') ? name : shippedModel(name);
 const bytes = new Uint8Array(readFileSync(path));
 const model = readModel(bytes);
 const decoder = await Decoder.load(bytes);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outputs = ['build/edgevae.wasm', 'build/edgevae-relaxed.wasm', 'src/runtime/wasm-inline.ts'];
+const outputs = ['build/edgevae.wasm', 'build/edgevae-relaxed.wasm', 'src/runtime/wasm-inline.ts', 'src/runtime/zlib.ts'];
 
 /** Every file under `dir`, recursively. */
 const filesUnder = (dir) => readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));

@@ -17,7 +17,7 @@ const read = (name) => readFileSync(fileURLToPath(new URL(`../build/${name}`, im
 
 function writeModule(path, header, constants) {
   const target = fileURLToPath(new URL(`../${path}`, import.meta.url));
-  const body = Object.entries(constants).map(([name, bytes]) => `export const ${name} =\n  '${bytes.toString('base64')}';\n`).join('');
+  const body = Object.entries(constants).map(([name, bytes]) => `export const ${name}: string =\n  '${bytes.toString('base64')}';\n`).join('');
   writeFileSync(target + '.tmp', header + body);
   renameSync(target + '.tmp', target);
 }

@@ -3,7 +3,7 @@
  * on the 10k MNIST test images with edgevae's own wasm runtime, and writes it as an f16 edgevae model
  * plus a JSON sidecar ({accuracy, command, epochs, date, ...}) beside it.
  *
- *   node --import tsx scripts/train-judge.ts --data DIR --out models/judge/mnist.evae [--epochs N]
+ *   node --import tsx scripts/train-judge.ts --data DIR --out packages/models/judge/mnist.evae [--epochs N]
  *     [--backend auto|node-gpu|node|edgevae|wasm|cpu] [--hidden 256,256] [--conv 32,64] [--dropout 0.2] [--batch 128]
  *     [--lr 1e-3] [--final-lr 1e-5] [--shift 1] [--seed 1] [--train-limit N] [--min-accuracy 0.985]
  *
@@ -18,7 +18,8 @@ import { Decoder } from '../src/index.ts';
 import { writeAtomic } from '../src/node/files.ts';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../src/train/backend.ts';
 import { fraction, integer, list, positive } from '../src/cli/options.ts';
-import { accuracy, classify, describeJudge, exportJudge, trainJudge } from '../src/train/judge.ts';
+import { accuracy, describeJudge, exportJudge, trainJudge } from '../src/train/judge.ts';
+import { classify } from '../src/train/classify.ts';
 
 const values = new Command('node --import tsx scripts/train-judge.ts')
   .description("trains the judge (an MNIST classifier), checks it with edgevae's runtime and writes it as an f16 model")

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Decoder } from '../src/index.ts';
+import { shippedModel } from '../src/node/files.ts';
 import { GRAPH_PLANS, buildGraphModel, type GraphPlan } from './helpers/random-models.ts';
 
 const run = promisify(execFile);
@@ -30,7 +31,7 @@ describe('bit-identical samples across engines (strict build)', () => {
   // The two int8 dense decoders, and the conv-vae for the int8 convolutions.
   for (const name of ['cvae', 'aae', 'conv-vae']) {
     it(`${name}: Deno draws the same bytes as Node`, async () => {
-      const { node, deno: denoDigest } = await digests(fileURLToPath(new URL(`../models/${name}.evae`, import.meta.url)), 16, 42);
+      const { node, deno: denoDigest } = await digests(shippedModel(name), 16, 42);
       assert.equal(denoDigest, node);
     });
   }

@@ -10,7 +10,7 @@ import { writeModel } from '../src/format/write.ts';
 import { loadDataset } from '../src/data/datasets.ts';
 import { generationQuality, judgeAgreement } from '../src/train/generation-quality.ts';
 
-const judge = await Decoder.load(readFileSync(new URL('../models/judge/mnist.evae', import.meta.url)));
+const judge = await Decoder.load(readFileSync(new URL('../packages/models/judge/mnist.evae', import.meta.url)));
 // Real digits make the templates: without MNIST the suite skips, saying how to provide it.
 const test = MNIST_SKIP ? undefined! : (await loadDataset('mnist', { dir: MNIST_DIR })).test;
 

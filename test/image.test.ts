@@ -1,8 +1,9 @@
 // Image output: toImageGrid's layout (padding, background, empty cells, alpha) and encodePng, which
-// writes greyscale PNGs for grey grids and RGBA otherwise, the same pixels either way.
+// writes greyscale PNGs for grey grids and RGBA otherwise, the same pixels either way, and the same
+// bytes fast-png 8's encoder wrote before it was replaced (src/runtime/png.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decode } from 'fast-png';
+import { decode, encode } from 'fast-png';
 import { toImageGrid } from '../src/runtime/image.ts';
 import { encodePng } from '../src/runtime/png.ts';
 
@@ -65,5 +66,26 @@ describe('encodePng', () => {
       assert.equal(png.channels, 4);
       assert.deepEqual([...png.data], [...grid.data]);
     }
+  });
+
+  it('writes the bytes fast-png 8 wrote (unfiltered rows, zlib level 3), grey and RGBA, with the sizes at the edges', () => {
+    let state = 7;
+    const byte = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 24);
+    for (const [width, height, grey] of [[1, 1, true], [1, 1, false], [59, 59, true], [30, 7, false], [3, 100, true], [250, 250, false]] as const) {
+      const data = new Uint8ClampedArray(width * height * 4);
+      for (let p = 0; p < width * height; p++) {
+        const v = byte() < 128 ? 0 : byte();
+        data.set(grey ? [v, v, v, 255] : [v, byte(), v, byte()], p * 4);
+      }
+      const expected = grey
+        ? encode({ width, height, data: Uint8Array.from({ length: width * height }, (_, p) => data[p * 4]), channels: 1, depth: 8 })
+        : encode({ width, height, data: new Uint8Array(data.buffer), channels: 4, depth: 8 });
+      assert.deepEqual(encodePng({ width, height, data }), expected, `${width}x${height} ${grey ? 'grey' : 'RGBA'}`);
+    }
+  });
+
+  it('refuses a grid whose size and pixels disagree', () => {
+    assert.throws(() => encodePng({ width: 2, height: 2, data: new Uint8ClampedArray(12) }), /2x2 RGBA pixels are 16 bytes, got 12/);
+    assert.throws(() => encodePng({ width: 0, height: 2, data: new Uint8ClampedArray(0) }), /positive integer width and height, got 0x2/);
   });
 });

@@ -61,7 +61,7 @@ describe('round trip: our ONNX export imports back bit-identically', () => {
     }
   });
 
-  for (const file of ['models/cvae.evae', 'models/aae.evae', 'test/fixtures/cvae-f32.evae']) {
+  for (const file of ['models/cvae.evae', 'packages/models/aae.evae', 'test/fixtures/cvae-f32.evae']) {
     it(`shipped model ${file}, with its metadata`, async () => {
       const original = new Uint8Array(readFileSync(join(ROOT, file)));
       const { meta } = readModel(original).header;

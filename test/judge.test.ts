@@ -13,12 +13,13 @@ import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import { Decoder, InputError } from '../src/index.ts';
 import { exportModel } from '../src/export/index.ts';
 import type { Split } from '../src/data/datasets.ts';
-import { accuracy, buildJudge, classify, exportJudge, shiftImage, softmaxArgmax, trainJudge } from '../src/train/judge.ts';
+import { accuracy, buildJudge, exportJudge, shiftImage, trainJudge } from '../src/train/judge.ts';
+import { classify, softmaxArgmax } from '../src/train/classify.ts';
 
 const { tf } = await selectBackend('cpu'); // the pure-JS backend, deterministic and quiet
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURE = join(ROOT, 'models', 'judge', 'mnist.evae');
+const FIXTURE = join(ROOT, 'packages', 'models', 'judge', 'mnist.evae');
 
 const close = (a: number, b: number, eps = 1e-6) => assert.ok(Math.abs(a - b) <= eps, `${a} vs ${b}`);
 
@@ -180,7 +181,7 @@ describe('trainJudge', () => {
 });
 
 describe('judge fixture', () => {
-  const skip = !existsSync(FIXTURE) ? 'models/judge/mnist.evae has not been trained (scripts/train-judge.ts)' : MNIST_SKIP;
+  const skip = !existsSync(FIXTURE) ? 'packages/models/judge/mnist.evae has not been trained (scripts/train-judge.ts)' : MNIST_SKIP;
   it('classifies the first 1000 MNIST test digits with >= 98% accuracy in our runtime', { skip }, async () => {
     const { loadDataset } = await import('../src/data/datasets.ts');
     const { test } = await loadDataset('mnist', { dir: MNIST_DIR, download: false });

@@ -15,7 +15,7 @@ import * as core from '../src/core.ts';
 import { Decoder as NodeDecoder } from '../src/node/index.ts';
 
 const { Decoder, FormatError, InputError, encodePng, toImageGrid } = runtime;
-const modelUrl = new URL('../models/aae.evae', import.meta.url);
+const modelUrl = new URL('../packages/models/aae.evae', import.meta.url);
 const model = new Uint8Array(readFileSync(modelUrl));
 
 describe('encodePng (edgevae and edgevae/core)', () => {

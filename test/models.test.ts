@@ -1,16 +1,18 @@
-// The models shipped in models/: they load, say where they came from, and the default cvae draws the
-// digits it is asked for, as the independent judge classifier sees them (acceptance: >= 90% on 1000
-// samples, 100 per digit; its int8 and f32 versions agree on >= 99% of samples); conv-vae's draws are
-// digits the judge is sure of.
+// The shipped models (the runtime package's models/ and the models package, packages/models/): they
+// load, say where they came from, and the default cvae draws the digits it is asked for, as the
+// independent judge classifier sees them (acceptance: >= 90% on 1000 samples, 100 per digit; its int8
+// and f32 versions agree on >= 99% of samples); conv-vae's draws are digits the judge is sure of.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Decoder } from '../src/index.ts';
 import { generationQuality, judgeAgreement } from '../src/train/generation-quality.ts';
+import { shippedModel, shippedModels } from '../src/node/files.ts';
 
 const load = async (url: URL) => Decoder.load(readFileSync(url));
-const judge = await load(new URL('../models/judge/mnist.evae', import.meta.url));
-const shipped = readdirSync(new URL('../models/', import.meta.url)).filter((f) => f.endsWith('.evae'));
+const judge = await load(new URL('../packages/models/judge/mnist.evae', import.meta.url));
+const shipped = shippedModels().map((name) => `${name}.evae`);
 
 describe('shipped models', () => {
   it('ship the default cvae, the aae decoder and the conv-vae decoder', () => {
@@ -19,7 +21,7 @@ describe('shipped models', () => {
 
   for (const file of shipped) {
     it(`${file} loads and records its preset, dataset and test metrics`, async () => {
-      const decoder = await load(new URL(`../models/${file}`, import.meta.url));
+      const decoder = await Decoder.load(readFileSync(shippedModel(basename(file, '.evae'))));
       const { meta } = decoder.info;
       assert.equal(meta.preset, file.replace(/\.evae$/, ''));
       assert.equal(meta.dataset, 'mnist');
@@ -49,7 +51,7 @@ describe('shipped models', () => {
   it('conv-vae draws digits the judge is sure of: confidence >= 0.9 for >= 80% of 1000 draws from its fitted prior, every digit among them', async () => {
     // Measured for the shipped int8 file (docs/MODELS.md): 91.4% from its 50-Gaussian prior, 74.8% from
     // N(0, I), which the prior='standard' check guards.
-    const convVae = await load(new URL('../models/conv-vae.evae', import.meta.url));
+    const convVae = await load(new URL('../packages/models/conv-vae.evae', import.meta.url));
     assert.deepEqual(convVae.info.prior, { type: 'gaussianMixture', components: 50 });
     const quality = generationQuality(convVae, judge, { perClass: 100, seed: 1 });
     assert.equal(quality.samples, 1000);

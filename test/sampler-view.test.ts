@@ -5,10 +5,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Decoder, InputError, toImageGrid } from '../src/index.ts';
+import { shippedModel } from '../src/node/files.ts';
 import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { drawSamples, parseDigit, parseIntegerAttribute, parseModelUrl, parseNumberAttribute, readView } from '../src/web/sampler-view.ts';
 
-const load = (name: string) => Decoder.load(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
+const load = (name: string) => Decoder.load(readFileSync(shippedModel(name)));
 const cvae = await load('cvae');
 const aae = await load('aae');
 

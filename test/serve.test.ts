@@ -133,7 +133,7 @@ describe('edgevae serve', () => {
   it('--model FILE (repeatable, or a shipped name) serves a page of those models, each file at its own path only', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgevae-serve-models-'));
     const mine = join(dir, 'my model.evae');
-    writeFileSync(mine, readFileSync(new URL('../models/aae.evae', import.meta.url)));
+    writeFileSync(mine, readFileSync(new URL('../packages/models/aae.evae', import.meta.url)));
     writeFileSync(join(dir, 'secret.txt'), SECRET);
     const server = await startServe('--model', mine, '--model', 'cvae');
     try {

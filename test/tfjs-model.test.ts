@@ -3,10 +3,11 @@
 // cpu backend against our wasm runtime decoding the same file.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Decoder } from '../src/index.ts';
 import { convertDtype, exportModel, InputError, toLayersModel } from '../src/export/index.ts';
 import { readModel } from '../src/format/read.ts';
+import { shippedModel, shippedModels } from '../src/node/files.ts';
 import { ALL_FIXTURES } from './fixtures/models.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { GraphBuilder } from './helpers/graph-builder.ts';
@@ -83,10 +84,9 @@ describe('toLayersModel: TensorFlow.js runs an edgevae file as our runtime does'
     });
   }
 
-  const shipped = readdirSync(new URL('../models/', import.meta.url)).filter((f) => f.endsWith('.evae'));
-  for (const file of shipped) {
-    it(`the shipped model ${file}`, async (t) => {
-      const { ours, theirs } = await bothOutputs(new Uint8Array(readFileSync(new URL(`../models/${file}`, import.meta.url))));
+  for (const name of shippedModels()) {
+    it(`the shipped model ${name}.evae`, async (t) => {
+      const { ours, theirs } = await bothOutputs(new Uint8Array(readFileSync(shippedModel(name))));
       const diff = maxAbsDiff(ours, theirs);
       t.diagnostic(`max |tfjs - runtime| ${diff.toExponential(2)}`);
       assert.ok(diff <= TOLERANCE, `max abs diff ${diff}`);

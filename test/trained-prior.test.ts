@@ -17,7 +17,7 @@ import { reframe } from './helpers/corrupt.ts';
 import { buildModel } from './helpers/random-models.ts';
 import { LAYER_PLANS } from './helpers/plans.ts';
 
-const shippedAae = readFileSync(new URL('../models/aae.evae', import.meta.url));
+const shippedAae = readFileSync(new URL('../packages/models/aae.evae', import.meta.url));
 
 /** `file` with meta fields set (undefined deletes one), its header otherwise as stored (a version 1 file stays one). */
 function withMeta(file: Uint8Array, fields: Record<string, unknown>): Uint8Array {

@@ -11,13 +11,14 @@ import { chromium, type Browser, type Page, type Worker } from 'playwright-core'
 import { Decoder, EdgeVaeError, type SampleOptions } from '../src/index.ts';
 import type { DecoderPool } from '../src/runtime/pool.ts';
 import { startServe, type RunningServer } from './helpers/serve.ts';
+import { shippedModel } from '../src/node/files.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `Debian's chromium is not at ${CHROMIUM}: install it with "apt-get install -y chromium" (.ci/run does)`;
 /** Per test: a pool that never answers fails the test rather than hanging the suite. */
 const timeout = 60_000;
 
-const modelBytes = (name: string) => new Uint8Array(readFileSync(new URL(`../models/${name}.evae`, import.meta.url)));
+const modelBytes = (name: string) => new Uint8Array(readFileSync(shippedModel(name)));
 const decoders = { cvae: await Decoder.load(modelBytes('cvae')), aae: await Decoder.load(modelBytes('aae')) };
 type ModelName = keyof typeof decoders;
 

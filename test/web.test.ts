@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Decoder, toImageGrid, type ImageGrid } from '../src/index.ts';
-import { classify } from '../src/train/judge.ts';
+import { classify } from '../src/train/classify.ts';
 import { startServe, type RunningServer } from './helpers/serve.ts';
 import type { EdgeVaeSampler } from '../src/web/sampler-element.ts';
 import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
@@ -20,8 +20,8 @@ const skip = existsSync(CHROMIUM) ? false : `Debian's chromium is not at ${CHROM
 
 const load = (path: string) => Decoder.load(readFileSync(new URL(path, import.meta.url)));
 const cvae = await load('../models/cvae.evae');
-const aae = await load('../models/aae.evae');
-const judge = await load('../models/judge/mnist.evae');
+const aae = await load('../packages/models/aae.evae');
+const judge = await load('../packages/models/judge/mnist.evae');
 /** An RGB graph model: [8, 8, 3] images in [-1, 1] from a [4, 4, 8] image latent. The page fetches it from a route the test answers. */
 const rgbBytes = buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], seed: 12 });
 const rgb = await Decoder.load(rgbBytes);

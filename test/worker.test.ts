@@ -664,7 +664,7 @@ describe('edgevae/worker cors option (in Node)', () => {
 
   it('createWorker checks it when the Worker is made, not at its first request', async () => {
     const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
-    const model = await readFile(`${root}models/aae.evae`);
+    const model = await readFile(`${root}packages/models/aae.evae`);
     throwsInput(() => createWorker({ model, wasm, cors: { origin: 'https://a.example/' } }), /did you mean "https:\/\/a\.example"/);
     const worker = createWorker({ model, wasm, cors: { origin: 'https://a.example' } });
     const response = await worker.fetch(new Request('http://localhost/sample?n=1&seed=1', { headers: { origin: 'https://a.example' } }));
@@ -674,7 +674,7 @@ describe('edgevae/worker cors option (in Node)', () => {
 
   it('handleRequest answers a method named like an Object property with a 405, not by calling it', async () => {
     const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
-    const decoder = await Decoder.load(await readFile(`${root}models/aae.evae`), { wasm });
+    const decoder = await Decoder.load(await readFile(`${root}packages/models/aae.evae`), { wasm });
     for (const method of ['toString', 'constructor', 'hasOwnProperty']) {
       const response = await handleRequest(new Request('http://localhost/info', { method }), decoder);
       assert.equal(response.status, 405, method);
@@ -684,7 +684,7 @@ describe('edgevae/worker cors option (in Node)', () => {
 
   it('handleRequest takes a policy beside its limits (for other web-standard servers)', async () => {
     const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
-    const decoder = await Decoder.load(await readFile(`${root}models/aae.evae`), { wasm });
+    const decoder = await Decoder.load(await readFile(`${root}packages/models/aae.evae`), { wasm });
     const policy = corsPolicy({ origin: ['https://a.example'] });
     const get = (origin: string) => handleRequest(new Request('http://localhost/info', { headers: { origin } }), decoder, DEFAULT_LIMITS, policy);
     assert.equal((await get('https://a.example')).headers.get('access-control-allow-origin'), 'https://a.example');
@@ -696,7 +696,7 @@ describe('edgevae/worker cors option (in Node)', () => {
 describe('edgevae/worker with an unconditional model (in Node: the handler is runtime-agnostic)', () => {
   it('refuses labels, decodes rows of the model\'s latent size', async () => {
     const wasm = await WebAssembly.compile(await readFile(`${root}build/edgevae.wasm`));
-    const aae = createWorker({ model: await readFile(`${root}models/aae.evae`), wasm });
+    const aae = createWorker({ model: await readFile(`${root}packages/models/aae.evae`), wasm });
     const get = (path: string) => aae.fetch(new Request(`http://localhost${path}`));
     const post = (body: unknown) => aae.fetch(new Request('http://localhost/decode?format=json', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
     const refused = await get('/sample?label=1');

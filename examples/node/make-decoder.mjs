@@ -1,7 +1,7 @@
 // Builds a small TensorFlow.js decoder and saves it as model.json + weights.bin, the way a training
 // script would (train it first in real use). Run from the repository: node examples/node/make-decoder.mjs
 import * as tf from '@tensorflow/tfjs';
-import { saveModel, selectBackend } from 'edgevae/export';
+import { saveModel, selectBackend } from 'edgevae-train/export';
 
 await selectBackend('cpu'); // tf.setBackend('cpu'), without tfjs's "install tfjs-node" banner
 const decoder = tf.sequential({

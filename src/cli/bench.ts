@@ -8,8 +8,9 @@
  * its share of the pass and its GFLOP/s, against this core's wasm SIMD peak measured first.
  */
 import { cpus } from 'node:os';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
+import { progressLine } from './progress.ts';
+import { isPackageName, missingModule } from './training-side.ts';
 import { InputError, UnsupportedError } from '../errors.ts';
 import { readModel } from '../format/read.ts';
 import type { DType } from '../format/spec.ts';
@@ -100,8 +101,10 @@ async function tfjsEntrant(bytes: Uint8Array): Promise<{ entrant?: Entrant; reas
     return { entrant: { contender, prepared: await contender.prepare(bytes) } };
   } catch (err) {
     if (err instanceof UnsupportedError) return { reason: err.message };
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') return { reason: `TensorFlow.js is not installed (${(err as Error).message})` };
+    const missing = missingModule(err);
+    // Our own runner missing: the runtime package, which leaves it to the training side.
+    if (missing !== undefined && !isPackageName(missing)) return { reason: 'it comes with the training side, which this edgevae package leaves out (see docs/API.md, "What installs what")' };
+    if (missing !== undefined) return { reason: `TensorFlow.js is not installed (${missing} is missing)` };
     throw err;
   }
 }
@@ -125,8 +128,8 @@ function interruptible() {
 
 async function measureAll(entrants: Entrant[], inputs: BenchInputs[], o: BenchCommandOptions, macs: number, stop: () => boolean): Promise<Measurement[]> {
   const total = entrants.length * inputs.length;
-  const bar = new cliProgress.SingleBar({ format: 'bench |{bar}| {percentage}% | {what} | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
-  bar.start(total * o.seconds, 0, { what: 'warming up' });
+  const bar = progressLine(total * o.seconds);
+  bar.update(0, 'warming up');
   const results: Measurement[] = [];
   try {
     for (const [i, batchInputs] of inputs.entries()) {
@@ -134,16 +137,16 @@ async function measureAll(entrants: Entrant[], inputs: BenchInputs[], o: BenchCo
         if (stop()) return results;
         const done = (i * entrants.length + j) * o.seconds;
         const what = `${contender.name}, batch ${batchInputs.batch}`;
-        bar.update(done, { what });
+        bar.update(done, what);
         const runner: BatchRunner = prepared.forBatch(batchInputs);
         await warmUp(() => runner.run(), Math.min(0.5, o.seconds / 4), 2);
-        const times = await timeCalls(() => runner.run(), { seconds: o.seconds, minCalls: 3, shouldStop: stop, onProgress: (s) => bar.update(done + Math.min(s, o.seconds), { what }) });
+        const times = await timeCalls(() => runner.run(), { seconds: o.seconds, minCalls: 3, shouldStop: stop, onProgress: (s) => bar.update(done + Math.min(s, o.seconds), what) });
         runner.dispose();
         const rate = samplesPerSecond(times, batchInputs.batch);
         results.push({ contender: contender.name, batch: batchInputs.batch, samplesPerSecond: rate, gflops: gflops(macs, rate), latency: summarizeLatency(times) });
       }
     }
-    bar.update(total * o.seconds, { what: 'done' });
+    bar.update(total * o.seconds, 'done');
     return results;
   } finally {
     bar.stop();

@@ -10,6 +10,7 @@ import { InputError } from '../errors.ts';
 import { readModel } from '../format/read.ts';
 import { isDirectory, readInput, writeAtomic } from '../node/files.ts';
 import { DTYPE_CHOICES, integer, list, number, toDType } from './options.ts';
+import { TRAINING_COMMANDS } from './training-side.ts';
 
 interface ImportCommandOptions {
   dtype: string;
@@ -28,7 +29,7 @@ interface ImportCommandOptions {
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
-    .description('convert a decoder from ONNX (e.g. PyTorch\'s torch.onnx.export) or a saved TensorFlow.js / Keras layers model to an edgevae model file')
+    .description(TRAINING_COMMANDS.import)
     .argument('<model>', 'an .onnx file, or a TensorFlow.js model.json (or its folder)')
     .addOption(new Option('--dtype <dtype>', 'weight type').choices(DTYPE_CHOICES).default('f32'))
     .requiredOption('--out <file>', 'where to write the edgevae model file')

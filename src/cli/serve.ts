@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import { basename, join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { Decoder, EdgeVaeError, InputError } from '../index.ts';
-import { packageRoot, readInput, resolveModel } from '../node/files.ts';
+import { modelFolders, packageRoot, readInput, resolveModel } from '../node/files.ts';
 import { createStaticServer, type Mount } from '../node/static-server.ts';
 
 /** The element bundle `npm run build:web` writes; the demo page loads it as ./edgevae-sampler.js. */
@@ -62,10 +62,13 @@ export function parseHost(value: string): string {
   throw new InvalidArgumentError(`expected an IP address (such as 127.0.0.1 or ::1) or localhost, got "${value}"`);
 }
 
-/** The URL paths the demo answers: /models/NAME.evae, the bundle, and the page. */
-export function demoMounts(root = packageRoot()): Mount[] {
+/**
+ * The URL paths the demo answers: /models/NAME.evae from each model folder (this package's cvae, and
+ * aae and conv-vae where the models package is there), the bundle, and the page.
+ */
+export function demoMounts(root = packageRoot(), models = modelFolders()): Mount[] {
   return [
-    { urlPrefix: '/models/', dir: join(root, 'models') },
+    ...models.map((dir) => ({ urlPrefix: '/models/', dir })),
     { urlPrefix: '/', dir: join(root, 'dist', 'browser') },
     { urlPrefix: '/', dir: join(root, 'examples', 'web') },
   ];

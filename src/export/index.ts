@@ -1,5 +1,5 @@
 /**
- * The `edgevae/export` entry: turn a trained TensorFlow.js decoder into an edgevae model file, and load
+ * The `edgevae-train/export` entry (the training package's; in a clone, packages/train): turn a trained TensorFlow.js decoder into an edgevae model file, and load
  * or save TensorFlow.js layers models on disk (Node only, for the latter two); import ONNX decoders
  * (e.g. from PyTorch) into the same format.
  */

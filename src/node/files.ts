@@ -2,6 +2,7 @@
 import { readFile, rename, stat, writeFile, unlink } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
 
@@ -33,18 +34,65 @@ export function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-/** The models shipped in the package's models/ folder, by name (models/NAME.evae). */
+/** The package that holds the larger models (conv-vae, aae, the judge), apart from the runtime's. */
+export const MODELS_PACKAGE = 'edgevae-models';
+
+/**
+ * The folders shipped models are looked up in, in order: this package's models/ (the default cvae),
+ * then the models package: packages/models in a clone of the repository, else the installed
+ * edgevae-models package; from the training package, the installed edgevae's models/. The one place model names are resolved (resolveModel, shippedModels,
+ * defaultJudge, the demo server).
+ */
+export function modelFolders(): string[] {
+  const root = packageRoot();
+  const folders = [join(root, 'models'), join(root, 'packages', 'models')];
+  const require = createRequire(import.meta.url);
+  try {
+    folders.push(dirname(require.resolve(`${MODELS_PACKAGE}/package.json`)));
+  } catch {
+    // not installed: the names it holds are reported missing, naming it
+  }
+  try {
+    // Run from the training package (edgevae-train), the runtime package's models (the default cvae).
+    folders.push(join(dirname(require.resolve('edgevae/package.json')), 'models'));
+  } catch {
+    // the runtime package itself, or not installed
+  }
+  return [...new Set(folders)].filter((dir) => existsSync(dir));
+}
+
+/** The models installed here by name (NAME.evae in a model folder), sorted. */
 export function shippedModels(): string[] {
-  const dir = join(packageRoot(), 'models');
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.evae')).map((f) => f.slice(0, -'.evae'.length)).sort() : [];
+  const names = modelFolders().flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.evae')).map((f) => f.slice(0, -'.evae'.length)));
+  return [...new Set(names)].sort();
+}
+
+/** The models edgevae-models holds, so a name missing here says which package brings it. */
+export const MODELS_PACKAGE_HOLDS = ['aae', 'conv-vae', 'judge/mnist'] as const;
+
+/** The path of a shipped model by name ("cvae", "judge/mnist"), or a clear error naming where it comes from. */
+export function shippedModel(name: string): string {
+  for (const dir of modelFolders()) {
+    const file = join(dir, `${name}.evae`);
+    if (existsSync(file)) return file;
+  }
+  if ((MODELS_PACKAGE_HOLDS as readonly string[]).includes(name)) {
+    throw new InputError(`the ${name} model comes in the ${MODELS_PACKAGE} package, which is not installed here: npm install ${MODELS_PACKAGE} (${installedText()})`);
+  }
+  throw new InputError(`no shipped model is called ${name} (${installedText()})`);
+}
+
+function installedText(): string {
+  const available = shippedModels();
+  return available.length ? `shipped models: ${available.join(', ')}` : 'no models are installed';
 }
 
 /**
  * The judge classifier `evaluate` scores digits with when given no --judge: a model too, shipped in
- * models/judge/ (a folder, so it is not listed among the decoders by name).
+ * the models package's judge/ folder (a folder, so it is not listed among the decoders by name).
  */
 export function defaultJudge(): string {
-  return join(packageRoot(), 'models', 'judge', 'mnist.evae');
+  return shippedModel('judge/mnist');
 }
 
 /** The shipped model commands use when given no --model. */
@@ -55,13 +103,10 @@ export const DEFAULT_MODEL = 'cvae';
  * value, the default shipped model.
  */
 export function resolveModel(value: string | undefined): string {
-  const name = value ?? DEFAULT_MODEL;
-  if (value !== undefined && existsSync(value)) return value;
-  const shipped = join(packageRoot(), 'models', `${name}.evae`);
-  if (existsSync(shipped)) return shipped;
-  const available = shippedModels();
-  const list = available.length ? `shipped models: ${available.join(', ')}` : 'this package ships no models';
-  throw new InputError(value === undefined ? `no --model given and no default model (${DEFAULT_MODEL}); ${list}` : `model file ${value} does not exist (and it is not a shipped model name; ${list})`);
+  if (value === undefined) return shippedModel(DEFAULT_MODEL);
+  if (existsSync(value)) return value;
+  if ((MODELS_PACKAGE_HOLDS as readonly string[]).includes(value) || shippedModels().includes(value)) return shippedModel(value);
+  throw new InputError(`model file ${value} does not exist (and it is not a shipped model name; ${installedText()})`);
 }
 
 export async function isDirectory(path: string): Promise<boolean> {

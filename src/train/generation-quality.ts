@@ -6,7 +6,7 @@
  */
 import type { Decoder, PriorChoice } from '../runtime/decoder.ts';
 import { InputError } from '../errors.ts';
-import { classify } from './judge.ts';
+import { classify } from './classify.ts';
 
 export interface GenerationQuality {
   samples: number;
