@@ -66,7 +66,7 @@ describe('the runtime package, packed and installed offline into an empty projec
     assert.ok(packed.size <= TARBALL_LIMIT, `the tarball is ${packed.size} bytes`);
     assert.equal(statSync(join(dir, packed.filename)).size, packed.size);
     const files = packed.files.map((f) => f.path);
-    for (const file of ['models/cvae.evae', 'build/edgevae.wasm', 'build/edgevae-relaxed.wasm', 'dist/browser/edgevae-sampler.js', 'dist/cli/main.js', 'dist/index.d.ts', 'examples/web/index.html']) assert.ok(files.includes(file), file);
+    for (const file of ['models/cvae.evae', 'build/edgevae.wasm', 'build/edgevae-relaxed.wasm', 'build/edgevae-threads.wasm', 'dist/node/thread-worker.js', 'dist/browser/edgevae-sampler.js', 'dist/cli/main.js', 'dist/index.d.ts', 'examples/web/index.html']) assert.ok(files.includes(file), file);
     const unwanted = files.filter((f) => /^(docs|test|src|bench|packages)\/|\.map$|^dist\/(train\/trainer|cli\/training\.|export\/index|import\/)|^models\/(aae|conv-vae|judge)/.test(f));
     assert.deepEqual(unwanted, []);
   });
@@ -102,17 +102,21 @@ describe('the runtime package, packed and installed offline into an empty projec
     assert.deepEqual([png.width, png.height, png.channels], [59, 59, 1]);
   });
 
-  it("samples from code: import { Decoder } from 'edgevae', and edgevae/node's fromFile", () => {
+  it("samples from code: import { Decoder } from 'edgevae', edgevae/node's fromFile, and one decode on 2 threads", () => {
     const script = `
       import { Decoder, encodePng, toImageGrid } from 'edgevae';
       import { Decoder as NodeDecoder } from 'edgevae/node';
-      const decoder = await NodeDecoder.fromFile(new URL(import.meta.resolve('edgevae/models/cvae.evae')));
+      const file = new URL(import.meta.resolve('edgevae/models/cvae.evae'));
+      const decoder = await NodeDecoder.fromFile(file);
       const pixels = decoder.sample(16, { seed: 1, labels: 7 });
       const png = encodePng(toImageGrid(pixels, { shape: decoder.info.outputShape, range: decoder.info.range }));
-      console.log(JSON.stringify([Decoder === NodeDecoder, pixels.length, png.length > 100]));`;
+      const shared = await NodeDecoder.fromFile(file, { threads: 2 });
+      const same = shared.sample(16, { seed: 1, labels: 7 }).every((v, i) => Object.is(v, pixels[i]));
+      await shared.close();
+      console.log(JSON.stringify([Decoder === NodeDecoder, pixels.length, png.length > 100, shared.info.threads, same]));`;
     const result = run(process.execPath, ['--input-type=module', '-e', script], project);
     ok(result, 'the script');
-    assert.deepEqual(JSON.parse(result.stdout.trim()), [true, 16 * 784, true]);
+    assert.deepEqual(JSON.parse(result.stdout.trim()), [true, 16 * 784, true, 2, true]);
   });
 
   it('train, export and import say to install the training package, and exit 1 without a stack trace', () => {
