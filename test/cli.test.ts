@@ -11,8 +11,7 @@ import { decode } from 'fast-png';
 import { exportModel, saveModel } from '../src/export/index.ts';
 import { conditionalDecoder, tinyConvDecoder } from './fixtures/models.ts';
 import { CLI, edgevae, edgevaeWithNodeFlags } from './helpers/cli.ts';
-
-const MODELS_DIR = new URL('../models/', import.meta.url).pathname;
+import { defaultJudge } from '../src/node/files.ts';
 import { MNIST_DIR, MNIST_SKIP } from './helpers/mnist.ts';
 import { GRAPH_PLANS, buildGraphModel } from './helpers/random-models.ts';
 import { Decoder, toChannelsFirst, toImageGrid } from '../src/index.ts';
@@ -45,7 +44,7 @@ describe('edgevae CLI', () => {
       assert.equal(refused.stderr, `edgevae: the judge reads 28x28 greyscale digits, and this model draws [${shape.join(', ')}]; score a training run on its test split instead: npx edgevae evaluate --run RUN_DIR\n`);
       assert.equal(refused.stdout, '', 'nothing measured');
       // A judge given explicitly must read as many values as the model draws.
-      const mismatched = edgevae('evaluate', '--model', file, '--judge', join(MODELS_DIR, 'judge', 'mnist.evae'));
+      const mismatched = edgevae('evaluate', '--model', file, '--judge', defaultJudge());
       assert.equal(mismatched.code, 1);
       assert.equal(mismatched.stderr, `edgevae: the judge reads 784 values, but the model outputs ${values}\n`);
     }
