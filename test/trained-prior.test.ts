@@ -30,13 +30,19 @@ function withMeta(file: Uint8Array, fields: Record<string, unknown>): Uint8Array
   return reframe(file, header);
 }
 
-/** The shipped aae (trained against N(0, 2^2 I), exported before the file could say so) as it is exported now. */
+/** The shipped aae, trained against N(0, 2^2 I) and exported with it recorded. */
 const aae = withMeta(shippedAae, { priorStddev: 2 });
+/** The same model as a file written before the field existed: no priorStddev. */
+const unrecorded = withMeta(shippedAae, { priorStddev: undefined });
 
 describe('format: meta.priorStddev', () => {
   it('is read into info.priorStddev; a file without it says 1', async () => {
     assert.equal((await Decoder.load(aae)).info.priorStddev, 2);
-    assert.equal((await Decoder.load(shippedAae)).info.priorStddev, 1);
+    assert.equal((await Decoder.load(unrecorded)).info.priorStddev, 1);
+  });
+
+  it('the shipped aae records it', async () => {
+    assert.equal((await Decoder.load(shippedAae)).info.meta.priorStddev, 2);
   });
 
   it('a file that holds it is written as 2.1, one without it as 2.0', () => {
@@ -58,7 +64,7 @@ describe('format: meta.priorStddev', () => {
 describe('runtime: the default stddev is the trained-against prior', () => {
   it('sample and sampleLatents draw N(0, 2^2 I) for a file that records it, N(0, I) for one that does not', async () => {
     const recorded = await Decoder.load(aae);
-    const old = await Decoder.load(shippedAae);
+    const old = await Decoder.load(unrecorded);
     assert.deepEqual(recorded.sample(8, { seed: 3 }), old.sample(8, { seed: 3, stddev: 2 }));
     assert.deepEqual(recorded.sampleLatents(8, { seed: 3 }), old.sampleLatents(8, { seed: 3, stddev: 2 }));
     assert.deepEqual(recorded.sample(8, { seed: 3, prior: 'standard' }), old.sample(8, { seed: 3, stddev: 2 }), "'standard' is the Gaussian the model was trained against");
@@ -94,7 +100,7 @@ describe('CLI, Worker and web component', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('sample draws from the file\'s prior by default; --stddev overrides it', async () => {
-    const old = await Decoder.load(shippedAae);
+    const old = await Decoder.load(unrecorded);
     const png = (stddev: number) => encodePng(toImageGrid(old.sample(16, { seed: 4, stddev }), { shape: [28, 28, 1], range: [0, 1] }));
     for (const [args, stddev] of [[[], 2], [['--stddev', '1'], 1]] as const) {
       const out = join(dir, `s${stddev}.png`);
@@ -143,7 +149,7 @@ describe('CLI, Worker and web component', () => {
   it('the web component\'s stddev attribute defaults to it', async () => {
     const none = () => null;
     assert.equal(readView(await Decoder.load(aae), none, []).stddev, 2);
-    assert.equal(readView(await Decoder.load(shippedAae), none, []).stddev, 1);
+    assert.equal(readView(await Decoder.load(unrecorded), none, []).stddev, 1);
     assert.equal(readView(await Decoder.load(aae), (name) => (name === 'stddev' ? '0.5' : null), []).stddev, 0.5);
   });
 });

@@ -27,7 +27,7 @@ const rgbBytes = buildGraphModel({ ...GRAPH_PLANS['rgb from an image latent'], s
 const rgb = await Decoder.load(rgbBytes);
 const RGB_MODEL_PATH = '/test-models/rgb.evae';
 
-/** What the demo page sets on its two elements (examples/web/index.html). */
+/** What the demo page sets on its two elements (examples/web/index.html); the stddevs are the files' own priors. */
 const PAGE = { cvae: { seed: 1, count: 20, stddev: 1 }, aae: { seed: 1, count: 16, stddev: 2 } };
 
 const gridOf = (decoder: Decoder, samples: Float32Array) => toImageGrid(samples, { shape: decoder.info.outputShape, range: decoder.info.range });
