@@ -8,6 +8,7 @@ import { readModel } from '../src/format/read.ts';
 import { referenceDecode } from '../src/runtime/reference.ts';
 import { planSlots } from '../src/runtime/slots.ts';
 import { GraphBuilder } from './helpers/graph-builder.ts';
+import { sameBits } from './helpers/numbers.ts';
 import { GRAPHS } from './helpers/graph-cases.ts';
 import { maxAbsDiff, randomValues, seededRandom } from './helpers/numbers.ts';
 
@@ -81,6 +82,33 @@ describe('graphs that branch and join', () => {
     assert.ok(large - small >= 63 * 64 * 64 * 8 * 4, `${large - small}`);
     const tight = await Decoder.load(bytes, { maxMemory: small + 1024 * 1024 });
     assert.throws(() => tight.sample(64), RuntimeError);
+  });
+});
+
+describe('f16 weights: widened at load, or kept half-size with keepF16', () => {
+  // Every weighted path: dense on a vector and over pixels, the im2col GEMM, the direct kernel for few
+  // channels, depthwise, grouped, a strided transposed conv (by phases).
+  const build = () => {
+    const g = new GraphBuilder({ latent: [6, 5, 8], dtype: 'f16', seed: 9 });
+    // 64 -> 64 channels: the kernels outweigh the biases and padding, for the memory check.
+    const wide = g.conv2d('wide', g.conv2d('widest', g.conv2d('in', 'z', 64, 3), 64, 3, { activation: 'relu' }), 16, 3, { activation: 'relu' });
+    const few = g.conv2d('few', g.conv2d('depthwise', wide, 16, 3, { groups: 16 }), 3, 3);
+    const grouped = g.conv2d('grouped', g.conv2d('mix', few, 8, 1), 8, 3, { groups: 4 });
+    const up = g.conv2dTranspose('up', grouped, 6, 4, { pads: [1, 1, 1, 1] });
+    return g.write(g.dense('pixels', up, 5, 'tanh'));
+  };
+
+  it('give the same bytes either way, batch 1 and 5; kept, the packed weights take about half the wasm memory', async () => {
+    const bytes = build();
+    const widened = await Decoder.load(bytes);
+    const kept = await Decoder.load(bytes, { keepF16: true });
+    for (const n of [1, 5]) assert.ok(sameBits(widened.sample(n, { seed: n }), kept.sample(n, { seed: n })), `batch ${n}`);
+    assert.ok(kept.info.wasmWeightBytes < 0.6 * widened.info.wasmWeightBytes, `${kept.info.wasmWeightBytes} against ${widened.info.wasmWeightBytes}`);
+    assert.equal(widened.info.dtype, 'f16');
+  });
+
+  it('refuse a keepF16 that is not a boolean', async () => {
+    await assert.rejects(Decoder.load(build(), { keepF16: 'yes' as never }), /keepF16 must be true or false, got "yes"/);
   });
 });
 

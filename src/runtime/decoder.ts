@@ -6,7 +6,7 @@ import { FormatError, InputError, RuntimeError } from '../errors.ts';
 import { readModel, type ParsedModel } from '../format/read.ts';
 import { product, type DType, type LayerSpec, type ModelMeta } from '../format/spec.ts';
 import { RECORD_WORDS, Status } from './abi.ts';
-import { buildPlan, storedWeightBytes, type Plan } from './plan.ts';
+import { buildPlan, packedDtype, storedWeightBytes, type Plan } from './plan.ts';
 import { LATENT_LAYOUTS, toChannelsLast, type LatentLayout } from './layout.ts';
 import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
 import { checkAbi, ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
@@ -35,6 +35,12 @@ export interface LoadOptions {
   threads?: number;
   /** Where helper threads come from when `threads` > 1; default: the registered host (useThreadHost). */
   threadHost?: ThreadHost;
+  /**
+   * f16 files: keep the kernels half-size in wasm memory and widen them panel by panel as they are
+   * multiplied (half the weight memory; slower at small batches, where each weight is used once).
+   * Default false: widened to f32 once, at load. The bytes are the same either way.
+   */
+  keepF16?: boolean;
 }
 
 export interface FromUrlOptions extends LoadOptions {
@@ -212,6 +218,7 @@ export class Decoder {
   /** Validates a model file and lays it out in a fresh wasm instance. Throws FormatError for bad files. */
   static async load(model: Uint8Array | ArrayBuffer, options: LoadOptions = {}): Promise<Decoder> {
     if (options.maxBatch !== undefined) checkInt(options.maxBatch, 'maxBatch', 1, 65536);
+    if (options.keepF16 !== undefined && typeof options.keepF16 !== 'boolean') throw new InputError(`keepF16 must be true or false, got ${JSON.stringify(options.keepF16)}`);
     const parsed = readModel(model);
     const maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
     const threads = options.threads ?? 1;
@@ -221,9 +228,10 @@ export class Decoder {
     const shared = host && (await threadedKernels(host));
     const kernels = shared?.kernels ?? (await instantiate(options.wasm, options.simd));
     // Checked before any memory is grown: a model too large for the budget fails fast and clearly.
-    const needed = kernels.heapBase() + parsed.graph.nodes.length * 4 * RECORD_WORDS + 2 * storedWeightBytes(parsed) + 1024;
+    const widening = packedDtype(parsed, options.keepF16) === parsed.header.meta.dtype ? 1 : 2;
+    const needed = kernels.heapBase() + parsed.graph.nodes.length * 4 * RECORD_WORDS + 2 * widening * storedWeightBytes(parsed) + 1024;
     if (needed > maxMemory) throw new RuntimeError(`the model needs about ${needed} bytes of wasm memory, over maxMemory (${maxMemory})`);
-    const plan = buildPlan(kernels, parsed, threads);
+    const plan = buildPlan(kernels, parsed, threads, options.keepF16);
     const group = shared && (await host.start(shared.module, kernels.memory, plan.sync, threads - 1));
     return new Decoder(kernels, parsed, plan, options, group);
   }

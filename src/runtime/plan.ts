@@ -6,11 +6,12 @@
  *
  * Memory, from the module's heap base up: [op records][packed weights, bias, scales and tables per
  * node][scratch for the hungriest op, one per thread][the threads' sync block] then, sized per batch
- * by the decoder: [labels][slot table][the
- * slots]. f32 and f16 kernels are packed as they are stored (f16 stays half-size and is widened in the
- * kernel); int8 kernels are packed in the pairs the integer dot product reads.
+ * by the decoder: [labels][slot table][the slots]. f32 kernels are packed as they are stored, f16
+ * ones widened to f32 (with keepF16, kept half-size and widened panel by panel in the kernel); int8
+ * kernels are packed in the pairs the integer dot product reads.
  */
-import { DTYPE_BYTES, product } from '../format/spec.ts';
+import { DTYPE_BYTES, product, type DType } from '../format/spec.ts';
+import { decodeF16 } from '../format/f16.ts';
 import { tensorData, type GraphNode, type ParsedModel } from '../format/read.ts';
 import { FormatError } from '../errors.ts';
 import { kindOf } from '../layers/index.ts';
@@ -41,20 +42,32 @@ export interface Plan {
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 const panelsOf = (n: number) => Math.ceil(n / 8);
 
+/**
+ * The dtype a model's kernels are packed in: the stored one, except that f16 is widened to f32 once,
+ * at load, unless `keepF16` (LoadOptions.keepF16). Widened, f16 layers run the f32 kernels on the
+ * same values, so the bytes are those of widening panel by panel in the kernel, without paying the
+ * widening at every call: at batch 1, where each weight is used once, that cost more than the product.
+ */
+export function packedDtype(model: ParsedModel, keepF16 = false): DType {
+  const stored = model.header.meta.dtype;
+  return stored === 'f16' && !keepF16 ? 'f32' : stored;
+}
+
 /** Writes the model's weights and op records into the module's memory, with scratch for `threads` threads. */
-export function buildPlan(kernels: Kernels, model: ParsedModel, threads = 1): Plan {
+export function buildPlan(kernels: Kernels, model: ParsedModel, threads = 1, keepF16 = false): Plan {
   const { graph, slots } = model;
   const recordNodes = graph.nodes.filter((node) => kindOf(node.layer).storage !== 'alias');
   const recordsPtr = align16(kernels.heapBase());
   let cursor = align16(recordsPtr + recordNodes.length * RECORD_WORDS * 4);
   const weightsStart = cursor;
-  const dtype = model.header.meta.dtype;
+  const dtype = packedDtype(model, keepF16);
   let scratchBytes = 0;
 
-  /** Copies a tensor's stored values to free space past `cursor` (the packers read them there). */
+  /** Copies a tensor's stored values to free space past `cursor` (the packers read them there), f16 widened when packing in f32. */
   const stage = (index: number, extra: number): number => {
-    const data = tensorData(model, index);
-    checkFinite(data, index);
+    const stored = tensorData(model, index);
+    checkFinite(stored, index);
+    const data = stored instanceof Uint16Array && dtype === 'f32' ? decodeF16(stored) : stored;
     const ptr = align16(cursor + extra);
     ensureMemory(kernels, ptr + data.byteLength);
     new Uint8Array(kernels.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

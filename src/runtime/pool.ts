@@ -20,8 +20,8 @@ export interface WorkerEndpoint {
   terminate(): unknown;
 }
 
-export interface PoolOptions extends LoadOptions {
-  /** Number of workers, each holding its own copy of the model. */
+export interface PoolOptions extends Omit<LoadOptions, 'threads' | 'threadHost'> {
+  /** Number of workers, each holding its own copy of the model (each decode on one thread of its own). */
   threads: number;
   /**
    * Smallest share worth sending to a worker of its own, in multiply-adds (rows x info.macsPerSample).
