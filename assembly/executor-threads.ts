@@ -9,17 +9,11 @@
 // each sample with one scale taken over the whole input (conv-i8.ts): a band would take its own.
 import { convGeneral } from './kernels/conv';
 import { WEIGHTS_I8 } from './kernels/dense';
-import { runOne } from './executor';
+import { runOne, slot, word } from './executor';
 import { ConvRec, Field, Op, RECORD_WORDS, Status, ThreadSync } from '../src/runtime/abi';
 
 /** Output rows per thread below which a conv runs on thread 0 alone: a band must pay for its barrier. */
 const MIN_BAND_ROWS: i32 = 4;
-
-// @ts-ignore: decorator
-@inline
-function word(record: usize, i: i32): i32 {
-  return load<i32>(record + (<usize>i << 2));
-}
 
 /**
  * Thread `thread` of `threads` runs `count` records for `batch` samples, each thread with its own
@@ -43,16 +37,20 @@ export function runShare(
     if (status != Status.Ok && result == Status.Ok) {
       result = status;
       // Before the barrier, so that the host reads both once thread 0 is past the last one.
-      atomic.store<i32>(statusWord, status);
-      atomic.store<i32>(sync + (<usize>ThreadSync.FailedRecord << 2), i);
+      recordFailure(sync, statusWord, status, i);
     }
     if (!barrier(sync, threads)) {
-      atomic.store<i32>(statusWord, Status.ThreadFailed);
-      atomic.store<i32>(sync + (<usize>ThreadSync.FailedRecord << 2), i);
+      recordFailure(sync, statusWord, Status.ThreadFailed, i);
       return Status.ThreadFailed;
     }
   }
   return result;
+}
+
+/** Stores a thread's failing status, and the record it failed at, where the host reads them. */
+function recordFailure(sync: usize, statusWord: usize, status: i32, record: i32): void {
+  atomic.store<i32>(statusWord, status);
+  atomic.store<i32>(sync + (<usize>ThreadSync.FailedRecord << 2), record);
 }
 
 function splits(r: usize, threads: i32): bool {
@@ -71,8 +69,8 @@ function convBand(r: usize, batch: i32, slots: usize, scratch: usize, thread: i3
   const inFirst = max(0, top);
   const inEnd = min(H, (end - 1) * sh - padTop + (kh - 1) * dh + 1);
   if (end <= first || inEnd <= inFirst) return true;
-  const x = <usize>load<u32>(slots + (<usize>word(r, Field.In0) << 2));
-  const y = <usize>load<u32>(slots + (<usize>word(r, Field.Out) << 2));
+  const x = slot(slots, r, Field.In0);
+  const y = slot(slots, r, Field.Out);
   const inSample = <usize>H * W * C << 2, outSample = <usize>OH * OW * OC << 2;
   for (let n = 0; n < batch; n++) {
     const ok = convGeneral(

@@ -26,14 +26,14 @@ export function failedRecord(): i32 {
 
 // @ts-ignore: decorator
 @inline
-function word(record: usize, i: i32): i32 {
+export function word(record: usize, i: i32): i32 {
   return load<i32>(record + (<usize>i << 2));
 }
 
 /** The address of the slot a record word names, for this batch. */
 // @ts-ignore: decorator
 @inline
-function slot(slots: usize, record: usize, field: i32): usize {
+export function slot(slots: usize, record: usize, field: i32): usize {
   return <usize>load<u32>(slots + (<usize>word(record, field) << 2));
 }
 

@@ -9,9 +9,9 @@ import { RECORD_WORDS, Status } from './abi.ts';
 import { buildPlan, packedDtype, storedWeightBytes, type Plan } from './plan.ts';
 import { LATENT_LAYOUTS, toChannelsLast, type LatentLayout } from './layout.ts';
 import { drawFromMixture, mixtureTables, type MixtureTables } from './prior.ts';
-import { checkAbi, ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
+import { ensureMemory, instantiate, int8DotOf, type Int8Dot, type Kernels, type SimdMode, type WasmSource } from './wasm.ts';
 import type { GraphNode } from '../layers/types.ts';
-import { instantiateShared, runJob, sharedMemory, threadHostFor, type ThreadGroup, type ThreadHost, type ThreadKernels } from './threads.ts';
+import { instantiateThreaded, runJob, threadHostFor, type ThreadGroup, type ThreadHost, type ThreadKernels } from './threads.ts';
 
 export interface LoadOptions {
   /** The edgevae wasm module, compiled or as bytes; by default the copy embedded in this package. */
@@ -225,7 +225,7 @@ export class Decoder {
     const host = threads === 1 ? undefined : threadHostFor(threads, options.threadHost);
     if (host && options.wasm) throw new InputError('wasm and threads together: a shared decode runs the threads build, which the threadHost provides');
     if (host && options.simd === 'relaxed') throw new InputError("simd: 'relaxed' and threads together: the threads build is strict SIMD only");
-    const shared = host && (await threadedKernels(host));
+    const shared = host && (await instantiateThreaded(host));
     const kernels = shared?.kernels ?? (await instantiate(options.wasm, options.simd));
     // Checked before any memory is grown: a model too large for the budget fails fast and clearly.
     const widening = packedDtype(parsed, options.keepF16) === parsed.header.meta.dtype ? 1 : 2;
@@ -588,18 +588,4 @@ function checkInt(value: unknown, what: string, min: number, max: number): numbe
 function checkFinite(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new InputError(`${what} must be a finite number, got ${String(value)}`);
   return value;
-}
-
-/** The threads build, compiled, and thread 0's instance of it on a fresh shared memory. */
-async function threadedKernels(host: ThreadHost): Promise<{ module: WebAssembly.Module; kernels: ThreadKernels }> {
-  const source = await host.wasm();
-  let module: WebAssembly.Module;
-  try {
-    module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source as BufferSource);
-  } catch (err) {
-    throw new RuntimeError(`cannot compile the edgevae threads wasm module (does this engine support WebAssembly SIMD and threads?): ${(err as Error).message}`, { cause: err });
-  }
-  const kernels = await instantiateShared(module, sharedMemory());
-  checkAbi(kernels);
-  return { module, kernels };
 }

@@ -147,8 +147,9 @@ export function buildPlan(kernels: Kernels, model: ParsedModel, threads = 1, kee
   const weightBytes = cursor - weightsStart;
   const scratch = cursor;
   const scratchStride = align16(scratchBytes);
-  const sync = threads > 1 ? scratch + threads * scratchStride : 0;
-  const staticEnd = threads > 1 ? align16(sync + ThreadSync.Words * 4) : align16(scratch + scratchBytes);
+  const scratchEnd = scratch + threads * scratchStride;
+  const sync = threads > 1 ? scratchEnd : 0;
+  const staticEnd = sync ? sync + ThreadSync.Words * 4 : scratchEnd;
   ensureMemory(kernels, staticEnd);
   // Packing staged the stored tensors past the weights, where scratch and the sync block now lie: the
   // threads' barrier must start from zeros.

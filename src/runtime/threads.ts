@@ -11,7 +11,7 @@
  */
 import { InputError, RuntimeError } from '../errors.ts';
 import { MAX_THREADS, Status, THREAD_STOP, ThreadSync } from './abi.ts';
-import type { Kernels, WasmSource } from './wasm.ts';
+import { checkAbi, compileModule, type Kernels, type WasmSource } from './wasm.ts';
 
 /** The exports the threads build adds to the plain build's. */
 export interface ThreadKernels extends Kernels {
@@ -76,6 +76,14 @@ export async function instantiateShared(module: WebAssembly.Module, memory: WebA
   const kernels = instance.exports as unknown as ThreadKernels;
   if (typeof kernels.runShare !== 'function') throw new RuntimeError('the threads wasm module has no runShare export: use the edgevae-threads.wasm of the same edgevae version');
   return kernels;
+}
+
+/** The host's threads build, compiled, and thread 0's instance of it on a fresh shared memory. */
+export async function instantiateThreaded(host: ThreadHost): Promise<{ module: WebAssembly.Module; kernels: ThreadKernels }> {
+  const module = await compileModule(await host.wasm(), 'strict', 'WebAssembly SIMD and threads');
+  const kernels = await instantiateShared(module, sharedMemory());
+  checkAbi(kernels);
+  return { module, kernels };
 }
 
 /** The arguments of one job: records [plan, plan + count), `batch` samples. */

@@ -169,16 +169,23 @@ async function compile(source: WasmSource | undefined, mode: SimdMode): Promise<
   return compiled[build];
 }
 
+/**
+ * The module for `source`, or the embedded build `mode` picks, with an error saying what the engine
+ * may lack (`needs`) where it cannot compile it.
+ */
+export async function compileModule(source: WasmSource | undefined, mode: SimdMode, needs = 'WebAssembly SIMD'): Promise<WebAssembly.Module> {
+  try {
+    return await compile(source, mode);
+  } catch (err) {
+    if (err instanceof RuntimeError) throw err;
+    throw new RuntimeError(`cannot compile the edgevae wasm module (does this engine support ${needs}?): ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** A fresh instance: each decoder owns its memory. A given `source` wins over `simd`. */
 export async function instantiate(source?: WasmSource, mode: SimdMode = 'strict'): Promise<Kernels> {
   if (mode !== 'strict' && mode !== 'relaxed' && mode !== 'auto') throw new InputError(`simd must be 'strict', 'relaxed' or 'auto', got ${JSON.stringify(mode)}`);
-  let module: WebAssembly.Module;
-  try {
-    module = await compile(source, mode);
-  } catch (err) {
-    if (err instanceof RuntimeError) throw err;
-    throw new RuntimeError(`cannot compile the edgevae wasm module (does this engine support WebAssembly SIMD?): ${(err as Error).message}`, { cause: err });
-  }
+  const module = await compileModule(source, mode);
   const instance = await WebAssembly.instantiate(module, {});
   const kernels = instance.exports as unknown as Kernels;
   checkAbi(kernels);
