@@ -2,15 +2,17 @@
 // same records in one shared memory, and they meet at a barrier after each record. A conv2d's output
 // rows are split between the threads, each computing its own band of rows as a conv of its own over
 // the input rows that band reads (the kernels compute each output pixel the same way whatever the
-// tile around it, so the bytes are those of one thread); every other record, a small share of the
+// tile around it, so the bytes are those of one thread; Winograd's tiles of two rows, conv-winograd.ts,
+// compute a pixel by its place in the tile, so those bands start at even rows); every other record, a small share of the
 // arithmetic, runs on thread 0 alone while the others wait at the barrier.
 //
 // Not split: transposed convs (their phases interleave output rows), and int8 convs, which quantize
 // each sample with one scale taken over the whole input (conv-i8.ts): a band would take its own.
 import { convGeneral } from './kernels/conv';
+import { usesWinograd } from './kernels/conv-winograd';
 import { WEIGHTS_I8 } from './kernels/dense';
 import { runOne, slot, word } from './executor';
-import { ConvRec, Field, Op, RECORD_WORDS, Status, ThreadSync } from '../src/runtime/abi';
+import { ConvPacking, ConvRec, Field, Op, RECORD_WORDS, Status, ThreadSync } from '../src/runtime/abi';
 
 /** Output rows per thread below which a conv runs on thread 0 alone: a band must pay for its barrier. */
 const MIN_BAND_ROWS: i32 = 4;
@@ -58,12 +60,17 @@ function splits(r: usize, threads: i32): bool {
     && word(r, ConvRec.Weights) != WEIGHTS_I8 && word(r, ConvRec.OH) >= MIN_BAND_ROWS * threads;
 }
 
-/** This thread's band of a conv2d's output rows, sample by sample: rows [OH*t/T, OH*(t+1)/T). */
+/**
+ * This thread's band of a conv2d's output rows, sample by sample: rows [OH*t/T, OH*(t+1)/T), each
+ * bound rounded down to a whole tile of rows where the conv runs by Winograd tiles (the last band
+ * ends at OH).
+ */
 function convBand(r: usize, batch: i32, slots: usize, scratch: usize, thread: i32, threads: i32): bool {
   const H = word(r, ConvRec.H), W = word(r, ConvRec.W), C = word(r, ConvRec.C);
   const OH = word(r, ConvRec.OH), OW = word(r, ConvRec.OW), OC = word(r, ConvRec.OC);
   const kh = word(r, ConvRec.KH), sh = word(r, ConvRec.SH), dh = word(r, ConvRec.DilationH), padTop = word(r, ConvRec.PadTop);
-  const first = <i32>(<i64>OH * thread / threads), end = <i32>(<i64>OH * (thread + 1) / threads);
+  const tileRows = bandTileRows(r, C, OC, kh, sh, dh);
+  const first = bandStart(OH, thread, threads, tileRows), end = bandStart(OH, thread + 1, threads, tileRows);
   // The input rows the band reads: from its first row's first tap to its last row's last tap, within the input.
   const top = first * sh - padTop;
   const inFirst = max(0, top);
@@ -84,6 +91,21 @@ function convBand(r: usize, batch: i32, slots: usize, scratch: usize, thread: i3
     if (!ok) return false;
   }
   return true;
+}
+
+/** Where band t of `threads` starts: OH*t/T rounded down to a multiple of tileRows, and OH for t = T. */
+function bandStart(OH: i32, t: i32, threads: i32, tileRows: i32): i32 {
+  if (t >= threads) return OH;
+  const row = <i32>(<i64>OH * t / threads);
+  return row - row % tileRows;
+}
+
+/** Rows of the tiles the conv's kernel computes together: 2 for Winograd's, 1 otherwise. */
+function bandTileRows(r: usize, C: i32, OC: i32, kh: i32, sh: i32, dh: i32): i32 {
+  const winograd = word(r, ConvRec.Packing) == ConvPacking.ByGeometry && usesWinograd(
+    word(r, ConvRec.Weights), C, OC, kh, word(r, ConvRec.KW), sh, word(r, ConvRec.SW), dh, word(r, ConvRec.DilationW), word(r, ConvRec.Groups), false,
+  );
+  return winograd ? 2 : 1;
 }
 
 /**

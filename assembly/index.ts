@@ -19,6 +19,7 @@ export {
 } from './kernels/conv';
 export { usesPhases } from './kernels/conv-phases';
 export { usesDirectConv } from './kernels/conv-direct';
+export { usesWinograd } from './kernels/conv-winograd';
 export { gemmF32, gemmF32ScratchBytes } from './kernels/gemm';
 export { gemmI8, packedQuantizedRowsBytes, quantizeRows, relaxedDotEnabled, relaxedDotSelfTest, setRelaxedDot } from './kernels/gemm-i8';
 export { widenF16 } from './kernels/f16';

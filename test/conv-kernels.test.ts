@@ -3,7 +3,8 @@
 // 65 and 130 output pixels per sample (64-row tiles, tiles across samples at batch 3), channel counts
 // on both sides of 4 and 8 (vector lanes, 8-column panels), groups 1, 2, 3, 4 and depthwise (C, with
 // one and two outputs per channel), dilation 1-3, strides 1-3, transposed or not. The strict build
-// must give the specification's bits; the relaxed build fuses the f32 multiply-adds.
+// must give the specification's bits; the relaxed build fuses the f32 multiply-adds. The f32 3x3 convs at
+// stride 1 that run by Winograd tiles are held to the exact conv within a bound instead (last suite).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -614,6 +615,118 @@ describe('conv2d at stride 1 with few channels: the direct kernel (conv-direct.t
           }
         });
       }
+    });
+  }
+});
+
+describe('3x3 conv2d at stride 1 by Winograd tiles, F(2x2, 3x3) (conv-winograd.ts)', () => {
+  /** [batch, H, W, C, OC, padTop, padLeft, padBottom, padRight]: odd and even sizes, a 1x1 output, edges past the padding, blocks of 64 tiles across samples. */
+  const SHAPES: [number, number, number, number, number, number, number, number, number][] = [
+    [1, 1, 1, 16, 20, 1, 1, 1, 1],
+    [1, 2, 3, 16, 20, 1, 1, 1, 1],
+    [3, 5, 7, 20, 16, 1, 1, 1, 1],
+    [2, 9, 17, 16, 28, 1, 1, 1, 1],
+    [1, 8, 8, 64, 64, 1, 1, 1, 1],
+    [2, 6, 11, 24, 36, 0, 0, 0, 0],
+    [1, 7, 6, 16, 24, 2, 0, 1, 2],
+    [3, 4, 4, 32, 16, 0, 2, 2, 1],
+    [1, 3, 20, 16, 40, 3, 1, 4, 2],
+    [1, 33, 5, 20, 16, 1, 1, 1, 1],
+  ];
+  const caseOfShape = ([batch, H, W, C, OC, padTop, padLeft, padBottom, padRight]: (typeof SHAPES)[number]): Case => {
+    const OH = H + padTop + padBottom - 2, OW = W + padLeft + padRight - 2;
+    const name = `${batch}x${H}x${W}x${C} -> ${OH}x${OW}x${OC}, pads ${padTop},${padLeft},${padBottom},${padRight}`;
+    return { name, batch, H, W, C, OH, OW, OC, kh: 3, kw: 3, sh: 1, sw: 1, padTop, padLeft, dh: 1, dw: 1, groups: 1, transposed: false };
+  };
+  const WINOGRAD_CASES = SHAPES.map(caseOfShape);
+  /**
+   * Winograd's error against the exact (f64) conv, relative to each output's sum of |terms|, stays
+   * within this. Measured on these shapes: at most 2.0e-7 (strict and relaxed), where the im2col GEMM's
+   * is at most 1.7e-7; float32's epsilon is 1.2e-7.
+   */
+  const RELATIVE_ERROR_BOUND = 1e-6;
+  /** The absolute error of the kernels' sigmoid and tanh (activation.ts), met by the im2col path as well. */
+  const ACTIVATION_ERROR = 1e-6;
+
+  /** The exact conv in f64 with its activation, and each output's sum of |bias| and |w x| (the scale of its rounding error). */
+  function exactConv(shape: Case, problem: Problem, act: 'linear' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh', alpha: number): { exact: Float64Array; magnitude: Float64Array } {
+    const { batch, H, W, C, OH, OW, OC, padTop, padLeft } = shape;
+    const w = (problem.weights as { values: Float32Array }).values;
+    const exact = new Float64Array(batch * OH * OW * OC), magnitude = new Float64Array(exact.length);
+    for (let b = 0; b < batch; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let oc = 0; oc < OC; oc++) {
+      let sum = problem.bias[oc], size = Math.abs(problem.bias[oc]);
+      for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+        const iy = oy + ky - padTop, ix = ox + kx - padLeft;
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+        for (let c = 0; c < C; c++) {
+          const term = problem.x[((b * H + iy) * W + ix) * C + c] * w[((ky * 3 + kx) * C + c) * OC + oc];
+          sum += term;
+          size += Math.abs(term);
+        }
+      }
+      const at = ((b * OH + oy) * OW + ox) * OC + oc;
+      exact[at] = act === 'relu' ? Math.max(0, sum) : act === 'leakyRelu' ? (sum < 0 ? alpha * sum : sum) : act === 'sigmoid' ? 1 / (1 + Math.exp(-sum)) : act === 'tanh' ? Math.tanh(sum) : sum;
+      magnitude[at] = size;
+    }
+    return { exact, magnitude };
+  }
+
+  /**
+   * The largest error against the exact conv, relative to each output's sum of |terms|. Sigmoid and tanh
+   * (slope at most 1) are computed by the kernels' own exp approximation, whose error adds to the conv's:
+   * their outputs are allowed ACTIVATION_ERROR more, absolute.
+   */
+  const worstRelativeError = (got: Float32Array, { exact, magnitude }: { exact: Float64Array; magnitude: Float64Array }, act: string) => {
+    const allowance = act === 'sigmoid' || act === 'tanh' ? ACTIVATION_ERROR : 0;
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.max(0, Math.abs(got[i] - exact[i]) - allowance) / Math.max(magnitude[i], 1e-30));
+    return worst;
+  };
+
+  it('runs exactly the f32 3x3 conv2d layers at stride 1, without dilation or groups, of at least 16 channels in whole fours, past the direct kernel\'s', async () => {
+    const kernels = await instantiate();
+    const winograd = (code: number, C: number, OC: number, kh = 3, kw = 3, sh = 1, sw = 1, dh = 1, dw = 1, groups = 1, transposed = 0) =>
+      kernels.usesWinograd(code, C, OC, kh, kw, sh, sw, dh, dw, groups, transposed) === 1;
+    assert.ok(winograd(0, 64, 64));
+    assert.ok(winograd(0, 16, 20) && winograd(0, 20, 16));
+    assert.ok(winograd(0, 512, 20));
+    assert.ok(!winograd(0, 16, 16) && kernels.usesDirectConv(0, 16, 16, 3, 3, 1, 1, 1, 0) === 1, '16 x 16: the direct kernel');
+    assert.ok(!winograd(1, 64, 64), 'f16 kept as f16 (keepF16) runs the im2col GEMM');
+    assert.ok(!winograd(2, 64, 64), 'int8: integer sums are exact, transforms are not');
+    assert.ok(!winograd(0, 12, 64) && !winograd(0, 64, 12), 'fewer than 16 channels either way');
+    assert.ok(!winograd(0, 18, 64) && !winograd(0, 64, 18), 'channels not in whole fours');
+    assert.ok(!winograd(0, 64, 64, 3, 3, 2, 2), 'stride 2');
+    assert.ok(!winograd(0, 64, 64, 3, 3, 1, 1, 2, 2), 'dilation');
+    assert.ok(!winograd(0, 64, 64, 3, 3, 1, 1, 1, 1, 2), 'groups');
+    assert.ok(!winograd(0, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1), 'transposed');
+    assert.ok(!winograd(0, 64, 64, 1, 1) && !winograd(0, 64, 64, 5, 5) && !winograd(0, 64, 64, 3, 1), 'other kernel sizes');
+  });
+
+  for (const build of ['strict', 'relaxed'] as const) {
+    it(`${build} build: within ${RELATIVE_ERROR_BOUND} of the exact conv on ${WINOGRAD_CASES.length} shapes, every activation, each sample as decoded alone`, { skip: build === 'relaxed' && NO_RELAXED }, async () => {
+      const kernels = await instantiate(undefined, build);
+      let worstWinograd = 0, worstDirect = 0;
+      WINOGRAD_CASES.forEach((shape, i) => {
+        const act = (['linear', 'relu', 'leakyRelu', 'sigmoid', 'tanh'] as const)[i % 5];
+        const problem = problemOf(shape, 'f32', 900 + i);
+        assert.equal(kernels.usesWinograd(0, shape.C, shape.OC, 3, 3, 1, 1, 1, 1, 1, 0), 1);
+        const got = runConv(kernels, 'general', shape, problem, act);
+        const reference = exactConv(shape, problem, act, 0.3);
+        const error = worstRelativeError(got, reference, act);
+        assert.ok(error <= RELATIVE_ERROR_BOUND, `${act} ${shape.name}: ${error}`);
+        worstWinograd = Math.max(worstWinograd, error);
+        // The im2col GEMM on the same problem, for scale: Winograd's error is of the same order.
+        worstDirect = Math.max(worstDirect, worstRelativeError(runConv(kernels, 'gemm', shape, problem, act), reference, act));
+        // Tiles never span samples: the last sample decoded alone gives the same bits.
+        if (shape.batch > 1) {
+          const one = { ...shape, batch: 1 };
+          const per = shape.H * shape.W * shape.C;
+          const alone = runConv(kernels, 'general', one, { ...problem, x: problem.x.slice((shape.batch - 1) * per) }, act);
+          assert.ok(sameBits(alone, got.subarray(got.length - alone.length)), `${shape.name}: the last sample alone`);
+        }
+      });
+      assert.ok(worstWinograd > 0 && worstDirect > 0, 'both differ from the exact conv somewhere');
+      assert.ok(worstWinograd <= 16 * worstDirect, `Winograd ${worstWinograd} against the direct conv's ${worstDirect}`);
     });
   }
 });

@@ -87,11 +87,12 @@ describe('graphs that branch and join', () => {
 
 describe('f16 weights: widened at load, or kept half-size with keepF16', () => {
   // Every weighted path: dense on a vector and over pixels, the im2col GEMM, the direct kernel for few
-  // channels, depthwise, grouped, a strided transposed conv (by phases).
-  const build = () => {
+  // channels, depthwise, grouped, a strided transposed conv (by phases). 62 channels (not whole fours)
+  // keep the 3x3 convs off Winograd's tiles, which only the widened kernels take (the next case).
+  const build = (channels = 62) => {
     const g = new GraphBuilder({ latent: [6, 5, 8], dtype: 'f16', seed: 9 });
-    // 64 -> 64 channels: the kernels outweigh the biases and padding, for the memory check.
-    const wide = g.conv2d('wide', g.conv2d('widest', g.conv2d('in', 'z', 64, 3), 64, 3, { activation: 'relu' }), 16, 3, { activation: 'relu' });
+    // Wide convs: the kernels outweigh the biases and padding, for the memory check.
+    const wide = g.conv2d('wide', g.conv2d('widest', g.conv2d('in', 'z', channels, 3), channels, 3, { activation: 'relu' }), 16, 3, { activation: 'relu' });
     const few = g.conv2d('few', g.conv2d('depthwise', wide, 16, 3, { groups: 16 }), 3, 3);
     const grouped = g.conv2d('grouped', g.conv2d('mix', few, 8, 1), 8, 3, { groups: 4 });
     const up = g.conv2dTranspose('up', grouped, 6, 4, { pads: [1, 1, 1, 1] });
@@ -105,6 +106,15 @@ describe('f16 weights: widened at load, or kept half-size with keepF16', () => {
     for (const n of [1, 5]) assert.ok(sameBits(widened.sample(n, { seed: n }), kept.sample(n, { seed: n })), `batch ${n}`);
     assert.ok(kept.info.wasmWeightBytes < 0.6 * widened.info.wasmWeightBytes, `${kept.info.wasmWeightBytes} against ${widened.info.wasmWeightBytes}`);
     assert.equal(widened.info.dtype, 'f16');
+  });
+
+  it('widened, 3x3 convs of 64 channels run by Winograd tiles; kept, by the im2col GEMM: the same within rounding', async () => {
+    const bytes = build(64);
+    const widened = (await Decoder.load(bytes)).sample(5, { seed: 5 });
+    const kept = (await Decoder.load(bytes, { keepF16: true })).sample(5, { seed: 5 });
+    assert.ok(!sameBits(widened, kept), 'Winograd rounds differently');
+    const spread = Math.max(...kept) - Math.min(...kept);
+    assert.ok(maxAbsDiff(widened, kept) <= 1e-5 * spread, `${maxAbsDiff(widened, kept)} of a spread of ${spread}`);
   });
 
   it('refuse a keepF16 that is not a boolean', async () => {

@@ -38,7 +38,8 @@ export interface LoadOptions {
   /**
    * f16 files: keep the kernels half-size in wasm memory and widen them panel by panel as they are
    * multiplied (half the weight memory; slower at small batches, where each weight is used once).
-   * Default false: widened to f32 once, at load. The bytes are the same either way.
+   * Default false: widened to f32 once, at load. The bytes are the same either way, but for 3x3 convs
+   * that run by Winograd tiles when widened (the same within rounding; docs/KERNELS.md).
    */
   keepF16?: boolean;
 }

@@ -60,6 +60,7 @@ export interface Kernels {
   usesPhases(weights: number, C: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number): number;
   /** Whether convGeneral runs a conv2d of this geometry through the direct kernel for few channels (assembly/kernels/conv-direct.ts). */
   usesDirectConv(weights: number, C: number, OC: number, kh: number, kw: number, sh: number, sw: number, groups: number, transposed: number): number;
+  usesWinograd(weights: number, C: number, OC: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, groups: number, transposed: number): number;
   /** convGeneral on the grouped GEMM always (depthwise layers too), with its own packing: for tests and benchmarks. */
   convGroups(
     weights: number, x: number, y: number, batch: number, H: number, W: number, C: number, OH: number, OW: number, OC: number,
