@@ -17,7 +17,7 @@ import { Arena } from './helpers/arena.ts';
 import { randomValues, sameBits, seededRandom } from './helpers/numbers.ts';
 import { OnnxGraphBuilder, attr, encodeOnnx } from './helpers/onnx-models.ts';
 
-const CHANNELS = [1, 3, 4, 5, 8, 15, 16, 17, 33, 64];
+const CHANNELS = [1, 3, 4, 5, 8, 15, 16, 17, 21, 33, 64];
 const COORDINATES: ResizeCoordinate[] = ['asymmetric', 'half_pixel', 'pytorch_half_pixel', 'align_corners', 'tf_half_pixel_for_nn'];
 const NEAREST_MODES: ResizeNearestMode[] = ['floor', 'ceil', 'round_prefer_floor', 'round_prefer_ceil'];
 /** Every resize mode: linear, and nearest with each rounding, in each coordinate mode. */

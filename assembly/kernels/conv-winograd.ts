@@ -16,7 +16,7 @@
 // the tiles start at even rows (executor-threads.ts keeps its bands so).
 import { gemmF32, gemmF32ScratchBytes } from './gemm';
 import { WEIGHTS_F32 } from './dense';
-import { activateF32x4 } from './activation';
+import { activateInPlace, activatesByCall, activateWithoutCall } from './activation';
 import { directChannels } from './conv-direct';
 
 /** Tiles transformed and multiplied together: V and M of a block stay in the cache between the passes. */
@@ -129,6 +129,9 @@ export function convWinograd(
       outputTile(m + (<usize>t * OC << 2), mStep, y + <usize>n * OH * OW * OC * 4, OH, OW, OC, (rest / TW) << 1, (rest % TW) << 1, bias, act, alpha);
     }
   }
+  // Sigmoid and tanh in a pass of their own (activation.ts, activateWithoutCall: a call to exp in the
+  // output transform's loop would slow it whatever the activation).
+  if (activatesByCall(act)) activateInPlace(y, batch * OH * OW * OC, act, alpha);
 }
 
 /** V = B^T d B of one tile, four channels at a time, d read from the input rows iy.. and columns ix.. (zeros outside). */
@@ -191,7 +194,7 @@ function transformRow(t0: v128, t1: v128, t2: v128, t3: v128, out: usize, vStep:
   v128.store(out + 3 * vStep, f32x4.sub(t1, t3));
 }
 
-/** Y = A^T M A of one tile (A^T = [1, 1, 1, 0], [0, 1, -1, -1]) plus bias, activated, stored where inside the output. */
+/** Y = A^T M A of one tile (A^T = [1, 1, 1, 0], [0, 1, -1, -1]) plus bias, with ReLU or leaky ReLU, stored where inside the output. */
 function outputTile(m: usize, mStep: usize, y: usize, OH: i32, OW: i32, OC: i32, oy: i32, ox: i32, bias: usize, act: i32, alpha: f32): void {
   const pixelBytes = <usize>OC << 2, rowBytes = <usize>OW * pixelBytes;
   const right = ox + 1 < OW, below = oy + 1 < OH;
@@ -203,11 +206,11 @@ function outputTile(m: usize, mStep: usize, y: usize, OH: i32, OW: i32, OC: i32,
     const b0 = columnDifference(o, 0, mStep), b1 = columnDifference(o, 4, mStep), b2 = columnDifference(o, 8, mStep), b3 = columnDifference(o, 12, mStep);
     const b = v128.load(bias + (<usize>oc << 2));
     const out = at + (<usize>oc << 2);
-    v128.store(out, activateF32x4(f32x4.add(f32x4.add(f32x4.add(a0, a1), a2), b), act, alpha));
-    if (right) v128.store(out + pixelBytes, activateF32x4(f32x4.add(f32x4.add(f32x4.add(b0, b1), b2), b), act, alpha));
+    v128.store(out, activateWithoutCall(f32x4.add(f32x4.add(f32x4.add(a0, a1), a2), b), act, alpha));
+    if (right) v128.store(out + pixelBytes, activateWithoutCall(f32x4.add(f32x4.add(f32x4.add(b0, b1), b2), b), act, alpha));
     if (below) {
-      v128.store(out + rowBytes, activateF32x4(f32x4.add(f32x4.sub(f32x4.sub(a1, a2), a3), b), act, alpha));
-      if (right) v128.store(out + rowBytes + pixelBytes, activateF32x4(f32x4.add(f32x4.sub(f32x4.sub(b1, b2), b3), b), act, alpha));
+      v128.store(out + rowBytes, activateWithoutCall(f32x4.add(f32x4.sub(f32x4.sub(a1, a2), a3), b), act, alpha));
+      if (right) v128.store(out + rowBytes + pixelBytes, activateWithoutCall(f32x4.add(f32x4.sub(f32x4.sub(b1, b2), b3), b), act, alpha));
     }
   }
 }
