@@ -19,7 +19,10 @@ type Build = (g: GraphBuilder) => string;
 
 /** Conv chains on an odd-sized image latent, so bands of 2, 3 and 5 threads end at uneven rows. */
 const GEOMETRIES: Record<string, { latent: number[]; build: Build }> = {
-  '3x3, pad 1, 16 → 16 channels (im2col GEMM)': { latent: [23, 9, 16], build: (g) => g.conv2d('c', 'z', 16, 3, { activation: 'relu' }) },
+  '3x3, pad 1, 16 → 16 channels (the direct kernel; int8: im2col GEMM)': { latent: [23, 9, 16], build: (g) => g.conv2d('c', 'z', 16, 3, { activation: 'relu' }) },
+  // 23 rows: bands of 2, 3 and 5 threads rounded down to even rows, where a Winograd tile starts.
+  '3x3, pad 1, 24 → 20 channels (Winograd tiles; int8: im2col GEMM)': { latent: [23, 9, 24], build: (g) => g.conv2d('c', 'z', 20, 3, { activation: 'relu' }) },
+  '3x3, pads [0, 1, 1, 2], 20 → 24 channels, sigmoid (Winograd tiles)': { latent: [22, 7, 20], build: (g) => g.conv2d('c', 'z', 24, 3, { pads: [0, 1, 1, 2], activation: 'sigmoid' }) },
   '5x5, asymmetric pads [2, 1, 0, 2]': { latent: [21, 8, 6], build: (g) => g.conv2d('c', 'z', 7, 5, { pads: [2, 1, 0, 2] }) },
   'stride 2, 3x3, pad 1': { latent: [25, 11, 8], build: (g) => g.conv2d('c', 'z', 9, 3, { strides: [2, 2] }) },
   'stride 2 with no padding, k 4': { latent: [26, 10, 5], build: (g) => g.conv2d('c', 'z', 6, 4, { strides: [2, 2], pads: [0, 0, 0, 0] }) },
