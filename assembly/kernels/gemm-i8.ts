@@ -25,6 +25,7 @@ import { addPartial, finishRow, kBlock, PARTIALS } from './i8-partials';
 import { I8_PANEL_PAIR, i8PanelPairs, packPairsI8 } from './pack';
 import { copyBytes, zeroBytes } from './copy';
 import { roundToI32 } from './simd';
+import { activateInPlace, activatesByCall } from './activation';
 import { storeTransposed4 } from './transpose';
 import { listEnd, listFour, SPARSE_LIST } from './nonzero-list';
 import { block4Relaxed, digitBlockBytes, packDigitBlocks, quadPanel, relaxedScratchBytes } from './gemm-i8-relaxed';
@@ -149,6 +150,10 @@ export function gemmI8(
   const list = rowSums + rowSumsBytes(rows, K);
   for (let r = blocks; r < rows; r++) {
     rowAllPanelsI8(q + <usize>r * qStride, rowScales + (<usize>r << 2), K, N, w, panelBytes, colScale, bias, y + <usize>r * yStride, act, alpha, list);
+  }
+  // What finishRow left undone, as the f32 GEMM does (activation.ts, activateWithoutCall).
+  if (activatesByCall(act)) {
+    for (let r = 0; r < rows; r++) activateInPlace(y + <usize>r * yStride, N, act, alpha);
   }
 }
 

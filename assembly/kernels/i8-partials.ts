@@ -1,6 +1,6 @@
 // What every int8 microkernel ends with: a block's exact i32 sums, added up in f32 block after block
 // (2048 k at a time, see gemm-i8.ts), then scaled, biased and activated into a panel of the output.
-import { finishLanes, storePanel } from './store';
+import { finishLanesWithoutCall, storePanel } from './store';
 
 /** k summed in i32 before a block's sums go to f32: the bound on i32 overflow (gemm-i8.ts, "Why 8191"). */
 export const K_BLOCK: i32 = 2048;
@@ -36,7 +36,10 @@ export function addPartial(at: usize, block: v128, first: bool): void {
   v128.store(at, first ? sum : f32x4.add(v128.load(at), sum));
 }
 
-/** Row i of the partials times rowScale * colScale, plus bias, activated, into y (count columns). */
+/**
+ * Row i of the partials times rowScale * colScale, plus bias, into y (count columns), with ReLU or
+ * leaky ReLU; sigmoid and tanh are the caller's pass after (activation.ts, activateWithoutCall).
+ */
 // @ts-ignore: decorator
 @inline
 export function finishRow(i: i32, rowScale: usize, colScale: usize, bias: usize, y: usize, count: i32, act: i32, alpha: f32): void {
@@ -44,5 +47,5 @@ export function finishRow(i: i32, rowScale: usize, colScale: usize, bias: usize,
   const s = v128.load32_splat(rowScale);
   const lo = f32x4.mul(v128.load(partial), f32x4.mul(s, v128.load(colScale)));
   const hi = f32x4.mul(v128.load(partial, 16), f32x4.mul(s, v128.load(colScale, 16)));
-  storePanel(y, finishLanes(lo, v128.load(bias), act, alpha), finishLanes(hi, v128.load(bias, 16), act, alpha), count);
+  storePanel(y, finishLanesWithoutCall(lo, v128.load(bias), act, alpha), finishLanesWithoutCall(hi, v128.load(bias, 16), act, alpha), count);
 }
