@@ -12,6 +12,7 @@ import '../src/runtime/embedded.ts';
 import { instantiate, relaxedSimdSupported, type Kernels } from '../src/runtime/wasm.ts';
 import { encodeF16 } from '../src/format/f16.ts';
 import { convReference, type ConvActivation, type ConvShape, type ConvWeights } from '../src/layers/conv-reference.ts';
+import { activate } from '../src/layers/activation.ts';
 import { Arena } from './helpers/arena.ts';
 import { randomValues, sameBits, seededRandom } from './helpers/numbers.ts';
 
@@ -665,7 +666,7 @@ describe('3x3 conv2d at stride 1 by Winograd tiles, F(2x2, 3x3) (conv-winograd.t
         }
       }
       const at = ((b * OH + oy) * OW + ox) * OC + oc;
-      exact[at] = act === 'relu' ? Math.max(0, sum) : act === 'leakyRelu' ? (sum < 0 ? alpha * sum : sum) : act === 'sigmoid' ? 1 / (1 + Math.exp(-sum)) : act === 'tanh' ? Math.tanh(sum) : sum;
+      exact[at] = activate(sum, act, { alpha });
       magnitude[at] = size;
     }
     return { exact, magnitude };

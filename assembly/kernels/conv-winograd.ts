@@ -53,29 +53,25 @@ export function packWinograd(src: usize, dst: usize, C: i32, OC: i32): void {
   for (let c = 0; c < C; c++) {
     for (let oc = 0; oc < OC; oc++) {
       const at = dst + (<usize>(oc >> 3) * <usize>C << 5) + (<usize>c << 5) + (<usize>(oc & 7) << 2);
-      // Rows of G g (4 x 3), then (G g) G^T (4 x 4).
       for (let i = 0; i < 4; i++) {
-        const g0 = transformedRow(src, i, 0, c, C, OC, oc);
-        const g1 = transformedRow(src, i, 1, c, C, OC, oc);
-        const g2 = transformedRow(src, i, 2, c, C, OC, oc);
-        store<f32>(at + <usize>(i * 4) * step, g0);
-        store<f32>(at + <usize>(i * 4 + 1) * step, (g0 + g1 + g2) * 0.5);
-        store<f32>(at + <usize>(i * 4 + 2) * step, (g0 - g1 + g2) * 0.5);
-        store<f32>(at + <usize>(i * 4 + 3) * step, g2);
+        // Row i of G g (over the kernel's rows, one per kernel column), then that row times G^T.
+        const g0 = timesG(i, kernelAt(src, 0, 0, c, C, OC, oc), kernelAt(src, 1, 0, c, C, OC, oc), kernelAt(src, 2, 0, c, C, OC, oc));
+        const g1 = timesG(i, kernelAt(src, 0, 1, c, C, OC, oc), kernelAt(src, 1, 1, c, C, OC, oc), kernelAt(src, 2, 1, c, C, OC, oc));
+        const g2 = timesG(i, kernelAt(src, 0, 2, c, C, OC, oc), kernelAt(src, 1, 2, c, C, OC, oc), kernelAt(src, 2, 2, c, C, OC, oc));
+        for (let j = 0; j < 4; j++) store<f32>(at + <usize>(i * 4 + j) * step, timesG(j, g0, g1, g2));
       }
     }
   }
 }
 
-/** Row i of G g at kernel column kx: G's rows are [1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]. */
+/** Row i of G times (a, b, c): G's rows are [1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]. */
 // @ts-ignore: decorator
 @inline
-function transformedRow(src: usize, i: i32, kx: i32, c: i32, C: i32, OC: i32, oc: i32): f32 {
-  const g0 = kernelAt(src, 0, kx, c, C, OC, oc), g1 = kernelAt(src, 1, kx, c, C, OC, oc), g2 = kernelAt(src, 2, kx, c, C, OC, oc);
-  if (i == 0) return g0;
-  if (i == 1) return (g0 + g1 + g2) * 0.5;
-  if (i == 2) return (g0 - g1 + g2) * 0.5;
-  return g2;
+function timesG(i: i32, a: f32, b: f32, c: f32): f32 {
+  if (i == 0) return a;
+  if (i == 1) return (a + b + c) * 0.5;
+  if (i == 2) return (a - b + c) * 0.5;
+  return c;
 }
 
 // @ts-ignore: decorator
