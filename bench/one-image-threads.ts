@@ -1,6 +1,6 @@
 /**
- * One image on several threads: the TAESD-style decoder (bench/real-models) at latents 8x8 and 32x32
- * (64x64 and 256x256 images), batch 1, f32 strict, decoded by one thread and shared by 2 threads
+ * One image on several threads: the TAESD-style decoder (bench/real-models) at latents 8x8, 32x32 and
+ * 64x64 (64x64, 256x256 and 512x512 images), batch 1, f32 strict, decoded by one thread and shared by 2 threads
  * (Decoder.load's `threads`: each conv's output rows split between them, same bytes). The outputs are
  * checked to be identical before timing; rounds alternate the contenders' order so drift hits both;
  * each case records how many cores other processes kept busy while it ran, since two threads only
@@ -26,6 +26,7 @@ if (!Number.isInteger(threads) || threads < 2) throw new Error(`--threads must b
 const MODELS = [
   { name: 'taesd-full-8', image: '64x64x3' },
   { name: 'taesd-full-32', image: '256x256x3' },
+  { name: 'taesd-full-64', image: '512x512x3' },
 ];
 for (const { name } of MODELS) {
   if (!existsSync(join(REAL_MODELS_DIR, `${name}.onnx`))) throw new Error(`${REAL_MODELS_DIR}/${name}.onnx is missing: make the models with \`${MAKE_REAL_MODELS}\``);

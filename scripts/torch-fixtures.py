@@ -8,8 +8,8 @@ pyenv python3 on PATH):
     /usr/bin/python3 scripts/torch-fixtures.py --out test/fixtures/torch
 
 The full-size models `npm run bench:real` times (BENCH_FIXTURES: DCGAN at ngf 64, PyTorch-VAE at
-hidden dims 512..32, TAESD at c=64 for 8x8 and 32x32 latents; about 32 MB) go to a git-ignored
-folder instead:
+hidden dims 512..32, TAESD at c=64 for 8x8, 32x32 and 64x64 latents; about 40 MB) go to a git-ignored
+folder instead (`npm run bench:one-image` decodes the 64x64 one, a 512x512 image):
 
     /usr/bin/python3 scripts/torch-fixtures.py --bench bench/real-models
 
@@ -558,6 +558,10 @@ bench_fixture("taesd-full-8", "taesd", TAESD_FULL_DESC.format(hw=8, out=64),
 bench_fixture("taesd-full-32", "taesd", TAESD_FULL_DESC.format(hw=32, out=256)
               + "; same weights as taesd-full-8",
               lambda: TaesdDecoder(4, 64), [L("latent", 4, 32, 32)], "image", 17, 1, [-1, 1],
+              seed="taesd-full", calib=[L("latent", 4, 8, 8)], last_std=0.5)
+bench_fixture("taesd-full-64", "taesd", TAESD_FULL_DESC.format(hw=64, out=512)
+              + "; same weights as taesd-full-8",
+              lambda: TaesdDecoder(4, 64), [L("latent", 4, 64, 64)], "image", 17, 1, [-1, 1],
               seed="taesd-full", calib=[L("latent", 4, 8, 8)], last_std=0.5)
 
 
