@@ -4,7 +4,9 @@
  * (Decoder.load's `threads`: each conv's output rows split between them, same bytes). The outputs are
  * checked to be identical before timing; rounds alternate the contenders' order so drift hits both;
  * each case records how many cores other processes kept busy while it ran, since two threads only
- * scale on two idle cores.
+ * scale on two idle cores. Last, each model's pair is timed again in turns (bench/turns.ts: one call
+ * of each, alternately, for the model's turnSeconds), whose ratio of medians a slow spell of the shared host
+ * skews far less than benny's cases of several seconds each.
  *
  * Run: npm run bench:one-image [-- --rounds N --threads T]
  *   (results: bench/results/<date>-<host>-one-image-threads.json)
@@ -17,16 +19,19 @@ import { Decoder } from '../src/node/index.ts';
 import { importOnnx } from '../src/import/onnx.ts';
 import { cpuClock, machineInfo, RESULTS_FOLDER } from './machine.ts';
 import { MAKE_REAL_MODELS, REAL_MODELS_DIR } from './real-models.ts';
+import { playTurns } from './turns.ts';
+import type { TurnsCase } from './results.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' } } });
 const rounds = Number(values.rounds), threads = Number(values.threads);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
 if (!Number.isInteger(threads) || threads < 2) throw new Error(`--threads must be an integer of at least 2, got ${values.threads}`);
 
+/** Seconds of turns per model: a 512x512 decode takes about 2 s on one thread. */
 const MODELS = [
-  { name: 'taesd-full-8', image: '64x64x3' },
-  { name: 'taesd-full-32', image: '256x256x3' },
-  { name: 'taesd-full-64', image: '512x512x3' },
+  { name: 'taesd-full-8', image: '64x64x3', turnSeconds: 10 },
+  { name: 'taesd-full-32', image: '256x256x3', turnSeconds: 30 },
+  { name: 'taesd-full-64', image: '512x512x3', turnSeconds: 60 },
 ];
 for (const { name } of MODELS) {
   if (!existsSync(join(REAL_MODELS_DIR, `${name}.onnx`))) throw new Error(`${REAL_MODELS_DIR}/${name}.onnx is missing: make the models with \`${MAKE_REAL_MODELS}\``);
@@ -75,6 +80,14 @@ for (let round = 0; round < rounds; round++) {
     }),
   );
 }
+
+const turns: (TurnsCase & { speedup: number })[] = [];
+for (const [m, { turnSeconds }] of MODELS.entries()) {
+  const pair = [cases[2 * m], cases[2 * m + 1]];
+  const played = await playTurns({ model: pair[0].model, batch: 1, seconds: turnSeconds, contenders: pair.map((c) => c.contender) }, pair.map((c) => ({ contender: c.contender, run: c.run })));
+  const [one, shared] = played.contenders;
+  turns.push({ ...played, speedup: Number((one.medianMs / shared.medianMs).toFixed(2)) });
+}
 await Promise.all(decoders.map((d) => d.close()));
 
 const speedups = MODELS.map((_, m) => {
@@ -88,9 +101,11 @@ const speedups = MODELS.map((_, m) => {
 const stamp = `${new Date().toISOString().slice(0, 10)}-${machineInfo().hostname}`;
 const file = join(RESULTS_FOLDER, `${stamp}-one-image-threads.json`);
 mkdirSync(RESULTS_FOLDER, { recursive: true });
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(), threads, rounds, rows, speedups }, null, 2) + '\n');
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(), threads, rounds, rows, speedups, turns }, null, 2) + '\n');
 console.log(`\nms per image (other processes' cores busy meanwhile):`);
 for (const r of rows) console.log(`round ${r.round}: ${r.model}, ${r.contender}: ${r.msPerImage.toFixed(1)} ms ±${r.marginPercent}% (${r.otherProcessesCores ?? '?'})`);
 console.log(`\n${threads} threads against 1, per round (median):`);
 for (const s of speedups) console.log(`${s.model}: ${s.perRound.join(', ')} (${s.median}x)`);
+console.log(`\nin turns (one call of each, alternately), medians:`);
+for (const t of turns) console.log(`${t.model}: ${t.contenders.map((c) => `${c.contender} ${c.medianMs.toFixed(1)} ms (p10 ${c.p10Ms.toFixed(1)}, p90 ${c.p90Ms.toFixed(1)}, ${c.calls} calls)`).join('; ')}: ${t.speedup}x`);
 console.log(`\nwritten to ${file}`);
