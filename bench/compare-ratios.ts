@@ -13,21 +13,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { PEER_SHORT } from './report.ts';
+import { PEERS, type BenchResults } from './results.ts';
 
-interface Throughput {
-  model: string;
-  contender: string;
-  batch: number;
-  samplesPerSecond: number;
-}
+type Results = Pick<BenchResults, 'date' | 'throughput'>;
 
-interface Results {
-  date: string;
-  throughput: Throughput[];
-}
-
-const PEERS = ['@tensorflow/tfjs-backend-wasm f32', 'onnxruntime-web f32'] as const;
-const PEER_LABELS: Record<(typeof PEERS)[number], string> = { '@tensorflow/tfjs-backend-wasm f32': 'tfjs-wasm', 'onnxruntime-web f32': 'ORT-web f32' };
+const COMPARED = [PEERS.tfjsWasm, PEERS.ortWeb];
 
 const program = new Command('bench/compare-ratios.ts')
   .argument('<before.json>', 'the earlier results file')
@@ -64,16 +55,16 @@ const format = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixe
 const lines = [
   `Ratios of our samples/s over each peer's, ${before.date.slice(0, 10)} → ${after.date.slice(0, 10)} (before → after, each within its own run).`,
   '',
-  `| model | ours | batch | ${PEERS.map((p) => `${PEER_LABELS[p]} before → after`).join(' | ')} |`,
-  `|---|---|---:|${PEERS.map(() => '---:').join('|')}|`,
+  `| model | ours | batch | ${COMPARED.map((p) => `${PEER_SHORT[p]} before → after`).join(' | ')} |`,
+  `|---|---|---:|${COMPARED.map(() => '---:').join('|')}|`,
 ];
 const drops: string[] = [];
 for (const model of models) {
   for (const contender of ours) {
     for (const batch of batches) {
-      const cells = PEERS.map((peer) => {
+      const cells = COMPARED.map((peer) => {
         const was = ratio(before, model, contender, peer, batch), now = ratio(after, model, contender, peer, batch);
-        if (was !== undefined && now !== undefined && now < was * (1 - margin)) drops.push(`${model}, ${contender}, batch ${batch}: ${format(was)} → ${format(now)} against ${PEER_LABELS[peer]}`);
+        if (was !== undefined && now !== undefined && now < was * (1 - margin)) drops.push(`${model}, ${contender}, batch ${batch}: ${format(was)} → ${format(now)} against ${PEER_SHORT[peer]}`);
         return `${format(was)} → ${format(now)}`;
       });
       if (cells.every((c) => c === '– → –')) continue;

@@ -1,12 +1,12 @@
 /**
  * One image on several threads: the TAESD-style decoder (bench/real-models) at latents 8x8, 32x32 and
- * 64x64 (64x64, 256x256 and 512x512 images), batch 1, f32 strict, decoded by one thread and shared by 2 threads
- * (Decoder.load's `threads`: each conv's output rows split between them, same bytes). The outputs are
- * checked to be identical before timing; rounds alternate the contenders' order so drift hits both;
- * each case records how many cores other processes kept busy while it ran, since two threads only
- * scale on two idle cores. Last, each model's pair is timed again in turns (bench/turns.ts: one call
- * of each, alternately, for the model's turnSeconds), whose ratio of medians a slow spell of the shared host
- * skews far less than benny's cases of several seconds each.
+ * 64x64 (64x64, 256x256 and 512x512 images), batch 1, f32 strict, decoded by one thread and shared by
+ * 2 threads (Decoder.load's `threads`: each conv's output rows split between them, same bytes). The
+ * outputs are checked to be identical before timing; rounds alternate the contenders' order so drift
+ * hits both; each case records how many cores other processes kept busy while it ran, since two
+ * threads only scale on two idle cores. Last, each model's pair is timed again in turns
+ * (bench/turns.ts: one call of each, alternately, for the model's turnSeconds), whose ratio of
+ * medians a slow spell of the shared host skews far less than benny's cases of several seconds each.
  *
  * Run: npm run bench:one-image [-- --rounds N --threads T]
  *   (results: bench/results/<date>-<host>-one-image-threads.json)

@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { summarizeLatency, timeCalls, warmUp } from '../src/bench/measure.ts';
 
 const root = resolve(process.argv[2] ?? '.');
 const { Decoder } = await import(pathToFileURL(resolve(root, 'src/node/index.ts')).href);
@@ -31,17 +32,9 @@ for (const spec of cases) {
   const f32 = new Uint8Array(readFileSync(file));
   const decoder = await Decoder.load(dtype === 'f32' ? f32 : convertDtype(f32, dtype), { simd: 'strict', ...(threads > 1 ? { threads } : {}) });
   let seed = 0;
-  const warm = performance.now() + 1000;
-  while (performance.now() < warm) decoder.sample(batch, { seed: seed++ });
-  const times: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    const t = performance.now();
-    decoder.sample(batch, { seed: seed++ });
-    times.push(performance.now() - t);
-  }
-  times.sort((x, y) => x - y);
-  out.push(`${spec} ${times[times.length >> 1].toFixed(3)} ms`);
+  const decode = () => decoder.sample(batch, { seed: seed++ });
+  await warmUp(decode, 1);
+  out.push(`${spec} ${summarizeLatency(await timeCalls(decode, { seconds })).p50Ms.toFixed(3)} ms`);
   await decoder.close?.(); // ends its threads (older checkouts have no close)
 }
 console.log(`${root}: ${out.join(' | ')}`);

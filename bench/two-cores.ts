@@ -9,16 +9,15 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { timeCalls, warmUp } from '../src/bench/measure.ts';
 import { peakKernel } from '../src/bench/peak.ts';
 
 /** GFLOP/s of the peak loop over `seconds`, after a short warm-up. */
 async function rate(seconds: number): Promise<number> {
   const { run, flopsPerCall } = await peakKernel('mul-add', 16);
-  for (let i = 0; i < 20; i++) run();
-  const start = performance.now();
-  let calls = 0;
-  while (performance.now() - start < seconds * 1000) run(), calls++;
-  return (calls * flopsPerCall) / ((performance.now() - start) * 1e6);
+  await warmUp(run, 0, 20);
+  const times = await timeCalls(run, { seconds });
+  return (times.length * flopsPerCall) / (times.reduce((sum, ms) => sum + ms, 0) * 1e6);
 }
 
 /** The rate one child process measures (children, not worker threads: tsx loads this file in either). */
